@@ -1,0 +1,90 @@
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Error codes: stable, shared by the domain, the HTTP API and the client.
+const (
+	CodeNotFound     = "not_found"
+	CodeConflict     = "conflict"     // a name already taken, a concurrent change
+	CodeInvalid      = "invalid"      // bad input; Field names the field at fault
+	CodeAppsRunning  = "apps_running" // refused: running apps still use the account
+	CodeLoginFailed  = "login_failed" // wrong ID or secret
+	CodeLocked       = "locked"       // the account is locked
+	CodeUnauthorized = "unauthorized" // no or wrong credentials for the admin API
+	CodeUnavailable  = "unavailable"  // the store cannot be reached; retry later
+	CodeSchemaNewer  = "schema_newer" // the store was written by a newer version
+	CodeKeyFile      = "key_file"     // the encryption key file is missing or unreadable
+	CodeInternal     = "internal"
+)
+
+// Error is a failure the caller can act on.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Field is the input field at fault, for CodeInvalid.
+	Field string `json:"field,omitempty"`
+	// Apps names the running apps, for CodeAppsRunning.
+	Apps []string `json:"apps,omitempty"`
+	// Err is the underlying error, if any; never sent over the wire.
+	Err error `json:"-"`
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf makes an *Error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// InvalidField makes a CodeInvalid error for one input field.
+func InvalidField(field, format string, args ...any) *Error {
+	return &Error{Code: CodeInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// AppsRunningError says that running apps still use an account.
+func AppsRunningError(account string, apps []string) *Error {
+	return &Error{
+		Code: CodeAppsRunning,
+		Apps: apps,
+		Message: fmt.Sprintf("API key account %q is still used by running apps: %s",
+			account, strings.Join(apps, ", ")),
+	}
+}
+
+// CodeOf returns the code of err's *Error, or "" when it has none.
+func CodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// IsNotFound reports whether err says the object does not exist.
+func IsNotFound(err error) bool { return CodeOf(err) == CodeNotFound }
+
+// IsConflict reports whether err is a conflict such as a name already taken.
+func IsConflict(err error) bool { return CodeOf(err) == CodeConflict }
+
+// IsInvalid reports whether err is rejected input.
+func IsInvalid(err error) bool { return CodeOf(err) == CodeInvalid }
+
+// IsAppsRunning reports whether err is a refusal because running apps use the account.
+func IsAppsRunning(err error) bool { return CodeOf(err) == CodeAppsRunning }
+
+// IsLocked reports whether err says the account is locked.
+func IsLocked(err error) bool { return CodeOf(err) == CodeLocked }
+
+// IsUnavailable reports whether err is a transient failure worth retrying.
+func IsUnavailable(err error) bool { return CodeOf(err) == CodeUnavailable }

@@ -1,0 +1,281 @@
+// Package backend is the admin domain of apphost: API key accounts and their
+// secrets, logins and lockout, apps on an App Host, app secrets, the App Host
+// runtime and the audit log.
+//
+// The Backend interface is the one seam between the Terraform provider and a
+// backend. It has two implementations: Service (the domain in-process over a
+// store) and the HTTP client of a remote server (package client).
+package backend
+
+import (
+	"context"
+	"time"
+)
+
+// Defaults of the domain.
+const (
+	// DefaultLockoutThreshold is how many failed logins lock an account.
+	DefaultLockoutThreshold = 5
+	// DefaultAppHost is the App Host an app runs on unless told otherwise.
+	DefaultAppHost = "default"
+	// MaxNameLength bounds account, app, app host and app secret names.
+	MaxNameLength = 128
+	// MaxDescriptionLength bounds descriptions.
+	MaxDescriptionLength = 1024
+	// MaxConfigEntries bounds the number of entries of an app's config.
+	MaxConfigEntries = 256
+	// MaxConfigValueLength bounds a config key or value.
+	MaxConfigValueLength = 4096
+	// MaxSecretValueLength bounds an app secret value.
+	MaxSecretValueLength = 8192
+)
+
+// App status values: what the App Host is actually doing with an app.
+const (
+	// StatusRunning: deployed, and its last login succeeded (or it needs none).
+	StatusRunning = "running"
+	// StatusFailed: deployed, but it cannot log in (stale secret or locked account).
+	StatusFailed = "failed"
+	// StatusStopped: not running on the App Host.
+	StatusStopped = "stopped"
+)
+
+// Audit actions, exactly as DESIGN.md names them.
+const (
+	ActionAccountCreate     = "api_key_account.create"
+	ActionAccountUpdate     = "api_key_account.update"
+	ActionAccountDelete     = "api_key_account.delete"
+	ActionAccountRegenerate = "api_key_account.regenerate"
+	ActionAccountLock       = "api_key_account.lock"
+	ActionLoginSuccess      = "login.success"
+	ActionLoginFailure      = "login.failure"
+	ActionAppCreate         = "app.create"
+	ActionAppUpdate         = "app.update"
+	ActionAppDelete         = "app.delete"
+	ActionAppDeploy         = "app.deploy"
+	ActionAppUndeploy       = "app.undeploy"
+	ActionAppSecretPut      = "app_secret.put"
+	ActionAppSecretDelete   = "app_secret.delete"
+)
+
+// Audit target types.
+const (
+	TargetAccount   = "api_key_account"
+	TargetApp       = "app"
+	TargetAppSecret = "app_secret"
+)
+
+// Account is an API key account as every read returns it: never with its secret.
+type Account struct {
+	ID                  string    `json:"id"`
+	Name                string    `json:"name"`
+	Description         string    `json:"description"`
+	SecretVersion       int64     `json:"secret_version"`
+	SecretCreatedAt     time.Time `json:"secret_created_at"`
+	Locked              bool      `json:"locked"`
+	FailedLoginAttempts int64     `json:"failed_login_attempts"`
+	// Admin accounts may call the server's admin API.
+	Admin     bool      `json:"admin"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Apps are the names of the apps with an app secret bound to this account, sorted.
+	Apps []string `json:"apps"`
+}
+
+// AccountWithSecret is returned once, by create and by regenerate: the only
+// time the secret is ever shown.
+type AccountWithSecret struct {
+	Account
+	Secret string `json:"secret"`
+}
+
+// App is an app on an App Host.
+type App struct {
+	ID      string            `json:"id"`
+	Name    string            `json:"name"`
+	AppHost string            `json:"app_host"`
+	Version string            `json:"version"`
+	Config  map[string]string `json:"config"`
+	// Deployed is the desired state: the app is meant to run on its App Host.
+	Deployed bool `json:"deployed"`
+	// Status is what the App Host is doing: StatusRunning, StatusFailed or StatusStopped.
+	// An app can be Deployed and stopped while one of its secrets is being replaced.
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Secrets are the app's secrets (never their values), sorted by name.
+	Secrets []AppSecret `json:"secrets"`
+}
+
+// Running reports whether the App Host runs the app (running or failing to log in).
+func (a App) Running() bool { return a.Status == StatusRunning || a.Status == StatusFailed }
+
+// AppSecret is an app's copy of a key secret. Its value is never returned.
+type AppSecret struct {
+	AppID   string `json:"app_id"`
+	AppName string `json:"app_name"`
+	Name    string `json:"name"`
+	// AccountID is the key account this secret authenticates as; empty when unbound.
+	AccountID string `json:"api_key_account_id"`
+	// HasValue reports whether a value is stored.
+	HasValue  bool      `json:"has_value"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// AuditEvent is one entry of the ordered audit log.
+type AuditEvent struct {
+	Seq        int64     `json:"seq"`
+	Time       time.Time `json:"time"`
+	Actor      string    `json:"actor"`
+	Action     string    `json:"action"`
+	TargetType string    `json:"target_type"`
+	TargetID   string    `json:"target_id"`
+	TargetName string    `json:"target_name"`
+	Detail     string    `json:"detail"`
+}
+
+// CreateAccountRequest creates an API key account with a new secret.
+type CreateAccountRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// UpdateAccountRequest changes an account's name and description; never its secret.
+type UpdateAccountRequest struct {
+	ID          string `json:"-"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// RegenerateRequest regenerates an account's secret: same ID, new secret,
+// secret_version + 1, unlocked, failed_login_attempts 0.
+type RegenerateRequest struct {
+	ID string `json:"-"`
+	// IdempotencyKey, when set, makes a repeated request with the same key for
+	// the same account return the first result (the same secret) instead of
+	// regenerating again. Results are kept for IdempotencyWindow.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// RefuseIfAppsRunning makes the call fail with CodeAppsRunning, changing
+	// nothing, while any running app has a secret bound to the account.
+	RefuseIfAppsRunning bool `json:"refuse_if_apps_running,omitempty"`
+}
+
+// IdempotencyWindow is how long a regenerate result is kept for retries.
+const IdempotencyWindow = 24 * time.Hour
+
+// DeleteAccountRequest deletes an account and the app secrets bound to it.
+type DeleteAccountRequest struct {
+	ID string `json:"-"`
+	// RefuseIfAppsRunning: as in RegenerateRequest.
+	RefuseIfAppsRunning bool `json:"refuse_if_apps_running,omitempty"`
+}
+
+// LoginRequest is a login with an account's ID and secret.
+type LoginRequest struct {
+	AccountID string `json:"api_key_id"`
+	Secret    string `json:"secret"`
+}
+
+// ListAccountsRequest filters ListAccounts. Zero values do not filter.
+type ListAccountsRequest struct {
+	Locked *bool `json:"locked,omitempty"`
+}
+
+// CreateAppRequest creates an app; Deployed deploys it at once.
+type CreateAppRequest struct {
+	Name     string            `json:"name"`
+	AppHost  string            `json:"app_host"`
+	Version  string            `json:"version"`
+	Config   map[string]string `json:"config"`
+	Deployed bool              `json:"deployed"`
+}
+
+// UpdateAppRequest replaces an app's settings. A change of name, app host,
+// version or config while the app runs is applied as undeploy, change, deploy.
+// A change of Deployed deploys or undeploys.
+type UpdateAppRequest struct {
+	ID       string            `json:"-"`
+	Name     string            `json:"name"`
+	AppHost  string            `json:"app_host"`
+	Version  string            `json:"version"`
+	Config   map[string]string `json:"config"`
+	Deployed bool              `json:"deployed"`
+}
+
+// ListAppsRequest filters ListApps. Zero values do not filter.
+type ListAppsRequest struct {
+	// BoundToAccountID keeps the apps with a secret bound to this account.
+	BoundToAccountID string `json:"bound_to_account_id,omitempty"`
+	// Running keeps the apps whose Running() is this value.
+	Running *bool `json:"running,omitempty"`
+	// Deployed keeps the apps whose desired state is this value.
+	Deployed *bool  `json:"deployed,omitempty"`
+	AppHost  string `json:"app_host,omitempty"`
+}
+
+// PutAppSecretRequest stores (creates or replaces) an app secret.
+type PutAppSecretRequest struct {
+	AppID     string `json:"-"`
+	Name      string `json:"-"`
+	AccountID string `json:"api_key_account_id"`
+	// Value is the new value; nil keeps the stored value (binding only).
+	Value *string `json:"value,omitempty"`
+	// Redeploy deploys the app again when it is meant to be deployed and is
+	// stopped (as DeleteAppSecretRequest.Undeploy leaves it).
+	Redeploy bool `json:"redeploy,omitempty"`
+}
+
+// DeleteAppSecretRequest removes an app secret.
+type DeleteAppSecretRequest struct {
+	AppID string `json:"-"`
+	Name  string `json:"-"`
+	// Undeploy stops the app first if it runs, keeping it meant to be deployed
+	// (status stopped, Deployed true), so that a following put with Redeploy
+	// deploys it again: the first half of a rotation.
+	Undeploy bool `json:"undeploy,omitempty"`
+}
+
+// AuditQuery pages through the audit log, oldest first.
+type AuditQuery struct {
+	// AfterSeq returns events with a larger sequence number.
+	AfterSeq int64 `json:"after_seq,omitempty"`
+	// Limit caps the number of events; 0 means all.
+	Limit int `json:"limit,omitempty"`
+}
+
+// Backend is the seam between the provider and an admin backend.
+//
+// Every method returns a *Error (see errors.go) for failures the caller can
+// act on: not found, conflict, invalid input, apps still running.
+type Backend interface {
+	CreateAccount(ctx context.Context, req CreateAccountRequest) (*AccountWithSecret, error)
+	GetAccount(ctx context.Context, id string) (*Account, error)
+	GetAccountByName(ctx context.Context, name string) (*Account, error)
+	ListAccounts(ctx context.Context, req ListAccountsRequest) ([]Account, error)
+	UpdateAccount(ctx context.Context, req UpdateAccountRequest) (*Account, error)
+	RegenerateSecret(ctx context.Context, req RegenerateRequest) (*AccountWithSecret, error)
+	DeleteAccount(ctx context.Context, req DeleteAccountRequest) error
+	// Login checks an account's ID and secret, counting failures toward the lockout.
+	Login(ctx context.Context, req LoginRequest) error
+
+	CreateApp(ctx context.Context, req CreateAppRequest) (*App, error)
+	GetApp(ctx context.Context, id string) (*App, error)
+	GetAppByName(ctx context.Context, name string) (*App, error)
+	ListApps(ctx context.Context, req ListAppsRequest) ([]App, error)
+	UpdateApp(ctx context.Context, req UpdateAppRequest) (*App, error)
+	// DeleteApp undeploys the app and deletes it with its secrets.
+	DeleteApp(ctx context.Context, id string) error
+	// DeployApp sets the app meant to be deployed and runs it (its secrets log in).
+	DeployApp(ctx context.Context, id string) (*App, error)
+	// UndeployApp sets the app not meant to be deployed and stops it.
+	UndeployApp(ctx context.Context, id string) (*App, error)
+
+	PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*AppSecret, error)
+	GetAppSecret(ctx context.Context, appID, name string) (*AppSecret, error)
+	DeleteAppSecret(ctx context.Context, req DeleteAppSecretRequest) error
+
+	ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
+
+	// Close releases the backend's resources.
+	Close() error
+}

@@ -1,0 +1,147 @@
+// Package store is the storage seam of the admin domain: one interface,
+// implemented by a SQLite file (package sqlite, the embedded default) and by
+// PostgreSQL (package postgres), both over the shared SQL of package sqlstore.
+//
+// The domain runs every change in one Write transaction, so a failed
+// multi-step change leaves the store as it was. Writes are serialized across
+// processes (SQLite: BEGIN IMMEDIATE on one writer connection; PostgreSQL: a
+// transaction-scoped advisory lock), which also keeps the audit log one
+// ordered history.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every implementation returns (wrapped or not; test with errors.Is).
+var (
+	// ErrNotFound: no row matches.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique constraint (a name) is violated.
+	ErrConflict = errors.New("conflict")
+	// ErrSchemaNewer: the database was migrated by a newer version of this program.
+	ErrSchemaNewer = errors.New("database schema is newer than this program")
+	// ErrUnavailable: the database cannot be reached or is busy past the timeout.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Store opens transactions.
+type Store interface {
+	// Write runs fn in a write transaction, serialized with every other write
+	// to the same database from any process. It commits when fn returns nil and
+	// rolls back otherwise, returning fn's error unchanged.
+	Write(ctx context.Context, fn func(Tx) error) error
+	// Read runs fn in a read-only transaction that sees one consistent snapshot.
+	Read(ctx context.Context, fn func(Tx) error) error
+	// Close closes the database.
+	Close() error
+}
+
+// AccountRow is an API key account as stored.
+type AccountRow struct {
+	ID          string
+	Name        string
+	Description string
+	SecretHash  []byte // SHA-256 of the secret
+	// Admin accounts may call the server's admin API (HTTP Basic auth).
+	Admin               bool
+	SecretVersion       int64
+	SecretCreatedAt     time.Time
+	Locked              bool
+	FailedLoginAttempts int64
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// AppRow is an app as stored.
+type AppRow struct {
+	ID        string
+	Name      string
+	AppHost   string
+	Version   string
+	Config    map[string]string // stored as JSON; never nil when read
+	Deployed  bool              // desired state
+	Status    string            // running, failed or stopped
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AppSecretRow is an app secret as stored.
+type AppSecretRow struct {
+	AppID     string
+	Name      string
+	AccountID string // "" when unbound
+	// Ciphertext is the sealed value; nil when no value is stored.
+	Ciphertext []byte
+	UpdatedAt  time.Time
+	// AppName is filled by reads (joined from apps); ignored by writes.
+	AppName string
+}
+
+// AppSecretFilter selects app secrets; empty fields do not filter.
+type AppSecretFilter struct {
+	AppID     string
+	AccountID string
+}
+
+// IdempotencyRow remembers the result of a regenerate for retries.
+type IdempotencyRow struct {
+	AccountID string
+	Key       string
+	// SealedSecret is the secret returned, sealed with the store's key.
+	SealedSecret  []byte
+	SecretVersion int64
+	CreatedAt     time.Time
+}
+
+// AuditRow is one audit event. Seq is assigned by AppendAudit.
+type AuditRow struct {
+	Seq        int64
+	Time       time.Time
+	Actor      string
+	Action     string
+	TargetType string
+	TargetID   string
+	TargetName string
+	Detail     string
+}
+
+// Tx is one transaction. Methods return ErrNotFound and ErrConflict as above.
+// List methods return rows sorted by name (app secrets: by app name, then name).
+type Tx interface {
+	InsertAccount(ctx context.Context, a AccountRow) error
+	GetAccount(ctx context.Context, id string) (AccountRow, error)
+	GetAccountByName(ctx context.Context, name string) (AccountRow, error)
+	ListAccounts(ctx context.Context) ([]AccountRow, error)
+	// UpdateAccount overwrites every field of the row with a.ID.
+	UpdateAccount(ctx context.Context, a AccountRow) error
+	DeleteAccount(ctx context.Context, id string) error
+
+	InsertApp(ctx context.Context, a AppRow) error
+	GetApp(ctx context.Context, id string) (AppRow, error)
+	GetAppByName(ctx context.Context, name string) (AppRow, error)
+	ListApps(ctx context.Context) ([]AppRow, error)
+	// UpdateApp overwrites every field of the row with a.ID.
+	UpdateApp(ctx context.Context, a AppRow) error
+	// DeleteApp deletes the app and its secrets.
+	DeleteApp(ctx context.Context, id string) error
+
+	// PutAppSecret inserts or overwrites the secret (AppID, Name).
+	PutAppSecret(ctx context.Context, s AppSecretRow) error
+	GetAppSecret(ctx context.Context, appID, name string) (AppSecretRow, error)
+	ListAppSecrets(ctx context.Context, f AppSecretFilter) ([]AppSecretRow, error)
+	DeleteAppSecret(ctx context.Context, appID, name string) error
+
+	GetIdempotency(ctx context.Context, accountID, key string) (IdempotencyRow, error)
+	PutIdempotency(ctx context.Context, r IdempotencyRow) error
+	// DeleteIdempotencyBefore forgets results created before t.
+	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
+
+	// AppendAudit stores the event and returns its sequence number, one more
+	// than any before it.
+	AppendAudit(ctx context.Context, e AuditRow) (int64, error)
+	// ListAudit returns events with Seq > afterSeq, oldest first; limit 0 means all.
+	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditRow, error)
+}
