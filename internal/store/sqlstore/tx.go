@@ -1,0 +1,385 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apphost/terraform-provider-apphost/internal/store"
+)
+
+type tx struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+var _ store.Tx = (*tx)(nil)
+
+func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(ctx, t.s.rebind(q), args...)
+	if err != nil {
+		return nil, t.s.d.Classify(err)
+	}
+	return res, nil
+}
+
+// execOne is exec for statements that must touch a row; none is ErrNotFound.
+func (t *tx) execOne(ctx context.Context, what string, q string, args ...any) error {
+	res, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.s.d.Classify(err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := t.tx.QueryContext(ctx, t.s.rebind(q), args...)
+	if err != nil {
+		return nil, t.s.d.Classify(err)
+	}
+	return rows, nil
+}
+
+// scanRows collects rows with scan, classifying iteration errors.
+func scanRows[T any](t *tx, rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	defer func() { _ = rows.Close() }()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, t.s.d.Classify(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.s.d.Classify(err)
+	}
+	return out, nil
+}
+
+// one returns the first row of a query, or ErrNotFound naming what.
+func one[T any](ctx context.Context, t *tx, what string, scan func(*sql.Rows) (T, error), q string, args ...any) (T, error) {
+	var zero T
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return zero, err
+	}
+	out, err := scanRows(t, rows, scan)
+	if err != nil {
+		return zero, err
+	}
+	if len(out) == 0 {
+		return zero, fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return out[0], nil
+}
+
+// nullIfEmpty stores "" as NULL, for optional references.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// notNil stores a nil slice as empty in NOT NULL columns.
+func notNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// --- accounts ---
+
+const accountCols = `id, name, description, secret_hash, admin, secret_version, secret_created_at, locked, failed_login_attempts, created_at, updated_at`
+
+func scanAccount(r *sql.Rows) (store.AccountRow, error) {
+	var a store.AccountRow
+	err := r.Scan(&a.ID, &a.Name, &a.Description, &a.SecretHash, &a.Admin, &a.SecretVersion,
+		timeCol{&a.SecretCreatedAt}, &a.Locked, &a.FailedLoginAttempts, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt})
+	return a, err
+}
+
+func (t *tx) InsertAccount(ctx context.Context, a store.AccountRow) error {
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.Description, notNil(a.SecretHash), a.Admin, a.SecretVersion,
+		t.s.encodeTime(a.SecretCreatedAt), a.Locked, a.FailedLoginAttempts,
+		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert account %q: %w", a.Name, err)
+	}
+	return nil
+}
+
+func (t *tx) GetAccount(ctx context.Context, id string) (store.AccountRow, error) {
+	return one(ctx, t, fmt.Sprintf("account %q", id), scanAccount,
+		`SELECT `+accountCols+` FROM accounts WHERE id = ?`, id)
+}
+
+func (t *tx) GetAccountByName(ctx context.Context, name string) (store.AccountRow, error) {
+	return one(ctx, t, fmt.Sprintf("account named %q", name), scanAccount,
+		`SELECT `+accountCols+` FROM accounts WHERE name = ?`, name)
+}
+
+func (t *tx) ListAccounts(ctx context.Context) ([]store.AccountRow, error) {
+	rows, err := t.query(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(t, rows, scanAccount)
+}
+
+func (t *tx) UpdateAccount(ctx context.Context, a store.AccountRow) error {
+	err := t.execOne(ctx, fmt.Sprintf("account %q", a.ID), `UPDATE accounts SET
+		name = ?, description = ?, secret_hash = ?, admin = ?, secret_version = ?, secret_created_at = ?,
+		locked = ?, failed_login_attempts = ?, created_at = ?, updated_at = ?
+		WHERE id = ?`,
+		a.Name, a.Description, notNil(a.SecretHash), a.Admin, a.SecretVersion, t.s.encodeTime(a.SecretCreatedAt),
+		a.Locked, a.FailedLoginAttempts, t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt), a.ID)
+	if err != nil {
+		return fmt.Errorf("update account: %w", err)
+	}
+	return nil
+}
+
+// DeleteAccount unbinds secrets and drops idempotency results itself rather
+// than relying on the foreign keys' actions alone.
+func (t *tx) DeleteAccount(ctx context.Context, id string) error {
+	if _, err := t.exec(ctx, `UPDATE app_secrets SET account_id = NULL WHERE account_id = ?`, id); err != nil {
+		return fmt.Errorf("delete account %q: unbind app secrets: %w", id, err)
+	}
+	if _, err := t.exec(ctx, `DELETE FROM idempotency WHERE account_id = ?`, id); err != nil {
+		return fmt.Errorf("delete account %q: idempotency results: %w", id, err)
+	}
+	if err := t.execOne(ctx, fmt.Sprintf("account %q", id), `DELETE FROM accounts WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete account: %w", err)
+	}
+	return nil
+}
+
+// --- apps ---
+
+const appCols = `id, name, app_host, version, config, deployed, status, created_at, updated_at`
+
+func scanApp(r *sql.Rows) (store.AppRow, error) {
+	var a store.AppRow
+	var config string
+	err := r.Scan(&a.ID, &a.Name, &a.AppHost, &a.Version, &config, &a.Deployed, &a.Status,
+		timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt})
+	if err != nil {
+		return a, err
+	}
+	if err := json.Unmarshal([]byte(config), &a.Config); err != nil {
+		return a, fmt.Errorf("app %q: stored config: %w", a.ID, err)
+	}
+	if a.Config == nil {
+		a.Config = map[string]string{}
+	}
+	return a, nil
+}
+
+func encodeConfig(c map[string]string) (string, error) {
+	if c == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(c)
+	return string(b), err
+}
+
+func (t *tx) InsertApp(ctx context.Context, a store.AppRow) error {
+	config, err := encodeConfig(a.Config)
+	if err != nil {
+		return fmt.Errorf("insert app %q: %w", a.Name, err)
+	}
+	_, err = t.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.AppHost, a.Version, config, a.Deployed, a.Status,
+		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert app %q: %w", a.Name, err)
+	}
+	return nil
+}
+
+func (t *tx) GetApp(ctx context.Context, id string) (store.AppRow, error) {
+	return one(ctx, t, fmt.Sprintf("app %q", id), scanApp,
+		`SELECT `+appCols+` FROM apps WHERE id = ?`, id)
+}
+
+func (t *tx) GetAppByName(ctx context.Context, name string) (store.AppRow, error) {
+	return one(ctx, t, fmt.Sprintf("app named %q", name), scanApp,
+		`SELECT `+appCols+` FROM apps WHERE name = ?`, name)
+}
+
+func (t *tx) ListApps(ctx context.Context) ([]store.AppRow, error) {
+	rows, err := t.query(ctx, `SELECT `+appCols+` FROM apps ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(t, rows, scanApp)
+}
+
+func (t *tx) UpdateApp(ctx context.Context, a store.AppRow) error {
+	config, err := encodeConfig(a.Config)
+	if err != nil {
+		return fmt.Errorf("update app %q: %w", a.ID, err)
+	}
+	err = t.execOne(ctx, fmt.Sprintf("app %q", a.ID), `UPDATE apps SET
+		name = ?, app_host = ?, version = ?, config = ?, deployed = ?, status = ?, created_at = ?, updated_at = ?
+		WHERE id = ?`,
+		a.Name, a.AppHost, a.Version, config, a.Deployed, a.Status,
+		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt), a.ID)
+	if err != nil {
+		return fmt.Errorf("update app: %w", err)
+	}
+	return nil
+}
+
+// DeleteApp deletes the secrets itself too, not only by ON DELETE CASCADE.
+func (t *tx) DeleteApp(ctx context.Context, id string) error {
+	if _, err := t.exec(ctx, `DELETE FROM app_secrets WHERE app_id = ?`, id); err != nil {
+		return fmt.Errorf("delete app %q: secrets: %w", id, err)
+	}
+	if err := t.execOne(ctx, fmt.Sprintf("app %q", id), `DELETE FROM apps WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete app: %w", err)
+	}
+	return nil
+}
+
+// --- app secrets ---
+
+const secretSelect = `SELECT s.app_id, s.name, s.account_id, s.ciphertext, s.updated_at, a.name
+	FROM app_secrets s JOIN apps a ON a.id = s.app_id`
+
+func scanSecret(r *sql.Rows) (store.AppSecretRow, error) {
+	var s store.AppSecretRow
+	var account sql.NullString
+	err := r.Scan(&s.AppID, &s.Name, &account, &s.Ciphertext, timeCol{&s.UpdatedAt}, &s.AppName)
+	s.AccountID = account.String
+	return s, err
+}
+
+func (t *tx) PutAppSecret(ctx context.Context, s store.AppSecretRow) error {
+	_, err := t.exec(ctx, `INSERT INTO app_secrets (app_id, name, account_id, ciphertext, updated_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (app_id, name) DO UPDATE SET
+			account_id = excluded.account_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
+		s.AppID, s.Name, nullIfEmpty(s.AccountID), s.Ciphertext, t.s.encodeTime(s.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("put app secret %q of app %q: %w", s.Name, s.AppID, err)
+	}
+	return nil
+}
+
+func (t *tx) GetAppSecret(ctx context.Context, appID, name string) (store.AppSecretRow, error) {
+	return one(ctx, t, fmt.Sprintf("app secret %q of app %q", name, appID), scanSecret,
+		secretSelect+` WHERE s.app_id = ? AND s.name = ?`, appID, name)
+}
+
+func (t *tx) ListAppSecrets(ctx context.Context, f store.AppSecretFilter) ([]store.AppSecretRow, error) {
+	var where []string
+	var args []any
+	if f.AppID != "" {
+		where = append(where, `s.app_id = ?`)
+		args = append(args, f.AppID)
+	}
+	if f.AccountID != "" {
+		where = append(where, `s.account_id = ?`)
+		args = append(args, f.AccountID)
+	}
+	q := secretSelect
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	rows, err := t.query(ctx, q+` ORDER BY a.name, s.name`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(t, rows, scanSecret)
+}
+
+func (t *tx) DeleteAppSecret(ctx context.Context, appID, name string) error {
+	return t.execOne(ctx, fmt.Sprintf("app secret %q of app %q", name, appID),
+		`DELETE FROM app_secrets WHERE app_id = ? AND name = ?`, appID, name)
+}
+
+// --- idempotency ---
+
+func (t *tx) GetIdempotency(ctx context.Context, accountID, key string) (store.IdempotencyRow, error) {
+	return one(ctx, t, fmt.Sprintf("idempotency key %q of account %q", key, accountID),
+		func(r *sql.Rows) (store.IdempotencyRow, error) {
+			var i store.IdempotencyRow
+			err := r.Scan(&i.AccountID, &i.Key, &i.SealedSecret, &i.SecretVersion, timeCol{&i.CreatedAt})
+			return i, err
+		},
+		`SELECT account_id, idem_key, sealed_secret, secret_version, created_at
+		FROM idempotency WHERE account_id = ? AND idem_key = ?`, accountID, key)
+}
+
+func (t *tx) PutIdempotency(ctx context.Context, r store.IdempotencyRow) error {
+	_, err := t.exec(ctx, `INSERT INTO idempotency (account_id, idem_key, sealed_secret, secret_version, created_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, idem_key) DO UPDATE SET
+			sealed_secret = excluded.sealed_secret, secret_version = excluded.secret_version, created_at = excluded.created_at`,
+		r.AccountID, r.Key, notNil(r.SealedSecret), r.SecretVersion, t.s.encodeTime(r.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("put idempotency key of account %q: %w", r.AccountID, err)
+	}
+	return nil
+}
+
+func (t *tx) DeleteIdempotencyBefore(ctx context.Context, before time.Time) error {
+	_, err := t.exec(ctx, `DELETE FROM idempotency WHERE created_at < ?`, t.s.encodeTime(before))
+	if err != nil {
+		return fmt.Errorf("delete old idempotency keys: %w", err)
+	}
+	return nil
+}
+
+// --- audit ---
+
+// AppendAudit takes max+1: every write holds the database's write lock, so
+// no other transaction can take the same number or commit in between.
+func (t *tx) AppendAudit(ctx context.Context, e store.AuditRow) (int64, error) {
+	var seq int64
+	err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM audit`).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("append audit event: %w", t.s.d.Classify(err))
+	}
+	_, err = t.exec(ctx, `INSERT INTO audit (seq, event_time, actor, action, target_type, target_id, target_name, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		seq, t.s.encodeTime(e.Time), e.Actor, e.Action, e.TargetType, e.TargetID, e.TargetName, e.Detail)
+	if err != nil {
+		return 0, fmt.Errorf("append audit event: %w", err)
+	}
+	return seq, nil
+}
+
+func (t *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]store.AuditRow, error) {
+	q := `SELECT seq, event_time, actor, action, target_type, target_id, target_name, detail
+		FROM audit WHERE seq > ? ORDER BY seq`
+	args := []any{afterSeq}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(t, rows, func(r *sql.Rows) (store.AuditRow, error) {
+		var e store.AuditRow
+		err := r.Scan(&e.Seq, timeCol{&e.Time}, &e.Actor, &e.Action, &e.TargetType, &e.TargetID, &e.TargetName, &e.Detail)
+		return e, err
+	})
+}
