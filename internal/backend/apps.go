@@ -1,0 +1,386 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/apphost/terraform-provider-apphost/internal/store"
+)
+
+func appNotFound(id string) *Error {
+	return Errorf(CodeNotFound, "app %q not found", id)
+}
+
+func appNameTaken(name string) *Error {
+	return Errorf(CodeConflict, "an app named %q already exists", name)
+}
+
+func (o *op) getApp(id string) (store.AppRow, error) {
+	a, err := o.tx.GetApp(o.ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return a, appNotFound(id)
+	}
+	return a, err
+}
+
+func (o *op) checkAppNameFree(name string) error {
+	if _, err := o.tx.GetAppByName(o.ctx, name); err == nil {
+		return appNameTaken(name)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// loadApp returns app as the API shows it, with its secrets.
+func (o *op) loadApp(row store.AppRow) (*App, error) {
+	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppID: row.ID})
+	if err != nil {
+		return nil, err
+	}
+	a := toApp(row, secrets)
+	return &a, nil
+}
+
+func toApp(r store.AppRow, secrets []store.AppSecretRow) App {
+	cfg := map[string]string{}
+	maps.Copy(cfg, r.Config)
+	out := App{
+		ID:        r.ID,
+		Name:      r.Name,
+		AppHost:   r.AppHost,
+		Version:   r.Version,
+		Config:    cfg,
+		Deployed:  r.Deployed,
+		Status:    r.Status,
+		CreatedAt: r.CreatedAt.UTC(),
+		UpdatedAt: r.UpdatedAt.UTC(),
+		Secrets:   make([]AppSecret, 0, len(secrets)),
+	}
+	for _, s := range secrets {
+		s.AppName = r.Name
+		out.Secrets = append(out.Secrets, toAppSecret(s))
+	}
+	return out
+}
+
+// appSettings is what CreateApp and UpdateApp share.
+type appSettings struct {
+	Name, AppHost, Version string
+	Config                 map[string]string
+}
+
+func (a *appSettings) validate() error {
+	if a.AppHost == "" {
+		a.AppHost = DefaultAppHost
+	}
+	if a.Config == nil {
+		a.Config = map[string]string{}
+	}
+	if err := validateName("name", a.Name); err != nil {
+		return err
+	}
+	if err := validateName("app_host", a.AppHost); err != nil {
+		return err
+	}
+	if err := validateVersion(a.Version); err != nil {
+		return err
+	}
+	return validateConfig(a.Config)
+}
+
+// CreateApp creates an app and, when req.Deployed, deploys it at once.
+func (s *Service) CreateApp(ctx context.Context, req CreateAppRequest) (*App, error) {
+	set := appSettings{Name: req.Name, AppHost: req.AppHost, Version: req.Version, Config: req.Config}
+	if err := set.validate(); err != nil {
+		return nil, err
+	}
+	var out *App
+	err := s.write(ctx, func(o *op) error {
+		if err := o.checkAppNameFree(set.Name); err != nil {
+			return err
+		}
+		row := store.AppRow{
+			ID:        uuid.NewString(),
+			Name:      set.Name,
+			AppHost:   set.AppHost,
+			Version:   set.Version,
+			Config:    set.Config,
+			Status:    StatusStopped,
+			CreatedAt: o.now,
+			UpdatedAt: o.now,
+		}
+		if err := o.tx.InsertApp(o.ctx, row); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return appNameTaken(set.Name)
+			}
+			return err
+		}
+		if err := o.audit(ActionAppCreate, TargetApp, row.ID, row.Name, "app_host="+row.AppHost); err != nil {
+			return err
+		}
+		if req.Deployed {
+			if err := o.deploy(&row); err != nil {
+				return err
+			}
+		}
+		// A new app has no secrets yet.
+		a := toApp(row, nil)
+		out = &a
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetApp returns the app with id.
+func (s *Service) GetApp(ctx context.Context, id string) (*App, error) {
+	return s.getAppBy(ctx, func(o *op) (store.AppRow, error) { return o.getApp(id) })
+}
+
+// GetAppByName returns the app named name.
+func (s *Service) GetAppByName(ctx context.Context, name string) (*App, error) {
+	return s.getAppBy(ctx, func(o *op) (store.AppRow, error) {
+		a, err := o.tx.GetAppByName(o.ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return a, Errorf(CodeNotFound, "no app named %q", name)
+		}
+		return a, err
+	})
+}
+
+func (s *Service) getAppBy(ctx context.Context, get func(o *op) (store.AppRow, error)) (*App, error) {
+	var out *App
+	err := s.read(ctx, func(o *op) error {
+		row, err := get(o)
+		if err != nil {
+			return err
+		}
+		out, err = o.loadApp(row)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListApps returns the apps sorted by name, in two queries whatever their number.
+func (s *Service) ListApps(ctx context.Context, req ListAppsRequest) ([]App, error) {
+	out := []App{}
+	err := s.read(ctx, func(o *op) error {
+		rows, err := o.tx.ListApps(o.ctx)
+		if err != nil {
+			return err
+		}
+		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{})
+		if err != nil {
+			return err
+		}
+		byApp := map[string][]store.AppSecretRow{}
+		for _, sec := range secrets {
+			byApp[sec.AppID] = append(byApp[sec.AppID], sec)
+		}
+		for _, r := range rows {
+			a := toApp(r, byApp[r.ID])
+			if !matchApp(a, req) {
+				continue
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func matchApp(a App, req ListAppsRequest) bool {
+	if req.AppHost != "" && a.AppHost != req.AppHost {
+		return false
+	}
+	if req.Running != nil && a.Running() != *req.Running {
+		return false
+	}
+	if req.Deployed != nil && a.Deployed != *req.Deployed {
+		return false
+	}
+	if req.BoundToAccountID != "" {
+		for _, s := range a.Secrets {
+			if s.AccountID == req.BoundToAccountID {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// UpdateApp replaces an app's settings. A change while the app runs is
+// applied as undeploy, change, deploy, as on a real App Host.
+func (s *Service) UpdateApp(ctx context.Context, req UpdateAppRequest) (*App, error) {
+	if err := validateID("id", req.ID); err != nil {
+		return nil, err
+	}
+	set := appSettings{Name: req.Name, AppHost: req.AppHost, Version: req.Version, Config: req.Config}
+	if err := set.validate(); err != nil {
+		return nil, err
+	}
+	var out *App
+	err := s.write(ctx, func(o *op) error {
+		row, err := o.getApp(req.ID)
+		if err != nil {
+			return err
+		}
+		var changed []string
+		if set.Name != row.Name {
+			if err := o.checkAppNameFree(set.Name); err != nil {
+				return err
+			}
+			changed = append(changed, "name")
+		}
+		if set.AppHost != row.AppHost {
+			changed = append(changed, "app_host")
+		}
+		if set.Version != row.Version {
+			changed = append(changed, "version")
+		}
+		if !maps.Equal(set.Config, row.Config) {
+			changed = append(changed, "config")
+		}
+
+		wasRunning := (App{Status: row.Status}).Running()
+		if len(changed) > 0 {
+			if wasRunning {
+				// Stopped for good right away when the update also undeploys.
+				if err := o.stop(&row, row.Deployed && req.Deployed, "to apply a change"); err != nil {
+					return err
+				}
+			}
+			oldName := row.Name
+			row.Name, row.AppHost, row.Version, row.Config = set.Name, set.AppHost, set.Version, set.Config
+			row.UpdatedAt = o.now
+			if err := o.tx.UpdateApp(o.ctx, row); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					return appNameTaken(set.Name)
+				}
+				return err
+			}
+			detail := "changed " + strings.Join(changed, ", ")
+			if oldName != row.Name {
+				detail += " (was " + oldName + ")"
+			}
+			if err := o.audit(ActionAppUpdate, TargetApp, row.ID, row.Name, detail); err != nil {
+				return err
+			}
+		}
+
+		switch {
+		case req.Deployed && (!row.Deployed || (wasRunning && len(changed) > 0)):
+			// Newly meant to be deployed, or running before the change. An app
+			// meant to be deployed but stopped (its secret being replaced)
+			// stays stopped until the secret is put back.
+			err = o.deploy(&row)
+		case !req.Deployed && row.Deployed:
+			err = o.stop(&row, false, "")
+		}
+		if err != nil {
+			return err
+		}
+		out, err = o.loadApp(row)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeployApp makes the app meant to be deployed and starts it; a failed app
+// is started again. A running app is left as it is.
+func (s *Service) DeployApp(ctx context.Context, id string) (*App, error) {
+	if err := validateID("id", id); err != nil {
+		return nil, err
+	}
+	var out *App
+	err := s.write(ctx, func(o *op) error {
+		row, err := o.getApp(id)
+		if err != nil {
+			return err
+		}
+		if !row.Deployed || row.Status != StatusRunning {
+			if err := o.deploy(&row); err != nil {
+				return err
+			}
+		}
+		out, err = o.loadApp(row)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UndeployApp makes the app not meant to be deployed and stops it.
+func (s *Service) UndeployApp(ctx context.Context, id string) (*App, error) {
+	if err := validateID("id", id); err != nil {
+		return nil, err
+	}
+	var out *App
+	err := s.write(ctx, func(o *op) error {
+		row, err := o.getApp(id)
+		if err != nil {
+			return err
+		}
+		if row.Deployed || row.Status != StatusStopped {
+			if err := o.stop(&row, false, ""); err != nil {
+				return err
+			}
+		}
+		out, err = o.loadApp(row)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteApp stops the app if it runs and deletes it with its secrets.
+func (s *Service) DeleteApp(ctx context.Context, id string) error {
+	if err := validateID("id", id); err != nil {
+		return err
+	}
+	return s.write(ctx, func(o *op) error {
+		row, err := o.getApp(id)
+		if err != nil {
+			return err
+		}
+		if (App{Status: row.Status}).Running() {
+			if err := o.stop(&row, false, "app deleted"); err != nil {
+				return err
+			}
+		}
+		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppID: row.ID})
+		if err != nil {
+			return err
+		}
+		for _, sec := range secrets {
+			if err := o.deleteAppSecret(sec, "app deleted"); err != nil {
+				return err
+			}
+		}
+		if err := o.tx.DeleteApp(o.ctx, row.ID); err != nil {
+			return err
+		}
+		return o.audit(ActionAppDelete, TargetApp, row.ID, row.Name, "")
+	})
+}

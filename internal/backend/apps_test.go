@@ -1,0 +1,299 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestCreateAppDefaultsAndDeploy(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	a := e.app(t, "web", false)
+	if a.AppHost != DefaultAppHost || a.Status != StatusStopped || a.Deployed || a.Config == nil || a.Secrets == nil {
+		t.Errorf("app = %+v", a)
+	}
+	seq := e.lastSeq(t)
+	b, err := e.s.CreateApp(ctx, CreateAppRequest{Name: "api", AppHost: "east", Version: "1.2", Config: map[string]string{"k": "v"}, Deployed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Status != StatusRunning || !b.Deployed || b.Config["k"] != "v" {
+		t.Errorf("deployed app = %+v", b)
+	}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform app.create api", "terraform app.deploy api"}) {
+		t.Errorf("audit = %q", acts)
+	}
+	got := e.getApp(t, b.ID)
+	if fmt.Sprint(*got) != fmt.Sprint(*b) {
+		t.Errorf("GetApp = %+v\nwant %+v", *got, *b)
+	}
+	byName, err := e.s.GetAppByName(ctx, "api")
+	if err != nil || byName.ID != b.ID {
+		t.Errorf("GetAppByName = %v, %v", byName, err)
+	}
+	_, err = e.s.CreateApp(ctx, CreateAppRequest{Name: "api"})
+	wantCode(t, err, CodeConflict)
+	if !strings.Contains(err.Error(), `"api"`) {
+		t.Errorf("message = %q", err)
+	}
+}
+
+func TestAppValidation(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	big := map[string]string{}
+	for i := range MaxConfigEntries + 1 {
+		big[fmt.Sprint(i)] = "v"
+	}
+	for _, tc := range []struct {
+		req   CreateAppRequest
+		field string
+	}{
+		{CreateAppRequest{Name: ""}, "name"},
+		{CreateAppRequest{Name: "a/b"}, "name"},
+		{CreateAppRequest{Name: "a", AppHost: "bad host"}, "app_host"},
+		{CreateAppRequest{Name: "a", Version: "1\n2"}, "version"},
+		{CreateAppRequest{Name: "a", Config: big}, "config"},
+		{CreateAppRequest{Name: "a", Config: map[string]string{"": "v"}}, "config"},
+		{CreateAppRequest{Name: "a", Config: map[string]string{"k": strings.Repeat("v", MaxConfigValueLength+1)}}, "config"},
+	} {
+		_, err := e.s.CreateApp(ctx, tc.req)
+		wantCode(t, err, CodeInvalid)
+		var be *Error
+		if asError(err, &be); be.Field != tc.field {
+			t.Errorf("%+v: field = %q, want %q (%v)", tc.req.Name, be.Field, tc.field, err)
+		}
+	}
+	app := e.app(t, "ok", false)
+	acc := e.account(t, "k")
+	for _, v := range []string{"", strings.Repeat("x", MaxSecretValueLength+1)} {
+		_, err := e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "s", AccountID: acc.ID, Value: ptr(v)})
+		wantCode(t, err, CodeInvalid)
+		if strings.Contains(err.Error(), "xxxxxxxx") {
+			t.Error("error echoes the value")
+		}
+	}
+	_, err := e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "no spaces", Value: ptr("value-123456")})
+	wantCode(t, err, CodeInvalid)
+	if n := len(e.events(t)); n != 2 {
+		t.Errorf("%d events, want 2 (the two creates)", n)
+	}
+}
+
+func TestUpdateAppWhileRunning(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	acc, app := deployedWithSecret(t, e)
+	seq := e.lastSeq(t)
+	got, err := e.s.UpdateApp(ctx, UpdateAppRequest{ID: app.ID, Name: "forwarder", Version: "2", Deployed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"terraform app.undeploy forwarder",
+		"terraform app.update forwarder",
+		"terraform app.deploy forwarder",
+		"forwarder login.success siem-forwarder",
+	}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
+		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
+	}
+	if got.Version != "2" || got.Status != StatusRunning || got.AppHost != DefaultAppHost || len(got.Secrets) != 1 {
+		t.Errorf("updated = %+v", got)
+	}
+
+	// No change: nothing happens.
+	seq = e.lastSeq(t)
+	if _, err := e.s.UpdateApp(ctx, UpdateAppRequest{ID: app.ID, Name: "forwarder", Version: "2", Deployed: true}); err != nil {
+		t.Fatal(err)
+	}
+	if acts := e.actionsSince(t, seq); len(acts) != 0 {
+		t.Errorf("no-op update = %q", acts)
+	}
+
+	// Rename and undeploy at once: one undeploy, then the update.
+	got, err = e.s.UpdateApp(ctx, UpdateAppRequest{ID: app.ID, Name: "fwd", Version: "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"terraform app.undeploy forwarder", "terraform app.update fwd"}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
+		t.Errorf("audit = %q, want %q", acts, want)
+	}
+	if got.Deployed || got.Status != StatusStopped {
+		t.Errorf("updated = %+v", got)
+	}
+	if a := e.getAccount(t, acc.ID); !slices.Equal(a.Apps, []string{"fwd"}) {
+		t.Errorf("account apps = %q", a.Apps)
+	}
+	sec, err := e.s.GetAppSecret(ctx, app.ID, "siem-forwarder")
+	if err != nil || sec.AppName != "fwd" {
+		t.Errorf("secret after rename = %+v, %v", sec, err)
+	}
+
+	// Deployed flips deploy.
+	seq = e.lastSeq(t)
+	if _, err := e.s.UpdateApp(ctx, UpdateAppRequest{ID: app.ID, Name: "fwd", Version: "2", Deployed: true}); err != nil {
+		t.Fatal(err)
+	}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform app.deploy fwd", "fwd login.success siem-forwarder"}) {
+		t.Errorf("audit = %q", acts)
+	}
+
+	other := e.app(t, "other", false)
+	_, err = e.s.UpdateApp(ctx, UpdateAppRequest{ID: other.ID, Name: "fwd"})
+	wantCode(t, err, CodeConflict)
+}
+
+func TestUpdateAppStoppedForRotationStaysStopped(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	_, app := deployedWithSecret(t, e)
+	if err := e.s.DeleteAppSecret(ctx, DeleteAppSecretRequest{AppID: app.ID, Name: "siem-forwarder", Undeploy: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.s.UpdateApp(ctx, UpdateAppRequest{ID: app.ID, Name: "forwarder", Version: "9", Deployed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusStopped || !got.Deployed {
+		t.Errorf("app = %+v; want it to wait, stopped, for its secret", got)
+	}
+}
+
+func TestDeployUndeployApp(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	_, app := deployedWithSecret(t, e)
+	seq := e.lastSeq(t)
+	if _, err := e.s.DeployApp(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	if acts := e.actionsSince(t, seq); len(acts) != 0 {
+		t.Errorf("deploying a running app = %q", acts)
+	}
+	got, err := e.s.UndeployApp(ctx, app.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Deployed || got.Status != StatusStopped {
+		t.Errorf("undeployed = %+v", got)
+	}
+	if _, err := e.s.UndeployApp(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform app.undeploy forwarder"}) {
+		t.Errorf("audit = %q", acts)
+	}
+}
+
+func TestListAppsFilters(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	acc, _ := deployedWithSecret(t, e)
+	if _, err := e.s.CreateApp(ctx, CreateAppRequest{Name: "east-app", AppHost: "east"}); err != nil {
+		t.Fatal(err)
+	}
+	yes, no := true, false
+	for _, tc := range []struct {
+		req  ListAppsRequest
+		want []string
+	}{
+		{ListAppsRequest{}, []string{"east-app", "forwarder"}},
+		{ListAppsRequest{BoundToAccountID: acc.ID}, []string{"forwarder"}},
+		{ListAppsRequest{Running: &yes}, []string{"forwarder"}},
+		{ListAppsRequest{Deployed: &no}, []string{"east-app"}},
+		{ListAppsRequest{AppHost: "east"}, []string{"east-app"}},
+	} {
+		apps, err := e.s.ListApps(ctx, tc.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, a := range apps {
+			names = append(names, a.Name)
+		}
+		if !slices.Equal(names, tc.want) {
+			t.Errorf("%+v: %q, want %q", tc.req, names, tc.want)
+		}
+	}
+}
+
+func TestDeleteApp(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	acc, app := deployedWithSecret(t, e)
+	e.put(t, app.ID, "extra", "", ptr("unbound-value-123"), false)
+	seq := e.lastSeq(t)
+	if err := e.s.DeleteApp(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"terraform app.undeploy forwarder",
+		"terraform app_secret.delete forwarder/extra",
+		"terraform app_secret.delete forwarder/siem-forwarder",
+		"terraform app.delete forwarder",
+	}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
+		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
+	}
+	_, err := e.s.GetApp(ctx, app.ID)
+	wantCode(t, err, CodeNotFound)
+	if a := e.getAccount(t, acc.ID); len(a.Apps) != 0 {
+		t.Errorf("account apps = %q", a.Apps)
+	}
+	ev := e.events(t)
+	for _, x := range ev {
+		if x.Action == ActionAppSecretDelete && (x.TargetType != TargetAppSecret || x.TargetID != app.ID+"/extra" && x.TargetID != app.ID+"/siem-forwarder") {
+			t.Errorf("secret event target = %+v", x)
+		}
+		if x.Action == ActionAppDelete && (x.TargetType != TargetApp || x.TargetID != app.ID) {
+			t.Errorf("app event target = %+v", x)
+		}
+	}
+}
+
+func TestDeleteAccountDeletesBoundSecrets(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	acc, app := deployedWithSecret(t, e)
+	if _, err := e.s.UndeployApp(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	seq := e.lastSeq(t)
+	if err := e.s.DeleteAccount(ctx, DeleteAccountRequest{ID: acc.ID, RefuseIfAppsRunning: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"terraform app_secret.delete forwarder/siem-forwarder",
+		"terraform api_key_account.delete siem-forwarder",
+	}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
+		t.Errorf("audit = %q, want %q", acts, want)
+	}
+	if got := e.getApp(t, app.ID); len(got.Secrets) != 0 {
+		t.Errorf("secrets left = %+v", got.Secrets)
+	}
+	_, err := e.s.GetAccount(ctx, acc.ID)
+	wantCode(t, err, CodeNotFound)
+}
+
+func TestAuditPaging(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	for i := range 5 {
+		e.account(t, fmt.Sprintf("a%d", i))
+	}
+	ev, err := e.s.ListAuditEvents(ctx, AuditQuery{AfterSeq: 2, Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev) != 2 || ev[0].Seq != 3 || ev[1].Seq != 4 || ev[0].TargetName != "a2" {
+		t.Errorf("page = %+v", ev)
+	}
+	_, err = e.s.ListAuditEvents(ctx, AuditQuery{Limit: -1})
+	wantCode(t, err, CodeInvalid)
+}

@@ -1,0 +1,127 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
+	"github.com/apphost/terraform-provider-apphost/internal/store"
+)
+
+var _ Backend = (*Service)(nil)
+
+// Options tune a Service. Zero values take the defaults.
+type Options struct {
+	// LockoutThreshold is how many failed logins lock an account; 0 means
+	// DefaultLockoutThreshold.
+	LockoutThreshold int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is the admin domain over a store: the embedded backend, and what
+// the HTTP server serves.
+type Service struct {
+	st        store.Store
+	box       *secretbox.Box
+	threshold int64
+	now       func() time.Time
+}
+
+// NewService returns a Service over st that seals app secret values with box.
+// The Service owns st: Close closes it.
+func NewService(st store.Store, box *secretbox.Box, opts Options) *Service {
+	s := &Service{st: st, box: box, threshold: int64(opts.LockoutThreshold), now: opts.Now}
+	if s.threshold <= 0 {
+		s.threshold = DefaultLockoutThreshold
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Close closes the store.
+func (s *Service) Close() error { return s.st.Close() }
+
+// op is one domain operation inside one store transaction.
+type op struct {
+	s     *Service
+	ctx   context.Context
+	tx    store.Tx
+	now   time.Time
+	actor string
+}
+
+// write runs fn in one write transaction: a failure of any step rolls back
+// every step before it.
+func (s *Service) write(ctx context.Context, fn func(o *op) error) error {
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		return fn(s.newOp(ctx, tx))
+	})
+	return mapError(err)
+}
+
+// read runs fn in one read-only transaction, so a result is one snapshot.
+func (s *Service) read(ctx context.Context, fn func(o *op) error) error {
+	err := s.st.Read(ctx, func(tx store.Tx) error {
+		return fn(s.newOp(ctx, tx))
+	})
+	return mapError(err)
+}
+
+func (s *Service) newOp(ctx context.Context, tx store.Tx) *op {
+	return &op{
+		s:   s,
+		ctx: ctx,
+		tx:  tx,
+		// Microseconds in UTC: what both SQLite and PostgreSQL give back, so a
+		// returned object equals the same object read again.
+		now:   s.now().UTC().Truncate(time.Microsecond),
+		actor: ActorFrom(ctx),
+	}
+}
+
+// audit appends one event done by o's actor.
+func (o *op) audit(action, targetType, targetID, targetName, detail string) error {
+	return o.auditAs(o.actor, action, targetType, targetID, targetName, detail)
+}
+
+func (o *op) auditAs(actor, action, targetType, targetID, targetName, detail string) error {
+	_, err := o.tx.AppendAudit(o.ctx, store.AuditRow{
+		Time:       o.now,
+		Actor:      actor,
+		Action:     action,
+		TargetType: targetType,
+		TargetID:   targetID,
+		TargetName: targetName,
+		Detail:     detail,
+	})
+	return err
+}
+
+// mapError turns store and box failures into *Error; a *Error passes unchanged.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	switch {
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
+	case errors.Is(err, store.ErrSchemaNewer):
+		return &Error{Code: CodeSchemaNewer, Message: "the store was written by a newer version of apphost; upgrade this program", Err: err}
+	case errors.Is(err, secretbox.ErrWrongKey), errors.Is(err, secretbox.ErrCorrupt):
+		return &Error{Code: CodeKeyFile, Message: "cannot decrypt a stored app secret value", Err: err}
+	case errors.Is(err, store.ErrConflict):
+		// A unique name taken between our check and our write.
+		return &Error{Code: CodeConflict, Message: "a concurrent change took the same name; retry", Err: err}
+	case errors.Is(err, context.Canceled):
+		return &Error{Code: CodeUnavailable, Message: "the request was canceled", Err: err}
+	}
+	return &Error{Code: CodeInternal, Message: "internal error", Err: err}
+}

@@ -1,0 +1,88 @@
+package backend
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// namePattern keeps names safe in URLs, file names, logs and "APP/SECRET".
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+const nameRule = "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'"
+
+func validateName(field, v string) error {
+	switch {
+	case v == "":
+		return InvalidField(field, "%s must not be empty", field)
+	case len(v) > MaxNameLength:
+		return InvalidField(field, "%s is %d characters long; the limit is %d", field, len(v), MaxNameLength)
+	case !namePattern.MatchString(v):
+		return InvalidField(field, "%s %q is not valid: it %s", field, v, nameRule)
+	}
+	return nil
+}
+
+func validateID(field, v string) error {
+	if v == "" {
+		return InvalidField(field, "%s must not be empty", field)
+	}
+	if len(v) > MaxNameLength || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+		return InvalidField(field, "%s is not a valid ID", field)
+	}
+	return nil
+}
+
+func validateText(field, v string, limit int) error {
+	if len(v) > limit {
+		return InvalidField(field, "%s is %d characters long; the limit is %d", field, len(v), limit)
+	}
+	if !utf8.ValidString(v) {
+		return InvalidField(field, "%s is not valid UTF-8", field)
+	}
+	return nil
+}
+
+func validateDescription(v string) error {
+	return validateText("description", v, MaxDescriptionLength)
+}
+
+func validateVersion(v string) error {
+	if err := validateText("version", v, MaxNameLength); err != nil {
+		return err
+	}
+	if strings.ContainsFunc(v, unicode.IsControl) {
+		return InvalidField("version", "version must not contain control characters")
+	}
+	return nil
+}
+
+func validateConfig(cfg map[string]string) error {
+	if len(cfg) > MaxConfigEntries {
+		return InvalidField("config", "config has %d entries; the limit is %d", len(cfg), MaxConfigEntries)
+	}
+	for k, v := range cfg {
+		if k == "" {
+			return InvalidField("config", "config keys must not be empty")
+		}
+		if len(k) > MaxConfigValueLength || !utf8.ValidString(k) {
+			return InvalidField("config", "a config key is longer than %d characters or not UTF-8", MaxConfigValueLength)
+		}
+		if len(v) > MaxConfigValueLength || !utf8.ValidString(v) {
+			return InvalidField("config", "config value of %q is longer than %d characters or not UTF-8", k, MaxConfigValueLength)
+		}
+	}
+	return nil
+}
+
+// validateSecretValue never puts the value in its message.
+func validateSecretValue(v string) error {
+	switch {
+	case v == "":
+		return InvalidField("value", "value must not be empty; omit it to keep the stored value")
+	case len(v) > MaxSecretValueLength:
+		return InvalidField("value", "value is %d bytes long; the limit is %d", len(v), MaxSecretValueLength)
+	}
+	return nil
+}
