@@ -1,0 +1,587 @@
+// Package backendtest is the contract test suite of backend.Backend: the same
+// tests run against the embedded backend and against the HTTP client talking
+// to a server, so both keep the same semantics.
+package backendtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+// Run runs the contract suite. newBackend must return an empty backend (it
+// may hold an admin account) with the default lockout threshold; each
+// subtest gets its own.
+func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, b backend.Backend)
+	}{
+		{"AccountCRUD", testAccountCRUD},
+		{"AccountConflict", testAccountConflict},
+		{"NotFound", testNotFound},
+		{"Invalid", testInvalid},
+		{"LoginLockout", testLoginLockout},
+		{"RegenerateIdempotent", testRegenerateIdempotent},
+		{"GuardRefusesAndChangesNothing", testGuard},
+		{"Apps", testApps},
+		{"AppSecrets", testAppSecrets},
+		{"SafeRotation", testSafeRotation},
+		{"UnsafeRotationLocks", testUnsafeRotation},
+		{"Audit", testAudit},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBackend(t)
+			tc.fn(t, b)
+		})
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+// must(f())(t) returns f's value, failing t on f's error. (Go forwards
+// multiple results only as a call's sole arguments, hence the shape.)
+func must[T any](v T, err error) func(t *testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return v
+	}
+}
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+}
+
+// wantCode fails unless err is a *backend.Error with code.
+func wantCode(t *testing.T, err error, code string) *backend.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("want error %s, got none", code)
+	}
+	if got := backend.CodeOf(err); got != code {
+		t.Fatalf("want error code %s, got %q: %v", code, got, err)
+	}
+	var be *backend.Error
+	errors.As(err, &be)
+	return be
+}
+
+// events returns the audit events about target, oldest first.
+func events(t *testing.T, b backend.Backend, after int64, target string) []backend.AuditEvent {
+	t.Helper()
+	all := must(b.ListAuditEvents(ctx(t), backend.AuditQuery{AfterSeq: after}))(t)
+	var out []backend.AuditEvent
+	for _, e := range all {
+		if e.TargetID == target {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func actions(evs []backend.AuditEvent) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Action
+	}
+	return out
+}
+
+func count(evs []backend.AuditEvent, action string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
+// lastSeq is the sequence number of the newest audit event.
+func lastSeq(t *testing.T, b backend.Backend) int64 {
+	t.Helper()
+	all := must(b.ListAuditEvents(ctx(t), backend.AuditQuery{}))(t)
+	if len(all) == 0 {
+		return 0
+	}
+	return all[len(all)-1].Seq
+}
+
+func testAccountCRUD(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	created := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "siem-forwarder", Description: "SIEM"}))(t)
+	if _, err := uuid.Parse(created.ID); err != nil {
+		t.Errorf("ID %q is not a UUID", created.ID)
+	}
+	if len(created.Secret) < 32 {
+		t.Errorf("secret is too short: %d characters", len(created.Secret))
+	}
+	if created.SecretVersion != 1 || created.Locked || created.FailedLoginAttempts != 0 || created.Admin {
+		t.Errorf("new account: %+v", created.Account)
+	}
+	if created.SecretCreatedAt.IsZero() {
+		t.Error("secret_created_at is zero")
+	}
+
+	got := must(b.GetAccount(c, created.ID))(t)
+	if got.Name != "siem-forwarder" || got.Description != "SIEM" || got.SecretVersion != 1 {
+		t.Errorf("GetAccount: %+v", got)
+	}
+	if raw, _ := json.Marshal(got); strings.Contains(string(raw), created.Secret) {
+		t.Error("a read returned the secret")
+	}
+	byName := must(b.GetAccountByName(c, "siem-forwarder"))(t)
+	if byName.ID != created.ID {
+		t.Errorf("GetAccountByName: ID %s, want %s", byName.ID, created.ID)
+	}
+	list := must(b.ListAccounts(c, backend.ListAccountsRequest{}))(t)
+	if !slices.ContainsFunc(list, func(a backend.Account) bool { return a.ID == created.ID }) {
+		t.Error("ListAccounts misses the account")
+	}
+
+	updated := must(b.UpdateAccount(c, backend.UpdateAccountRequest{ID: created.ID, Name: "siem", Description: "renamed"}))(t)
+	if updated.ID != created.ID || updated.Name != "siem" || updated.Description != "renamed" {
+		t.Errorf("UpdateAccount: %+v", updated)
+	}
+	if updated.SecretVersion != 1 || !updated.SecretCreatedAt.Equal(created.SecretCreatedAt) {
+		t.Errorf("an update touched the secret: version %d, created %s", updated.SecretVersion, updated.SecretCreatedAt)
+	}
+	noErr(t, b.Login(c, backend.LoginRequest{AccountID: created.ID, Secret: created.Secret}))
+
+	noErr(t, b.DeleteAccount(c, backend.DeleteAccountRequest{ID: created.ID}))
+	_, err := b.GetAccount(c, created.ID)
+	wantCode(t, err, backend.CodeNotFound)
+	wantCode(t, b.DeleteAccount(c, backend.DeleteAccountRequest{ID: created.ID}), backend.CodeNotFound)
+
+	evs := events(t, b, 0, created.ID)
+	for _, want := range []string{backend.ActionAccountCreate, backend.ActionAccountUpdate, backend.ActionAccountDelete} {
+		if count(evs, want) != 1 {
+			t.Errorf("want one %s event, got %v", want, actions(evs))
+		}
+	}
+}
+
+func testAccountConflict(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	a := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "one"}))(t)
+	must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "two"}))(t)
+	_, err := b.CreateAccount(c, backend.CreateAccountRequest{Name: "one"})
+	wantCode(t, err, backend.CodeConflict)
+	_, err = b.UpdateAccount(c, backend.UpdateAccountRequest{ID: a.ID, Name: "two"})
+	wantCode(t, err, backend.CodeConflict)
+	got := must(b.GetAccount(c, a.ID))(t)
+	if got.Name != "one" {
+		t.Errorf("a refused rename changed the name to %q", got.Name)
+	}
+
+	must(b.CreateApp(c, backend.CreateAppRequest{Name: "app"}))(t)
+	_, err = b.CreateApp(c, backend.CreateAppRequest{Name: "app"})
+	wantCode(t, err, backend.CodeConflict)
+}
+
+func testNotFound(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	missing := uuid.NewString()
+	_, err := b.GetAccount(c, missing)
+	wantCode(t, err, backend.CodeNotFound)
+	_, err = b.GetAccountByName(c, "no-such-account")
+	wantCode(t, err, backend.CodeNotFound)
+	_, err = b.UpdateAccount(c, backend.UpdateAccountRequest{ID: missing, Name: "x"})
+	wantCode(t, err, backend.CodeNotFound)
+	_, err = b.RegenerateSecret(c, backend.RegenerateRequest{ID: missing})
+	wantCode(t, err, backend.CodeNotFound)
+	_, err = b.GetApp(c, missing)
+	wantCode(t, err, backend.CodeNotFound)
+	_, err = b.GetAppByName(c, "no-such-app")
+	wantCode(t, err, backend.CodeNotFound)
+	_, err = b.DeployApp(c, missing)
+	wantCode(t, err, backend.CodeNotFound)
+	wantCode(t, b.DeleteApp(c, missing), backend.CodeNotFound)
+	app := must(b.CreateApp(c, backend.CreateAppRequest{Name: "app"}))(t)
+	_, err = b.GetAppSecret(c, app.ID, "nope")
+	wantCode(t, err, backend.CodeNotFound)
+	wantCode(t, b.DeleteAppSecret(c, backend.DeleteAppSecretRequest{AppID: app.ID, Name: "nope"}), backend.CodeNotFound)
+	// An unknown ID is a failed login, not a not-found: no probing for IDs.
+	wantCode(t, b.Login(c, backend.LoginRequest{AccountID: missing, Secret: "x"}), backend.CodeLoginFailed)
+}
+
+func testInvalid(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	_, err := b.CreateAccount(c, backend.CreateAccountRequest{Name: ""})
+	be := wantCode(t, err, backend.CodeInvalid)
+	if be != nil && be.Field != "name" {
+		t.Errorf("field = %q, want name", be.Field)
+	}
+	_, err = b.CreateAccount(c, backend.CreateAccountRequest{Name: strings.Repeat("n", backend.MaxNameLength+1)})
+	wantCode(t, err, backend.CodeInvalid)
+	_, err = b.CreateApp(c, backend.CreateAppRequest{Name: ""})
+	wantCode(t, err, backend.CodeInvalid)
+}
+
+func testLoginLockout(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	a := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
+	noErr(t, b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: a.Secret}))
+	for i := 1; i < backend.DefaultLockoutThreshold; i++ {
+		wantCode(t, b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: "wrong"}), backend.CodeLoginFailed)
+	}
+	got := must(b.GetAccount(c, a.ID))(t)
+	if got.Locked || got.FailedLoginAttempts != backend.DefaultLockoutThreshold-1 {
+		t.Fatalf("after %d failures: locked %v, failed_login_attempts %d", backend.DefaultLockoutThreshold-1, got.Locked, got.FailedLoginAttempts)
+	}
+	// The threshold-th failure locks.
+	err := b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: "wrong"})
+	if code := backend.CodeOf(err); code != backend.CodeLocked && code != backend.CodeLoginFailed {
+		t.Fatalf("the locking failure: %v", err)
+	}
+	got = must(b.GetAccount(c, a.ID))(t)
+	if !got.Locked {
+		t.Fatalf("not locked after %d failures", backend.DefaultLockoutThreshold)
+	}
+	// Locked: even the right secret is refused.
+	wantCode(t, b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: a.Secret}), backend.CodeLocked)
+	locked := true
+	list := must(b.ListAccounts(c, backend.ListAccountsRequest{Locked: &locked}))(t)
+	if len(list) != 1 || list[0].ID != a.ID {
+		t.Errorf("ListAccounts(locked=true) = %v", list)
+	}
+	if n := count(events(t, b, 0, a.ID), backend.ActionAccountLock); n != 1 {
+		t.Errorf("want one lock event, got %d", n)
+	}
+
+	// Regenerating unlocks and resets the count; the old secret is dead.
+	r := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: a.ID}))(t)
+	if r.ID != a.ID || r.Locked || r.FailedLoginAttempts != 0 || r.SecretVersion != 2 || r.Secret == a.Secret {
+		t.Errorf("after regenerate: %+v", r.Account)
+	}
+	wantCode(t, b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: a.Secret}), backend.CodeLoginFailed)
+	noErr(t, b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: r.Secret}))
+}
+
+func testRegenerateIdempotent(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	a := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
+	key := uuid.NewString()
+	r1 := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: a.ID, IdempotencyKey: key}))(t)
+	r2 := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: a.ID, IdempotencyKey: key}))(t)
+	if r1.Secret != r2.Secret || r1.SecretVersion != 2 || r2.SecretVersion != 2 {
+		t.Errorf("repeat with the same key: versions %d, %d; same secret %v", r1.SecretVersion, r2.SecretVersion, r1.Secret == r2.Secret)
+	}
+	r3 := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: a.ID, IdempotencyKey: uuid.NewString()}))(t)
+	if r3.Secret == r1.Secret || r3.SecretVersion != 3 {
+		t.Errorf("a new key: version %d, same secret %v", r3.SecretVersion, r3.Secret == r1.Secret)
+	}
+	// Without a key every call regenerates. (The HTTP client adds a fresh key
+	// per call, which is the same thing.)
+	r4 := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: a.ID}))(t)
+	if r4.SecretVersion != 4 {
+		t.Errorf("no key: version %d, want 4", r4.SecretVersion)
+	}
+	noErr(t, b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: r4.Secret}))
+	if n := count(events(t, b, 0, a.ID), backend.ActionAccountRegenerate); n != 3 {
+		t.Errorf("want 3 regenerate events, got %d", n)
+	}
+}
+
+// boundApp makes a deployed app whose secret holds k's secret.
+func boundApp(t *testing.T, b backend.Backend, name string, k *backend.AccountWithSecret) *backend.App {
+	t.Helper()
+	c := ctx(t)
+	app := must(b.CreateApp(c, backend.CreateAppRequest{Name: name, AppHost: "apphost-east", Deployed: true}))(t)
+	secret := k.Secret
+	must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: k.Name, AccountID: k.ID, Value: &secret}))(t)
+	got := must(b.GetApp(c, app.ID))(t)
+	if got.Status != backend.StatusRunning {
+		t.Fatalf("app %s with the right secret: status %s", name, got.Status)
+	}
+	return got
+}
+
+func testGuard(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	k := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
+	boundApp(t, b, "forwarder", k)
+	before := must(b.GetAccount(c, k.ID))(t)
+	seq := lastSeq(t, b)
+
+	_, err := b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, RefuseIfAppsRunning: true, IdempotencyKey: uuid.NewString()})
+	be := wantCode(t, err, backend.CodeAppsRunning)
+	if be != nil && !slices.Contains(be.Apps, "forwarder") {
+		t.Errorf("the refusal names %v, want forwarder", be.Apps)
+	}
+	if be != nil && !strings.Contains(be.Message, "forwarder") {
+		t.Errorf("the refusal's message does not name the app: %q", be.Message)
+	}
+	wantCode(t, b.DeleteAccount(c, backend.DeleteAccountRequest{ID: k.ID, RefuseIfAppsRunning: true}), backend.CodeAppsRunning)
+
+	after := must(b.GetAccount(c, k.ID))(t)
+	if after.SecretVersion != before.SecretVersion || after.Locked {
+		t.Errorf("the refusal changed the account: %+v", after)
+	}
+	noErr(t, b.Login(c, backend.LoginRequest{AccountID: k.ID, Secret: k.Secret}))
+	for _, e := range events(t, b, seq, k.ID) {
+		if e.Action != backend.ActionLoginSuccess {
+			t.Errorf("the refusal left an event: %s", e.Action)
+		}
+	}
+	apps := must(b.ListApps(c, backend.ListAppsRequest{BoundToAccountID: k.ID}))(t)
+	if len(apps) != 1 || apps[0].Status != backend.StatusRunning {
+		t.Errorf("the refusal touched the app: %+v", apps)
+	}
+}
+
+func testApps(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	app := must(b.CreateApp(c, backend.CreateAppRequest{Name: "web", Version: "1.0", Config: map[string]string{"log": "info"}}))(t)
+	if app.AppHost != backend.DefaultAppHost || app.Deployed || app.Status != backend.StatusStopped {
+		t.Errorf("new app: %+v", app)
+	}
+	if app.Config["log"] != "info" {
+		t.Errorf("config: %v", app.Config)
+	}
+	dep := must(b.DeployApp(c, app.ID))(t)
+	if !dep.Deployed || dep.Status != backend.StatusRunning {
+		t.Errorf("deployed app: deployed %v, status %s", dep.Deployed, dep.Status)
+	}
+	must(b.CreateApp(c, backend.CreateAppRequest{Name: "batch", AppHost: "apphost-east"}))(t)
+
+	yes, no := true, false
+	running := must(b.ListApps(c, backend.ListAppsRequest{Running: &yes}))(t)
+	if len(running) != 1 || running[0].Name != "web" {
+		t.Errorf("running=true: %v", names(running))
+	}
+	notDeployed := must(b.ListApps(c, backend.ListAppsRequest{Deployed: &no}))(t)
+	if len(notDeployed) != 1 || notDeployed[0].Name != "batch" {
+		t.Errorf("deployed=false: %v", names(notDeployed))
+	}
+	east := must(b.ListApps(c, backend.ListAppsRequest{AppHost: "apphost-east"}))(t)
+	if len(east) != 1 || east[0].Name != "batch" {
+		t.Errorf("app_host=apphost-east: %v", names(east))
+	}
+	all := must(b.ListApps(c, backend.ListAppsRequest{}))(t)
+	if got := names(all); !slices.Equal(got, []string{"batch", "web"}) {
+		t.Errorf("all apps, sorted: %v", got)
+	}
+
+	upd := must(b.UpdateApp(c, backend.UpdateAppRequest{ID: app.ID, Name: "web", AppHost: backend.DefaultAppHost, Version: "2.0", Deployed: true}))(t)
+	if upd.Version != "2.0" || !upd.Deployed || upd.Status != backend.StatusRunning {
+		t.Errorf("updated app: %+v", upd)
+	}
+	byName := must(b.GetAppByName(c, "web"))(t)
+	if byName.ID != app.ID {
+		t.Errorf("GetAppByName: %s", byName.ID)
+	}
+	und := must(b.UndeployApp(c, app.ID))(t)
+	if und.Deployed || und.Status != backend.StatusStopped {
+		t.Errorf("undeployed app: deployed %v, status %s", und.Deployed, und.Status)
+	}
+	noErr(t, b.DeleteApp(c, app.ID))
+	_, err := b.GetApp(c, app.ID)
+	wantCode(t, err, backend.CodeNotFound)
+
+	evs := events(t, b, 0, app.ID)
+	for _, want := range []string{backend.ActionAppCreate, backend.ActionAppDeploy, backend.ActionAppUndeploy, backend.ActionAppDelete} {
+		if count(evs, want) < 1 {
+			t.Errorf("no %s event in %v", want, actions(evs))
+		}
+	}
+}
+
+func names(apps []backend.App) []string {
+	out := make([]string, len(apps))
+	for i, a := range apps {
+		out[i] = a.Name
+	}
+	return out
+}
+
+func testAppSecrets(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	k := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
+	app := must(b.CreateApp(c, backend.CreateAppRequest{Name: "web"}))(t)
+	value := "s3cr3t-value-" + uuid.NewString()
+	put := must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: "token", AccountID: k.ID, Value: &value}))(t)
+	if put.AppID != app.ID || put.Name != "token" || put.AccountID != k.ID || !put.HasValue || put.AppName != "web" {
+		t.Errorf("put: %+v", put)
+	}
+	got := must(b.GetAppSecret(c, app.ID, "token"))(t)
+	if !got.HasValue || got.AccountID != k.ID {
+		t.Errorf("get: %+v", got)
+	}
+	// No read returns the value.
+	for what, v := range map[string]any{
+		"put": put, "get": got,
+		"app":      must(b.GetApp(c, app.ID))(t),
+		"apps":     must(b.ListApps(c, backend.ListAppsRequest{}))(t),
+		"accounts": must(b.ListAccounts(c, backend.ListAccountsRequest{}))(t),
+		"audit":    must(b.ListAuditEvents(c, backend.AuditQuery{}))(t),
+	} {
+		raw, _ := json.Marshal(v)
+		if strings.Contains(string(raw), value) {
+			t.Errorf("%s returned the app secret's value", what)
+		}
+	}
+	acct := must(b.GetAccount(c, k.ID))(t)
+	if !slices.Equal(acct.Apps, []string{"web"}) {
+		t.Errorf("account apps = %v, want [web]", acct.Apps)
+	}
+	bound := must(b.ListApps(c, backend.ListAppsRequest{BoundToAccountID: k.ID}))(t)
+	if len(bound) != 1 || bound[0].ID != app.ID {
+		t.Errorf("bound_to_account_id: %v", names(bound))
+	}
+
+	// A put without a value keeps the stored one (binding only).
+	rebound := must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: "token", AccountID: k.ID}))(t)
+	if !rebound.HasValue {
+		t.Error("a binding-only put dropped the value")
+	}
+
+	noErr(t, b.DeleteAppSecret(c, backend.DeleteAppSecretRequest{AppID: app.ID, Name: "token"}))
+	_, err := b.GetAppSecret(c, app.ID, "token")
+	wantCode(t, err, backend.CodeNotFound)
+	all := must(b.ListAuditEvents(c, backend.AuditQuery{}))(t)
+	var put2, del int
+	for _, e := range all {
+		if e.TargetType == backend.TargetAppSecret && e.TargetName == "web/token" {
+			switch e.Action {
+			case backend.ActionAppSecretPut:
+				put2++
+			case backend.ActionAppSecretDelete:
+				del++
+			}
+		}
+	}
+	if put2 != 2 || del != 1 {
+		t.Errorf("app secret events for web/token: %d puts, %d deletes", put2, del)
+	}
+}
+
+// testSafeRotation runs DESIGN.md's order: undeploy, regenerate, store the
+// new secret, deploy. Not one failed login may happen.
+func testSafeRotation(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	k := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
+	app := boundApp(t, b, "forwarder", k)
+	seq := lastSeq(t, b)
+
+	noErr(t, b.DeleteAppSecret(c, backend.DeleteAppSecretRequest{AppID: app.ID, Name: k.Name, Undeploy: true}))
+	stopped := must(b.GetApp(c, app.ID))(t)
+	if !stopped.Deployed || stopped.Status != backend.StatusStopped {
+		t.Fatalf("after delete with undeploy: deployed %v, status %s", stopped.Deployed, stopped.Status)
+	}
+	r := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, RefuseIfAppsRunning: true, IdempotencyKey: uuid.NewString()}))(t)
+	secret := r.Secret
+	must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: k.Name, AccountID: k.ID, Value: &secret, Redeploy: true}))(t)
+
+	final := must(b.GetApp(c, app.ID))(t)
+	if !final.Deployed || final.Status != backend.StatusRunning {
+		t.Errorf("after the rotation: deployed %v, status %s", final.Deployed, final.Status)
+	}
+	acct := must(b.GetAccount(c, k.ID))(t)
+	if acct.Locked || acct.FailedLoginAttempts != 0 || acct.SecretVersion != 2 {
+		t.Errorf("after the rotation: %+v", acct)
+	}
+	evs := events(t, b, seq, k.ID)
+	if n := count(evs, backend.ActionLoginFailure); n != 0 {
+		t.Errorf("the safe order caused %d failed logins: %v", n, actions(evs))
+	}
+	if count(evs, backend.ActionLoginSuccess) < 1 || count(evs, backend.ActionAccountRegenerate) != 1 {
+		t.Errorf("events: %v", actions(evs))
+	}
+	// The order, from the audit log: undeploy before regenerate before deploy.
+	all := must(b.ListAuditEvents(c, backend.AuditQuery{AfterSeq: seq}))(t)
+	order := map[string]int64{}
+	for _, e := range all {
+		if _, seen := order[e.Action]; !seen {
+			order[e.Action] = e.Seq
+		}
+	}
+	if !(order[backend.ActionAppUndeploy] < order[backend.ActionAccountRegenerate] &&
+		order[backend.ActionAccountRegenerate] < order[backend.ActionAppDeploy]) {
+		t.Errorf("order of events: %v", order)
+	}
+}
+
+// testUnsafeRotation regenerates while the app still runs: the App Host
+// retries the stale secret until the account locks.
+func testUnsafeRotation(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	k := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
+	app := boundApp(t, b, "forwarder", k)
+	seq := lastSeq(t, b)
+
+	r := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, IdempotencyKey: uuid.NewString()}))(t)
+	acct := must(b.GetAccount(c, k.ID))(t)
+	if !acct.Locked {
+		t.Fatalf("regenerating under a running app did not lock the account: %+v", acct)
+	}
+	evs := events(t, b, seq, k.ID)
+	if n := count(evs, backend.ActionLoginFailure); n < backend.DefaultLockoutThreshold {
+		t.Errorf("want at least %d failed logins, got %d: %v", backend.DefaultLockoutThreshold, n, actions(evs))
+	}
+	if count(evs, backend.ActionAccountLock) != 1 {
+		t.Errorf("want one lock event: %v", actions(evs))
+	}
+	for _, e := range evs {
+		if e.Action == backend.ActionLoginFailure && e.Actor != "forwarder" {
+			t.Errorf("a failed login by the App Host has actor %q, want the app's name", e.Actor)
+		}
+	}
+	got := must(b.GetApp(c, app.ID))(t)
+	if got.Status != backend.StatusFailed {
+		t.Errorf("app status %s, want %s", got.Status, backend.StatusFailed)
+	}
+	// The new secret is refused too while locked.
+	wantCode(t, b.Login(c, backend.LoginRequest{AccountID: k.ID, Secret: r.Secret}), backend.CodeLocked)
+}
+
+func testAudit(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	start := lastSeq(t, b)
+	for i := range 5 {
+		must(b.CreateAccount(c, backend.CreateAccountRequest{Name: fmt.Sprintf("a%d", i)}))(t)
+	}
+	all := must(b.ListAuditEvents(c, backend.AuditQuery{AfterSeq: start}))(t)
+	var creates []backend.AuditEvent
+	for i, e := range all {
+		if i > 0 && e.Seq <= all[i-1].Seq {
+			t.Fatalf("seq not strictly increasing: %d after %d", e.Seq, all[i-1].Seq)
+		}
+		if e.Action == backend.ActionAccountCreate {
+			creates = append(creates, e)
+		}
+	}
+	if len(creates) != 5 {
+		t.Fatalf("want 5 create events, got %d", len(creates))
+	}
+	for i, e := range creates {
+		if e.TargetName != fmt.Sprintf("a%d", i) || e.TargetType != backend.TargetAccount || e.Time.IsZero() || e.Actor == "" {
+			t.Errorf("event %d: %+v", i, e)
+		}
+	}
+	page := must(b.ListAuditEvents(c, backend.AuditQuery{AfterSeq: creates[1].Seq, Limit: 2}))(t)
+	if len(page) != 2 || page[0].Seq <= creates[1].Seq {
+		t.Errorf("a page after seq %d, limit 2: %d events", creates[1].Seq, len(page))
+	}
+}

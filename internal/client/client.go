@@ -1,0 +1,263 @@
+// Package client is the HTTP client of a remote apphost admin backend. It
+// implements backend.Backend over the server's /v1 JSON API, so the provider
+// uses a remote backend exactly as it uses the embedded one.
+//
+// Retries: connection failures, 502/503/504 and 429 are retried (honouring
+// Retry-After) for requests that are safe to repeat; other 4xx never are.
+// What is safe to repeat:
+//   - GET, PUT and DELETE, and deploy/undeploy (they set a desired state);
+//   - regenerate, because every call carries an Idempotency-Key (one is
+//     generated per call when the request has none), so a repeat returns the
+//     first result instead of rotating twice;
+//   - creates and login only while the request surely never reached the
+//     server (the connection could not be made) or the server said 429 (it
+//     did not process it). A create repeated after the server may have run it
+//     would at best fail with a name conflict and lose the shown-once secret;
+//     a repeated failed login would count twice toward the lockout.
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	cleanhttp "github.com/hashicorp/go-cleanhttp"
+	retryablehttp "github.com/hashicorp/go-retryablehttp"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+var _ backend.Backend = (*Client)(nil)
+
+// Defaults.
+const (
+	DefaultUserAgent = "terraform-provider-apphost"
+	// DefaultRetryMax is the number of retries when Config.RetryMax is 0.
+	DefaultRetryMax = 4
+	// DefaultTimeout bounds one attempt. A regenerate runs the App Host
+	// runtime on the server, so it is generous.
+	DefaultTimeout = 2 * time.Minute
+)
+
+// Logger receives the retry library's log lines (method, redacted URL,
+// attempt; never a header or body). retryablehttp.LeveledLogger satisfies it;
+// the provider adapts tflog to it.
+type Logger = retryablehttp.LeveledLogger
+
+// Config configures a Client.
+type Config struct {
+	// Endpoint is the server's base URL, such as https://apphost.example:8443.
+	Endpoint string
+	// APIKeyID and APIKeySecret are an admin API key account's credentials,
+	// sent as HTTP Basic auth.
+	APIKeyID     string
+	APIKeySecret string
+	// CAFile is a PEM bundle of CAs to trust in addition to the system's.
+	CAFile             string
+	InsecureSkipVerify bool
+	// UserAgent is sent with every request; empty means DefaultUserAgent.
+	UserAgent string
+	// Logger, when set, receives request and retry logs.
+	Logger Logger
+	// RetryMax is the number of retries: 0 means DefaultRetryMax, negative none.
+	RetryMax int
+	// RetryWaitMin and RetryWaitMax bound the backoff; zero means 500ms and 10s.
+	RetryWaitMin, RetryWaitMax time.Duration
+	// Timeout bounds one attempt; zero means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Client is a remote backend.Backend. It is safe for concurrent use.
+type Client struct {
+	base      *url.URL
+	endpoint  string
+	id        string
+	secret    string
+	userAgent string
+	retryMax  int
+	http      *retryablehttp.Client
+}
+
+// New returns a Client for cfg. It makes no request.
+func New(cfg Config) (*Client, error) {
+	if cfg.Endpoint == "" {
+		return nil, errors.New("the endpoint is empty: set it to the URL of the apphost server, such as https://apphost.example:8443")
+	}
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("the endpoint %q is not an http:// or https:// URL", cfg.Endpoint)
+	}
+	if u.User != nil {
+		return nil, errors.New("the endpoint must not hold credentials: set api_key_id and api_key_secret instead")
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawQuery, u.Fragment = "", ""
+
+	transport := cleanhttp.DefaultPooledTransport()
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the CA file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("the CA file %s holds no PEM certificate", cfg.CAFile)
+		}
+		tlsConfig.RootCAs = pool
+	}
+	// #nosec G402 -- only on explicit request, for test setups.
+	tlsConfig.InsecureSkipVerify = cfg.InsecureSkipVerify
+	transport.TLSClientConfig = tlsConfig
+
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = &http.Client{Transport: transport, Timeout: timeout}
+	rc.Logger = nil
+	if cfg.Logger != nil {
+		rc.Logger = cfg.Logger
+	}
+	switch {
+	case cfg.RetryMax < 0:
+		rc.RetryMax = 0
+	case cfg.RetryMax == 0:
+		rc.RetryMax = DefaultRetryMax
+	default:
+		rc.RetryMax = cfg.RetryMax
+	}
+	rc.RetryWaitMin, rc.RetryWaitMax = 500*time.Millisecond, 10*time.Second
+	if cfg.RetryWaitMin > 0 {
+		rc.RetryWaitMin = cfg.RetryWaitMin
+	}
+	if cfg.RetryWaitMax > 0 {
+		rc.RetryWaitMax = cfg.RetryWaitMax
+	}
+	rc.CheckRetry = checkRetry
+	rc.Backoff = retryablehttp.DefaultBackoff // honours Retry-After on 429 and 503
+	// Hand back the last response (or error) instead of the library's
+	// generic "giving up" error, so the server's JSON error reaches the caller.
+	rc.ErrorHandler = func(resp *http.Response, err error, _ int) (*http.Response, error) {
+		if resp != nil {
+			return resp, nil
+		}
+		return nil, err
+	}
+
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+	return &Client{
+		base:      u,
+		endpoint:  u.String(),
+		id:        cfg.APIKeyID,
+		secret:    cfg.APIKeySecret,
+		userAgent: ua,
+		retryMax:  rc.RetryMax,
+		http:      rc,
+	}, nil
+}
+
+// Close releases idle connections.
+func (c *Client) Close() error {
+	c.http.HTTPClient.CloseIdleConnections()
+	return nil
+}
+
+// retryClass says how safe a request is to repeat.
+type retryClass int
+
+const (
+	// retrySafe requests may be repeated after any transient failure.
+	retrySafe retryClass = iota
+	// retryUnsent requests are repeated only when they never reached the server.
+	retryUnsent
+)
+
+type retryClassKey struct{}
+
+func classOf(ctx context.Context) retryClass {
+	if c, ok := ctx.Value(retryClassKey{}).(retryClass); ok {
+		return c
+	}
+	return retrySafe
+}
+
+// checkRetry is the retry policy described in the package comment.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	class := classOf(ctx)
+	if err != nil {
+		if !transient(err) {
+			return false, nil
+		}
+		return class == retrySafe || neverSent(err), nil
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		return true, nil // the server did not process it
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return class == retrySafe, nil
+	}
+	return false, nil
+}
+
+// transient reports whether a transport error may go away on its own; TLS
+// verification failures and bad URLs will not.
+func transient(err error) bool {
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		hostname         x509.HostnameError
+		invalid          x509.CertificateInvalidError
+		verify           *tls.CertificateVerificationError
+		recordHeader     tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &unknownAuthority), errors.As(err, &hostname), errors.As(err, &invalid),
+		errors.As(err, &verify), errors.As(err, &recordHeader):
+		return false
+	case strings.Contains(err.Error(), "unsupported protocol scheme"),
+		strings.Contains(err.Error(), "stopped after") && strings.Contains(err.Error(), "redirects"):
+		return false
+	}
+	return true
+}
+
+// neverSent reports whether err happened before the request could reach the
+// server: the connection was never made.
+func neverSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
+
+// unreachable wraps a transport failure that outlived the retries.
+func (c *Client) unreachable(err error) error {
+	tries := c.retryMax + 1
+	msg := fmt.Sprintf("the apphost server at %s could not be reached (tried %d times); "+
+		"check the endpoint, that the server is running, and the network between", c.endpoint, tries)
+	if !transient(err) {
+		msg = fmt.Sprintf("the apphost server at %s could not be reached over TLS; "+
+			"check the endpoint, ca_file and the server's certificate", c.endpoint)
+	}
+	return &backend.Error{Code: backend.CodeUnavailable, Message: msg, Err: err}
+}
