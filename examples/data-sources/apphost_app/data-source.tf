@@ -1,0 +1,7 @@
+data "apphost_app" "forwarder" {
+  name = "siem-forwarder"
+}
+
+output "forwarder_status" {
+  value = data.apphost_app.forwarder.status
+}

@@ -1,0 +1,171 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+var (
+	_ datasource.DataSource                     = (*apiKeyAccountDataSource)(nil)
+	_ datasource.DataSourceWithConfigure        = (*apiKeyAccountDataSource)(nil)
+	_ datasource.DataSourceWithConfigValidators = (*apiKeyAccountDataSource)(nil)
+)
+
+func newAPIKeyAccountDataSource() datasource.DataSource { return &apiKeyAccountDataSource{} }
+
+// apiKeyAccountDataSource reads one API key account, never its secret.
+type apiKeyAccountDataSource struct {
+	backend backend.Backend
+}
+
+type apiKeyAccountDataSourceModel struct {
+	ID                  types.String `tfsdk:"id"`
+	Name                types.String `tfsdk:"name"`
+	Description         types.String `tfsdk:"description"`
+	Locked              types.Bool   `tfsdk:"locked"`
+	FailedLoginAttempts types.Int64  `tfsdk:"failed_login_attempts"`
+	SecretVersion       types.Int64  `tfsdk:"secret_version"`
+	SecretCreatedAt     types.String `tfsdk:"secret_created_at"`
+	Admin               types.Bool   `tfsdk:"admin"`
+	Apps                []string     `tfsdk:"apps"`
+}
+
+func (d *apiKeyAccountDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_api_key_account"
+}
+
+func (d *apiKeyAccountDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Looks up one API key account by `id` or by `name` (set exactly one), " +
+			"with its lockout state, the version and age of its secret, and the apps bound to it. " +
+			"The secret itself is never readable: it is shown only by the `apphost_api_key_account` " +
+			"resource when it creates or regenerates the secret.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The account's ID (a UUID that never changes, not even when the secret is regenerated). " +
+					"Set either `id` or `name`.",
+				Optional: true,
+				Computed: true,
+			},
+			"name": schema.StringAttribute{
+				MarkdownDescription: "The account's unique name. Set either `id` or `name`. " +
+					"When no account has this name, the error lists accounts with similar names.",
+				Optional: true,
+				Computed: true,
+			},
+			"description": schema.StringAttribute{
+				MarkdownDescription: "The account's description.",
+				Computed:            true,
+			},
+			"locked": schema.BoolAttribute{
+				MarkdownDescription: "Whether the account is locked after too many failed logins. " +
+					"A locked account rejects even the right secret until its secret is regenerated.",
+				Computed: true,
+			},
+			"failed_login_attempts": schema.Int64Attribute{
+				MarkdownDescription: "Failed logins since the last successful login or regeneration.",
+				Computed:            true,
+			},
+			"secret_version": schema.Int64Attribute{
+				MarkdownDescription: "The version of the account's secret: 1 at creation, one more at each regeneration.",
+				Computed:            true,
+			},
+			"secret_created_at": schema.StringAttribute{
+				MarkdownDescription: "When the current secret was created (RFC 3339, UTC).",
+				Computed:            true,
+			},
+			"admin": schema.BoolAttribute{
+				MarkdownDescription: "Whether the account may call the admin API of a backend server.",
+				Computed:            true,
+			},
+			"apps": schema.ListAttribute{
+				MarkdownDescription: "Names of the apps with an app secret bound to this account, sorted. " +
+					"These are the apps a regeneration of the secret has to redeploy.",
+				ElementType: types.StringType,
+				Computed:    true,
+			},
+		},
+	}
+}
+
+func (d *apiKeyAccountDataSource) ConfigValidators(context.Context) []datasource.ConfigValidator {
+	return []datasource.ConfigValidator{
+		datasourcevalidator.ExactlyOneOf(path.MatchRoot("id"), path.MatchRoot("name")),
+	}
+}
+
+func (d *apiKeyAccountDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.backend = dataSourceBackend(req.ProviderData, &resp.Diagnostics)
+}
+
+func (d *apiKeyAccountDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	if !checkDataSourceConfigured(d.backend, &resp.Diagnostics) {
+		return
+	}
+	var cfg apiKeyAccountDataSourceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	var (
+		acct *backend.Account
+		err  error
+	)
+	if !cfg.ID.IsNull() {
+		id := cfg.ID.ValueString()
+		acct, err = d.backend.GetAccount(ctx, id)
+		if backend.IsNotFound(err) {
+			resp.Diagnostics.AddAttributeError(path.Root("id"), "API key account not found",
+				fmt.Sprintf("No API key account has the ID %q. It may have been deleted; "+
+					"look it up by name, or list accounts with the apphost_api_key_accounts data source.", id))
+			return
+		}
+	} else {
+		name := cfg.Name.ValueString()
+		acct, err = d.backend.GetAccountByName(ctx, name)
+		if backend.IsNotFound(err) {
+			resp.Diagnostics.AddAttributeError(path.Root("name"), "API key account not found",
+				d.notFoundDetail(ctx, name))
+			return
+		}
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Error reading API key account", dsReadErrorDetail("the API key account", err))
+		return
+	}
+
+	state := apiKeyAccountDataSourceModel{
+		ID:                  types.StringValue(acct.ID),
+		Name:                types.StringValue(acct.Name),
+		Description:         types.StringValue(acct.Description),
+		Locked:              types.BoolValue(acct.Locked),
+		FailedLoginAttempts: types.Int64Value(acct.FailedLoginAttempts),
+		SecretVersion:       types.Int64Value(acct.SecretVersion),
+		SecretCreatedAt:     types.StringValue(dsFormatTime(acct.SecretCreatedAt)),
+		Admin:               types.BoolValue(acct.Admin),
+		Apps:                dsNonNilStrings(acct.Apps),
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// notFoundDetail says that no account has name and lists similar names.
+func (d *apiKeyAccountDataSource) notFoundDetail(ctx context.Context, name string) string {
+	accts, err := d.backend.ListAccounts(ctx, backend.ListAccountsRequest{})
+	if err != nil {
+		return fmt.Sprintf("No API key account is named %q (similar names could not be listed: %s).", name, err)
+	}
+	names := make([]string, len(accts))
+	for i, a := range accts {
+		names[i] = a.Name
+	}
+	return notFoundByNameDetail("API key account", name, names)
+}

@@ -1,0 +1,204 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+var (
+	_ datasource.DataSource                     = (*appDataSource)(nil)
+	_ datasource.DataSourceWithConfigure        = (*appDataSource)(nil)
+	_ datasource.DataSourceWithConfigValidators = (*appDataSource)(nil)
+)
+
+func newAppDataSource() datasource.DataSource { return &appDataSource{} }
+
+// appDataSource reads one app with its secrets' bindings, never their values.
+type appDataSource struct {
+	backend backend.Backend
+}
+
+type appDataSourceModel struct {
+	ID       types.String        `tfsdk:"id"`
+	Name     types.String        `tfsdk:"name"`
+	AppHost  string              `tfsdk:"app_host"`
+	Version  string              `tfsdk:"version"`
+	Config   map[string]string   `tfsdk:"config"`
+	Deployed bool                `tfsdk:"deployed"`
+	Status   string              `tfsdk:"status"`
+	Secrets  []appSecretRefModel `tfsdk:"secrets"`
+}
+
+// appSecretRefModel is an app secret as the app data sources show it: its
+// name and binding, never its value.
+type appSecretRefModel struct {
+	Name            string `tfsdk:"name"`
+	APIKeyAccountID string `tfsdk:"api_key_account_id"`
+}
+
+// appComputedAttributes are the attributes the app data sources read, apart
+// from id and name.
+func appComputedAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"app_host": schema.StringAttribute{
+			MarkdownDescription: "The App Host the app runs on.",
+			Computed:            true,
+		},
+		"version": schema.StringAttribute{
+			MarkdownDescription: "The app's version.",
+			Computed:            true,
+		},
+		"config": schema.MapAttribute{
+			MarkdownDescription: "The app's non-secret configuration settings.",
+			ElementType:         types.StringType,
+			Computed:            true,
+		},
+		"deployed": schema.BoolAttribute{
+			MarkdownDescription: "Whether the app is meant to be deployed (its desired state).",
+			Computed:            true,
+		},
+		"status": schema.StringAttribute{
+			MarkdownDescription: "What the App Host is doing with the app: `running`; `failed` (deployed, but it " +
+				"cannot log in, with a stale secret or a locked account); or `stopped`.",
+			Computed: true,
+		},
+		"secrets": schema.ListNestedAttribute{
+			MarkdownDescription: "The app's secrets, sorted by name: which API key account each authenticates as. " +
+				"Secret values are never readable.",
+			Computed: true,
+			NestedObject: schema.NestedAttributeObject{
+				Attributes: map[string]schema.Attribute{
+					"name": schema.StringAttribute{
+						MarkdownDescription: "The app secret's name.",
+						Computed:            true,
+					},
+					"api_key_account_id": schema.StringAttribute{
+						MarkdownDescription: "The ID of the API key account the secret authenticates as; empty when unbound.",
+						Computed:            true,
+					},
+				},
+			},
+		},
+	}
+}
+
+func appSecretRefs(secrets []backend.AppSecret) []appSecretRefModel {
+	out := make([]appSecretRefModel, len(secrets))
+	for i, s := range secrets {
+		out[i] = appSecretRefModel{Name: s.Name, APIKeyAccountID: s.AccountID}
+	}
+	return out
+}
+
+func dsNonNilConfig(c map[string]string) map[string]string {
+	if c == nil {
+		return map[string]string{}
+	}
+	return c
+}
+
+func (d *appDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_app"
+}
+
+func (d *appDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	attrs := appComputedAttributes()
+	attrs["id"] = schema.StringAttribute{
+		MarkdownDescription: "The app's ID. Set either `id` or `name`.",
+		Optional:            true,
+		Computed:            true,
+	}
+	attrs["name"] = schema.StringAttribute{
+		MarkdownDescription: "The app's unique name. Set either `id` or `name`. " +
+			"When no app has this name, the error lists apps with similar names.",
+		Optional: true,
+		Computed: true,
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Looks up one app by `id` or by `name` (set exactly one): its App Host, version, " +
+			"configuration, desired and actual state, and which API key account each of its secrets " +
+			"authenticates as. Secret values are never readable.",
+		Attributes: attrs,
+	}
+}
+
+func (d *appDataSource) ConfigValidators(context.Context) []datasource.ConfigValidator {
+	return []datasource.ConfigValidator{
+		datasourcevalidator.ExactlyOneOf(path.MatchRoot("id"), path.MatchRoot("name")),
+	}
+}
+
+func (d *appDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.backend = dataSourceBackend(req.ProviderData, &resp.Diagnostics)
+}
+
+func (d *appDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	if !checkDataSourceConfigured(d.backend, &resp.Diagnostics) {
+		return
+	}
+	var cfg struct{ ID, Name types.String }
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("id"), &cfg.ID)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("name"), &cfg.Name)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	var (
+		app *backend.App
+		err error
+	)
+	if !cfg.ID.IsNull() {
+		id := cfg.ID.ValueString()
+		app, err = d.backend.GetApp(ctx, id)
+		if backend.IsNotFound(err) {
+			resp.Diagnostics.AddAttributeError(path.Root("id"), "App not found",
+				fmt.Sprintf("No app has the ID %q. It may have been deleted; "+
+					"look it up by name, or list apps with the apphost_apps data source.", id))
+			return
+		}
+	} else {
+		name := cfg.Name.ValueString()
+		app, err = d.backend.GetAppByName(ctx, name)
+		if backend.IsNotFound(err) {
+			resp.Diagnostics.AddAttributeError(path.Root("name"), "App not found", d.notFoundDetail(ctx, name))
+			return
+		}
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Error reading app", dsReadErrorDetail("the app", err))
+		return
+	}
+
+	state := appDataSourceModel{
+		ID:       types.StringValue(app.ID),
+		Name:     types.StringValue(app.Name),
+		AppHost:  app.AppHost,
+		Version:  app.Version,
+		Config:   dsNonNilConfig(app.Config),
+		Deployed: app.Deployed,
+		Status:   app.Status,
+		Secrets:  appSecretRefs(app.Secrets),
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// notFoundDetail says that no app has name and lists similar names.
+func (d *appDataSource) notFoundDetail(ctx context.Context, name string) string {
+	apps, err := d.backend.ListApps(ctx, backend.ListAppsRequest{})
+	if err != nil {
+		return fmt.Sprintf("No app is named %q (similar names could not be listed: %s).", name, err)
+	}
+	names := make([]string, len(apps))
+	for i, a := range apps {
+		names[i] = a.Name
+	}
+	return notFoundByNameDetail("app", name, names)
+}

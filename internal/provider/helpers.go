@@ -1,0 +1,62 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+// maskSecrets masks the log fields that may hold a secret.
+func maskSecrets(ctx context.Context) context.Context {
+	return tflog.MaskFieldValuesWithFieldKeys(ctx, "secret", "value", "value_wo", "api_key_secret")
+}
+
+// addBackendError adds an error diagnostic for a failed backend call: what
+// happened, what to do, and the original error. An invalid field of the
+// request is reported on the matching attribute when there is one.
+func addBackendError(diags *diag.Diagnostics, summary, what string, err error) {
+	var todo string
+	switch backend.CodeOf(err) {
+	case backend.CodeNotFound:
+		todo = "The object does not exist in the backend (any more). Run terraform apply -refresh-only or check the ID."
+	case backend.CodeConflict:
+		todo = "A name is already taken, or the object changed concurrently. Choose another name, or import the existing object."
+	case backend.CodeInvalid:
+		todo = "The backend rejected the input. Correct the configuration."
+	case backend.CodeUnavailable:
+		todo = "The backend's store is unavailable or busy. Try again."
+	case backend.CodeUnauthorized:
+		todo = "Check the provider's api_key_id and api_key_secret."
+	case backend.CodeSchemaNewer:
+		todo = "The store was written by a newer version of apphost. Upgrade the provider."
+	case backend.CodeKeyFile:
+		todo = "The store's encryption key file is missing or unreadable. Restore it next to the store."
+	default:
+		todo = "Check the backend, then try again."
+	}
+	detail := fmt.Sprintf("%s %s\n\nOriginal error: %s", what, todo, err)
+	if backend.IsInvalid(err) {
+		var be *backend.Error
+		if asError(err, &be) && be.Field != "" && validAttrName(be.Field) {
+			diags.AddAttributeError(path.Root(be.Field), summary, detail)
+			return
+		}
+	}
+	diags.AddError(summary, detail)
+}
+
+// attrNames are the attribute names a backend's invalid field can map to.
+var attrNames = map[string]bool{
+	"name": true, "description": true, "app_host": true, "version": true, "config": true,
+	"value": true, "api_key_account_id": true,
+}
+
+func validAttrName(s string) bool { return attrNames[s] }
+
+func asError(err error, target **backend.Error) bool { return errors.As(err, target) }

@@ -1,0 +1,304 @@
+// Package provider is the Terraform provider for apphost: the provider
+// configuration, its resources and data sources. It talks to a backend only
+// through the backend.Backend interface.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+// Environment variables read by the provider configuration.
+const (
+	envEndpoint     = "APPHOST_ENDPOINT"
+	envAPIKeyID     = "APPHOST_API_KEY_ID"
+	envAPIKeySecret = "APPHOST_API_KEY_SECRET" //nolint:gosec // a variable name, not a secret
+	envStorePath    = "APPHOST_STORE_PATH"
+)
+
+// defaultStorePath is the embedded backend's database file, relative to the
+// working directory.
+var defaultStorePath = filepath.Join(".apphost", "apphost.db")
+
+var (
+	_ provider.Provider                     = (*apphostProvider)(nil)
+	_ provider.ProviderWithConfigValidators = (*apphostProvider)(nil)
+)
+
+// New returns a function that makes the provider, as providerserver.Serve wants it.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider {
+		return &apphostProvider{version: version}
+	}
+}
+
+type apphostProvider struct {
+	version string
+}
+
+// providerModel is the provider configuration.
+type providerModel struct {
+	Endpoint           types.String `tfsdk:"endpoint"`
+	APIKeyID           types.String `tfsdk:"api_key_id"`
+	APIKeySecret       types.String `tfsdk:"api_key_secret"`
+	StorePath          types.String `tfsdk:"store_path"`
+	CAFile             types.String `tfsdk:"ca_file"`
+	InsecureSkipVerify types.Bool   `tfsdk:"insecure_skip_verify"`
+}
+
+// remoteConfig is the resolved configuration of a remote backend.
+type remoteConfig struct {
+	Endpoint           string
+	APIKeyID           string
+	APIKeySecret       string
+	CAFile             string
+	InsecureSkipVerify bool
+	UserAgent          string
+}
+
+func (p *apphostProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "apphost"
+	resp.Version = p.version
+}
+
+func (p *apphostProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The apphost provider manages API key accounts, apps on an App Host and the " +
+			"app secrets that bind them, and makes API key rotation safe: a change of a rotation trigger " +
+			"undeploys every dependent app, regenerates the key, stores the new secret and deploys the apps " +
+			"again, in that order.\n\n" +
+			"Without `endpoint` the provider uses the embedded backend: the admin domain in-process over a " +
+			"SQLite file (`store_path`). With `endpoint` it talks to a remote admin backend over HTTP.",
+		Attributes: map[string]schema.Attribute{
+			"endpoint": schema.StringAttribute{
+				MarkdownDescription: "URL (`http://` or `https://`) of a remote admin backend. Unset: the embedded " +
+					"backend. May also be set with the `" + envEndpoint + "` environment variable.",
+				Optional: true,
+			},
+			"api_key_id": schema.StringAttribute{
+				MarkdownDescription: "ID of the admin API key account used to authenticate to the remote backend " +
+					"(HTTP Basic user). Required with `endpoint`. May also be set with `" + envAPIKeyID + "`.",
+				Optional: true,
+			},
+			"api_key_secret": schema.StringAttribute{
+				MarkdownDescription: "Secret of the admin API key account (HTTP Basic password). Required with " +
+					"`endpoint`. May also be set with `" + envAPIKeySecret + "`.",
+				Optional:  true,
+				Sensitive: true,
+			},
+			"store_path": schema.StringAttribute{
+				MarkdownDescription: "Database file of the embedded backend, created with its key file if missing. " +
+					"Defaults to `.apphost/apphost.db` under the working directory. May also be set with `" +
+					envStorePath + "`. Conflicts with `endpoint`.",
+				Optional: true,
+			},
+			"ca_file": schema.StringAttribute{
+				MarkdownDescription: "PEM file of the certificate authorities trusted for TLS to the remote backend, " +
+					"in addition to the system ones.",
+				Optional: true,
+			},
+			"insecure_skip_verify": schema.BoolAttribute{
+				MarkdownDescription: "Skip verification of the remote backend's TLS certificate. For tests only.",
+				Optional:            true,
+			},
+		},
+	}
+}
+
+func (p *apphostProvider) ConfigValidators(_ context.Context) []provider.ConfigValidator {
+	return []provider.ConfigValidator{
+		providervalidator.Conflicting(path.MatchRoot("store_path"), path.MatchRoot("endpoint")),
+	}
+}
+
+func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var cfg providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	for _, a := range []struct {
+		name string
+		v    types.String
+	}{
+		{"endpoint", cfg.Endpoint}, {"api_key_id", cfg.APIKeyID}, {"api_key_secret", cfg.APIKeySecret},
+		{"store_path", cfg.StorePath}, {"ca_file", cfg.CAFile},
+	} {
+		if a.v.IsUnknown() {
+			resp.Diagnostics.AddAttributeError(path.Root(a.name), "Unknown apphost provider configuration",
+				fmt.Sprintf("The provider cannot choose its backend while %q is unknown (it depends on a value "+
+					"known only after apply). Set it to a static value, or apply the resources it depends on "+
+					"first with -target.", a.name))
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	endpoint := stringOrEnv(cfg.Endpoint, envEndpoint)
+	keyID := stringOrEnv(cfg.APIKeyID, envAPIKeyID)
+	keySecret := stringOrEnv(cfg.APIKeySecret, envAPIKeySecret)
+
+	ctx = tflog.MaskFieldValuesWithFieldKeys(ctx, "api_key_secret", "secret")
+	if keySecret != "" {
+		ctx = tflog.MaskAllFieldValuesStrings(ctx, keySecret)
+	}
+
+	if endpoint == "" {
+		storePath := stringOrEnv(cfg.StorePath, envStorePath)
+		if storePath == "" {
+			storePath = defaultStorePath
+		}
+		b, err := embeddedBackend(ctx, storePath)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("store_path"), "Error opening the embedded apphost backend",
+				fmt.Sprintf("The provider could not open the embedded backend's store %q. Check that the directory "+
+					"is writable, that its key file is readable, and that no newer provider version migrated it.\n\n"+
+					"Original error: %s", storePath, err))
+			return
+		}
+		resp.DataSourceData = b
+		resp.ResourceData = b
+		return
+	}
+
+	if !cfg.StorePath.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("store_path"), "Conflicting apphost provider configuration",
+			"store_path selects the embedded backend and the endpoint (set with "+envEndpoint+") a remote one. "+
+				"Remove one of them.")
+		return
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Invalid apphost endpoint",
+			fmt.Sprintf("The endpoint %q is not an http:// or https:// URL with a host. Set endpoint (or %s) to "+
+				"the URL of the admin backend, for example https://apphost.example.com:8443.", endpoint, envEndpoint))
+		return
+	}
+	if keyID == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("api_key_id"), "Missing apphost API key ID",
+			"A remote backend (endpoint) needs an admin API key account: set api_key_id or "+envAPIKeyID+".")
+	}
+	if keySecret == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("api_key_secret"), "Missing apphost API key secret",
+			"A remote backend (endpoint) needs an admin API key account: set api_key_secret or "+envAPIKeySecret+".")
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	rc := remoteConfig{
+		Endpoint:           endpoint,
+		APIKeyID:           keyID,
+		APIKeySecret:       keySecret,
+		CAFile:             cfg.CAFile.ValueString(),
+		InsecureSkipVerify: cfg.InsecureSkipVerify.ValueBool(),
+		UserAgent:          "terraform-provider-apphost/" + p.version,
+	}
+	tflog.Debug(ctx, "Configuring remote apphost backend", map[string]any{
+		"endpoint": endpoint, "api_key_id": keyID, "insecure_skip_verify": rc.InsecureSkipVerify,
+	})
+	b, err := newRemoteBackend(ctx, rc)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Error configuring the remote apphost backend",
+			fmt.Sprintf("The provider could not set up a client for %s. Check endpoint, ca_file and the "+
+				"credentials.\n\nOriginal error: %s", endpoint, err))
+		return
+	}
+	resp.DataSourceData = b
+	resp.ResourceData = b
+}
+
+func (p *apphostProvider) Resources(_ context.Context) []func() resource.Resource {
+	return []func() resource.Resource{
+		newAPIKeyAccountResource,
+		newAppResource,
+		newAppSecretResource,
+	}
+}
+
+func (p *apphostProvider) DataSources(_ context.Context) []func() datasource.DataSource {
+	return dataSources()
+}
+
+// stringOrEnv returns v, or the environment variable env when v is null.
+func stringOrEnv(v types.String, env string) string {
+	if !v.IsNull() {
+		return v.ValueString()
+	}
+	return os.Getenv(env)
+}
+
+// embedded caches the embedded backends opened by this process, by absolute
+// store path. Configure runs many times in one process (tests, several
+// provider blocks), and they must share one open store. They are never closed.
+var embedded = struct {
+	sync.Mutex
+	m map[string]backend.Backend
+}{m: map[string]backend.Backend{}}
+
+// embeddedBackend returns the embedded backend over the SQLite file at
+// storePath, opening it on first use.
+func embeddedBackend(ctx context.Context, storePath string) (backend.Backend, error) {
+	abs, err := filepath.Abs(storePath)
+	if err != nil {
+		return nil, err
+	}
+	embedded.Lock()
+	defer embedded.Unlock()
+	if b, ok := embedded.m[abs]; ok {
+		return b, nil
+	}
+	tflog.Debug(ctx, "Opening embedded apphost backend", map[string]any{"store_path": abs})
+	svc, err := openEmbedded(ctx, abs)
+	if err != nil {
+		return nil, err
+	}
+	embedded.m[abs] = svc
+	return svc, nil
+}
+
+// configuredBackend extracts the backend from ProviderData.
+func configuredBackend(data any) (backend.Backend, string) {
+	if data == nil {
+		return nil, ""
+	}
+	b, ok := data.(backend.Backend)
+	if !ok {
+		return nil, fmt.Sprintf("Expected backend.Backend, got %T. This is always a bug in the provider: "+
+			"please report it.", data)
+	}
+	return b, ""
+}
+
+// joinNames joins names for a message: "a", "b" and "c".
+func joinNames(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	switch len(q) {
+	case 0:
+		return "(none)"
+	case 1:
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+}

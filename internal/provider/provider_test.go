@@ -1,0 +1,186 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+// testAccProviders serves the provider in-process.
+var testAccProviders = map[string]func() (tfprotov6.ProviderServer, error){
+	"apphost": providerserver.NewProtocol6WithError(New("test")()),
+}
+
+// accEnv is one test's embedded backend: its own store file, opened in the
+// test process through the provider's cache of embedded backends, so the
+// test and the provider share one open store.
+type accEnv struct {
+	t         *testing.T
+	storePath string
+	b         backend.Backend
+}
+
+func newAccEnv(t *testing.T) *accEnv {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "apphost.db")
+	b, err := embeddedBackend(context.Background(), p)
+	if err != nil {
+		t.Fatalf("opening the store: %v", err)
+	}
+	return &accEnv{t: t, storePath: p, b: b}
+}
+
+// provider is the provider block using the test's store.
+func (e *accEnv) provider() string {
+	return fmt.Sprintf(`
+provider "apphost" {
+  store_path = %[1]q
+}
+`, e.storePath)
+}
+
+// lastSeq returns the sequence number of the newest audit event.
+func (e *accEnv) lastSeq() int64 {
+	e.t.Helper()
+	ev, err := e.b.ListAuditEvents(context.Background(), backend.AuditQuery{})
+	if err != nil {
+		e.t.Fatalf("reading the audit log: %v", err)
+	}
+	if len(ev) == 0 {
+		return 0
+	}
+	return ev[len(ev)-1].Seq
+}
+
+// events returns the audit events after seq.
+func (e *accEnv) events(seq int64) ([]backend.AuditEvent, error) {
+	return e.b.ListAuditEvents(context.Background(), backend.AuditQuery{AfterSeq: seq})
+}
+
+// auditLog renders events for failure messages.
+func auditLog(ev []backend.AuditEvent) string {
+	var b strings.Builder
+	for _, e := range ev {
+		fmt.Fprintf(&b, "  %d %s %s %s %s\n", e.Seq, e.Actor, e.Action, e.TargetType, e.TargetName)
+	}
+	return b.String()
+}
+
+// find returns the index of the first event at or after from matching the
+// predicate, or -1.
+func find(ev []backend.AuditEvent, from int, match func(backend.AuditEvent) bool) int {
+	for i := from; i < len(ev); i++ {
+		if match(ev[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+func action(act, targetName string) func(backend.AuditEvent) bool {
+	return func(e backend.AuditEvent) bool { return e.Action == act && e.TargetName == targetName }
+}
+
+func loginBy(act, actor string) func(backend.AuditEvent) bool {
+	return func(e backend.AuditEvent) bool { return e.Action == act && e.Actor == actor }
+}
+
+// checkRotationOrder checks, for each app, that the audit log after seq
+// shows: app.undeploy, then the regeneration of account, then app_secret.put
+// and app.deploy, then a login.success by the app; and no failed login or
+// lock at all.
+func (e *accEnv) checkRotationOrder(seq *int64, account, secretName string, apps ...string) func(*terraform.State) error {
+	return func(*terraform.State) error {
+		ev, err := e.events(*seq)
+		if err != nil {
+			return err
+		}
+		regen := find(ev, 0, action(backend.ActionAccountRegenerate, account))
+		if regen < 0 {
+			return fmt.Errorf("no %s of %s in the audit log:\n%s", backend.ActionAccountRegenerate, account, auditLog(ev))
+		}
+		for _, app := range apps {
+			undeploy := find(ev, 0, action(backend.ActionAppUndeploy, app))
+			put := find(ev, regen, action(backend.ActionAppSecretPut, app+"/"+secretName))
+			deploy := find(ev, regen, action(backend.ActionAppDeploy, app))
+			login := find(ev, regen, loginBy(backend.ActionLoginSuccess, app))
+			switch {
+			case undeploy < 0 || undeploy > regen:
+				return fmt.Errorf("app %s was not undeployed before the regeneration:\n%s", app, auditLog(ev))
+			case put < 0:
+				return fmt.Errorf("the secret of app %s was not stored after the regeneration:\n%s", app, auditLog(ev))
+			case deploy < 0:
+				return fmt.Errorf("app %s was not deployed after the regeneration:\n%s", app, auditLog(ev))
+			case login < 0:
+				return fmt.Errorf("app %s did not log in after the regeneration:\n%s", app, auditLog(ev))
+			}
+		}
+		for _, x := range ev {
+			if x.Action == backend.ActionLoginFailure || x.Action == backend.ActionAccountLock {
+				return fmt.Errorf("unexpected %s in the audit log:\n%s", x.Action, auditLog(ev))
+			}
+		}
+		return nil
+	}
+}
+
+// checkAccount checks the account's state in the backend.
+func (e *accEnv) checkAccount(name string, check func(*backend.Account) error) func(*terraform.State) error {
+	return func(*terraform.State) error {
+		a, err := e.b.GetAccountByName(context.Background(), name)
+		if err != nil {
+			return err
+		}
+		return check(a)
+	}
+}
+
+// checkAppRunning checks in the backend that the app runs. (The app's status
+// in state is as of the plan's refresh: an apply that redeploys the app
+// through its app secret does not update the apphost_app resource.)
+func (e *accEnv) checkAppRunning(name string) func(*terraform.State) error {
+	return func(*terraform.State) error {
+		a, err := e.b.GetAppByName(context.Background(), name)
+		if err != nil {
+			return err
+		}
+		if a.Status != backend.StatusRunning || !a.Deployed {
+			return fmt.Errorf("app %s is not running: deployed %v, status %s", name, a.Deployed, a.Status)
+		}
+		return nil
+	}
+}
+
+// mark records the newest audit sequence number in *seq: use it as PreConfig.
+func (e *accEnv) mark(seq *int64) func() {
+	return func() { *seq = e.lastSeq() }
+}
+
+// TestProviderSchema checks that the provider, resource and data source
+// schemas are valid (the framework validates them when serving them).
+func TestProviderSchema(t *testing.T) {
+	srv, err := testAccProviders["apphost"]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range resp.Diagnostics {
+		t.Errorf("%s: %s: %s", d.Severity, d.Summary, d.Detail)
+	}
+	for _, name := range []string{"apphost_api_key_account", "apphost_app", "apphost_app_secret"} {
+		if _, ok := resp.ResourceSchemas[name]; !ok {
+			t.Errorf("resource %s is missing", name)
+		}
+	}
+}

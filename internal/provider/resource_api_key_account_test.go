@@ -1,0 +1,468 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/compare"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+// accKey is an apphost_api_key_account block; extra is added verbatim.
+func accKey(label, name, extra string) string {
+	return fmt.Sprintf(`
+resource "apphost_api_key_account" %[1]q {
+  name = %[2]q
+  %[3]s
+}
+`, label, name, extra)
+}
+
+// accApp is an apphost_app block with its app secret bound to the key
+// account key, its value from the key's secret.
+func accAppWithSecret(label, key string) string {
+	return fmt.Sprintf(`
+resource "apphost_app" %[1]q {
+  name = %[1]q
+}
+
+resource "apphost_app_secret" %[1]q {
+  app_id             = apphost_app.%[1]s.id
+  name               = apphost_api_key_account.%[2]s.name
+  api_key_account_id = apphost_api_key_account.%[2]s.id
+  value              = apphost_api_key_account.%[2]s.secret
+}
+`, label, key)
+}
+
+func triggers(v string) string { return fmt.Sprintf("rotation_triggers = { r = %q }", v) }
+
+var (
+	keyA    = "apphost_api_key_account.a"
+	secrets = tfjsonpath.New("secret")
+	version = tfjsonpath.New("secret_version")
+)
+
+// TestAccAPIKeyAccount_rotationOrder: a trigger change of key A undeploys
+// A's apps, regenerates A, stores the new secret and deploys them again,
+// without a failed login, and leaves key B and its app alone. The destroy
+// removes the app secrets before the key.
+func TestAccAPIKeyAccount_rotationOrder(t *testing.T) {
+	t.Parallel()
+	e := newAccEnv(t)
+	config := func(trigger string) string {
+		return e.provider() + accKey("a", "key-a", triggers(trigger)) + accKey("b", "key-b", "") +
+			accAppWithSecret("a1", "a") + accAppWithSecret("a2", "a") + accAppWithSecret("b1", "b")
+	}
+	sameID := statecheck.CompareValue(compare.ValuesSame())
+	var seq, destroySeq int64
+
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy: func(*terraform.State) error {
+			ctx := context.Background()
+			for _, n := range []string{"key-a", "key-b"} {
+				if _, err := e.b.GetAccountByName(ctx, n); !backend.IsNotFound(err) {
+					return fmt.Errorf("account %s still exists (%v)", n, err)
+				}
+			}
+			for _, n := range []string{"a1", "a2", "b1"} {
+				if _, err := e.b.GetAppByName(ctx, n); !backend.IsNotFound(err) {
+					return fmt.Errorf("app %s still exists (%v)", n, err)
+				}
+			}
+			ev, err := e.events(destroySeq)
+			if err != nil {
+				return err
+			}
+			del := find(ev, 0, action(backend.ActionAccountDelete, "key-a"))
+			secDel := find(ev, 0, action(backend.ActionAppSecretDelete, "a1/key-a"))
+			if del < 0 || secDel < 0 || secDel > del {
+				return fmt.Errorf("want app_secret.delete before api_key_account.delete:\n%s", auditLog(ev))
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: config("1"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					sameID.AddStateValue(keyA, tfjsonpath.New("id")),
+					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue(keyA, tfjsonpath.New("locked"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue("apphost_app.a1", tfjsonpath.New("status"), knownvalue.StringExact("running")),
+				},
+			},
+			{
+				PreConfig: e.mark(&seq),
+				Config:    config("2"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a2", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction("apphost_app_secret.b1", plancheck.ResourceActionNoop),
+						plancheck.ExpectResourceAction("apphost_api_key_account.b", plancheck.ResourceActionNoop),
+						plancheck.ExpectUnknownValue(keyA, secrets),
+						plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					sameID.AddStateValue(keyA, tfjsonpath.New("id")),
+					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue("apphost_api_key_account.b", version, knownvalue.Int64Exact(1)),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "a2"),
+					func(*terraform.State) error {
+						ev, err := e.events(seq)
+						if err != nil {
+							return err
+						}
+						for _, x := range ev {
+							if x.TargetName == "key-b" || x.TargetName == "b1" || strings.HasPrefix(x.TargetName, "b1/") || x.Actor == "b1" {
+								return fmt.Errorf("key B or app b1 was touched:\n%s", auditLog(ev))
+							}
+						}
+						return nil
+					},
+					e.checkAccount("key-a", func(a *backend.Account) error {
+						if a.SecretVersion != 2 || a.Locked || a.FailedLoginAttempts != 0 {
+							return fmt.Errorf("key-a: %+v", a)
+						}
+						return nil
+					}),
+				),
+			},
+			{
+				// The destroy step of the test case runs after this mark.
+				PreConfig: e.mark(&destroySeq),
+				Config:    config("2"),
+				PlanOnly:  true,
+			},
+		},
+	})
+}
+
+// TestAccAPIKeyAccount_descriptionTouchesNoSecret: editing the description
+// or the name updates the key in place and no app secret.
+func TestAccAPIKeyAccount_descriptionTouchesNoSecret(t *testing.T) {
+	t.Parallel()
+	e := newAccEnv(t)
+	config := func(name, desc string) string {
+		return e.provider() + accKey("a", name, fmt.Sprintf("description = %q", desc)) + accAppWithSecret("a1", "a")
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: []resource.TestStep{
+			{Config: config("key-a", "one")},
+			{
+				Config: config("key-a", "two"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionNoop),
+						plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(1)),
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(keyA, tfjsonpath.New("description"), knownvalue.StringExact("two")),
+					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(1)),
+				},
+			},
+		},
+	})
+}
+
+// lockOutOfBand logs in with a wrong secret until the account is locked.
+func (e *accEnv) lockOutOfBand(name string) func() {
+	return func() {
+		ctx := context.Background()
+		a, err := e.b.GetAccountByName(ctx, name)
+		if err != nil {
+			e.t.Fatalf("reading %s: %v", name, err)
+		}
+		for i := 0; i < backend.DefaultLockoutThreshold; i++ {
+			_ = e.b.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: "wrong"})
+		}
+		if a, err = e.b.GetAccount(ctx, a.ID); err != nil || !a.Locked {
+			e.t.Fatalf("%s is not locked: %+v %v", name, a, err)
+		}
+	}
+}
+
+// TestAccAPIKeyAccount_lockHeals: a lock made outside Terraform shows in the
+// plan as a regeneration, and the apply unlocks the account in the safe
+// order; with rotate_when_locked = false the plan does not regenerate; a
+// regeneration outside Terraform is healed by a regeneration too.
+func TestAccAPIKeyAccount_lockHeals(t *testing.T) {
+	t.Parallel()
+	e := newAccEnv(t)
+	config := func(extra string) string {
+		return e.provider() + accKey("a", "key-a", extra) + accAppWithSecret("a1", "a")
+	}
+	var seq int64
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: []resource.TestStep{
+			{Config: config("")},
+			{
+				PreConfig: func() { e.mark(&seq)(); e.lockOutOfBand("key-a")() },
+				Config:    config(""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(keyA, tfjsonpath.New("locked"), knownvalue.Bool(false)),
+						plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
+					},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					func(s *terraform.State) error {
+						// Skip the logins of the lock itself.
+						ev, err := e.events(seq)
+						if err != nil {
+							return err
+						}
+						lock := find(ev, 0, func(x backend.AuditEvent) bool { return x.Action == backend.ActionAccountLock })
+						if lock < 0 {
+							return fmt.Errorf("no lock:\n%s", auditLog(ev))
+						}
+						after := ev[lock].Seq
+						return e.checkRotationOrder(&after, "key-a", "key-a", "a1")(s)
+					},
+					e.checkAccount("key-a", func(a *backend.Account) error {
+						if a.Locked || a.FailedLoginAttempts != 0 || a.SecretVersion != 2 {
+							return fmt.Errorf("key-a not healed: %+v", a)
+						}
+						return nil
+					}),
+				),
+			},
+			{
+				PreConfig: e.lockOutOfBand("key-a"),
+				Config:    config("rotate_when_locked = false"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(keyA, tfjsonpath.New("locked"), knownvalue.Bool(true)),
+						plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionNoop),
+					},
+				},
+				Check: e.checkAccount("key-a", func(a *backend.Account) error {
+					if !a.Locked || a.SecretVersion != 2 {
+						return fmt.Errorf("key-a should stay locked at version 2: %+v", a)
+					}
+					return nil
+				}),
+			},
+			{
+				// Regenerated outside Terraform: the secret in state is stale
+				// (and app a1, logging in with it, locks the account again).
+				// That alone is a reason to regenerate, even with
+				// rotate_when_locked = false.
+				PreConfig: func() {
+					ctx := context.Background()
+					a, err := e.b.GetAccountByName(ctx, "key-a")
+					if err == nil {
+						_, err = e.b.RegenerateSecret(ctx, backend.RegenerateRequest{ID: a.ID})
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config("rotate_when_locked = false"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(4)),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
+					},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkAccount("key-a", func(a *backend.Account) error {
+						if a.Locked || a.SecretVersion != 4 {
+							return fmt.Errorf("key-a should be unlocked at version 4: %+v", a)
+						}
+						return nil
+					}),
+					e.checkAppRunning("a1"),
+				),
+			},
+		},
+	})
+}
+
+// TestAccAPIKeyAccount_guard: an app outside the configuration that runs
+// with a secret bound to the key makes the apply refuse to regenerate, and
+// nothing is regenerated; once it is undeployed the next apply completes.
+func TestAccAPIKeyAccount_guard(t *testing.T) {
+	t.Parallel()
+	e := newAccEnv(t)
+	config := func(trigger string) string {
+		return e.provider() + accKey("a", "key-a", triggers(trigger)) + accAppWithSecret("a1", "a")
+	}
+	var secretA, rogueID string
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: []resource.TestStep{
+			{
+				Config: config("1"),
+				Check: resource.TestCheckResourceAttrWith(keyA, "secret", func(v string) error {
+					secretA = v
+					return nil
+				}),
+			},
+			{
+				PreConfig: func() {
+					ctx := context.Background()
+					a, err := e.b.GetAccountByName(ctx, "key-a")
+					if err != nil {
+						t.Fatal(err)
+					}
+					app, err := e.b.CreateApp(ctx, backend.CreateAppRequest{Name: "rogue", AppHost: "default"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					rogueID = app.ID
+					if _, err := e.b.PutAppSecret(ctx, backend.PutAppSecretRequest{
+						AppID: app.ID, Name: "key-a", AccountID: a.ID, Value: &secretA,
+					}); err != nil {
+						t.Fatal(err)
+					}
+					if app, err = e.b.DeployApp(ctx, app.ID); err != nil || app.Status != backend.StatusRunning {
+						t.Fatalf("deploying rogue: %+v %v", app, err)
+					}
+				},
+				Config:      config("2"),
+				ExpectError: regexp.MustCompile(`(?s)Error regenerating API key account secret.*"rogue".*Nothing was\s+regenerated.*"a1"`),
+			},
+			{
+				PreConfig: func() {
+					a, err := e.b.GetAccountByName(context.Background(), "key-a")
+					if err != nil || a.SecretVersion != 1 {
+						t.Fatalf("the refused apply regenerated key-a: %+v %v", a, err)
+					}
+					if _, err := e.b.UndeployApp(context.Background(), rogueID); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config("2"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
+				},
+				Check: e.checkAppRunning("a1"),
+			},
+		},
+	})
+}
+
+// TestAccAPIKeyAccount_period: once the secret is older than
+// rotation_period at a refresh, the plan regenerates it. The period is long
+// enough that the refresh after the rotation does not find it expired again.
+func TestAccAPIKeyAccount_period(t *testing.T) {
+	t.Parallel()
+	e := newAccEnv(t)
+	config := func(period string) string {
+		return e.provider() + accKey("a", "key-a", fmt.Sprintf("rotation_period = %q", period)) + accAppWithSecret("a1", "a")
+	}
+	var seq int64
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: []resource.TestStep{
+			{Config: config("1h")},
+			{
+				PreConfig: func() { e.mark(&seq)(); time.Sleep(8 * time.Second) },
+				Config:    config("8s"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
+					},
+				},
+				Check: e.checkRotationOrder(&seq, "key-a", "key-a", "a1"),
+			},
+		},
+	})
+}
+
+// TestAccAPIKeyAccount_import imports by ID, by name and with an import block.
+func TestAccAPIKeyAccount_import(t *testing.T) {
+	t.Parallel()
+	e := newAccEnv(t)
+	config := e.provider() + accKey("a", "key-a", `description = "d"`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				ResourceName:            keyA,
+				ImportState:             true,
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"secret"},
+			},
+			{
+				ResourceName:            keyA,
+				ImportState:             true,
+				ImportStateId:           "key-a",
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"secret"},
+			},
+			{
+				ResourceName:    keyA,
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+			},
+		},
+	})
+}
+
+// TestAccAPIKeyAccount_driftDeleted: an account deleted outside Terraform is
+// created again.
+func TestAccAPIKeyAccount_driftDeleted(t *testing.T) {
+	t.Parallel()
+	e := newAccEnv(t)
+	config := e.provider() + accKey("a", "key-a", "") + accAppWithSecret("a1", "a")
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig: func() {
+					ctx := context.Background()
+					a, err := e.b.GetAccountByName(ctx, "key-a")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := e.b.DeleteAccount(ctx, backend.DeleteAccountRequest{ID: a.ID}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionCreate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionCreate),
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue("apphost_app.a1", tfjsonpath.New("status"), knownvalue.StringExact("running")),
+				},
+			},
+		},
+	})
+}

@@ -1,0 +1,85 @@
+// Package validators holds the string validators shared by the provider's
+// resources and data sources.
+package validators
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+)
+
+var (
+	_ validator.String = durationValidator{}
+	_ validator.String = regexValidator{}
+)
+
+// Duration returns a validator that accepts a Go duration string such as
+// "720h" or "1h30m" (time.ParseDuration), zero and negative included.
+func Duration() validator.String { return durationValidator{} }
+
+// PositiveDuration is Duration that also rejects zero and negative durations.
+func PositiveDuration() validator.String { return durationValidator{positive: true} }
+
+type durationValidator struct{ positive bool }
+
+func (v durationValidator) Description(context.Context) string {
+	if v.positive {
+		return "value must be a positive Go duration such as \"720h\" or \"1h30m\""
+	}
+	return "value must be a Go duration such as \"720h\" or \"1h30m\""
+}
+
+func (v durationValidator) MarkdownDescription(ctx context.Context) string {
+	if v.positive {
+		return "value must be a positive Go duration such as `720h` or `1h30m`"
+	}
+	return "value must be a Go duration such as `720h` or `1h30m`"
+}
+
+func (v durationValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
+			fmt.Sprintf("%q is not a duration: %s. Use a Go duration with units "+
+				"ns, us, ms, s, m or h, such as \"720h\" or \"1h30m\" (days are not a unit: 30 days is \"720h\").",
+				s, err))
+		return
+	}
+	if v.positive && d <= 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
+			fmt.Sprintf("%q is not a positive duration. Use a duration greater than zero, such as \"720h\".", s))
+	}
+}
+
+// Regex returns a validator that accepts a regular expression in Go's RE2
+// syntax (regexp.Compile).
+func Regex() validator.String { return regexValidator{} }
+
+type regexValidator struct{}
+
+func (regexValidator) Description(context.Context) string {
+	return "value must be a regular expression in Go (RE2) syntax"
+}
+
+func (regexValidator) MarkdownDescription(context.Context) string {
+	return "value must be a regular expression in Go ([RE2](https://github.com/google/re2/wiki/Syntax)) syntax"
+}
+
+func (regexValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	if _, err := regexp.Compile(s); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid regular expression",
+			fmt.Sprintf("%q is not a valid regular expression: %s. Use Go (RE2) syntax; "+
+				"lookarounds and backreferences are not supported.", s, err))
+	}
+}

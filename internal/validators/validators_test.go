@@ -1,0 +1,63 @@
+package validators
+
+import (
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+func run(t *testing.T, v validator.String, value types.String) bool {
+	t.Helper()
+	resp := &validator.StringResponse{}
+	v.ValidateString(t.Context(), validator.StringRequest{
+		Path:        path.Root("x"),
+		ConfigValue: value,
+	}, resp)
+	return !resp.Diagnostics.HasError()
+}
+
+func TestDuration(t *testing.T) {
+	cases := []struct {
+		in             types.String
+		ok, positiveOK bool
+	}{
+		{types.StringValue("720h"), true, true},
+		{types.StringValue("1h30m"), true, true},
+		{types.StringValue("0s"), true, false},
+		{types.StringValue("-5m"), true, false},
+		{types.StringValue("30d"), false, false},
+		{types.StringValue(""), false, false},
+		{types.StringValue("soon"), false, false},
+		{types.StringNull(), true, true},
+		{types.StringUnknown(), true, true},
+	}
+	for _, c := range cases {
+		if got := run(t, Duration(), c.in); got != c.ok {
+			t.Errorf("Duration(%s) ok = %v, want %v", c.in, got, c.ok)
+		}
+		if got := run(t, PositiveDuration(), c.in); got != c.positiveOK {
+			t.Errorf("PositiveDuration(%s) ok = %v, want %v", c.in, got, c.positiveOK)
+		}
+	}
+}
+
+func TestRegex(t *testing.T) {
+	cases := []struct {
+		in types.String
+		ok bool
+	}{
+		{types.StringValue("^siem-"), true},
+		{types.StringValue(""), true},
+		{types.StringValue("a(b"), false},
+		{types.StringValue("(?=x)"), false},
+		{types.StringNull(), true},
+		{types.StringUnknown(), true},
+	}
+	for _, c := range cases {
+		if got := run(t, Regex(), c.in); got != c.ok {
+			t.Errorf("Regex(%s) ok = %v, want %v", c.in, got, c.ok)
+		}
+	}
+}
