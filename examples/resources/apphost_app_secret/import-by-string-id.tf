@@ -1,0 +1,4 @@
+import {
+  to = apphost_app_secret.forwarder
+  id = "0b9e4f7a-52c3-4d8e-8a61-c2f7e93d4b25/siem-forwarder"
+}

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+// auditEvent is one line of `audit --json`.
+type auditEvent struct {
+	Seq        int64     `json:"seq"`
+	Time       time.Time `json:"time"`
+	Actor      string    `json:"actor"`
+	Action     string    `json:"action"`
+	TargetType string    `json:"target_type"`
+	TargetID   string    `json:"target_id"`
+	TargetName string    `json:"target_name"`
+	Detail     string    `json:"detail"`
+}
+
+func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flagSet("audit", "--store STORE [--json] [--after SEQ]", stderr)
+	var sf storeFlags
+	sf.register(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	after := fs.Int64("after", 0, "print only the events after sequence number `SEQ`")
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	if *after < 0 {
+		fmt.Fprintln(stderr, "audit: --after must not be negative")
+		return exitUsage
+	}
+
+	b, ok := sf.open(ctx, stderr, "audit")
+	if !ok {
+		return exitFail
+	}
+	defer b.Close()
+
+	events, err := b.ListAuditEvents(ctx, backend.AuditQuery{AfterSeq: *after})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s audit: reading the audit log: %v\n", Program, err)
+		return exitFail
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, e := range events {
+			if err := enc.Encode(auditEvent(e)); err != nil {
+				fmt.Fprintf(stderr, "%s audit: %v\n", Program, err)
+				return exitFail
+			}
+		}
+		return exitOK
+	}
+	if err := writeAuditTable(stdout, events); err != nil {
+		fmt.Fprintf(stderr, "%s audit: %v\n", Program, err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// writeAuditTable prints events as an aligned table.
+func writeAuditTable(w io.Writer, events []backend.AuditEvent) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tTARGET\tDETAIL")
+	for _, e := range events {
+		target := e.TargetName
+		if target == "" {
+			target = e.TargetID
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n",
+			e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05.000"), cell(e.Actor), e.Action, cell(target), e.Detail)
+	}
+	return tw.Flush()
+}
+
+// cell keeps an empty value visible in a table.
+func cell(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

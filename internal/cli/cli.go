@@ -1,0 +1,200 @@
+// Package cli is the admin tool of an apphost backend: the subcommands of the
+// terraform-provider-apphost binary (serve, audit, accounts, login, version,
+// help). Terraform starts the binary with no arguments, and it is then the
+// provider; main only hands over to Run when a subcommand is given.
+//
+// Exit codes: 0 on success, 1 when the command fails, 2 on a usage error.
+// No output of any command except serve's one-time admin secret ever holds a
+// secret.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/local"
+)
+
+// Version is the program's version, printed by the version command. main sets
+// it from its own build-time version.
+var Version = "dev"
+
+// Program is the binary's name, used in usage messages.
+const Program = "terraform-provider-apphost"
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// actor is the audit actor of changes made by these commands.
+const actor = "cli"
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the admin backend over HTTP", runServe},
+		{"audit", "print the audit log, oldest first", runAudit},
+		{"accounts", "print the API key account inventory", runAccounts},
+		{"login", "check an API key account's secret (read from stdin)", runLogin},
+		{"version", "print the version", runVersion},
+		{"help", "show this help", nil},
+	}
+}
+
+// Run runs the subcommand named by args[0] with the rest of args, and returns
+// the process exit code. args excludes the program name (os.Args[1:]).
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			// "help CMD" is "CMD -h".
+			return Run(ctx, []string{args[1], "-h"}, stdin, stdout, stderr)
+		}
+		usage(stdout)
+		return exitOK
+	case "-version", "--version":
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name == name && c.run != nil {
+			return c.run(ctx, args[1:], stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "%s: unknown command %q\n\n", Program, name)
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `%[1]s is the Terraform provider for apphost.
+
+Terraform starts it with no arguments. With a command, it is the admin tool
+of an apphost backend:
+
+  %[1]s serve    --listen ADDR --store STORE [--tls-cert F --tls-key F]
+  %[1]s audit    --store STORE [--json] [--after SEQ]
+  %[1]s accounts --store STORE [--json]
+  %[1]s login    --store STORE --key-id ID --secret-stdin
+  %[1]s version
+
+Commands:
+`, Program)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, `
+STORE is sqlite:PATH or postgres://...; it defaults to sqlite: + $APPHOST_STORE_PATH,
+else sqlite:.apphost/apphost.db. A missing store is created empty.
+Run "%s help COMMAND" for a command's flags.
+`, Program)
+}
+
+// flagSet makes a FlagSet for a command that reports errors to stderr.
+func flagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(Program+" "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s %s %s\n\nFlags:\n", Program, name, synopsis)
+		printFlags(fs)
+	}
+	return fs
+}
+
+// printFlags prints fs's flags GNU style (--name), as the usage lines spell them.
+func printFlags(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, help := flag.UnquoteUsage(f)
+		if arg != "" {
+			arg = " " + strings.ToUpper(arg)
+		}
+		fmt.Fprintf(fs.Output(), "  --%s%s\n    \t%s", f.Name, arg, help)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(fs.Output(), " (default %q)", f.DefValue)
+		}
+		fmt.Fprintln(fs.Output())
+	})
+}
+
+// parse parses args and returns -1 when the command should go on, else the
+// exit code: 0 for -h, 2 for a usage error.
+func parse(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	return -1
+}
+
+// storeFlags are the flags every store command takes.
+type storeFlags struct {
+	store   string
+	keyFile string
+}
+
+func (s *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.store, "store", local.DefaultStore(),
+		"the backend's `STORE`: sqlite:PATH or postgres://...")
+	fs.StringVar(&s.keyFile, "key-file", "",
+		"the `FILE` of the key that seals app secret values (default: PATH.key beside a SQLite store; for PostgreSQL $APPHOST_KEY_FILE, else "+local.DefaultPostgresKeyFile+")")
+}
+
+// open opens (creating if missing) the store the flags name.
+func (s *storeFlags) open(ctx context.Context, stderr io.Writer, cmd string) (backend.Backend, bool) {
+	svc, err := local.Open(ctx, local.Config{Store: s.store, KeyFile: s.keyFile})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s %s: opening store %s: %v\n", Program, cmd, redactStore(s.store), err)
+		return nil, false
+	}
+	return svc, true
+}
+
+// redactStore hides a password in a postgres:// store URL.
+func redactStore(store string) string {
+	scheme, rest, ok := strings.Cut(store, "://")
+	if !ok {
+		return store
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return store
+	}
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return store
+	}
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
+}
+
+func runVersion(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flagSet("version", "", stderr)
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	fmt.Fprintf(stdout, "%s %s\n", Program, Version)
+	return exitOK
+}
