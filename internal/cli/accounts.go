@@ -40,12 +40,19 @@ func newAccountRow(a backend.Account) accountRow {
 }
 
 func runAccounts(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flagSet("accounts", "--store STORE [--json]", stderr)
+	fs := flagSet("accounts", "--store STORE [--json | --import-blocks]", stderr)
 	var sf storeFlags
 	sf.register(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	asImports := fs.Bool("import-blocks", false,
+		"print Terraform import blocks for every key account, app and app secret (for terraform plan -generate-config-out)")
 	if code := parse(fs, args); code >= 0 {
 		return code
+	}
+	if *asJSON && *asImports {
+		fmt.Fprintf(stderr, "%s accounts: --json and --import-blocks cannot be used together\n", Program)
+		fs.Usage()
+		return exitUsage
 	}
 
 	b, ok := sf.open(ctx, stderr, "accounts")
@@ -54,6 +61,9 @@ func runAccounts(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	}
 	defer b.Close()
 
+	if *asImports {
+		return printImportBlocks(ctx, b, sf.store, stdout, stderr)
+	}
 	accounts, err := b.ListAccounts(ctx, backend.ListAccountsRequest{})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s accounts: listing API key accounts: %v\n", Program, err)

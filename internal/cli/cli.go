@@ -91,7 +91,7 @@ of an apphost backend:
 
   %[1]s serve    --listen ADDR --store STORE [--tls-cert F --tls-key F]
   %[1]s audit    --store STORE [--json] [--after SEQ]
-  %[1]s accounts --store STORE [--json]
+  %[1]s accounts --store STORE [--json | --import-blocks]
   %[1]s login    --store STORE --key-id ID --secret-stdin
   %[1]s version
 

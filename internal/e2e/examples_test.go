@@ -1,0 +1,144 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// requiredProviders is added to a copy of an example folder that does not
+// declare its providers (the resource and data source examples): it names
+// apphost/apphost, which the dev_overrides serve, where the implicit
+// hashicorp/apphost would not be found.
+const requiredProviders = `terraform {
+  required_providers {
+    apphost = {
+      source = "apphost/apphost"
+    }
+  }
+}
+`
+
+var (
+	sourceRE    = regexp.MustCompile(`(?m)^\s*source\s*=\s*"([^"]+)"`)
+	terraformRE = regexp.MustCompile(`(?m)^terraform\s*\{`)
+)
+
+// TestExamples checks that examples/ is terraform fmt clean and that every
+// example folder validates against the provider's schema (terraform validate
+// needs no init for a provider served by dev_overrides). A folder that needs
+// another provider (examples/rotation-time-rotating uses hashicorp/time,
+// which cannot be installed without the registry) is checked for format only.
+func TestExamples(t *testing.T) {
+	requireTerraform(t)
+	t.Parallel()
+	ctx := t.Context()
+	examples, err := filepath.Abs(filepath.Join("..", "..", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if r := terraform(ctx, t, examples, "fmt", "-check", "-diff", "-recursive"); r.code != 0 {
+		t.Errorf("examples/ is not terraform fmt clean (run make generate): %s", r)
+	}
+
+	folders := exampleFolders(t, examples)
+	if len(folders) < 9 {
+		t.Fatalf("found only %d example folders: %v", len(folders), folders)
+	}
+	for _, folder := range folders {
+		rel, _ := filepath.Rel(examples, folder)
+		t.Run(filepath.ToSlash(rel), func(t *testing.T) {
+			t.Parallel()
+			dir, other := copyExample(t, folder)
+			if other != "" {
+				t.Skipf("needs the provider %s, which cannot be installed here", other)
+			}
+			if r := terraform(ctx, t, dir, "validate"); r.code != 0 {
+				t.Errorf("terraform validate: %s", r)
+			}
+		})
+	}
+
+	// The validation is real: a wrong attribute fails it.
+	t.Run("negative", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		writeFile(t, dir, "main.tf", requiredProviders+`
+resource "apphost_api_key_account" "k" {
+  name          = "k"
+  no_such_field = true
+}
+`)
+		r := terraform(ctx, t, dir, "validate")
+		if r.code == 0 || !strings.Contains(r.stderr, "no_such_field") {
+			t.Errorf("validate of a config with an unknown attribute: %s", r)
+		}
+	})
+}
+
+// exampleFolders returns every folder under examples that holds .tf files.
+func exampleFolders(t *testing.T, examples string) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	err := filepath.WalkDir(examples, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != examples {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".tf") {
+			seen[filepath.Dir(p)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var folders []string
+	for f := range seen {
+		folders = append(folders, f)
+	}
+	sort.Strings(folders)
+	return folders
+}
+
+// copyExample copies the .tf files of folder to a temporary directory, adds
+// the required_providers block when the example has no terraform block, and
+// returns the directory and the first provider source other than
+// apphost/apphost that the example requires, if any.
+func copyExample(t *testing.T, folder string) (dir, other string) {
+	t.Helper()
+	dir = t.TempDir()
+	entries, err := os.ReadDir(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasTerraformBlock := false
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".tf") {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(folder, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if terraformRE.Match(src) {
+			hasTerraformBlock = true
+		}
+		for _, m := range sourceRE.FindAllSubmatch(src, -1) {
+			if s := string(m[1]); s != "apphost/apphost" && other == "" {
+				other = s
+			}
+		}
+		writeFile(t, dir, e.Name(), string(src))
+	}
+	if !hasTerraformBlock {
+		writeFile(t, dir, "required_providers_test.tf", requiredProviders)
+	}
+	return dir, other
+}
