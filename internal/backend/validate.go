@@ -7,10 +7,12 @@ import (
 	"unicode/utf8"
 )
 
-// namePattern keeps names safe in URLs, file names, logs and "APP/SECRET".
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+// NamePattern is what account, app, app host and app secret names match: it
+// keeps names safe in URLs, file names, logs and "APP/SECRET".
+var NamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-const nameRule = "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'"
+// NameRule says NamePattern in words, for error messages.
+const NameRule = "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'"
 
 func validateName(field, v string) error {
 	switch {
@@ -18,8 +20,8 @@ func validateName(field, v string) error {
 		return InvalidField(field, "%s must not be empty", field)
 	case len(v) > MaxNameLength:
 		return InvalidField(field, "%s is %d characters long; the limit is %d", field, len(v), MaxNameLength)
-	case !namePattern.MatchString(v):
-		return InvalidField(field, "%s %q is not valid: it %s", field, v, nameRule)
+	case !NamePattern.MatchString(v):
+		return InvalidField(field, "%s %q is not valid: it %s", field, v, NameRule)
 	}
 	return nil
 }

@@ -94,7 +94,7 @@ func (r *apiKeyAccountResource) Schema(_ context.Context, _ resource.SchemaReque
 			"name": schema.StringAttribute{
 				MarkdownDescription: "The account's name, unique in the backend. Changing it updates the account in place.",
 				Required:            true,
-				Validators:          []validator.String{stringvalidator.LengthBetween(1, backend.MaxNameLength)},
+				Validators:          []validator.String{validators.Name()},
 			},
 			"description": schema.StringAttribute{
 				MarkdownDescription: "A description of the account. Defaults to `\"\"`.",
@@ -329,6 +329,21 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+
+	if r.backend != nil {
+		selfID := ""
+		if !req.State.Raw.IsNull() {
+			resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("id"), &selfID)...)
+		}
+		var stateName types.String
+		if !req.State.Raw.IsNull() {
+			resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &stateName)...)
+		}
+		if !plan.Name.Equal(stateName) {
+			checkNameFree(ctx, &resp.Diagnostics, path.Root("name"), "API key account", "apphost_api_key_account",
+				plan.Name, selfID, accountIDByName(r.backend))
+		}
 	}
 
 	if req.State.Raw.IsNull() {

@@ -19,12 +19,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/validators"
 )
 
 var (
 	_ resource.Resource                = (*appResource)(nil)
 	_ resource.ResourceWithConfigure   = (*appResource)(nil)
 	_ resource.ResourceWithImportState = (*appResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*appResource)(nil)
 )
 
 func newAppResource() resource.Resource { return &appResource{} }
@@ -63,14 +65,14 @@ func (r *appResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *
 			"name": schema.StringAttribute{
 				MarkdownDescription: "The app's name, unique in the backend. It is the actor of the app's own logins in the audit log.",
 				Required:            true,
-				Validators:          []validator.String{stringvalidator.LengthBetween(1, backend.MaxNameLength)},
+				Validators:          []validator.String{validators.Name()},
 			},
 			"app_host": schema.StringAttribute{
 				MarkdownDescription: "The App Host the app runs on. Defaults to `\"default\"`.",
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString(backend.DefaultAppHost),
-				Validators:          []validator.String{stringvalidator.LengthBetween(1, backend.MaxNameLength)},
+				Validators:          []validator.String{validators.Name()},
 			},
 			"version": schema.StringAttribute{
 				MarkdownDescription: "The version of the app to run. Defaults to `\"\"`.",
@@ -234,4 +236,22 @@ func (r *appResource) ImportState(ctx context.Context, req resource.ImportStateR
 		id = a.ID
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
+}
+
+// ModifyPlan checks at plan time that a new or changed name is free.
+func (r *appResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.backend == nil {
+		return
+	}
+	var name, stateName types.String
+	var selfID string
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("name"), &name)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &stateName)...)
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("id"), &selfID)...)
+	}
+	if resp.Diagnostics.HasError() || name.Equal(stateName) {
+		return
+	}
+	checkNameFree(ctx, &resp.Diagnostics, path.Root("name"), "app", "apphost_app", name, selfID, appIDByName(r.backend))
 }

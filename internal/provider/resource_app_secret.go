@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/validators"
 )
 
 var (
@@ -79,10 +80,7 @@ func (r *appSecretResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				MarkdownDescription: "Name of the secret in the app, usually the key account's name. Changing it forces a new resource.",
 				Required:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators: []validator.String{
-					stringvalidator.LengthBetween(1, backend.MaxNameLength),
-					stringvalidator.NoneOf(""),
-				},
+				Validators:          []validator.String{validators.Name()},
 			},
 			"api_key_account_id": schema.StringAttribute{
 				MarkdownDescription: "ID of the API key account this secret authenticates as " +
@@ -134,7 +132,8 @@ func (r *appSecretResource) Configure(_ context.Context, req resource.ConfigureR
 	r.backend = b
 }
 
-// ModifyPlan computes the id at plan time when app_id and name are known.
+// ModifyPlan checks at plan time that the app and the key account exist, and
+// computes the id when app_id and name are known.
 func (r *appSecretResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() {
 		return
@@ -143,6 +142,17 @@ func (r *appSecretResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	if r.backend != nil {
+		checkExists(ctx, &resp.Diagnostics, path.Root("app_id"), "app", plan.AppID, func(ctx context.Context, id string) error {
+			_, err := r.backend.GetApp(ctx, id)
+			return err
+		})
+		checkExists(ctx, &resp.Diagnostics, path.Root("api_key_account_id"), "API key account", plan.APIKeyAccountID,
+			func(ctx context.Context, id string) error {
+				_, err := r.backend.GetAccount(ctx, id)
+				return err
+			})
 	}
 	if !plan.AppID.IsUnknown() && !plan.Name.IsUnknown() {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"),

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
 
 var (
@@ -81,5 +83,38 @@ func (regexValidator) ValidateString(ctx context.Context, req validator.StringRe
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid regular expression",
 			fmt.Sprintf("%q is not a valid regular expression: %s. Use Go (RE2) syntax; "+
 				"lookarounds and backreferences are not supported.", s, err))
+	}
+}
+
+var _ validator.String = nameValidator{}
+
+// Name returns a validator for the names of key accounts, apps, App Hosts and
+// app secrets: the backend's rule (backend.NamePattern), checked at plan time
+// so a bad name fails before anything is changed.
+func Name() validator.String { return nameValidator{} }
+
+type nameValidator struct{}
+
+func (nameValidator) Description(context.Context) string {
+	return fmt.Sprintf("value must be 1 to %d characters long and %s", backend.MaxNameLength, backend.NameRule)
+}
+
+func (v nameValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (nameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	switch {
+	case s == "":
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid name",
+			"The name is empty. Give a name that "+backend.NameRule+".")
+	case len(s) > backend.MaxNameLength:
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid name",
+			fmt.Sprintf("The name is %d characters long; the limit is %d. Use a shorter name.", len(s), backend.MaxNameLength))
+	case !backend.NamePattern.MatchString(s):
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid name",
+			fmt.Sprintf("The name %q is not valid: a name %s, such as \"siem-forwarder\".", s, backend.NameRule))
 	}
 }

@@ -1,0 +1,80 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+// These checks move errors that the backend would raise halfway through an
+// apply to plan time, on the attribute at fault. A backend that cannot be
+// asked (not configured yet, unreachable) skips them: the apply still checks.
+
+// checkNameFree reports an error on attr when another object of the kind
+// already has the planned name. selfID is the resource's own ID ("" on create).
+func checkNameFree(ctx context.Context, diags *diag.Diagnostics, attr path.Path, kind, resourceType string,
+	name types.String, selfID string, lookup func(context.Context, string) (string, error),
+) {
+	if name.IsNull() || name.IsUnknown() {
+		return
+	}
+	id, err := lookup(ctx, name.ValueString())
+	switch {
+	case backend.IsNotFound(err):
+		return
+	case err != nil:
+		tflog.Debug(ctx, "Could not check whether the name is taken", map[string]any{"kind": kind, "error": err.Error()})
+		return
+	case id == selfID:
+		return
+	}
+	diags.AddAttributeError(attr, fmt.Sprintf("%s name already taken", kind),
+		fmt.Sprintf("An %s named %q already exists in the backend (ID %s), and names are unique. Choose "+
+			"another name, or bring the existing one under Terraform: an import block with id = %q "+
+			"(or terraform import %s.<label> %s).", kind, name.ValueString(), id, id, resourceType, id))
+}
+
+// checkExists reports an error on attr when the planned ID names no object.
+func checkExists(ctx context.Context, diags *diag.Diagnostics, attr path.Path, kind string, id types.String,
+	get func(context.Context, string) error,
+) {
+	if id.IsNull() || id.IsUnknown() {
+		return
+	}
+	err := get(ctx, id.ValueString())
+	switch {
+	case err == nil:
+	case backend.IsNotFound(err):
+		diags.AddAttributeError(attr, fmt.Sprintf("%s not found", kind),
+			fmt.Sprintf("No %s has the ID %q in the backend. Use the id of a managed resource "+
+				"(for example apphost_app.<name>.id), or look one up with a data source.", kind, id.ValueString()))
+	default:
+		tflog.Debug(ctx, "Could not check whether the object exists", map[string]any{"kind": kind, "error": err.Error()})
+	}
+}
+
+func accountIDByName(b backend.Backend) func(context.Context, string) (string, error) {
+	return func(ctx context.Context, name string) (string, error) {
+		a, err := b.GetAccountByName(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		return a.ID, nil
+	}
+}
+
+func appIDByName(b backend.Backend) func(context.Context, string) (string, error) {
+	return func(ctx context.Context, name string) (string, error) {
+		a, err := b.GetAppByName(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		return a.ID, nil
+	}
+}
