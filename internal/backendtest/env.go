@@ -41,7 +41,7 @@ type Admin struct {
 }
 
 // SQLiteStore returns a fresh "sqlite:PATH" store string in t's temp dir.
-func SQLiteStore(t *testing.T) string {
+func SQLiteStore(t testing.TB) string {
 	t.Helper()
 	return "sqlite:" + filepath.Join(t.TempDir(), "apphost.db")
 }
@@ -106,7 +106,7 @@ func withSearchPath(t *testing.T, dsn, schema string) string {
 
 // Open opens store with local.Open (the key file beside a SQLite store, or
 // keyFile) and closes it when t ends.
-func Open(t *testing.T, store, keyFile string) *backend.Service {
+func Open(t testing.TB, store, keyFile string) *backend.Service {
 	t.Helper()
 	if keyFile == "" && !strings.HasPrefix(store, "sqlite:") {
 		keyFile = filepath.Join(t.TempDir(), "apphost.key")
@@ -120,7 +120,7 @@ func Open(t *testing.T, store, keyFile string) *backend.Service {
 }
 
 // Bootstrap creates the admin account on svc, as serve does on an empty store.
-func Bootstrap(t *testing.T, svc *backend.Service) Admin {
+func Bootstrap(t testing.TB, svc *backend.Service) Admin {
 	t.Helper()
 	a := Admin{ID: uuid.NewString(), Secret: rand.Text() + rand.Text()}
 	if _, err := svc.CreateAdminAccount(context.Background(), a.ID, AdminName, a.Secret); err != nil {
@@ -132,7 +132,14 @@ func Bootstrap(t *testing.T, svc *backend.Service) Admin {
 // Serve serves svc over HTTP on loopback until t ends and returns its URL.
 func Serve(t *testing.T, svc backend.Backend) string {
 	t.Helper()
-	h := server.New(server.Config{Backend: svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := server.New(server.Config{
+		Backend: svc,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Every test client is 127.0.0.1, and the contract suite's lockout
+		// tests fail logins on purpose: a budget no test reaches. The limit
+		// itself is tested in internal/server.
+		FailedLogins: server.RateLimit{Burst: 1 << 20},
+	})
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ReadHeaderTimeout = server.ReadHeaderTimeout
 	srv.Config.MaxHeaderBytes = server.MaxHeaderBytes

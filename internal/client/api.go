@@ -30,6 +30,9 @@ type call struct {
 	body   any // marshalled as JSON when non-nil
 	out    any // decoded from a 2xx JSON response when non-nil
 	class  retryClass
+	// unknownOutcome says what the user should do when a retryUnsent call
+	// failed after it may have reached the server (so it was not repeated).
+	unknownOutcome string
 }
 
 func (c *Client) do(ctx context.Context, k call) error {
@@ -68,6 +71,9 @@ func (c *Client) do(ctx context.Context, k call) error {
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
+		}
+		if k.class == retryUnsent && transient(err) && !neverSent(err) {
+			return c.outcomeUnknown(k, err)
 		}
 		return c.unreachable(err)
 	}
@@ -127,7 +133,11 @@ func pathID(s string) string { return url.PathEscape(s) }
 // request may have reached the server: a repeat could not return the secret.
 func (c *Client) CreateAccount(ctx context.Context, req backend.CreateAccountRequest) (*backend.AccountWithSecret, error) {
 	var out backend.AccountWithSecret
-	if err := c.do(ctx, call{method: "POST", path: "/v1/accounts", body: req, out: &out, class: retryUnsent}); err != nil {
+	if err := c.do(ctx, call{method: "POST", path: "/v1/accounts", body: req, out: &out, class: retryUnsent,
+		unknownOutcome: fmt.Sprintf("the API key account %q may have been created, but its secret (shown only once) was lost with the answer. "+
+			"Look for it (terraform-provider-apphost accounts, or GET /v1/accounts/by-name/%s): if it exists, import it "+
+			"(terraform import) and rotate its secret (change a rotation trigger), since its first secret is unknown; "+
+			"if it does not, apply again", req.Name, url.PathEscape(req.Name))}); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -223,7 +233,8 @@ func (c *Client) DeleteAccount(ctx context.Context, req backend.DeleteAccountReq
 // Login implements backend.Backend. It is never repeated after the request
 // may have reached the server: a repeated failure would count twice.
 func (c *Client) Login(ctx context.Context, req backend.LoginRequest) error {
-	return c.do(ctx, call{method: "POST", path: "/v1/login", body: req, class: retryUnsent})
+	return c.do(ctx, call{method: "POST", path: "/v1/login", body: req, class: retryUnsent,
+		unknownOutcome: "the login may have been checked (and, if the secret was wrong, counted toward the lockout); try again"})
 }
 
 // apps
@@ -231,7 +242,9 @@ func (c *Client) Login(ctx context.Context, req backend.LoginRequest) error {
 // CreateApp implements backend.Backend; retried like CreateAccount.
 func (c *Client) CreateApp(ctx context.Context, req backend.CreateAppRequest) (*backend.App, error) {
 	var out backend.App
-	if err := c.do(ctx, call{method: "POST", path: "/v1/apps", body: req, out: &out, class: retryUnsent}); err != nil {
+	if err := c.do(ctx, call{method: "POST", path: "/v1/apps", body: req, out: &out, class: retryUnsent,
+		unknownOutcome: fmt.Sprintf("the app %q may have been created. Look for it (GET /v1/apps/by-name/%s): "+
+			"if it exists, import it (terraform import); if it does not, apply again", req.Name, url.PathEscape(req.Name))}); err != nil {
 		return nil, err
 	}
 	return &out, nil

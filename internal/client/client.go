@@ -17,11 +17,14 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -211,11 +214,26 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
-		return true, nil // the server did not process it
+		// The server did not process it; but a client past its failed-login
+		// budget has wrong credentials (right ones still pass), and no wait
+		// makes them right.
+		return !rateLimitedLogin(resp), nil
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return class == retrySafe, nil
 	}
 	return false, nil
+}
+
+// rateLimitedLogin reports whether a 429 is the server's failed-login limit
+// (error code rate_limited), leaving the body readable.
+func rateLimitedLogin(resp *http.Response) bool {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	var body struct {
+		Error *backend.Error `json:"error"`
+	}
+	return json.Unmarshal(raw, &body) == nil && body.Error != nil && body.Error.Code == backend.CodeRateLimited
 }
 
 // transient reports whether a transport error may go away on its own; TLS
@@ -248,6 +266,18 @@ func neverSent(err error) bool {
 	}
 	var dns *net.DNSError
 	return errors.As(err, &dns)
+}
+
+// outcomeUnknown wraps a transport failure of a call that is not repeated
+// once it may have reached the server: whether the server did it is unknown.
+func (c *Client) outcomeUnknown(k call, err error) error {
+	what := k.unknownOutcome
+	if what == "" {
+		what = "check the server's state before trying again"
+	}
+	return &backend.Error{Code: backend.CodeUnavailable, Err: err, Message: fmt.Sprintf(
+		"the connection to the apphost server at %s failed after %s %s was sent, so whether the server did it is unknown; "+
+			"it was not repeated, since a repeat is not safe: %s", c.endpoint, k.method, k.path, what)}
 }
 
 // unreachable wraps a transport failure that outlived the retries.

@@ -109,16 +109,15 @@ func Open(ctx context.Context, cfg Config) (*backend.Service, error) {
 		if keyFile == "" {
 			keyFile = kind.sqlitePath + ".key"
 		}
-		// The key first: a bad key file should not leave a new empty database behind.
-		box, err := loadKey(keyFile)
-		if err != nil {
+		// An existing key file first: a bad one should not leave a new empty
+		// database behind.
+		if err := preloadKey(keyFile); err != nil {
 			return nil, err
 		}
 		st, err = sqlite.Open(kind.sqlitePath)
 		if err != nil {
 			return nil, storeError(err)
 		}
-		return backend.NewService(st, box, backend.Options{LockoutThreshold: cfg.LockoutThreshold}), nil
 	default:
 		if keyFile == "" {
 			keyFile = os.Getenv(EnvKeyFile)
@@ -126,16 +125,88 @@ func Open(ctx context.Context, cfg Config) (*backend.Service, error) {
 		if keyFile == "" {
 			keyFile = DefaultPostgresKeyFile
 		}
-		box, err := loadKey(keyFile)
-		if err != nil {
+		if err := preloadKey(keyFile); err != nil {
 			return nil, err
 		}
 		st, err = openPostgres(ctx, kind.postgresDSN)
 		if err != nil {
 			return nil, storeError(err)
 		}
-		return backend.NewService(st, box, backend.Options{LockoutThreshold: cfg.LockoutThreshold}), nil
 	}
+	box, err := keyForStore(ctx, st, keyFile)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return backend.NewService(st, box, backend.Options{LockoutThreshold: cfg.LockoutThreshold}), nil
+}
+
+// preloadKey checks an existing key file before the store is opened (or
+// created); a missing one is dealt with by keyForStore.
+func preloadKey(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	_, err := loadKey(path) // any other stat error is reported by the load
+	return err
+}
+
+// keyForStore loads the key file, or creates it for a store that holds no
+// sealed value yet. It refuses to create a new key for a store whose app
+// secret values were sealed with a key that is now missing (a new key could
+// never open them, and every later value would be sealed with a key that does
+// not match the backup), and it refuses a key file that is not the one those
+// values were sealed with.
+func keyForStore(ctx context.Context, st store.Store, path string) (*secretbox.Box, error) {
+	sealed, err := firstSealed(ctx, st)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if _, statErr := os.Stat(path); errors.Is(statErr, os.ErrNotExist) && sealed != nil {
+		return nil, &backend.Error{
+			Code: backend.CodeKeyFile,
+			Message: fmt.Sprintf("key file %s is missing, but the store holds app secret values sealed with it: "+
+				"restore it from backup; without it app secret values cannot be decrypted "+
+				"(a new key is not created, since it could never open them)", path),
+		}
+	}
+	box, err := loadKey(path)
+	if err != nil {
+		return nil, err
+	}
+	if sealed == nil {
+		return box, nil
+	}
+	if _, err := box.Open(sealed); err != nil {
+		msg := fmt.Sprintf("key file %s is not the key this store's app secret values were sealed with: "+
+			"restore the key file that belongs to this store", path)
+		if errors.Is(err, secretbox.ErrCorrupt) {
+			msg = fmt.Sprintf("a stored app secret value cannot be opened with key file %s: the value or the key file is corrupt; "+
+				"restore both from the same backup", path)
+		}
+		return nil, &backend.Error{Code: backend.CodeKeyFile, Message: msg, Err: err}
+	}
+	return box, nil
+}
+
+// firstSealed returns one sealed value of the store (an app secret value, else
+// a remembered regenerate result), or nil when it holds none.
+func firstSealed(ctx context.Context, st store.Store) ([]byte, error) {
+	var out []byte
+	err := st.Read(ctx, func(tx store.Tx) error {
+		rows, err := tx.ListAppSecrets(ctx, store.AppSecretFilter{})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if len(r.Ciphertext) > 0 {
+				out = r.Ciphertext
+				return nil
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 func loadKey(path string) (*secretbox.Box, error) {

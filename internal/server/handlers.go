@@ -166,7 +166,10 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req, false); err != nil {
 		return err
 	}
-	if err := s.b.Login(backend.WithActor(r.Context(), anonymousActor), req); err != nil {
+	err := s.limitedLogin(w, r, req.AccountID, req.Secret, func() error {
+		return s.b.Login(backend.WithActor(r.Context(), anonymousActor), req)
+	})
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

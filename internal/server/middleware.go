@@ -152,6 +152,8 @@ func statusOf(code string) int {
 		return http.StatusLocked
 	case backend.CodeUnavailable:
 		return http.StatusServiceUnavailable
+	case backend.CodeRateLimited:
+		return http.StatusTooManyRequests
 	default: // schema_newer, key_file, internal and anything unknown
 		return http.StatusInternalServerError
 	}

@@ -38,6 +38,13 @@ type Authenticator interface {
 	AuthenticateAdmin(ctx context.Context, id, secret string) (*backend.Account, error)
 }
 
+// SecretChecker checks credentials without writing anything: no audit event,
+// no failure count. *backend.Service implements it. The server uses it for a
+// client past its failed-login budget, whose failures must not count.
+type SecretChecker interface {
+	CheckSecret(ctx context.Context, id, secret string) (*backend.Account, error)
+}
+
 // BackendAuthenticator authenticates through Backend.Login (which counts
 // failures toward the lockout), then reads the account for its Admin flag.
 type BackendAuthenticator struct{ Backend backend.Backend }
@@ -54,8 +61,13 @@ func (a BackendAuthenticator) AuthenticateAdmin(ctx context.Context, id, secret 
 type Config struct {
 	// Backend serves every call; usually a *backend.Service from local.Open.
 	Backend backend.Backend
-	// Admin authenticates callers; nil means BackendAuthenticator{Backend}.
+	// Admin authenticates callers; nil means Backend itself when it is an
+	// Authenticator (a *backend.Service is: a successful auth only reads),
+	// else BackendAuthenticator{Backend}.
 	Admin Authenticator
+	// FailedLogins limits failed logins per client address; the zero value
+	// takes the defaults (see RateLimit).
+	FailedLogins RateLimit
 	// Logger receives one line per request; nil means slog.Default().
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
@@ -66,6 +78,8 @@ type Config struct {
 type server struct {
 	b       backend.Backend
 	auth    Authenticator
+	check   SecretChecker // nil when neither Admin nor Backend has one
+	limit   *limiter
 	log     *slog.Logger
 	maxBody int64
 	mux     *http.ServeMux
@@ -120,10 +134,20 @@ func New(cfg Config) http.Handler {
 		auth:    cfg.Admin,
 		log:     cfg.Logger,
 		maxBody: cfg.MaxBodyBytes,
+		limit:   newLimiter(cfg.FailedLogins),
 		mux:     http.NewServeMux(),
 	}
 	if s.auth == nil {
-		s.auth = BackendAuthenticator{Backend: cfg.Backend}
+		if a, ok := cfg.Backend.(Authenticator); ok {
+			s.auth = a
+		} else {
+			s.auth = BackendAuthenticator{Backend: cfg.Backend}
+		}
+	}
+	if c, ok := s.auth.(SecretChecker); ok {
+		s.check = c
+	} else if c, ok := cfg.Backend.(SecretChecker); ok {
+		s.check = c
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -142,7 +166,7 @@ func (s *server) endpoint(rt route) http.Handler {
 	h := rt.h
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !rt.public {
-			ctx, err := s.authenticate(r)
+			ctx, err := s.authenticate(w, r)
 			if err != nil {
 				s.writeError(w, r, err)
 				return

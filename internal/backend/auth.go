@@ -1,0 +1,65 @@
+package backend
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+
+	"github.com/apphost/terraform-provider-apphost/internal/store"
+)
+
+// CheckSecret reports whether secret is the current secret of the account id
+// and that account may log in (it is not locked). It only reads: no audit
+// event, no failure count, no write transaction. It returns the account (its
+// Apps left empty) or the same errors as Login (login_failed, locked).
+//
+// It is the cheap path of a caller that authenticates on every request (the
+// server's Basic auth), and the check a rate-limited caller may still make
+// without its failures counting toward anyone's lockout.
+func (s *Service) CheckSecret(ctx context.Context, id, secret string) (*Account, error) {
+	hash := hashSecret(secret) // before the lookup, so an unknown ID costs the same
+	var out *Account
+	err := s.read(ctx, func(o *op) error {
+		row, err := o.tx.GetAccount(o.ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return errLoginFailed()
+		}
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare(hash, row.SecretHash) != 1 {
+			return errLoginFailed()
+		}
+		if row.Locked {
+			return errLocked(row.Name)
+		}
+		a := toAccount(row, nil)
+		out = &a
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AuthenticateAdmin checks the credentials of an admin API call. A right
+// secret of an unlocked account with no failed logins on record is a read
+// only (CheckSecret): an API call writes nothing to authenticate. Anything
+// else goes through Login's write path, so a failure counts toward the
+// lockout (and locks at the threshold) exactly as a failed Login does, and a
+// success after failures resets the count as Login does. The account is
+// returned whether or not it is an admin; the caller decides what that allows.
+func (s *Service) AuthenticateAdmin(ctx context.Context, id, secret string) (*Account, error) {
+	a, err := s.CheckSecret(ctx, id, secret)
+	switch {
+	case err == nil && a.FailedLoginAttempts == 0:
+		return a, nil
+	case err != nil && CodeOf(err) != CodeLoginFailed && CodeOf(err) != CodeLocked:
+		return nil, err // the store failed: nothing was decided, nothing to count
+	}
+	if err := s.Login(ctx, LoginRequest{AccountID: id, Secret: secret}); err != nil {
+		return nil, err
+	}
+	return s.CheckSecret(ctx, id, secret)
+}
