@@ -1,0 +1,211 @@
+package faulttest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+// TestKillProviderMidRotation kills the provider plugin (SIGKILL) during the
+// apply of a rotation, as soon as the audit log shows the chosen step: the
+// first undeploy, the regenerate, the first app secret put. The SQLite store
+// must stay consistent, and the next apply must finish the rotation: every
+// app running and logging in with the secret in state, no failed login, no
+// lock, and an empty plan after.
+func TestKillProviderMidRotation(t *testing.T) {
+	requireAcc(t)
+	t.Parallel()
+	const key = "k1"
+	apps := appNames(key, 3)
+	keys := map[string][]string{key: apps}
+
+	// One set-up apply, copied for each kill point.
+	base := filepath.Join(t.TempDir(), "base")
+	w := newTFDir(t, base)
+	w.write(config(embeddedProvider(filepath.Join(base, "apphost.db")), "", 1, 3, "1"))
+	w.mustApply()
+
+	points := []struct {
+		name   string
+		action string
+	}{
+		{"after_first_undeploy", backend.ActionAppUndeploy},
+		{"after_regenerate", backend.ActionAccountRegenerate},
+		{"after_first_secret_put", backend.ActionAppSecretPut},
+	}
+	for _, p := range points {
+		dir := filepath.Join(filepath.Dir(base), p.name)
+		copyDir(t, base, dir)
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			db := filepath.Join(dir, "apphost.db")
+			w := newTFDir(t, dir)
+			w.write(config(embeddedProvider(db), "", 1, 3, "2"))
+			svc := openStore(t, db)
+			mark := lastSeq(t, svc)
+			before, _ := w.state().key(key)
+
+			// One operation at a time: parallel undeploys (or puts) are a
+			// burst of transactions a few hundred microseconds apart, and the
+			// kill should land right after the first.
+			run := w.startApply("-parallelism=1")
+			target, killedAfter, pids := watchAndKill(t, svc, run, w.bin, db, mark, p.action)
+			res := run.wait()
+			t.Logf("%s (killed pid %v at seq %d: %s %s)", res, pids, target.Seq, target.Action, target.TargetName)
+			t.Logf("faults injected: %d SIGKILL", len(pids))
+			if len(pids) == 0 {
+				t.Fatalf("no provider process to kill; the apply:\n%s", res.out)
+			}
+			if res.code == 0 {
+				t.Fatalf("the apply succeeded although its provider was killed:\n%s", res.out)
+			}
+			t.Logf("terraform reported: %s", strings.Join(res.errorLines(), " | "))
+
+			// The store right after the kill.
+			integrityCheck(t, db)
+			ev := events(t, svc, mark)
+			t.Logf("audit log of the killed apply (the kill came after seq %d; %d event(s) landed after the target before it):\n%s",
+				killedAfter, killedAfter-target.Seq, auditLog(ev))
+			st := w.state()
+			ks, _ := st.key(key)
+			acct, err := svc.GetAccount(context.Background(), ks.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lostSecret := acct.SecretVersion > ks.Version
+			t.Logf("after the kill: secret_version %d in the store, %d in state (was %d); locked=%v; app secrets in state: %d of %d",
+				acct.SecretVersion, ks.Version, before.Version, acct.Locked, countAppSecrets(st, apps), len(apps))
+			if lostSecret {
+				t.Logf("the secret regenerated before the kill (version %d) never reached the state: "+
+					"the next plan finds secret_version moved and regenerates again", acct.SecretVersion)
+			}
+			if acct.Locked {
+				t.Errorf("the account is locked after the kill")
+			}
+			for _, name := range apps {
+				a, err := svc.GetAppByName(context.Background(), name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("  app %s: deployed=%v status=%s secrets=%d", name, a.Deployed, a.Status, len(a.Secrets))
+			}
+
+			// The next apply completes the rotation.
+			killSeq := lastSeq(t, svc)
+			w.mustApply()
+			integrityCheck(t, db)
+			rec := events(t, svc, killSeq)
+			regens := count(rec, backend.ActionAccountRegenerate)
+			t.Logf("the recovery apply regenerated %d time(s):\n%s", regens, auditLog(rec))
+			st = w.state()
+			ks, _ = st.key(key)
+			switch {
+			case ks.Version <= before.Version:
+				t.Errorf("secret_version %d after the recovery, want more than %d: the rotation did not happen", ks.Version, before.Version)
+			case lostSecret && regens != 1:
+				t.Errorf("the secret regenerated before the kill was lost to the state; the recovery regenerated %d times, want 1", regens)
+			case !lostSecret && acct.SecretVersion > before.Version && regens != 0:
+				t.Errorf("the regenerated secret reached the state before the kill; the recovery regenerated %d times, want 0", regens)
+			}
+			requireConverged(t, svc, st, mark, keys)
+			w.requireEmptyPlan()
+		})
+	}
+}
+
+// watchAndKill waits for the first audit event after seq mark with action
+// act and kills the provider plugin of run (SIGKILL) right after the
+// transaction that wrote it. To stop the plugin before it can take another
+// step, the watcher freezes it (SIGSTOP) whenever the store's WAL file
+// changes, reads the audit log, and either kills it or lets it go on
+// (SIGCONT). It returns the target event, the newest sequence number at the
+// kill, and the PIDs killed.
+func watchAndKill(t *testing.T, b backend.Backend, run *tfRun, bin, db string, mark int64, act string) (backend.AuditEvent, int64, []int) {
+	t.Helper()
+	ctx := context.Background()
+	wal := db + "-wal"
+	walState := func() (int64, time.Time) {
+		fi, err := os.Stat(wal)
+		if err != nil {
+			return -1, time.Time{}
+		}
+		return fi.Size(), fi.ModTime()
+	}
+	size, mod := walState()
+	var pids []int
+	parent := run.cmd.Process.Pid
+	signal := func(sig syscall.Signal) {
+		for _, pid := range pids {
+			if isProvider(pid, parent, bin) {
+				_ = syscall.Kill(pid, sig)
+			}
+		}
+	}
+	after := mark
+	deadline := time.Now().Add(2 * time.Minute)
+	lastScan := time.Time{}
+	for time.Now().Before(deadline) && !run.exited() {
+		s, m := walState()
+		if s == size && m.Equal(mod) {
+			if time.Since(lastScan) > 5*time.Millisecond {
+				pids = providerPIDs(parent, bin)
+				lastScan = time.Now()
+			}
+			time.Sleep(100 * time.Microsecond)
+			continue
+		}
+		size, mod = s, m
+		signal(syscall.SIGSTOP)
+		// A plugin started since the last scan.
+		for _, pid := range providerPIDs(parent, bin) {
+			if !slices.Contains(pids, pid) {
+				_ = syscall.Kill(pid, syscall.SIGSTOP)
+				pids = append(pids, pid)
+			}
+		}
+		ev, err := b.ListAuditEvents(ctx, backend.AuditQuery{AfterSeq: after})
+		if err != nil {
+			signal(syscall.SIGCONT)
+			t.Fatalf("reading the audit log: %v", err)
+		}
+		for _, e := range ev {
+			if e.Action == act {
+				var killed []int
+				for _, pid := range pids {
+					if isProvider(pid, parent, bin) && syscall.Kill(pid, syscall.SIGKILL) == nil {
+						killed = append(killed, pid)
+					}
+				}
+				return e, ev[len(ev)-1].Seq, killed
+			}
+		}
+		if len(ev) > 0 {
+			after = ev[len(ev)-1].Seq
+		}
+		signal(syscall.SIGCONT)
+	}
+	signal(syscall.SIGCONT)
+	if !run.exited() {
+		_ = run.cmd.Process.Kill()
+	}
+	res := run.wait()
+	t.Fatalf("no %s event appeared during the apply:\n%s", act, res.out)
+	return backend.AuditEvent{}, 0, nil
+}
+
+func countAppSecrets(st tfState, apps []string) int {
+	n := 0
+	for _, a := range apps {
+		if st.attrs("apphost_app_secret", a) != nil {
+			n++
+		}
+	}
+	return n
+}
