@@ -74,7 +74,13 @@ func noErr(t *testing.T, err error) {
 }
 
 // wantCode fails unless err is a *backend.Error with code.
-func wantCode(t *testing.T, err error, code string) *backend.Error {
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	wantError(t, err, code)
+}
+
+// wantError is wantCode that returns the *backend.Error for more checks.
+func wantError(t *testing.T, err error, code string) *backend.Error {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("want error %s, got none", code)
@@ -229,7 +235,7 @@ func testNotFound(t *testing.T, b backend.Backend) {
 func testInvalid(t *testing.T, b backend.Backend) {
 	c := ctx(t)
 	_, err := b.CreateAccount(c, backend.CreateAccountRequest{Name: ""})
-	be := wantCode(t, err, backend.CodeInvalid)
+	be := wantError(t, err, backend.CodeInvalid)
 	if be != nil && be.Field != "name" {
 		t.Errorf("field = %q, want name", be.Field)
 	}
@@ -326,7 +332,7 @@ func testGuard(t *testing.T, b backend.Backend) {
 	seq := lastSeq(t, b)
 
 	_, err := b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, RefuseIfAppsRunning: true, IdempotencyKey: uuid.NewString()})
-	be := wantCode(t, err, backend.CodeAppsRunning)
+	be := wantError(t, err, backend.CodeAppsRunning)
 	if be != nil && !slices.Contains(be.Apps, "forwarder") {
 		t.Errorf("the refusal names %v, want forwarder", be.Apps)
 	}
@@ -517,8 +523,8 @@ func testSafeRotation(t *testing.T, b backend.Backend) {
 			order[e.Action] = e.Seq
 		}
 	}
-	if !(order[backend.ActionAppUndeploy] < order[backend.ActionAccountRegenerate] &&
-		order[backend.ActionAccountRegenerate] < order[backend.ActionAppDeploy]) {
+	if order[backend.ActionAppUndeploy] >= order[backend.ActionAccountRegenerate] ||
+		order[backend.ActionAccountRegenerate] >= order[backend.ActionAppDeploy] {
 		t.Errorf("order of events: %v", order)
 	}
 }

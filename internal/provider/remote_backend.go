@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -19,12 +20,20 @@ func newRemoteBackend(ctx context.Context, cfg remoteConfig) (backend.Backend, e
 		CAFile:             cfg.CAFile,
 		InsecureSkipVerify: cfg.InsecureSkipVerify,
 		UserAgent:          cfg.UserAgent,
-		Logger:             tflogLogger{ctx: maskSecrets(ctx)},
+		Logger:             &tflogLogger{ctx: maskSecrets(ctx)},
 	})
 }
 
 // tflogLogger routes the HTTP client's request and retry logs to tflog.
-type tflogLogger struct{ ctx context.Context }
+//
+// The HTTP client's logger has no per-request context, so every request logs
+// through the one context built in Configure. tflog's masking rewrites that
+// context's field maps in place, which crashes the provider ("concurrent map
+// writes") when Terraform's parallel calls log at once: hence the mutex.
+type tflogLogger struct {
+	mu  sync.Mutex
+	ctx context.Context
+}
 
 func fields(kv []any) map[string]any {
 	m := make(map[string]any, len(kv)/2)
@@ -36,7 +45,13 @@ func fields(kv []any) map[string]any {
 	return m
 }
 
-func (l tflogLogger) Error(msg string, kv ...any) { tflog.Error(l.ctx, msg, fields(kv)) }
-func (l tflogLogger) Info(msg string, kv ...any)  { tflog.Info(l.ctx, msg, fields(kv)) }
-func (l tflogLogger) Debug(msg string, kv ...any) { tflog.Debug(l.ctx, msg, fields(kv)) }
-func (l tflogLogger) Warn(msg string, kv ...any)  { tflog.Warn(l.ctx, msg, fields(kv)) }
+func (l *tflogLogger) log(write func(context.Context, string, ...map[string]any), msg string, kv []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	write(l.ctx, msg, fields(kv))
+}
+
+func (l *tflogLogger) Error(msg string, kv ...any) { l.log(tflog.Error, msg, kv) }
+func (l *tflogLogger) Info(msg string, kv ...any)  { l.log(tflog.Info, msg, kv) }
+func (l *tflogLogger) Debug(msg string, kv ...any) { l.log(tflog.Debug, msg, kv) }
+func (l *tflogLogger) Warn(msg string, kv ...any)  { l.log(tflog.Warn, msg, kv) }
