@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// cell is one backend at one N: the figures of every round.
+type cell struct {
+	N    int    `json:"n"`
+	Kind string `json:"backend"`
+
+	CreateS      float64   `json:"create_s"`
+	PlanS        []float64 `json:"plan_s"`
+	ApplyS       []float64 `json:"rotation_apply_s"`
+	PeakKB       int64     `json:"provider_peak_rss_kb"`
+	ServerPeakKB int64     `json:"server_peak_rss_kb,omitempty"`
+	// Downtime holds every app's undeploy-to-deploy time, in seconds, over all rotations.
+	Downtime     []float64 `json:"downtime_s,omitempty"`
+	FailedLogins int       `json:"failed_logins"`
+	Locks        int       `json:"locks"`
+	Errors       []string  `json:"errors,omitempty"`
+
+	ws *workspace
+}
+
+func (c *cell) fail(format string, args ...any) {
+	c.Errors = append(c.Errors, fmt.Sprintf(format, args...))
+}
+
+func (c *cell) notePeak(kb int64) { c.PeakKB = max(c.PeakKB, kb) }
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func mb(kb int64) string {
+	if kb <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f MB", float64(kb)/1024)
+}
+
+func secs(x float64) string {
+	if x <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+func ratio(x, floor float64) string {
+	if x <= 0 || floor <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", x/floor)
+}
+
+// printTable prints one row per cell, with ratios to the floors at the same N.
+func printTable(w io.Writer, cells []*cell) {
+	if len(cells) == 0 {
+		return
+	}
+	floor := func(n int, kind string) *cell {
+		for _, c := range cells {
+			if c.N == n && c.Kind == kind {
+				return c
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "N\tbackend\tplan s\tvs tf_data\tvs no-io\trotation s\tvs tf_data\tvs no-io\tprovider RSS\tdowntime med s\tmax s\truns\t")
+	for _, c := range cells {
+		p, a := median(c.PlanS), median(c.ApplyS)
+		var tp, ta, np, na float64
+		if f := floor(c.N, kindTFData); f != nil {
+			tp, ta = median(f.PlanS), median(f.ApplyS)
+		}
+		if f := floor(c.N, kindNoIO); f != nil {
+			np, na = median(f.PlanS), median(f.ApplyS)
+		}
+		dmed, dmax := "-", "-"
+		if len(c.Downtime) > 0 {
+			dmed = fmt.Sprintf("%.3f", median(c.Downtime))
+			dmax = fmt.Sprintf("%.3f", slices.Max(c.Downtime))
+		}
+		runs := fmt.Sprintf("%d", len(c.ApplyS))
+		if len(c.Errors) > 0 {
+			runs += " (!)"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			c.N, c.Kind, secs(p), ratio(p, tp), ratio(p, np), secs(a), ratio(a, ta), ratio(a, na),
+			mb(c.PeakKB), dmed, dmax, runs)
+	}
+	_ = tw.Flush()
+}
+
+// printNotes prints what the table has no room for: creates, server memory,
+// failed logins and errors.
+func printNotes(w io.Writer, cells []*cell) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "plan: refreshing terraform plan (must be empty); rotation: apply of a new rotation trigger (N keys")
+	fmt.Fprintln(w, "regenerated, N app secrets replaced); provider RSS: peak over every provider process of the runs;")
+	fmt.Fprintln(w, "downtime: per app, audit app.undeploy to app.deploy, over all rotations.")
+	for _, c := range cells {
+		var parts []string
+		if c.CreateS > 0 {
+			parts = append(parts, fmt.Sprintf("create %.2fs", c.CreateS))
+		}
+		if len(c.PlanS) > 0 {
+			parts = append(parts, "plans "+list(c.PlanS), "rotations "+list(c.ApplyS))
+		}
+		if c.ServerPeakKB > 0 {
+			parts = append(parts, "server peak RSS "+mb(c.ServerPeakKB))
+		}
+		if c.Kind != kindTFData && c.Kind != kindNoIO && len(c.ApplyS) > 0 {
+			parts = append(parts, fmt.Sprintf("failed logins %d, locks %d", c.FailedLogins, c.Locks))
+		}
+		fmt.Fprintf(w, "N=%d %s: %s\n", c.N, c.Kind, strings.Join(parts, "; "))
+		for _, e := range c.Errors {
+			fmt.Fprintf(w, "    ERROR: %s\n", e)
+		}
+	}
+}
+
+func list(xs []float64) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprintf("%.2f", x)
+	}
+	return "[" + strings.Join(s, " ") + "]s"
+}
+
+// machineInfo is printed above the table.
+type machineInfo struct {
+	Date      string `json:"date"`
+	Host      string `json:"host"`
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model"`
+	MemTotal  string `json:"mem_total"`
+	Kernel    string `json:"kernel"`
+	Terraform string `json:"terraform"`
+	Go        string `json:"go"`
+	LoadAvg   string `json:"loadavg"`
+}
+
+func readMachine(ctx context.Context, terraform string) machineInfo {
+	m := machineInfo{Date: time.Now().UTC().Format(time.RFC3339), CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	m.Host, _ = os.Hostname()
+	m.CPUModel = procField("/proc/cpuinfo", "model name")
+	m.MemTotal = procField("/proc/meminfo", "MemTotal")
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	m.Terraform = "unknown"
+	if out, err := exec.CommandContext(ctx, terraform, "version", "-json").Output(); err == nil {
+		var v struct {
+			Version  string `json:"terraform_version"`
+			Platform string `json:"platform"`
+		}
+		if json.Unmarshal(out, &v) == nil {
+			m.Terraform = v.Version + " " + v.Platform
+		}
+	}
+	return m
+}
+
+func (m machineInfo) print(w io.Writer) {
+	fmt.Fprintf(w, "apphost provider benchmark  %s\n", m.Date)
+	fmt.Fprintf(w, "machine:   %s, %d CPUs (nproc), %s, %s RAM, Linux %s, load %s\n",
+		m.Host, m.CPUs, m.CPUModel, m.MemTotal, m.Kernel, m.LoadAvg)
+	fmt.Fprintf(w, "software:  Terraform %s, %s\n", m.Terraform, m.Go)
+}
+
+// procField returns the value of the first "key: value" line of a /proc file.
+func procField(path, key string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "unknown"
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,444 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/bench/benchutil"
+	"github.com/apphost/terraform-provider-apphost/internal/client"
+)
+
+// workspace is one backend at one N: a directory with the configuration, the
+// CLI configuration that points Terraform at the provider binary, the
+// environment, and for a server backend the server.
+type workspace struct {
+	o        options
+	n        int
+	kind     string
+	dir      string
+	env      []string
+	rssLog   string
+	rotation string // the rotation variable's current value
+	seq      int    // command counter, for log file names
+
+	storePath string // embedded: the SQLite file
+	server    *benchutil.Server
+	api       *client.Client
+	dropPG    func()
+	auditSeq  int64
+}
+
+// newWorkspace writes the configuration of kind at n and starts its server.
+func (b *bench) newWorkspace(ctx context.Context, n int, kind string) (*workspace, error) {
+	o := b.o
+	ws := &workspace{o: o, n: n, kind: kind, dir: filepath.Join(o.dir, fmt.Sprintf("N%d", n), kind)}
+	if err := os.MkdirAll(filepath.Join(ws.dir, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	config := providerConfig(n)
+	if kind == kindTFData {
+		config = terraformDataConfig(n)
+	}
+	if err := os.WriteFile(filepath.Join(ws.dir, "main.tf"), []byte(config), 0o644); err != nil {
+		return nil, err
+	}
+
+	cliConfig := "disable_checkpoint = true\n"
+	ws.env = append(benchutil.CleanEnv(), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
+	if kind != kindTFData {
+		target := o.provider
+		if kind == kindNoIO {
+			target = o.noio
+		}
+		binDir := filepath.Join(ws.dir, "bin")
+		if err := os.MkdirAll(binDir, 0o755); err != nil {
+			return nil, err
+		}
+		link := target
+		if o.rsswrap != "" {
+			link = o.rsswrap
+			ws.rssLog = filepath.Join(ws.dir, "rss.log")
+			ws.env = append(ws.env, "BENCH_RSS_TARGET="+target, "BENCH_RSS_LOG="+ws.rssLog)
+		}
+		if err := os.Symlink(link, filepath.Join(binDir, "terraform-provider-apphost")); err != nil {
+			return nil, err
+		}
+		cliConfig += fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"apphost/apphost\" = %q\n  }\n  direct {}\n}\n", binDir)
+	}
+	cliPath := filepath.Join(ws.dir, "terraformrc")
+	if err := os.WriteFile(cliPath, []byte(cliConfig), 0o644); err != nil {
+		return nil, err
+	}
+	ws.env = append(ws.env, "TF_CLI_CONFIG_FILE="+cliPath)
+
+	switch kind {
+	case kindNoIO:
+		ws.env = append(ws.env, "APPHOST_BENCH_MEMSTORE="+filepath.Join(ws.dir, "mem.json"))
+	case kindEmbedded:
+		ws.storePath = filepath.Join(ws.dir, ".apphost", "apphost.db")
+		ws.env = append(ws.env, "APPHOST_STORE_PATH="+ws.storePath)
+	case kindServerSQ, kindServerPG:
+		store := "sqlite:" + filepath.Join(ws.dir, "server", "apphost.db")
+		keyFile := ""
+		if kind == kindServerPG {
+			dsn, drop, err := benchutil.PostgresSchema(ctx, o.postgresDSN, fmt.Sprintf("apphost_bench_n%d", n))
+			if err != nil {
+				return nil, err
+			}
+			ws.dropPG = drop
+			store = dsn
+			keyFile = filepath.Join(ws.dir, "server", "apphost.key")
+		}
+		if err := os.MkdirAll(filepath.Join(ws.dir, "server"), 0o755); err != nil {
+			return nil, err
+		}
+		srv, err := benchutil.StartServer(ctx, o.provider, store, keyFile, filepath.Join(ws.dir, "server", "server.log"))
+		if err != nil {
+			ws.close()
+			return nil, err
+		}
+		ws.server = srv
+		ws.env = append(ws.env,
+			"APPHOST_ENDPOINT="+srv.URL,
+			"APPHOST_API_KEY_ID="+srv.AdminID,
+			"APPHOST_API_KEY_SECRET="+srv.AdminKey,
+		)
+		ws.api, err = client.New(client.Config{
+			Endpoint: srv.URL, APIKeyID: srv.AdminID, APIKeySecret: srv.AdminKey,
+			UserAgent: "apphost-bench", Timeout: 5 * time.Minute,
+		})
+		if err != nil {
+			ws.close()
+			return nil, err
+		}
+	}
+	return ws, nil
+}
+
+func (ws *workspace) close() {
+	if ws == nil {
+		return
+	}
+	ws.server.Stop()
+	ws.server = nil
+	if ws.dropPG != nil {
+		ws.dropPG()
+		ws.dropPG = nil
+	}
+}
+
+func (ws *workspace) serverPeakKB() int64 {
+	if ws.server == nil {
+		return 0
+	}
+	return ws.server.PeakRSSKB()
+}
+
+// providerConfig is the apphost graph: N keys, N apps, N app secrets, secret
+// i of app i bound to key i with its secret as value; var.rotation is every
+// key's rotation trigger. The provider block is empty: the environment picks
+// the backend, so every provider runs the same text.
+func providerConfig(n int) string {
+	return fmt.Sprintf(`terraform {
+  required_providers {
+    apphost = {
+      source = "apphost/apphost"
+    }
+  }
+}
+
+variable "rotation" {
+  type = string
+}
+
+provider "apphost" {}
+
+resource "apphost_api_key_account" "k" {
+  count             = %[1]d
+  name              = "bench-key-${count.index}"
+  rotation_triggers = { round = var.rotation }
+}
+
+resource "apphost_app" "a" {
+  count = %[1]d
+  name  = "bench-app-${count.index}"
+}
+
+resource "apphost_app_secret" "s" {
+  count              = %[1]d
+  app_id             = apphost_app.a[count.index].id
+  name               = "api-key"
+  api_key_account_id = apphost_api_key_account.k[count.index].id
+  value              = apphost_api_key_account.k[count.index].secret
+}
+`, n)
+}
+
+// terraformDataConfig is the same graph on terraform_data: a key's input
+// changes with the rotation (an in-place update with an unknown output), and
+// each secret is replaced when its key's output changes.
+func terraformDataConfig(n int) string {
+	return fmt.Sprintf(`variable "rotation" {
+  type = string
+}
+
+resource "terraform_data" "k" {
+  count = %[1]d
+  input = { name = "bench-key-${count.index}", round = var.rotation }
+}
+
+resource "terraform_data" "a" {
+  count = %[1]d
+  input = { name = "bench-app-${count.index}" }
+}
+
+resource "terraform_data" "s" {
+  count            = %[1]d
+  input            = { app_id = terraform_data.a[count.index].id, name = "api-key", api_key_account_id = terraform_data.k[count.index].id }
+  triggers_replace = terraform_data.k[count.index].output
+}
+`, n)
+}
+
+// result is one measured Terraform command.
+type result struct {
+	seconds float64
+	peakKB  int64
+	empty   bool   // plan: no changes
+	summary string // the "Plan:" or "Apply complete!" line
+}
+
+// terraform runs one command in the workspace, its output going to a log file.
+func (ws *workspace) terraform(ctx context.Context, name string, args ...string) (result, int, error) {
+	ws.seq++
+	logPath := filepath.Join(ws.dir, "logs", fmt.Sprintf("%02d-%s.log", ws.seq, name))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return result{}, 0, err
+	}
+	defer func() { _ = logf.Close() }()
+	if ws.rssLog != "" {
+		_ = os.Remove(ws.rssLog)
+	}
+	cctx, cancel := context.WithTimeout(ctx, ws.o.cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, ws.o.terraform, args...) //nolint:gosec // the benchmark's own command line
+	cmd.Dir = ws.dir
+	cmd.Env = ws.env
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	cmd.WaitDelay = 10 * time.Second
+	start := time.Now()
+	err = cmd.Run()
+	r := result{seconds: time.Since(start).Seconds()}
+	_, _ = logf.Write(out.Bytes())
+	r.summary = summaryLine(out.Bytes())
+	r.peakKB = ws.readRSS()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case cctx.Err() != nil && ctx.Err() == nil:
+		return r, -1, fmt.Errorf("timed out after %s (BENCH_CMD_TIMEOUT); see %s", ws.o.cmdTimeout, logPath)
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		return r, -1, err
+	}
+	return r, code, nil
+}
+
+// readRSS returns the largest peak RSS the wrapper logged for this command.
+func (ws *workspace) readRSS() int64 {
+	if ws.rssLog == "" {
+		return 0
+	}
+	data, err := os.ReadFile(ws.rssLog)
+	if err != nil {
+		return 0
+	}
+	var peak int64
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			peak = max(peak, kb)
+		}
+	}
+	return peak
+}
+
+func summaryLine(out []byte) string {
+	var last string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		t := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(t, "Plan:") || strings.HasPrefix(t, "Apply complete!") || strings.HasPrefix(t, "No changes.") {
+			last = t
+		}
+	}
+	return last
+}
+
+func (ws *workspace) commonArgs() []string {
+	return []string{"-input=false", "-no-color", "-parallelism=" + strconv.Itoa(ws.o.parallelism)}
+}
+
+// plan runs a refreshing plan with the current rotation value: it must be empty.
+func (ws *workspace) plan(ctx context.Context) (result, error) {
+	args := append([]string{"plan"}, ws.commonArgs()...)
+	args = append(args, "-detailed-exitcode", "-var", "rotation="+ws.rotation)
+	r, code, err := ws.terraform(ctx, "plan", args...)
+	if err != nil {
+		return r, err
+	}
+	switch code {
+	case 0:
+		r.empty = true
+	case 2:
+	default:
+		return r, fmt.Errorf("terraform plan exited with %d; see %s", code, filepath.Join(ws.dir, "logs"))
+	}
+	return r, nil
+}
+
+var applyRE = regexp.MustCompile(`Resources: (\d+) added, (\d+) changed, (\d+) destroyed`)
+
+// apply applies rotation; rotateN > 0 expects a rotation of rotateN keys
+// (N added, N changed, N destroyed), 0 the creation of everything.
+func (ws *workspace) apply(ctx context.Context, rotation string, rotateN int) (result, error) {
+	args := append([]string{"apply"}, ws.commonArgs()...)
+	args = append(args, "-auto-approve", "-var", "rotation="+rotation)
+	name := "create"
+	if rotateN > 0 {
+		name = "rotate"
+	}
+	r, code, err := ws.terraform(ctx, name, args...)
+	if err != nil {
+		return r, err
+	}
+	if code != 0 {
+		return r, fmt.Errorf("terraform apply exited with %d; see %s", code, filepath.Join(ws.dir, "logs"))
+	}
+	want := [3]int{3 * ws.n, 0, 0}
+	if rotateN > 0 {
+		want = [3]int{rotateN, rotateN, rotateN}
+	}
+	m := applyRE.FindStringSubmatch(r.summary)
+	var got [3]int
+	if m != nil {
+		for i := range got {
+			got[i], _ = strconv.Atoi(m[i+1])
+		}
+	}
+	if m == nil || got != want {
+		return r, fmt.Errorf("expected %d added, %d changed, %d destroyed; terraform said %q", want[0], want[1], want[2], r.summary)
+	}
+	ws.rotation = rotation
+	return r, nil
+}
+
+// audit returns the audit events after seq, or nil for a backend without one.
+func (ws *workspace) audit(ctx context.Context, after int64) ([]backend.AuditEvent, error) {
+	switch {
+	case ws.api != nil:
+		return ws.api.ListAuditEvents(ctx, backend.AuditQuery{AfterSeq: after})
+	case ws.storePath != "":
+		cmd := exec.CommandContext(ctx, ws.o.provider, "audit", "--store", "sqlite:"+ws.storePath, "--json", //nolint:gosec // the benchmark's own binary
+			"--after", strconv.FormatInt(after, 10))
+		cmd.Env = benchutil.CleanEnv()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		var events []backend.AuditEvent
+		dec := json.NewDecoder(bytes.NewReader(out))
+		for dec.More() {
+			var e backend.AuditEvent
+			if err := dec.Decode(&e); err != nil {
+				return nil, err
+			}
+			events = append(events, e)
+		}
+		return events, nil
+	}
+	return nil, nil
+}
+
+// markAudit remembers the last audit sequence number.
+func (ws *workspace) markAudit(ctx context.Context) error {
+	events, err := ws.audit(ctx, ws.auditSeq)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		ws.auditSeq = max(ws.auditSeq, e.Seq)
+	}
+	return nil
+}
+
+// downtime is what the audit log says about one rotation.
+type downtime struct {
+	downtimes    []float64 // seconds from each app's undeploy to its deploy
+	missing      int       // apps undeployed and not deployed again
+	failedLogins int
+	locks        int
+}
+
+// rotationAudit reads the events since the last mark: each app's first
+// undeploy and the deploy after it.
+func (ws *workspace) rotationAudit(ctx context.Context) (*downtime, error) {
+	if ws.api == nil && ws.storePath == "" {
+		return nil, nil
+	}
+	events, err := ws.audit(ctx, ws.auditSeq)
+	if err != nil {
+		return nil, err
+	}
+	d := &downtime{}
+	down := map[string]time.Time{}
+	up := map[string]time.Time{}
+	for _, e := range events {
+		ws.auditSeq = max(ws.auditSeq, e.Seq)
+		switch e.Action {
+		case backend.ActionAppUndeploy:
+			if _, ok := down[e.TargetID]; !ok {
+				down[e.TargetID] = e.Time
+			}
+		case backend.ActionAppDeploy:
+			if t, ok := down[e.TargetID]; ok && !e.Time.Before(t) {
+				up[e.TargetID] = e.Time
+			}
+		case backend.ActionLoginFailure:
+			d.failedLogins++
+		case backend.ActionAccountLock:
+			d.locks++
+		}
+	}
+	for id, t := range down {
+		u, ok := up[id]
+		if !ok {
+			d.missing++
+			continue
+		}
+		d.downtimes = append(d.downtimes, u.Sub(t).Seconds())
+	}
+	slices.Sort(d.downtimes)
+	return d, nil
+}
