@@ -32,6 +32,15 @@ const (
 // adminAccountName is the name of the bootstrapped admin account.
 const adminAccountName = "admin"
 
+// Bounds of the failed-login rate limit flags: a refill below a second or a
+// burst in the thousands is no limit; a refill above a day is a lockout of the
+// address.
+const (
+	maxLoginBurst  = 1000
+	minLoginRefill = time.Second
+	maxLoginRefill = 24 * time.Hour
+)
+
 // shutdownTimeout bounds the wait for requests in flight on SIGTERM/SIGINT.
 const shutdownTimeout = 30 * time.Second
 
@@ -39,19 +48,25 @@ const shutdownTimeout = 30 * time.Second
 // ends). Logs are JSON lines on stderr; stdout gets the listening address and,
 // once, a generated admin secret.
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--tls-cert FILE --tls-key FILE]", stderr)
+	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--tls-cert FILE --tls-key FILE] [--login-burst N] [--login-refill DURATION]", stderr)
 	var (
-		sf        storeFlags
-		listen    string
-		tlsCert   string
-		tlsKey    string
-		threshold int
+		sf          storeFlags
+		listen      string
+		tlsCert     string
+		tlsKey      string
+		threshold   int
+		loginBurst  int
+		loginRefill time.Duration
 	)
 	sf.register(fs)
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	fs.StringVar(&tlsCert, "tls-cert", "", "PEM certificate file; serves HTTPS with --tls-key")
 	fs.StringVar(&tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	fs.IntVar(&threshold, "lockout-threshold", backend.DefaultLockoutThreshold, "failed logins that lock an account")
+	fs.IntVar(&loginBurst, "login-burst", server.DefaultFailedLoginBurst,
+		"how many failed logins (`N`) one client address may make at once; past them it gets 429 and its attempts are not checked, so they count toward no lockout")
+	fs.DurationVar(&loginRefill, "login-refill", server.DefaultFailedLoginRefill,
+		"the time (a `DURATION` such as 20s or 1m) for a client address to get one more failed login back, up to --login-burst")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -63,8 +78,21 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintln(stderr, "serve: --lockout-threshold must be at least 1")
 		return exitUsage
 	}
+	if loginBurst < 1 || loginBurst > maxLoginBurst {
+		fmt.Fprintf(stderr, "serve: --login-burst must be between 1 and %d, got %d\n", maxLoginBurst, loginBurst)
+		return exitUsage
+	}
+	if loginRefill < minLoginRefill || loginRefill > maxLoginRefill {
+		fmt.Fprintf(stderr, "serve: --login-refill must be between %s and %s, such as 20s, got %s\n",
+			minLoginRefill, maxLoginRefill, loginRefill)
+		return exitUsage
+	}
 
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if loginBurst >= threshold {
+		log.Warn("--login-burst is not below --lockout-threshold: one client address can lock an account in one burst of wrong secrets",
+			"login_burst", loginBurst, "lockout_threshold", threshold)
+	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "%s serve: %s\n", Program, fmt.Sprintf(format, a...))
 		return exitFail
@@ -95,7 +123,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return fail("listening on %s: %v", listen, err)
 	}
 	srv := &http.Server{
-		Handler:           server.New(server.Config{Backend: svc, Logger: log}),
+		Handler: server.New(server.Config{Backend: svc, Logger: log,
+			FailedLogins: server.RateLimit{Burst: loginBurst, Refill: loginRefill}}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: server.ReadHeaderTimeout,
 		ReadTimeout:       server.ReadTimeout,

@@ -239,22 +239,35 @@ func rateLimitedLogin(resp *http.Response) bool {
 // transient reports whether a transport error may go away on its own; TLS
 // verification failures and bad URLs will not.
 func transient(err error) bool {
-	var (
-		unknownAuthority x509.UnknownAuthorityError
-		hostname         x509.HostnameError
-		invalid          x509.CertificateInvalidError
-		verify           *tls.CertificateVerificationError
-		recordHeader     tls.RecordHeaderError
-	)
 	switch {
-	case errors.As(err, &unknownAuthority), errors.As(err, &hostname), errors.As(err, &invalid),
-		errors.As(err, &verify), errors.As(err, &recordHeader):
+	case certificateError(err), plainHTTP(err):
 		return false
 	case strings.Contains(err.Error(), "unsupported protocol scheme"),
 		strings.Contains(err.Error(), "stopped after") && strings.Contains(err.Error(), "redirects"):
 		return false
 	}
 	return true
+}
+
+// certificateError reports whether err is a failed verification of the
+// server's certificate.
+func certificateError(err error) bool {
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		hostname         x509.HostnameError
+		invalid          x509.CertificateInvalidError
+		verify           *tls.CertificateVerificationError
+	)
+	return errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
+		errors.As(err, &verify)
+}
+
+// plainHTTP reports whether err says the server answered a TLS handshake
+// with something else, such as plain HTTP. net/http reports that case as a
+// bare string, not a tls.RecordHeaderError.
+func plainHTTP(err error) bool {
+	var recordHeader tls.RecordHeaderError
+	return errors.As(err, &recordHeader) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // neverSent reports whether err happened before the request could reach the
@@ -285,9 +298,14 @@ func (c *Client) unreachable(err error) error {
 	tries := c.retryMax + 1
 	msg := fmt.Sprintf("the apphost server at %s could not be reached (tried %d times); "+
 		"check the endpoint, that the server is running, and the network between", c.endpoint, tries)
-	if !transient(err) {
-		msg = fmt.Sprintf("the apphost server at %s could not be reached over TLS; "+
-			"check the endpoint, ca_file and the server's certificate", c.endpoint)
+	switch {
+	case plainHTTP(err):
+		msg = fmt.Sprintf("the apphost server at %s does not answer TLS (it may serve plain HTTP); "+
+			"use an http:// endpoint, or start the server with --tls-cert and --tls-key", c.endpoint)
+	case certificateError(err):
+		msg = fmt.Sprintf("the apphost server at %s presented a TLS certificate that could not be verified (not retried); "+
+			"set ca_file to the PEM file of the CA that signed it, or fix the server's certificate "+
+			"(it must be valid now and name the endpoint's host)", c.endpoint)
 	}
 	return &backend.Error{Code: backend.CodeUnavailable, Message: msg, Err: err}
 }
