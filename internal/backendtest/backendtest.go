@@ -76,7 +76,7 @@ func noErr(t *testing.T, err error) {
 // wantCode fails unless err is a *backend.Error with code.
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
-	wantError(t, err, code)
+	_ = wantError(t, err, code)
 }
 
 // wantError is wantCode that returns the *backend.Error for more checks.

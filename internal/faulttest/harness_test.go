@@ -78,7 +78,8 @@ func providerBinary(t *testing.T) string {
 			build.err = errors.New("go env GOMOD: not inside the module")
 			return
 		}
-		build.dir, build.err = os.MkdirTemp("", "apphost-faulttest-bin-")
+		// One binary for every test of the package (TestMain removes it), so not t.TempDir.
+		build.dir, build.err = os.MkdirTemp("", "apphost-faulttest-bin-") //nolint:usetesting // shared across tests
 		if build.err != nil {
 			return
 		}
