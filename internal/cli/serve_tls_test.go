@@ -3,17 +3,9 @@ package cli
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,76 +14,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
 )
-
-// testPKI is a throwaway CA and a server certificate for 127.0.0.1 signed
-// by it, as PEM files.
-type testPKI struct {
-	caFile, certFile, keyFile string
-}
-
-func newTestPKI(t *testing.T) testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "apphost test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := testPKI{
-		caFile:   filepath.Join(dir, "ca.pem"),
-		certFile: filepath.Join(dir, "server.pem"),
-		keyFile:  filepath.Join(dir, "server-key.pem"),
-	}
-	for file, block := range map[string]*pem.Block{
-		p.caFile:   {Type: "CERTIFICATE", Bytes: caDER},
-		p.certFile: {Type: "CERTIFICATE", Bytes: der},
-		p.keyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return p
-}
 
 // startServe runs `serve` in-process with args on a fresh SQLite store and
 // the admin from the environment, and returns the URL it prints. It stops
@@ -131,8 +56,8 @@ func startServe(t *testing.T, args ...string) (url string, admin client.Config) 
 }
 
 func TestServeTLS(t *testing.T) {
-	pki := newTestPKI(t)
-	url, admin := startServe(t, "--tls-cert", pki.certFile, "--tls-key", pki.keyFile)
+	pki := backendtest.WritePKI(t)
+	url, admin := startServe(t, "--tls-cert", pki.CertFile, "--tls-key", pki.KeyFile)
 	if !strings.HasPrefix(url, "https://127.0.0.1:") {
 		t.Fatalf("serve listens on %q, want https://127.0.0.1:PORT", url)
 	}
@@ -149,7 +74,7 @@ func TestServeTLS(t *testing.T) {
 		return err
 	}
 
-	if err := connect(client.Config{CAFile: pki.caFile}); err != nil {
+	if err := connect(client.Config{CAFile: pki.CAFile}); err != nil {
 		t.Errorf("with ca_file: %v", err)
 	}
 	if err := connect(client.Config{InsecureSkipVerify: true}); err != nil {

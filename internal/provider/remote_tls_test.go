@@ -1,16 +1,9 @@
 package provider
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,58 +23,6 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
 )
-
-// writeTestPKI writes a throwaway CA and a certificate for 127.0.0.1 signed
-// by it to dir, as PEM files, and returns their paths.
-func writeTestPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "apphost acceptance test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(2 * time.Hour),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(2 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-	for file, block := range map[string]*pem.Block{
-		caFile:   {Type: "CERTIFICATE", Bytes: caDER},
-		certFile: {Type: "CERTIFICATE", Bytes: der},
-		keyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return caFile, certFile, keyFile
-}
 
 // startTLSReplica is startReplica for `serve --tls-cert --tls-key` on a
 // fresh SQLite store: it waits until /healthz answers over TLS verified
@@ -157,7 +98,8 @@ func startTLSReplica(t *testing.T, caFile, certFile, keyFile string, admin backe
 func TestAccRemote_tls(t *testing.T) {
 	requireAcc(t)
 	t.Parallel()
-	caFile, certFile, keyFile := writeTestPKI(t, t.TempDir())
+	pki := backendtest.WritePKI(t)
+	caFile, certFile, keyFile := pki.CAFile, pki.CertFile, pki.KeyFile
 	admin := newAdmin()
 	r := startTLSReplica(t, caFile, certFile, keyFile, admin)
 	if !strings.HasPrefix(r.URL, "https://") {
