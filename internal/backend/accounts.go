@@ -330,21 +330,13 @@ func (s *Service) UpdateAccount(ctx context.Context, req UpdateAccountRequest) (
 // runningBoundApps returns the sorted names of the running (or failing) apps
 // with a secret bound to account id.
 func (o *op) runningBoundApps(id string) ([]string, error) {
-	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AccountID: id})
-	if err != nil || len(secrets) == 0 {
-		return nil, err
-	}
-	apps, err := o.tx.ListApps(o.ctx)
+	apps, err := o.tx.ListAppsBoundTo(o.ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	bound := map[string]bool{}
-	for _, sec := range secrets {
-		bound[sec.AppID] = true
-	}
 	var names []string
 	for _, a := range apps {
-		if bound[a.ID] && (App{Status: a.Status}).Running() {
+		if (App{Status: a.Status}).Running() {
 			names = append(names, a.Name)
 		}
 	}

@@ -171,15 +171,26 @@ func (s *Service) getAppBy(ctx context.Context, get func(o *op) (store.AppRow, e
 	return out, nil
 }
 
-// ListApps returns the apps sorted by name, in two queries whatever their number.
+// ListApps returns the apps sorted by name, in two queries whatever their
+// number (one when there are none).
 func (s *Service) ListApps(ctx context.Context, req ListAppsRequest) ([]App, error) {
 	out := []App{}
 	err := s.read(ctx, func(o *op) error {
-		rows, err := o.tx.ListApps(o.ctx)
-		if err != nil {
+		// With a key, only the apps bound to it and their secrets are read:
+		// a plan asks this for every key it rotates.
+		listApps := o.tx.ListApps
+		var filter store.AppSecretFilter
+		if req.BoundToAccountID != "" {
+			listApps = func(ctx context.Context) ([]store.AppRow, error) {
+				return o.tx.ListAppsBoundTo(ctx, req.BoundToAccountID)
+			}
+			filter.OfAppsBoundTo = req.BoundToAccountID
+		}
+		rows, err := listApps(o.ctx)
+		if err != nil || len(rows) == 0 {
 			return err
 		}
-		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{})
+		secrets, err := o.tx.ListAppSecrets(o.ctx, filter)
 		if err != nil {
 			return err
 		}

@@ -1,10 +1,13 @@
 package backend
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -33,26 +36,153 @@ func errLocked(name string) *Error {
 
 // Login checks an account's ID and secret. A failure is recorded (and may
 // lock the account) even though the call returns an error.
+//
+// Concurrent logins are committed in groups: every login is one write (its
+// audit event), and a write transaction's commit costs far more than a login,
+// so the calls that arrive while one group commits form the next group, which
+// one of them runs in a single write transaction. Inside it each login is
+// still checked and recorded on its own, in arrival order, exactly as it
+// would be in a transaction of its own: it sees the failure counts and locks
+// of the logins before it and gets its own audit events and sequence numbers.
 func (s *Service) Login(ctx context.Context, req LoginRequest) error {
-	var failure error
+	c := &loginCall{actor: ActorFrom(ctx), req: req, ctx: ctx, wake: make(chan bool, 1)}
+	q := &s.logins
+	q.mu.Lock()
+	q.calls = append(q.calls, c)
+	lead := !q.busy
+	q.busy = true
+	q.mu.Unlock()
+	if !lead {
+		// Woken either with the result, or to run the next group.
+		if done := <-c.wake; done {
+			return c.err
+		}
+	}
+	s.runLoginGroup(ctx)
+	return c.err
+}
+
+// maxLoginGroup bounds one group, so that a transaction stays short.
+const maxLoginGroup = 256
+
+// loginQueue holds the logins waiting for the next group commit.
+type loginQueue struct {
+	mu    sync.Mutex
+	calls []*loginCall
+	busy  bool // a caller is running a group; the others wait in calls
+}
+
+// loginCall is one Login waiting in the queue.
+type loginCall struct {
+	ctx   context.Context
+	actor string
+	req   LoginRequest
+	err   error     // the result, set before wake gets true
+	wake  chan bool // true: done, err is set; false: run the next group
+}
+
+// runLoginGroup takes the waiting logins (the caller's own among them) and
+// runs them in one write transaction, answers each, then hands the queue to
+// the first caller still waiting, or leaves it idle.
+func (s *Service) runLoginGroup(ctx context.Context) {
+	q := &s.logins
+	q.mu.Lock()
+	n := min(len(q.calls), maxLoginGroup)
+	group := q.calls[:n:n]
+	q.calls = q.calls[n:]
+	q.mu.Unlock()
+
+	completed := false
+	defer func() {
+		if !completed { // a panic: nothing of the group is known to be stored
+			for _, c := range group {
+				c.err = &Error{Code: CodeInternal, Message: "internal error"}
+			}
+		}
+		s.handOffLogins(group)
+	}()
+	// The group is everyone's: one caller giving up must not fail the others.
+	s.loginGroup(context.WithoutCancel(ctx), group)
+	completed = true
+}
+
+// handOffLogins answers the group's callers and wakes the first waiting
+// caller to run the next group, or leaves the queue idle.
+func (s *Service) handOffLogins(group []*loginCall) {
+	q := &s.logins
+	q.mu.Lock()
+	var next *loginCall
+	if len(q.calls) > 0 {
+		next = q.calls[0]
+	} else {
+		q.busy = false
+		q.calls = nil
+	}
+	q.mu.Unlock()
+	for _, c := range group {
+		c.wake <- true
+	}
+	if next != nil {
+		next.wake <- false
+	}
+}
+
+// loginGroup runs the group in one write transaction. If that fails (the
+// store failed), each login runs again in a transaction of its own, so one
+// login's failure never decides another's result.
+func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 	err := s.write(ctx, func(o *op) error {
-		res, name, err := o.attemptLogin(o.actor, req.AccountID, req.Secret)
-		if err != nil {
-			return err
+		for _, c := range group {
+			if err := c.ctx.Err(); err != nil {
+				c.err = mapError(err) // gave up before its turn: not attempted
+				continue
+			}
+			o.actor = c.actor
+			o.now = s.now().UTC().Truncate(time.Microsecond)
+			failure, err := o.login(c.req)
+			if err != nil {
+				return err
+			}
+			c.err = failure
 		}
-		switch res {
-		case loginUnknown, loginWrongSecret:
-			failure = errLoginFailed()
-		case loginLocked:
-			failure = errLocked(name)
-		}
-		// Commit: the failure count and the audit events must stay.
 		return nil
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		return
 	}
-	return failure
+	if len(group) == 1 {
+		group[0].err = err
+		return
+	}
+	for _, c := range group {
+		if cerr := c.ctx.Err(); cerr != nil {
+			c.err = mapError(cerr)
+			continue
+		}
+		var failure error
+		err := s.write(c.ctx, func(o *op) error {
+			var err error
+			failure, err = o.login(c.req)
+			return err
+		})
+		c.err = cmp.Or(err, failure)
+	}
+}
+
+// login checks one login as o's actor and returns its result as Login does
+// (nil, login_failed or locked); a store failure is the second result.
+func (o *op) login(req LoginRequest) (failure, err error) {
+	res, name, err := o.attemptLogin(o.actor, req.AccountID, req.Secret)
+	if err != nil {
+		return nil, err
+	}
+	switch res {
+	case loginUnknown, loginWrongSecret:
+		return errLoginFailed(), nil
+	case loginLocked:
+		return errLocked(name), nil
+	}
+	return nil, nil
 }
 
 // attemptLogin checks one login as actor and records it: the audit event,

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
@@ -100,30 +101,25 @@ func (o *op) reload(app *store.AppRow, secrets []store.AppSecretRow) error {
 // reloadAppsBoundTo reloads every running app with a secret bound to account
 // id, as the App Host does right after the account's secret is regenerated.
 func (o *op) reloadAppsBoundTo(id string) error {
-	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{})
+	apps, err := o.tx.ListAppsBoundTo(o.ctx, id)
+	if err != nil {
+		return err
+	}
+	apps = slices.DeleteFunc(apps, func(a store.AppRow) bool { return !(App{Status: a.Status}).Running() })
+	if len(apps) == 0 {
+		return nil
+	}
+	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{OfAppsBoundTo: id})
 	if err != nil {
 		return err
 	}
 	byApp := map[string][]store.AppSecretRow{}
-	bound := map[string]bool{}
 	for _, sec := range secrets {
 		byApp[sec.AppID] = append(byApp[sec.AppID], sec)
-		if sec.AccountID == id {
-			bound[sec.AppID] = true
-		}
-	}
-	if len(bound) == 0 {
-		return nil
-	}
-	apps, err := o.tx.ListApps(o.ctx)
-	if err != nil {
-		return err
 	}
 	for _, app := range apps {
-		if bound[app.ID] && (App{Status: app.Status}).Running() {
-			if err := o.reload(&app, byApp[app.ID]); err != nil {
-				return err
-			}
+		if err := o.reload(&app, byApp[app.ID]); err != nil {
+			return err
 		}
 	}
 	return nil

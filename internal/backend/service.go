@@ -27,6 +27,7 @@ type Service struct {
 	box       *secretbox.Box
 	threshold int64
 	now       func() time.Time
+	logins    loginQueue // Login's group commit
 }
 
 // NewService returns a Service over st that seals app secret values with box.

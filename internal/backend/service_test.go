@@ -91,6 +91,11 @@ func (t *faultTx) ListApps(ctx context.Context) ([]store.AppRow, error) {
 	return t.Tx.ListApps(ctx)
 }
 
+func (t *faultTx) ListAppsBoundTo(ctx context.Context, accountID string) ([]store.AppRow, error) {
+	t.f.count()
+	return t.Tx.ListAppsBoundTo(ctx, accountID)
+}
+
 func (t *faultTx) ListAppSecrets(ctx context.Context, f store.AppSecretFilter) ([]store.AppSecretRow, error) {
 	t.f.count()
 	return t.Tx.ListAppSecrets(ctx, f)

@@ -84,6 +84,9 @@ type AppSecretRow struct {
 type AppSecretFilter struct {
 	AppID     string
 	AccountID string
+	// OfAppsBoundTo selects every secret of the apps that have at least one
+	// secret bound to this account (the secrets an App Host reloads with).
+	OfAppsBoundTo string
 }
 
 // IdempotencyRow remembers the result of a regenerate for retries.
@@ -123,6 +126,9 @@ type Tx interface {
 	GetApp(ctx context.Context, id string) (AppRow, error)
 	GetAppByName(ctx context.Context, name string) (AppRow, error)
 	ListApps(ctx context.Context) ([]AppRow, error)
+	// ListAppsBoundTo returns the apps with at least one secret bound to
+	// account accountID, in one query whatever the number of apps.
+	ListAppsBoundTo(ctx context.Context, accountID string) ([]AppRow, error)
 	// UpdateApp overwrites every field of the row with a.ID.
 	UpdateApp(ctx context.Context, a AppRow) error
 	// DeleteApp deletes the app and its secrets.

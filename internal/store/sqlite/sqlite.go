@@ -44,8 +44,9 @@ var Dialect = sqlstore.Dialect{
 	BeginWrite: func(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
 		return db.BeginTx(ctx, nil)
 	},
-	ReadOptions: sql.TxOptions{ReadOnly: true},
-	Classify:    classify,
+	ReadOptions:     sql.TxOptions{ReadOnly: true},
+	Classify:        classify,
+	CacheStatements: true,
 }
 
 // Open opens the SQLite store at path, creating the file (mode 0600) and its

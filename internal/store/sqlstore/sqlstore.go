@@ -35,6 +35,9 @@ type Dialect struct {
 	// Classify wraps a driver error with store.ErrConflict, ErrNotFound or
 	// ErrUnavailable where one applies, and returns it unchanged otherwise.
 	Classify func(err error) error
+	// CacheStatements keeps queries prepared on each connection (for a
+	// driver that parses every unprepared query anew, such as SQLite's).
+	CacheStatements bool
 }
 
 // Store implements store.Store over two pools: writes and reads.
@@ -42,6 +45,8 @@ type Store struct {
 	d     Dialect
 	write *sql.DB
 	read  *sql.DB
+	// Prepared statements of each pool; nil without Dialect.CacheStatements.
+	writeStmts, readStmts *stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -53,11 +58,22 @@ func Open(ctx context.Context, d Dialect, write, read *sql.DB) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
+	if d.CacheStatements {
+		s.writeStmts = newStmtCache(write)
+		s.readStmts = s.writeStmts
+		if read != write {
+			s.readStmts = newStmtCache(read)
+		}
+	}
 	return s, nil
 }
 
 // Close closes the pools.
 func (s *Store) Close() error {
+	s.writeStmts.close()
+	if s.readStmts != s.writeStmts {
+		s.readStmts.close()
+	}
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
@@ -67,33 +83,35 @@ func (s *Store) Close() error {
 
 // Write implements store.Store.
 func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
+	s.writeStmts.prepare(ctx)
 	sqlTx, err := s.d.BeginWrite(ctx, s.write)
 	if err != nil {
 		return fmt.Errorf("begin %s write transaction: %w", s.d.Name, s.d.Classify(err))
 	}
-	return s.run(sqlTx, fn)
+	return s.run(sqlTx, s.writeStmts, fn)
 }
 
 // Read implements store.Store.
 func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
+	s.readStmts.prepare(ctx)
 	opts := s.d.ReadOptions
 	sqlTx, err := s.read.BeginTx(ctx, &opts)
 	if err != nil {
 		return fmt.Errorf("begin %s read transaction: %w", s.d.Name, s.d.Classify(err))
 	}
-	return s.run(sqlTx, fn)
+	return s.run(sqlTx, s.readStmts, fn)
 }
 
 // run commits when fn returns nil and rolls back otherwise, also on panic, so
 // a failed change never leaves half its rows behind.
-func (s *Store) run(sqlTx *sql.Tx, fn func(store.Tx) error) (err error) {
+func (s *Store) run(sqlTx *sql.Tx, stmts *stmtCache, fn func(store.Tx) error) (err error) {
 	done := false
 	defer func() {
 		if !done {
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&tx{s: s, tx: sqlTx}); err != nil {
+	if err := fn(&tx{s: s, tx: sqlTx, stmts: stmts}); err != nil {
 		return err
 	}
 	done = true

@@ -12,14 +12,22 @@ import (
 )
 
 type tx struct {
-	s  *Store
-	tx *sql.Tx
+	s     *Store
+	tx    *sql.Tx
+	stmts *stmtCache // nil: no statement cache
 }
 
 var _ store.Tx = (*tx)(nil)
 
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(ctx, t.s.rebind(q), args...)
+	q = t.s.rebind(q)
+	var res sql.Result
+	var err error
+	if st := t.stmts.get(q); st != nil {
+		res, err = t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, q, args...)
+	}
 	if err != nil {
 		return nil, t.s.d.Classify(err)
 	}
@@ -43,7 +51,14 @@ func (t *tx) execOne(ctx context.Context, what string, q string, args ...any) er
 }
 
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	rows, err := t.tx.QueryContext(ctx, t.s.rebind(q), args...)
+	q = t.s.rebind(q)
+	var rows *sql.Rows
+	var err error
+	if st := t.stmts.get(q); st != nil {
+		rows, err = t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	} else {
+		rows, err = t.tx.QueryContext(ctx, q, args...)
+	}
 	if err != nil {
 		return nil, t.s.d.Classify(err)
 	}
@@ -229,6 +244,15 @@ func (t *tx) ListApps(ctx context.Context) ([]store.AppRow, error) {
 	return scanRows(t, rows, scanApp)
 }
 
+func (t *tx) ListAppsBoundTo(ctx context.Context, accountID string) ([]store.AppRow, error) {
+	rows, err := t.query(ctx, `SELECT `+appCols+` FROM apps
+		WHERE id IN (SELECT app_id FROM app_secrets WHERE account_id = ?) ORDER BY name`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(t, rows, scanApp)
+}
+
 func (t *tx) UpdateApp(ctx context.Context, a store.AppRow) error {
 	config, err := encodeConfig(a.Config)
 	if err != nil {
@@ -297,6 +321,10 @@ func (t *tx) ListAppSecrets(ctx context.Context, f store.AppSecretFilter) ([]sto
 		where = append(where, `s.account_id = ?`)
 		args = append(args, f.AccountID)
 	}
+	if f.OfAppsBoundTo != "" {
+		where = append(where, `s.app_id IN (SELECT app_id FROM app_secrets WHERE account_id = ?)`)
+		args = append(args, f.OfAppsBoundTo)
+	}
 	q := secretSelect
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
@@ -351,10 +379,13 @@ func (t *tx) DeleteIdempotencyBefore(ctx context.Context, before time.Time) erro
 // AppendAudit takes max+1: every write holds the database's write lock, so
 // no other transaction can take the same number or commit in between.
 func (t *tx) AppendAudit(ctx context.Context, e store.AuditRow) (int64, error) {
-	var seq int64
-	err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM audit`).Scan(&seq)
+	seq, err := one(ctx, t, "next audit sequence number", func(r *sql.Rows) (int64, error) {
+		var seq int64
+		err := r.Scan(&seq)
+		return seq, err
+	}, `SELECT COALESCE(MAX(seq), 0) + 1 FROM audit`)
 	if err != nil {
-		return 0, fmt.Errorf("append audit event: %w", t.s.d.Classify(err))
+		return 0, fmt.Errorf("append audit event: %w", err)
 	}
 	_, err = t.exec(ctx, `INSERT INTO audit (seq, event_time, actor, action, target_type, target_id, target_name, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -291,6 +291,25 @@ func testAppSecrets(t *testing.T, s store.Store) {
 	equal(t, "ListAppSecrets by app", list(store.AppSecretFilter{AppID: b.ID}), []store.AppSecretRow{bs1, bs2})
 	equal(t, "ListAppSecrets by account", list(store.AppSecretFilter{AccountID: k1.ID}), []store.AppSecretRow{as, bs2})
 	equal(t, "ListAppSecrets by both", list(store.AppSecretFilter{AppID: a.ID, AccountID: k1.ID}), []store.AppSecretRow{as})
+	equal(t, "ListAppSecrets of apps bound to k2", list(store.AppSecretFilter{OfAppsBoundTo: k2.ID}), []store.AppSecretRow{bs1, bs2})
+	equal(t, "ListAppSecrets of apps bound to k1", list(store.AppSecretFilter{OfAppsBoundTo: k1.ID}), []store.AppSecretRow{unbound, as, bs1, bs2})
+	read(t, s, func(tx store.Tx) error {
+		for _, c := range []struct {
+			account string
+			want    []string
+		}{{k1.ID, []string{"a", "b"}}, {k2.ID, []string{"b"}}, {"none", nil}} {
+			apps, err := tx.ListAppsBoundTo(ctx, c.account)
+			if err != nil {
+				return err
+			}
+			var names []string
+			for _, a := range apps {
+				names = append(names, a.Name)
+			}
+			equal(t, "ListAppsBoundTo "+c.account, names, c.want)
+		}
+		return nil
+	})
 	if got := list(store.AppSecretFilter{AccountID: "none"}); len(got) != 0 {
 		t.Errorf("ListAppSecrets unknown account: %+v", got)
 	}

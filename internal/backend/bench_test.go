@@ -1,0 +1,165 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
+	"github.com/apphost/terraform-provider-apphost/internal/store/sqlite"
+)
+
+// benchN is the size of the benchmarks' store: N key accounts, N running
+// apps and N app secrets, each app bound to its own key, as in `make bench`.
+const benchN = 1000
+
+// benchFixture is a store of benchN accounts, apps and secrets on SQLite.
+type benchFixture struct {
+	s        *Service
+	accounts []*AccountWithSecret
+	apps     []*App
+}
+
+func newBenchFixture(b *testing.B) *benchFixture {
+	b.Helper()
+	dir := b.TempDir()
+	st, err := sqlite.Open(filepath.Join(dir, "apphost.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	box, err := secretbox.LoadOrCreate(filepath.Join(dir, "apphost.db.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &benchFixture{s: NewService(st, box, Options{})}
+	b.Cleanup(func() { _ = f.s.Close() })
+	ctx := context.Background()
+	for i := range benchN {
+		name := fmt.Sprintf("k%04d", i)
+		acct, err := f.s.CreateAccount(ctx, CreateAccountRequest{Name: name})
+		if err != nil {
+			b.Fatal(err)
+		}
+		app, err := f.s.CreateApp(ctx, CreateAppRequest{Name: name, Deployed: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.s.PutAppSecret(ctx, PutAppSecretRequest{
+			AppID: app.ID, Name: "key", AccountID: acct.ID, Value: &acct.Secret,
+		}); err != nil {
+			b.Fatal(err)
+		}
+		f.accounts = append(f.accounts, acct)
+		f.apps = append(f.apps, app)
+	}
+	b.ResetTimer()
+	return f
+}
+
+// BenchmarkGetAccount is the account resource's Read.
+func BenchmarkGetAccount(b *testing.B) {
+	f := newBenchFixture(b)
+	i := 0
+	for b.Loop() {
+		a, err := f.s.GetAccount(b.Context(), f.accounts[i%benchN].ID)
+		if err != nil || len(a.Apps) != 1 {
+			b.Fatalf("GetAccount = %+v, %v", a, err)
+		}
+		i++
+	}
+}
+
+// BenchmarkGetApp is the app resource's Read.
+func BenchmarkGetApp(b *testing.B) {
+	f := newBenchFixture(b)
+	i := 0
+	for b.Loop() {
+		if _, err := f.s.GetApp(b.Context(), f.apps[i%benchN].ID); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkGetAppSecret is the app secret resource's Read.
+func BenchmarkGetAppSecret(b *testing.B) {
+	f := newBenchFixture(b)
+	i := 0
+	for b.Loop() {
+		if _, err := f.s.GetAppSecret(b.Context(), f.apps[i%benchN].ID, "key"); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkListAppsBound is the account resource's ModifyPlan for each key
+// that rotates: the running apps bound to one key, out of benchN.
+func BenchmarkListAppsBound(b *testing.B) {
+	f := newBenchFixture(b)
+	running := true
+	i := 0
+	for b.Loop() {
+		apps, err := f.s.ListApps(b.Context(), ListAppsRequest{BoundToAccountID: f.accounts[i%benchN].ID, Running: &running})
+		if err != nil || len(apps) != 1 {
+			b.Fatalf("ListApps = %d apps, %v", len(apps), err)
+		}
+		i++
+	}
+}
+
+// BenchmarkRegenerateGuarded is one key of a rotation apply: the guard (no
+// running app bound), the regenerate, the App Host reloading bound apps.
+func BenchmarkRegenerateGuarded(b *testing.B) {
+	f := newBenchFixture(b)
+	b.StopTimer()
+	for _, app := range f.apps {
+		if _, err := f.s.UndeployApp(b.Context(), app.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StartTimer()
+	i := 0
+	for b.Loop() {
+		if _, err := f.s.RegenerateSecret(b.Context(), RegenerateRequest{
+			ID: f.accounts[i%benchN].ID, IdempotencyKey: fmt.Sprint(i), RefuseIfAppsRunning: true,
+		}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkLoginParallel is Login from 50 concurrent callers with one key.
+func BenchmarkLoginParallel(b *testing.B) {
+	dir := b.TempDir()
+	st, err := sqlite.Open(filepath.Join(dir, "apphost.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	box, err := secretbox.LoadOrCreate(filepath.Join(dir, "apphost.db.key"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := NewService(st, box, Options{})
+	defer func() { _ = s.Close() }()
+	acct, err := s.CreateAccount(b.Context(), CreateAccountRequest{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := LoginRequest{AccountID: acct.ID, Secret: acct.Secret}
+	var once sync.Once
+	b.SetParallelism(25)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Login(context.Background(), req); err != nil {
+				once.Do(func() { b.Error(err) })
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+}
