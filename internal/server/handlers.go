@@ -146,6 +146,7 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	if _, err := s.b.ListAuditEvents(ctx, backend.AuditQuery{AfterSeq: math.MaxInt64, Limit: 1}); err != nil {
 		s.log.WarnContext(r.Context(), "health check failed", "request_id", RequestID(r.Context()), "error", err.Error())
+		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return nil
 	}

@@ -124,7 +124,10 @@ func classify(err error) error {
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error
+	// A pooled connection whose socket went away fails with "conn closed"
+	// (pgconn.ErrConnClosed) before it is used: as transient as a refused dial.
 	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
