@@ -289,7 +289,8 @@ func decideRotation(ctx context.Context, plan, state apiKeyAccountModel, refresh
 	}
 
 	if regeneratedElsewhere && !state.Secret.IsNull() {
-		rot.reasons = append(rot.reasons, "the secret was regenerated outside Terraform (the secret in state is stale)")
+		rot.reasons = append(rot.reasons, "the secret was regenerated outside Terraform, or by an apply interrupted before it saved the "+
+			"new secret (the secret in state is stale)")
 	}
 	tflog.Debug(ctx, "Decided API key account rotation", map[string]any{
 		"reasons": rot.reasons, "maybe": rot.maybe,
