@@ -77,6 +77,15 @@ func (o *op) accountApps(id string) ([]string, error) {
 	return boundAppNames(secrets)[id], nil
 }
 
+// account is row as every read returns it, with the names of its bound apps.
+func (o *op) account(row store.AccountRow) (Account, error) {
+	apps, err := o.accountApps(row.ID)
+	if err != nil {
+		return Account{}, err
+	}
+	return toAccount(row, apps), nil
+}
+
 // boundAppNames groups app names by the account their secrets are bound to,
 // each list sorted and without repeats.
 func boundAppNames(secrets []store.AppSecretRow) map[string][]string {
@@ -232,11 +241,10 @@ func (s *Service) getAccountBy(ctx context.Context, get func(o *op) (store.Accou
 		if err != nil {
 			return err
 		}
-		apps, err := o.accountApps(row.ID)
+		a, err := o.account(row)
 		if err != nil {
 			return err
 		}
-		a := toAccount(row, apps)
 		out = &a
 		return nil
 	})
@@ -313,11 +321,10 @@ func (s *Service) UpdateAccount(ctx context.Context, req UpdateAccountRequest) (
 				return err
 			}
 		}
-		apps, err := o.accountApps(row.ID)
+		a, err := o.account(row)
 		if err != nil {
 			return err
 		}
-		a := toAccount(row, apps)
 		out = &a
 		return nil
 	})
@@ -372,11 +379,11 @@ func (s *Service) RegenerateSecret(ctx context.Context, req RegenerateRequest) (
 				if err != nil {
 					return &Error{Code: CodeKeyFile, Message: "cannot decrypt the remembered result of this regenerate request", Err: err}
 				}
-				apps, err := o.accountApps(row.ID)
+				a, err := o.account(row)
 				if err != nil {
 					return err
 				}
-				out = &AccountWithSecret{Account: toAccount(row, apps), Secret: string(plain)}
+				out = &AccountWithSecret{Account: a, Secret: string(plain)}
 				out.SecretVersion = prev.SecretVersion
 				return nil
 			}
@@ -427,11 +434,11 @@ func (s *Service) RegenerateSecret(ctx context.Context, req RegenerateRequest) (
 		if err != nil {
 			return err
 		}
-		apps, err := o.accountApps(row.ID)
+		a, err := o.account(row)
 		if err != nil {
 			return err
 		}
-		out = &AccountWithSecret{Account: toAccount(row, apps), Secret: secret}
+		out = &AccountWithSecret{Account: a, Secret: secret}
 		return nil
 	})
 	if err != nil {
