@@ -9,13 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
-	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
@@ -55,84 +52,7 @@ func TestAccRemote_rotationOrder(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			e := newRemoteEnv(t, st)
-			config := func(trigger string) string { return rotationConfig(e.provider(), trigger) }
-			sameID := statecheck.CompareValue(compare.ValuesSame())
-			var seq, destroySeq int64
-
-			resource.Test(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProviders,
-				CheckDestroy: func(*terraform.State) error {
-					ctx := t.Context()
-					for _, n := range []string{"key-a", "key-b"} {
-						if _, err := e.b.GetAccountByName(ctx, n); !backend.IsNotFound(err) {
-							return fmt.Errorf("account %s still exists (%v)", n, err)
-						}
-					}
-					for _, n := range []string{"a1", "a2", "b1"} {
-						if _, err := e.b.GetAppByName(ctx, n); !backend.IsNotFound(err) {
-							return fmt.Errorf("app %s still exists (%v)", n, err)
-						}
-					}
-					ev, err := e.events(destroySeq)
-					if err != nil {
-						return err
-					}
-					del := find(ev, 0, action(backend.ActionAccountDelete, "key-a"))
-					secDel := find(ev, 0, action(backend.ActionAppSecretDelete, "a1/key-a"))
-					if del < 0 || secDel < 0 || secDel > del {
-						return fmt.Errorf("want app_secret.delete before api_key_account.delete:\n%s", auditLog(ev))
-					}
-					return nil
-				},
-				Steps: []resource.TestStep{
-					{
-						Config: config("1"),
-						ConfigStateChecks: []statecheck.StateCheck{
-							sameID.AddStateValue(keyA, tfjsonpath.New("id")),
-							statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(1)),
-							statecheck.ExpectKnownValue("apphost_app.a1", tfjsonpath.New("status"), knownvalue.StringExact("running")),
-						},
-					},
-					{
-						PreConfig: e.mark(&seq),
-						Config:    config("2"),
-						ConfigPlanChecks: resource.ConfigPlanChecks{
-							PreApply: []plancheck.PlanCheck{
-								plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
-								plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
-								plancheck.ExpectResourceAction("apphost_app_secret.a2", plancheck.ResourceActionDestroyBeforeCreate),
-								plancheck.ExpectResourceAction("apphost_app_secret.b1", plancheck.ResourceActionNoop),
-								plancheck.ExpectResourceAction("apphost_api_key_account.b", plancheck.ResourceActionNoop),
-								plancheck.ExpectUnknownValue(keyA, secrets),
-								plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
-							},
-							PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-						},
-						ConfigStateChecks: []statecheck.StateCheck{
-							sameID.AddStateValue(keyA, tfjsonpath.New("id")),
-							statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
-							statecheck.ExpectKnownValue("apphost_api_key_account.b", version, knownvalue.Int64Exact(1)),
-						},
-						Check: resource.ComposeAggregateTestCheckFunc(
-							e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "a2"),
-							e.checkUntouched(&seq, "key-b", "b1"),
-							e.checkAccount("key-a", func(a *backend.Account) error {
-								if a.SecretVersion != 2 || a.Locked || a.FailedLoginAttempts != 0 {
-									return fmt.Errorf("key-a: %+v", a)
-								}
-								return nil
-							}),
-							e.checkAppRunning("a1"),
-							e.checkAppRunning("a2"),
-						),
-					},
-					{
-						PreConfig: e.mark(&destroySeq),
-						Config:    config("2"),
-						PlanOnly:  true,
-					},
-				},
-			})
+			resource.Test(t, rotationOrderCase(e.accEnv, e.provider()))
 		})
 	}
 }
