@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -117,8 +118,19 @@ func toAccount(r store.AccountRow, apps []string) Account {
 		Admin:               r.Admin,
 		CreatedAt:           r.CreatedAt.UTC(),
 		UpdatedAt:           r.UpdatedAt.UTC(),
+		ExposeSecret:        r.ExposeSecret,
+		HasSealedSecret:     r.SealedSecret != nil,
 		Apps:                apps,
 	}
+}
+
+// withSecret is what create and regenerate return: the secret only where the
+// account's expose_secret allows.
+func withSecret(a Account, secret string) *AccountWithSecret {
+	if !a.ExposeSecret {
+		secret = ""
+	}
+	return &AccountWithSecret{Account: a, Secret: secret}
 }
 
 // CreateAccount creates a non-admin account with a new secret, returned once.
@@ -129,14 +141,18 @@ func (s *Service) CreateAccount(ctx context.Context, req CreateAccountRequest) (
 	if err := validateDescription(req.Description); err != nil {
 		return nil, err
 	}
+	expose := req.ExposeSecret == nil || *req.ExposeSecret
 	secret, hash := newSecret()
 	var out *AccountWithSecret
 	err := s.write(ctx, func(o *op) error {
-		row, err := o.insertAccount(uuid.NewString(), req.Name, req.Description, hash, false)
+		row, err := o.insertAccount(account{
+			id: uuid.NewString(), name: req.Name, description: req.Description, hash: hash,
+			expose: expose, sealed: s.box.Seal([]byte(secret)),
+		})
 		if err != nil {
 			return err
 		}
-		out = &AccountWithSecret{Account: toAccount(row, nil), Secret: secret}
+		out = withSecret(toAccount(row, nil), secret)
 		return nil
 	})
 	if err != nil {
@@ -162,7 +178,8 @@ func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret strin
 	}
 	var out *Account
 	err := s.write(ctx, func(o *op) error {
-		row, err := o.insertAccount(id, name, "", hashSecret(secret), true)
+		// Admin secrets are never sealed: no app secret can be bound to them.
+		row, err := o.insertAccount(account{id: id, name: name, hash: hashSecret(secret), admin: true})
 		if err != nil {
 			return err
 		}
@@ -176,30 +193,43 @@ func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret strin
 	return out, nil
 }
 
-func (o *op) insertAccount(id, name, description string, hash []byte, admin bool) (store.AccountRow, error) {
-	if err := o.checkAccountFree(id, name); err != nil {
+// account is what insertAccount stores.
+type account struct {
+	id, name, description string
+	hash                  []byte
+	admin, expose         bool
+	sealed                []byte
+}
+
+func (o *op) insertAccount(a account) (store.AccountRow, error) {
+	if err := o.checkAccountFree(a.id, a.name); err != nil {
 		return store.AccountRow{}, err
 	}
 	row := store.AccountRow{
-		ID:              id,
-		Name:            name,
-		Description:     description,
-		SecretHash:      hash,
-		Admin:           admin,
+		ID:              a.id,
+		Name:            a.name,
+		Description:     a.description,
+		SecretHash:      a.hash,
+		Admin:           a.admin,
 		SecretVersion:   1,
 		SecretCreatedAt: o.now,
 		CreatedAt:       o.now,
 		UpdatedAt:       o.now,
+		ExposeSecret:    a.expose,
+		SealedSecret:    a.sealed,
 	}
 	if err := o.tx.InsertAccount(o.ctx, row); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return row, accountNameTaken(name)
+			return row, accountNameTaken(a.name)
 		}
 		return row, err
 	}
 	detail := "secret_version=1"
-	if admin {
+	if a.admin {
 		detail += ", admin"
+	}
+	if !a.expose {
+		detail += ", expose_secret=false"
 	}
 	return row, o.audit(ActionAccountCreate, TargetAccount, row.ID, row.Name, detail)
 }
@@ -334,32 +364,22 @@ func (s *Service) UpdateAccount(ctx context.Context, req UpdateAccountRequest) (
 	return out, nil
 }
 
-// runningBoundApps returns the sorted names of the running (or failing) apps
-// with a secret bound to account id.
-func (o *op) runningBoundApps(id string) ([]string, error) {
-	apps, err := o.tx.ListAppsBoundTo(o.ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, a := range apps {
-		if (App{Status: a.Status}).Running() {
-			names = append(names, a.Name)
-		}
-	}
-	slices.Sort(names)
-	return names, nil
-}
-
-// RegenerateSecret gives the account a new secret (same ID), secret_version+1,
-// unlocks it and resets its failed logins; then every running app bound to it
-// logs in again with the secret it holds, as the App Host does.
+// RegenerateSecret rotates the account's secret in one transaction, in the
+// order of the hand procedure: undeploy every app meant to be deployed with a
+// secret bound to the account, regenerate the secret (same ID,
+// secret_version+1, unlocked, failed logins reset), seal it into every bound
+// app secret, and deploy those apps again (each logs in with the new secret).
+// Only a store error rolls it back; a failed login of an app as another
+// account is that account's business and does not.
 func (s *Service) RegenerateSecret(ctx context.Context, req RegenerateRequest) (*AccountWithSecret, error) {
 	if err := validateID("id", req.ID); err != nil {
 		return nil, err
 	}
 	if err := validateText("idempotency_key", req.IdempotencyKey, MaxNameLength); err != nil {
 		return nil, err
+	}
+	if req.ExpectedSecretVersion < 0 {
+		return nil, InvalidField("expected_secret_version", "expected_secret_version must not be negative")
 	}
 	var out *AccountWithSecret
 	err := s.write(ctx, func(o *op) error {
@@ -371,63 +391,45 @@ func (s *Service) RegenerateSecret(ctx context.Context, req RegenerateRequest) (
 			return err
 		}
 		if req.IdempotencyKey != "" {
-			// A retry of a regenerate that went through returns its result
-			// rather than invalidating the secret the caller already holds.
+			// A retry of a rotation that went through returns its result
+			// rather than rotating again.
 			prev, err := o.tx.GetIdempotency(o.ctx, row.ID, req.IdempotencyKey)
 			if err == nil {
-				plain, err := o.s.box.Open(prev.SealedSecret)
-				if err != nil {
-					return &Error{Code: CodeKeyFile, Message: "cannot decrypt the remembered result of this regenerate request", Err: err}
-				}
-				a, err := o.account(row)
-				if err != nil {
-					return err
-				}
-				out = &AccountWithSecret{Account: a, Secret: string(plain)}
-				out.SecretVersion = prev.SecretVersion
-				return nil
+				out, err = o.replayRegenerate(row, prev)
+				return err
 			}
 			if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 		}
-		if req.RefuseIfAppsRunning {
-			running, err := o.runningBoundApps(row.ID)
-			if err != nil {
-				return err
-			}
-			if len(running) > 0 {
-				return AppsRunningError(row.Name, running)
-			}
+		if req.ExpectedSecretVersion != 0 && req.ExpectedSecretVersion != row.SecretVersion {
+			return Errorf(CodeVersionMismatch,
+				"the secret of API key account %q is at secret_version %d, not %d as this request expected: it was "+
+					"regenerated since the plan was made. Nothing was changed; plan again",
+				row.Name, row.SecretVersion, req.ExpectedSecretVersion)
 		}
-
-		secret, hash := newSecret()
-		row.SecretHash = hash
-		row.SecretVersion++
-		row.SecretCreatedAt = o.now
-		row.Locked = false
-		row.FailedLoginAttempts = 0
-		row.UpdatedAt = o.now
-		if err := o.tx.UpdateAccount(o.ctx, row); err != nil {
-			return err
+		if req.ExposeSecret != nil {
+			row.ExposeSecret = *req.ExposeSecret
 		}
-		if err := o.audit(ActionAccountRegenerate, TargetAccount, row.ID, row.Name,
-			fmt.Sprintf("secret_version=%d", row.SecretVersion)); err != nil {
+		secret, err := o.rotate(&row)
+		if err != nil {
 			return err
 		}
 		if req.IdempotencyKey != "" {
+			// With expose_secret = false the replay carries no secret, so none is kept.
+			var sealed []byte
+			if row.ExposeSecret {
+				sealed = o.s.box.Seal([]byte(secret))
+			}
 			if err := o.tx.PutIdempotency(o.ctx, store.IdempotencyRow{
 				AccountID:     row.ID,
 				Key:           req.IdempotencyKey,
-				SealedSecret:  o.s.box.Seal([]byte(secret)),
+				SealedSecret:  sealed,
 				SecretVersion: row.SecretVersion,
 				CreatedAt:     o.now,
 			}); err != nil {
 				return err
 			}
-		}
-		if err := o.reloadAppsBoundTo(row.ID); err != nil {
-			return err
 		}
 		// The runtime may have locked the account again: return what is stored.
 		row, err = o.getAccount(row.ID)
@@ -438,7 +440,7 @@ func (s *Service) RegenerateSecret(ctx context.Context, req RegenerateRequest) (
 		if err != nil {
 			return err
 		}
-		out = &AccountWithSecret{Account: a, Secret: secret}
+		out = withSecret(a, secret)
 		return nil
 	})
 	if err != nil {
@@ -447,7 +449,104 @@ func (s *Service) RegenerateSecret(ctx context.Context, req RegenerateRequest) (
 	return out, nil
 }
 
-// DeleteAccount deletes the account and the app secrets bound to it.
+// replayRegenerate returns the remembered result of a rotation.
+func (o *op) replayRegenerate(row store.AccountRow, prev store.IdempotencyRow) (*AccountWithSecret, error) {
+	a, err := o.account(row)
+	if err != nil {
+		return nil, err
+	}
+	a.SecretVersion = prev.SecretVersion
+	if !a.ExposeSecret || len(prev.SealedSecret) == 0 {
+		return withSecret(a, ""), nil
+	}
+	plain, err := o.s.box.Open(prev.SealedSecret)
+	if err != nil {
+		return nil, &Error{Code: CodeKeyFile, Message: "cannot decrypt the remembered result of this regenerate request", Err: err}
+	}
+	return withSecret(a, string(plain)), nil
+}
+
+// rotate carries out the four steps of a rotation on row (already read in
+// this transaction) and returns the new secret.
+func (o *op) rotate(row *store.AccountRow) (string, error) {
+	apps, err := o.tx.ListAppsBoundTo(o.ctx, row.ID)
+	if err != nil {
+		return "", err
+	}
+	apps = slices.DeleteFunc(apps, func(a store.AppRow) bool { return !a.Deployed })
+
+	// 1. Undeploy: no app logs in while the secret changes.
+	stopped := make(map[string]time.Time, len(apps))
+	for i := range apps {
+		at, err := o.pause(&apps[i], "to rotate API key account "+row.Name)
+		if err != nil {
+			return "", err
+		}
+		stopped[apps[i].ID] = at
+	}
+
+	// 2. Regenerate.
+	secret, hash := newSecret()
+	row.SecretHash = hash
+	row.SecretVersion++
+	row.SecretCreatedAt = o.now
+	row.Locked = false
+	row.FailedLoginAttempts = 0
+	row.UpdatedAt = o.now
+	if !row.Admin {
+		row.SealedSecret = o.s.box.Seal([]byte(secret))
+	}
+	if err := o.tx.UpdateAccount(o.ctx, *row); err != nil {
+		return "", err
+	}
+	detail := fmt.Sprintf("secret_version=%d, apps=%d", row.SecretVersion, len(apps))
+	if !row.ExposeSecret {
+		detail += ", expose_secret=false"
+	}
+	if err := o.audit(ActionAccountRegenerate, TargetAccount, row.ID, row.Name, detail); err != nil {
+		return "", err
+	}
+
+	// 3. Seal the new secret into every app secret bound to the account.
+	bound, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AccountID: row.ID})
+	if err != nil {
+		return "", err
+	}
+	for _, sec := range bound {
+		sec.Ciphertext = o.s.box.Seal([]byte(secret))
+		sec.UpdatedAt = o.now
+		if err := o.tx.PutAppSecret(o.ctx, sec); err != nil {
+			return "", err
+		}
+		id, name := secretTarget(sec.AppID, sec.AppName, sec.Name)
+		if err := o.audit(ActionAppSecretPut, TargetAppSecret, id, name,
+			fmt.Sprintf("api_key_account=%s, sealed by rotation to secret_version=%d", row.Name, row.SecretVersion)); err != nil {
+			return "", err
+		}
+	}
+
+	// 4. Deploy the apps again; each logs in with its secrets.
+	if len(apps) == 0 {
+		return secret, nil
+	}
+	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{OfAppsBoundTo: row.ID})
+	if err != nil {
+		return "", err
+	}
+	byApp := map[string][]store.AppSecretRow{}
+	for _, sec := range secrets {
+		byApp[sec.AppID] = append(byApp[sec.AppID], sec)
+	}
+	for i := range apps {
+		if err := o.deployWith(&apps[i], byApp[apps[i].ID], stopped[apps[i].ID]); err != nil {
+			return "", err
+		}
+	}
+	return secret, nil
+}
+
+// DeleteAccount deletes the account. It is refused while any app secret is
+// bound to it: the apps would be left with a secret that can never log in.
 func (s *Service) DeleteAccount(ctx context.Context, req DeleteAccountRequest) error {
 	if err := validateID("id", req.ID); err != nil {
 		return err
@@ -457,23 +556,12 @@ func (s *Service) DeleteAccount(ctx context.Context, req DeleteAccountRequest) e
 		if err != nil {
 			return err
 		}
-		if req.RefuseIfAppsRunning {
-			running, err := o.runningBoundApps(row.ID)
-			if err != nil {
-				return err
-			}
-			if len(running) > 0 {
-				return AppsRunningError(row.Name, running)
-			}
-		}
-		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AccountID: row.ID})
+		apps, err := o.accountApps(row.ID)
 		if err != nil {
 			return err
 		}
-		for _, sec := range secrets {
-			if err := o.deleteAppSecret(sec, "account deleted"); err != nil {
-				return err
-			}
+		if len(apps) > 0 {
+			return InUseError(row.Name, apps)
 		}
 		if err := o.tx.DeleteAccount(o.ctx, row.ID); err != nil {
 			return err

@@ -284,7 +284,7 @@ func TestRegenerateUnlocks(t *testing.T) {
 	}
 	ev := e.events(t)
 	last := ev[len(ev)-1]
-	if last.Action != ActionAccountRegenerate || last.Detail != "secret_version=2" || last.Seq != seq+1 {
+	if last.Action != ActionAccountRegenerate || last.Detail != "secret_version=2, apps=0" || last.Seq != seq+1 {
 		t.Errorf("audit = %+v", last)
 	}
 	wantCode(t, e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: a.Secret}), CodeLoginFailed)
@@ -391,8 +391,8 @@ func TestListAccountsFilterAndQueryCount(t *testing.T) {
 	_ = e.s.Login(ctx, LoginRequest{AccountID: ids[3], Secret: "nope"}) // locks at threshold 1
 	for i := range 5 {
 		app := e.app(t, fmt.Sprintf("app-%d", 4-i), false)
-		e.put(t, app.ID, "s1", ids[0], ptr("stored-value-1234"), false)
-		e.put(t, app.ID, "s2", ids[0], nil, false)
+		e.put(t, app.ID, "s1", ids[0], nil)
+		e.put(t, app.ID, "s2", "", ptr("stored-value-1234"))
 	}
 
 	e.st.resetCount()

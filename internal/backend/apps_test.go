@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -148,22 +149,6 @@ func TestUpdateAppWhileRunning(t *testing.T) {
 	wantCode(t, err, CodeConflict)
 }
 
-func TestUpdateAppStoppedForRotationStaysStopped(t *testing.T) {
-	e := newEnv(t, 0)
-	ctx := context.Background()
-	_, app := deployedWithSecret(t, e)
-	if err := e.s.DeleteAppSecret(ctx, DeleteAppSecretRequest{AppID: app.ID, Name: "siem-forwarder", Undeploy: true}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := e.s.UpdateApp(ctx, UpdateAppRequest{ID: app.ID, Name: "forwarder", Version: "9", Deployed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Status != StatusStopped || !got.Deployed {
-		t.Errorf("app = %+v; want it to wait, stopped, for its secret", got)
-	}
-}
-
 func TestDeployUndeployApp(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
@@ -226,7 +211,7 @@ func TestDeleteApp(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
 	acc, app := deployedWithSecret(t, e)
-	e.put(t, app.ID, "extra", "", ptr("unbound-value-123"), false)
+	e.put(t, app.ID, "extra", "", ptr("unbound-value-123"))
 	seq := e.lastSeq(t)
 	if err := e.s.DeleteApp(ctx, app.ID); err != nil {
 		t.Fatal(err)
@@ -256,28 +241,35 @@ func TestDeleteApp(t *testing.T) {
 	}
 }
 
-func TestDeleteAccountDeletesBoundSecrets(t *testing.T) {
+func TestDeleteAccountRefusedWhileBound(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
 	acc, app := deployedWithSecret(t, e)
-	if _, err := e.s.UndeployApp(ctx, app.ID); err != nil {
-		t.Fatal(err)
-	}
+	idle := e.app(t, "idle", false)
+	e.put(t, idle.ID, "k", acc.ID, nil)
 	seq := e.lastSeq(t)
-	if err := e.s.DeleteAccount(ctx, DeleteAccountRequest{ID: acc.ID, RefuseIfAppsRunning: true}); err != nil {
+	err := e.s.DeleteAccount(ctx, DeleteAccountRequest{ID: acc.ID})
+	wantCode(t, err, CodeInUse)
+	var be *Error
+	if !errors.As(err, &be) || !slices.Equal(be.Apps, []string{"forwarder", "idle"}) {
+		t.Errorf("apps = %q, want every bound app, running or not", be.Apps)
+	}
+	if acts := e.actionsSince(t, seq); len(acts) != 0 {
+		t.Errorf("refusal changed something: %q", acts)
+	}
+	for _, id := range []string{app.ID, idle.ID} {
+		if err := e.s.DeleteAppSecret(ctx, DeleteAppSecretRequest{AppID: id, Name: map[string]string{app.ID: "siem-forwarder", idle.ID: "k"}[id]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seq = e.lastSeq(t)
+	if err := e.s.DeleteAccount(ctx, DeleteAccountRequest{ID: acc.ID}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{
-		"terraform app_secret.delete forwarder/siem-forwarder",
-		"terraform api_key_account.delete siem-forwarder",
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform api_key_account.delete siem-forwarder"}) {
+		t.Errorf("audit = %q", acts)
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
-		t.Errorf("audit = %q, want %q", acts, want)
-	}
-	if got := e.getApp(t, app.ID); len(got.Secrets) != 0 {
-		t.Errorf("secrets left = %+v", got.Secrets)
-	}
-	_, err := e.s.GetAccount(ctx, acc.ID)
+	_, err = e.s.GetAccount(ctx, acc.ID)
 	wantCode(t, err, CodeNotFound)
 }
 

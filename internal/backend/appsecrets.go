@@ -2,7 +2,10 @@ package backend
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
@@ -31,9 +34,9 @@ func (o *op) deleteAppSecret(sec store.AppSecretRow, detail string) error {
 	return o.audit(ActionAppSecretDelete, TargetAppSecret, id, name, detail)
 }
 
-// PutAppSecret stores an app secret. A running app reloads (logs in again)
-// when its value or binding changes; with Redeploy, an app meant to be
-// deployed but stopped is deployed again.
+// PutAppSecret stores an app secret (see PutAppSecretRequest). A change of
+// the stored value or binding redeploys the app if it is meant to be
+// deployed: undeploy, put, deploy, in this one transaction.
 func (s *Service) PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*AppSecret, error) {
 	if err := validateID("app_id", req.AppID); err != nil {
 		return nil, err
@@ -57,18 +60,34 @@ func (s *Service) PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*A
 		if err != nil {
 			return err
 		}
-		detail := "unbound"
-		if req.AccountID != "" {
-			acc, err := o.getAccount(req.AccountID)
-			if err != nil {
-				return err
-			}
-			detail = "api_key_account=" + acc.Name
-		}
 		prev, err := o.tx.GetAppSecret(o.ctx, app.ID, req.Name)
 		existed := err == nil
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
+		}
+		value, detail, err := o.appSecretValue(app, req, prev, existed)
+		if err != nil {
+			return err
+		}
+		if existed && prev.AccountID == req.AccountID {
+			same, err := o.holds(prev, value)
+			if err != nil {
+				return err
+			}
+			if same {
+				// What is stored already: no event, no redeploy.
+				prev.AppName = app.Name
+				sec := toAppSecret(prev)
+				out = &sec
+				return nil
+			}
+		}
+
+		var stoppedAt time.Time
+		if app.Deployed {
+			if stoppedAt, err = o.pause(&app, "to change app secret "+req.Name); err != nil {
+				return err
+			}
 		}
 		row := store.AppSecretRow{
 			AppID:      app.ID,
@@ -78,11 +97,8 @@ func (s *Service) PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*A
 			UpdatedAt:  o.now,
 			AppName:    app.Name,
 		}
-		if req.Value != nil {
-			row.Ciphertext = o.s.box.Seal([]byte(*req.Value))
-			detail += ", value set"
-		} else {
-			detail += ", value kept"
+		if value != nil {
+			row.Ciphertext = o.s.box.Seal(value)
 		}
 		if err := o.tx.PutAppSecret(o.ctx, row); err != nil {
 			return err
@@ -91,19 +107,8 @@ func (s *Service) PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*A
 		if err := o.audit(ActionAppSecretPut, TargetAppSecret, id, name, detail); err != nil {
 			return err
 		}
-
-		changed := req.Value != nil || !existed || prev.AccountID != req.AccountID
-		switch {
-		case (App{Status: app.Status}).Running() && changed:
-			secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppID: app.ID})
-			if err != nil {
-				return err
-			}
-			if err := o.reload(&app, secrets); err != nil {
-				return err
-			}
-		case req.Redeploy && app.Deployed && app.Status == StatusStopped:
-			if err := o.deploy(&app); err != nil {
+		if app.Deployed {
+			if err := o.redeploy(&app, stoppedAt); err != nil {
 				return err
 			}
 		}
@@ -115,6 +120,67 @@ func (s *Service) PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*A
 		return nil, err
 	}
 	return out, nil
+}
+
+// appSecretValue decides the plaintext a put stores (nil: keep the stored
+// ciphertext) and the audit detail that says where it came from.
+func (o *op) appSecretValue(app store.AppRow, req PutAppSecretRequest, prev store.AppSecretRow, existed bool) ([]byte, string, error) {
+	if req.AccountID == "" {
+		switch {
+		case req.Value != nil:
+			return []byte(*req.Value), "unbound, value set", nil
+		case existed && prev.Ciphertext != nil:
+			return nil, "unbound, value kept", nil
+		}
+		return nil, "", InvalidField("value", "app secret %q of app %q is not bound to an API key account, so it needs "+
+			"a value: set value (or value_wo), or bind it with api_key_account_id", req.Name, app.Name)
+	}
+	acc, err := o.getAccount(req.AccountID)
+	if err != nil {
+		return nil, "", err
+	}
+	if acc.Admin {
+		return nil, "", InvalidField("api_key_account_id", "API key account %q is an admin account: admin accounts are "+
+			"never bound to apps. Bind the app secret to a non-admin API key account", acc.Name)
+	}
+	detail := "api_key_account=" + acc.Name
+	if req.Value != nil {
+		if subtle.ConstantTimeCompare(hashSecret(*req.Value), acc.SecretHash) != 1 {
+			// A stale copy would make the app fail its logins and lock the account.
+			return nil, "", &Error{Code: CodeStaleValue, Field: "value", Message: fmt.Sprintf(
+				"the value of app secret %q of app %q is not the current secret of API key account %q "+
+					"(secret_version %d). A bound secret needs no value: remove `value` (or `value_wo`), and "+
+					"the backend fills it with the account's current secret and rotates it with the account",
+				req.Name, app.Name, acc.Name, acc.SecretVersion)}
+		}
+		return []byte(*req.Value), detail + ", value set", nil
+	}
+	if acc.SealedSecret == nil {
+		return nil, "", &Error{Code: CodeNoSealedSecret, Field: "api_key_account_id", Message: fmt.Sprintf(
+			"API key account %q has no sealed copy of its secret (it was created by an older version of apphost), "+
+				"so the backend cannot fill the bound app secret %q of app %q. Rotate that account once (change its "+
+				"rotation_triggers and apply), then apply again", acc.Name, req.Name, app.Name)}
+	}
+	plain, err := o.s.box.Open(acc.SealedSecret)
+	if err != nil {
+		return nil, "", &Error{Code: CodeKeyFile, Message: fmt.Sprintf("cannot decrypt the sealed secret of API key account %q", acc.Name), Err: err}
+	}
+	return plain, detail + ", filled from the account", nil
+}
+
+// holds reports whether sec already stores value (nil: the value is kept).
+func (o *op) holds(sec store.AppSecretRow, value []byte) (bool, error) {
+	if value == nil {
+		return true, nil
+	}
+	if sec.Ciphertext == nil {
+		return false, nil
+	}
+	plain, err := o.s.box.Open(sec.Ciphertext)
+	if err != nil {
+		return false, &Error{Code: CodeKeyFile, Message: fmt.Sprintf("cannot decrypt app secret %q", sec.Name), Err: err}
+	}
+	return subtle.ConstantTimeCompare(plain, value) == 1, nil
 }
 
 // GetAppSecret returns an app secret, never its value.
@@ -151,8 +217,9 @@ func (o *op) getAppSecret(app store.AppRow, name string) (store.AppSecretRow, er
 	return row, err
 }
 
-// DeleteAppSecret removes an app secret. With Undeploy a running app is
-// stopped first but stays meant to be deployed: the first half of a rotation.
+// DeleteAppSecret removes an app secret: it undeploys the app, removes the
+// secret and deploys the app again if it is meant to be deployed, so an app
+// never stays stopped because one of its secrets went.
 func (s *Service) DeleteAppSecret(ctx context.Context, req DeleteAppSecretRequest) error {
 	if err := validateID("app_id", req.AppID); err != nil {
 		return err
@@ -166,12 +233,17 @@ func (s *Service) DeleteAppSecret(ctx context.Context, req DeleteAppSecretReques
 		if err != nil {
 			return err
 		}
-		if req.Undeploy && (App{Status: app.Status}).Running() {
-			if err := o.stop(&app, true, "to replace app secret "+req.Name); err != nil {
-				return err
-			}
+		stoppedAt, err := o.pause(&app, "to remove app secret "+req.Name)
+		if err != nil {
+			return err
 		}
-		return o.deleteAppSecret(row, "")
+		if err := o.deleteAppSecret(row, ""); err != nil {
+			return err
+		}
+		if !app.Deployed {
+			return nil
+		}
+		return o.redeploy(&app, stoppedAt)
 	})
 }
 

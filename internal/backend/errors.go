@@ -8,10 +8,18 @@ import (
 
 // Error codes: stable, shared by the domain, the HTTP API and the client.
 const (
-	CodeNotFound     = "not_found"
-	CodeConflict     = "conflict"     // a name already taken, a concurrent change
-	CodeInvalid      = "invalid"      // bad input; Field names the field at fault
-	CodeAppsRunning  = "apps_running" // refused: running apps still use the account
+	CodeNotFound = "not_found"
+	CodeConflict = "conflict" // a name already taken, a concurrent change
+	CodeInvalid  = "invalid"  // bad input; Field names the field at fault
+	CodeInUse    = "in_use"   // refused: app secrets are still bound to the account
+	// CodeVersionMismatch: the secret_version the caller expected to replace
+	// is not the account's; nothing changed (plan again).
+	CodeVersionMismatch = "secret_version_mismatch"
+	// CodeNoSealedSecret: the account has no sealed copy of its secret to
+	// fill a bound app secret with (rotate it once).
+	CodeNoSealedSecret = "no_sealed_secret"
+	// CodeStaleValue: a bound app secret's value is not the account's current secret.
+	CodeStaleValue   = "stale_value"
 	CodeLoginFailed  = "login_failed" // wrong ID or secret
 	CodeLocked       = "locked"       // the account is locked
 	CodeUnauthorized = "unauthorized" // no or wrong credentials for the admin API
@@ -28,7 +36,7 @@ type Error struct {
 	Message string `json:"message"`
 	// Field is the input field at fault, for CodeInvalid.
 	Field string `json:"field,omitempty"`
-	// Apps names the running apps, for CodeAppsRunning.
+	// Apps names the apps bound to the account, for CodeInUse.
 	Apps []string `json:"apps,omitempty"`
 	// Err is the underlying error, if any; never sent over the wire.
 	Err error `json:"-"`
@@ -53,12 +61,12 @@ func InvalidField(field, format string, args ...any) *Error {
 	return &Error{Code: CodeInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// AppsRunningError says that running apps still use an account.
-func AppsRunningError(account string, apps []string) *Error {
+// InUseError says that app secrets are still bound to an account.
+func InUseError(account string, apps []string) *Error {
 	return &Error{
-		Code: CodeAppsRunning,
+		Code: CodeInUse,
 		Apps: apps,
-		Message: fmt.Sprintf("API key account %q is still used by running apps: %s",
+		Message: fmt.Sprintf("API key account %q still has app secrets bound to it, in the apps: %s",
 			account, strings.Join(apps, ", ")),
 	}
 }
@@ -81,8 +89,12 @@ func IsConflict(err error) bool { return CodeOf(err) == CodeConflict }
 // IsInvalid reports whether err is rejected input.
 func IsInvalid(err error) bool { return CodeOf(err) == CodeInvalid }
 
-// IsAppsRunning reports whether err is a refusal because running apps use the account.
-func IsAppsRunning(err error) bool { return CodeOf(err) == CodeAppsRunning }
+// IsInUse reports whether err is a refusal because app secrets are bound to the account.
+func IsInUse(err error) bool { return CodeOf(err) == CodeInUse }
+
+// IsVersionMismatch reports whether err says the account's secret_version is
+// not the one the caller expected to replace.
+func IsVersionMismatch(err error) bool { return CodeOf(err) == CodeVersionMismatch }
 
 // IsLocked reports whether err says the account is locked.
 func IsLocked(err error) bool { return CodeOf(err) == CodeLocked }

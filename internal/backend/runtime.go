@@ -2,7 +2,7 @@ package backend
 
 import (
 	"fmt"
-	"slices"
+	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
@@ -59,12 +59,26 @@ func (o *op) appLogin(appName, accountID, secret string) (bool, error) {
 
 // deploy makes app meant to be deployed and starts it.
 func (o *op) deploy(app *store.AppRow) error {
-	if err := o.audit(ActionAppDeploy, TargetApp, app.ID, app.Name,
-		fmt.Sprintf("app_host=%s, version=%s", app.AppHost, app.Version)); err != nil {
-		return err
-	}
+	return o.redeploy(app, time.Time{})
+}
+
+// redeploy deploys app, which this transaction stopped at stoppedAt (zero:
+// it was not running), and says in the event how long it was down.
+func (o *op) redeploy(app *store.AppRow, stoppedAt time.Time) error {
 	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppID: app.ID})
 	if err != nil {
+		return err
+	}
+	return o.deployWith(app, secrets, stoppedAt)
+}
+
+// deployWith deploys app with secrets, its app secrets as they are now.
+func (o *op) deployWith(app *store.AppRow, secrets []store.AppSecretRow, stoppedAt time.Time) error {
+	detail := fmt.Sprintf("app_host=%s, version=%s", app.AppHost, app.Version)
+	if !stoppedAt.IsZero() {
+		detail += fmt.Sprintf(", downtime_ms=%.3f", float64(o.clock().Sub(stoppedAt))/float64(time.Millisecond))
+	}
+	if err := o.audit(ActionAppDeploy, TargetApp, app.ID, app.Name, detail); err != nil {
 		return err
 	}
 	status, err := o.runApp(*app, secrets)
@@ -76,7 +90,7 @@ func (o *op) deploy(app *store.AppRow) error {
 }
 
 // stop stops app on its App Host. keepDeployed leaves it meant to be deployed
-// (stopped while a secret is replaced) rather than undeployed for good.
+// (stopped while its secrets change) rather than undeployed for good.
 func (o *op) stop(app *store.AppRow, keepDeployed bool, detail string) error {
 	if err := o.audit(ActionAppUndeploy, TargetApp, app.ID, app.Name, detail); err != nil {
 		return err
@@ -85,42 +99,14 @@ func (o *op) stop(app *store.AppRow, keepDeployed bool, detail string) error {
 	return o.tx.UpdateApp(o.ctx, *app)
 }
 
-// reload has a running app log in again with the secrets it now holds.
-func (o *op) reload(app *store.AppRow, secrets []store.AppSecretRow) error {
-	status, err := o.runApp(*app, secrets)
-	if err != nil {
-		return err
+// pause stops app, if it runs, for a change of its secrets, keeping it meant
+// to be deployed; it returns when it stopped it (zero if it did not).
+func (o *op) pause(app *store.AppRow, detail string) (time.Time, error) {
+	if !(App{Status: app.Status}).Running() {
+		return time.Time{}, nil
 	}
-	if status == app.Status {
-		return nil
+	if err := o.stop(app, true, detail); err != nil {
+		return time.Time{}, err
 	}
-	app.Status, app.UpdatedAt = status, o.now
-	return o.tx.UpdateApp(o.ctx, *app)
-}
-
-// reloadAppsBoundTo reloads every running app with a secret bound to account
-// id, as the App Host does right after the account's secret is regenerated.
-func (o *op) reloadAppsBoundTo(id string) error {
-	apps, err := o.tx.ListAppsBoundTo(o.ctx, id)
-	if err != nil {
-		return err
-	}
-	apps = slices.DeleteFunc(apps, func(a store.AppRow) bool { return !(App{Status: a.Status}).Running() })
-	if len(apps) == 0 {
-		return nil
-	}
-	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{OfAppsBoundTo: id})
-	if err != nil {
-		return err
-	}
-	byApp := map[string][]store.AppSecretRow{}
-	for _, sec := range secrets {
-		byApp[sec.AppID] = append(byApp[sec.AppID], sec)
-	}
-	for _, app := range apps {
-		if err := o.reload(&app, byApp[app.ID]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return o.clock(), nil
 }

@@ -7,18 +7,19 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
 
 // deployedWithSecret sets up the DESIGN.md example: a key account and a
-// deployed app whose app secret holds the key's secret.
+// deployed app with an app secret bound to it (filled by the backend).
 func deployedWithSecret(t *testing.T, e *env) (*AccountWithSecret, *App) {
 	t.Helper()
 	acc := e.account(t, "siem-forwarder")
 	app := e.app(t, "forwarder", true)
-	e.put(t, app.ID, "siem-forwarder", acc.ID, ptr(acc.Secret), true)
+	e.put(t, app.ID, "siem-forwarder", acc.ID, nil)
 	if got := e.getApp(t, app.ID); got.Status != StatusRunning {
 		t.Fatalf("status = %s, want running", got.Status)
 	}
@@ -29,7 +30,7 @@ func TestDeployLogsIn(t *testing.T) {
 	e := newEnv(t, 0)
 	acc := e.account(t, "k")
 	app := e.app(t, "web", false)
-	e.put(t, app.ID, "key", acc.ID, ptr(acc.Secret), false)
+	e.put(t, app.ID, "key", acc.ID, nil)
 	seq := e.lastSeq(t)
 	got, err := e.s.DeployApp(context.Background(), app.ID)
 	if err != nil {
@@ -44,20 +45,37 @@ func TestDeployLogsIn(t *testing.T) {
 	}
 }
 
-// Regenerating while the app is deployed: the app keeps logging in with its
-// stale secret until the account locks, and the app fails.
-func TestRegenerateWhileDeployedLocksAccount(t *testing.T) {
-	e := newEnv(t, 0)
+// putStale writes a stale copy of the secret straight into the store, as a
+// wrong order of hand steps would leave it: the backend's API refuses to.
+func (e *env) putStale(t *testing.T, appID, name, accountID string) {
+	t.Helper()
 	ctx := context.Background()
-	acc, app := deployedWithSecret(t, e)
-
-	seq := e.lastSeq(t)
-	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID})
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		return tx.PutAppSecret(ctx, store.AppSecretRow{
+			AppID: appID, Name: name, AccountID: accountID,
+			Ciphertext: e.box.Seal([]byte("ahk_stale-copy-of-an-old-secret")), UpdatedAt: time.Now(),
+		})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.secrets = append(e.secrets, r.Secret)
-	want := []string{"terraform api_key_account.regenerate siem-forwarder"}
+}
+
+// The wrong order still locks: a running app with a stale secret keeps
+// logging in until the account locks, and the app fails.
+func TestStaleSecretInRunningAppLocksAccount(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	acc, app := deployedWithSecret(t, e)
+	e.putStale(t, app.ID, "siem-forwarder", acc.ID)
+	if _, err := e.s.UndeployApp(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	seq := e.lastSeq(t)
+	if _, err := e.s.DeployApp(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"terraform app.deploy forwarder"}
 	for range DefaultLockoutThreshold {
 		want = append(want, "forwarder login.failure siem-forwarder")
 	}
@@ -65,92 +83,152 @@ func TestRegenerateWhileDeployedLocksAccount(t *testing.T) {
 	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
 		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
 	}
-	if !r.Locked || r.FailedLoginAttempts != DefaultLockoutThreshold {
-		t.Errorf("regenerate returned %+v; want it locked by the runtime", r.Account)
-	}
 	if got := e.getAccount(t, acc.ID); !got.Locked {
 		t.Error("account not locked")
 	}
-	if got := e.getApp(t, app.ID); got.Status != StatusFailed || !got.Running() {
+	if got := e.getApp(t, app.ID); got.Status != StatusFailed {
 		t.Errorf("app status = %s, want failed", got.Status)
+	}
+
+	// The cure is one rotation: it unlocks and reseals, and the app runs.
+	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, r.Secret)
+	if r.Locked || e.getApp(t, app.ID).Status != StatusRunning {
+		t.Errorf("after rotation: account %+v, app %s", r.Account, e.getApp(t, app.ID).Status)
 	}
 }
 
-// The order Terraform applies: undeploy, regenerate, put secret, deploy.
-func TestRotationInOrderNeverFails(t *testing.T) {
+// A rotation is one transaction in the hand procedure's order: undeploy each
+// bound app meant to be deployed, regenerate, seal into every bound secret,
+// deploy again; apps not bound are untouched.
+func TestRotationIsOneOperation(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	acc, app := deployedWithSecret(t, e)
+	another := e.app(t, "another", true)
+	e.put(t, another.ID, "k", acc.ID, ptr(acc.Secret)) // bound with a value: the first design's way
+	idle := e.app(t, "idle", false)
+	e.put(t, idle.ID, "k", acc.ID, nil)
+	neighbourKey := e.account(t, "neighbour-key")
+	neighbour := e.app(t, "neighbour", true)
+	e.put(t, neighbour.ID, "k", neighbourKey.ID, nil)
+	seq := e.lastSeq(t)
+
+	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1, IdempotencyKey: "apply-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, r.Secret)
+	want := []string{
+		"terraform app.undeploy another",
+		"terraform app.undeploy forwarder",
+		"terraform api_key_account.regenerate siem-forwarder",
+		"terraform app_secret.put another/k",
+		"terraform app_secret.put forwarder/siem-forwarder",
+		"terraform app_secret.put idle/k",
+		"terraform app.deploy another",
+		"another login.success siem-forwarder",
+		"terraform app.deploy forwarder",
+		"forwarder login.success siem-forwarder",
+	}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
+		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
+	}
+	for _, ev := range e.events(t) {
+		if ev.Seq > seq && ev.Action == ActionAppDeploy && !strings.Contains(ev.Detail, "downtime_ms=") {
+			t.Errorf("deploy event without downtime_ms: %q", ev.Detail)
+		}
+	}
+	if got := e.getAccount(t, acc.ID); got.Locked || got.FailedLoginAttempts != 0 || got.SecretVersion != 2 || !got.HasSealedSecret {
+		t.Errorf("account = %+v", got)
+	}
+	for _, id := range []string{app.ID, another.ID, neighbour.ID} {
+		if got := e.getApp(t, id); got.Status != StatusRunning || !got.Deployed {
+			t.Errorf("app %s = %s, deployed %v", got.Name, got.Status, got.Deployed)
+		}
+	}
+	if got := e.getApp(t, idle.ID); got.Status != StatusStopped || got.Deployed {
+		t.Errorf("idle app = %+v; want it left undeployed", got)
+	}
+	// The idle app got the new secret too: deploying it later logs in.
+	seq = e.lastSeq(t)
+	if _, err := e.s.DeployApp(ctx, idle.ID); err != nil {
+		t.Fatal(err)
+	}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform app.deploy idle", "idle login.success siem-forwarder"}) {
+		t.Errorf("deploy of idle app = %q", acts)
+	}
+	// The new secret is the bound value from now on; the old one is refused.
+	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: another.ID, Name: "k", AccountID: acc.ID, Value: &acc.Secret})
+	wantCode(t, err, CodeStaleValue)
+
+	// A retry with the same Idempotency-Key returns the same result and
+	// rotates nothing, even though the version moved on.
+	seq = e.lastSeq(t)
+	again, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1, IdempotencyKey: "apply-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Secret != r.Secret || again.SecretVersion != 2 {
+		t.Errorf("replay = version %d, same secret %v", again.SecretVersion, again.Secret == r.Secret)
+	}
+	if acts := e.actionsSince(t, seq); len(acts) != 0 {
+		t.Errorf("replay changed something: %q", acts)
+	}
+}
+
+// Each audit event carries the time it happened, so a rotation's deploy
+// events say how long each app was down.
+func TestRotationEventsReadTheClockPerEvent(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	acc, _ := deployedWithSecret(t, e)
+	ticking := func() time.Time { e.clock.Advance(time.Millisecond); return e.clock.Now() }
+	s := NewService(e.st, e.box, Options{Now: ticking})
+	seq := e.lastSeq(t)
+	r, err := s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, r.Secret)
+	var times []time.Time
+	var deploy string
+	for _, ev := range e.events(t) {
+		if ev.Seq > seq {
+			times = append(times, ev.Time)
+			if ev.Action == ActionAppDeploy {
+				deploy = ev.Detail
+			}
+		}
+	}
+	for i := 1; i < len(times); i++ {
+		if !times[i].After(times[i-1]) {
+			t.Errorf("event times not read per event: %v", times)
+		}
+	}
+	if !strings.Contains(deploy, "downtime_ms=") || strings.Contains(deploy, "downtime_ms=0.000") {
+		t.Errorf("deploy detail = %q, want a downtime", deploy)
+	}
+}
+
+func TestRegenerateWithStaleExpectedVersionChangesNothing(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
 	acc, app := deployedWithSecret(t, e)
 	seq := e.lastSeq(t)
-
-	if err := e.s.DeleteAppSecret(ctx, DeleteAppSecretRequest{AppID: app.ID, Name: "siem-forwarder", Undeploy: true}); err != nil {
-		t.Fatal(err)
-	}
-	if got := e.getApp(t, app.ID); got.Status != StatusStopped || !got.Deployed {
-		t.Fatalf("after undeploy: status %s deployed %v, want stopped and still meant to be deployed", got.Status, got.Deployed)
-	}
-	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, RefuseIfAppsRunning: true, IdempotencyKey: "apply-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.put(t, app.ID, "siem-forwarder", acc.ID, ptr(r.Secret), true)
-
-	want := []string{
-		"terraform app.undeploy forwarder",
-		"terraform app_secret.delete forwarder/siem-forwarder",
-		"terraform api_key_account.regenerate siem-forwarder",
-		"terraform app_secret.put forwarder/siem-forwarder",
-		"terraform app.deploy forwarder",
-		"forwarder login.success siem-forwarder",
-	}
-	acts := e.actionsSince(t, seq)
-	if !slices.Equal(acts, want) {
-		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
-	}
-	for _, a := range e.actionsSince(t, 0) {
-		if strings.Contains(a, "login.failure") || strings.Contains(a, "api_key_account.lock") {
-			t.Errorf("rotation caused %q", a)
-		}
-	}
-	if got := e.getApp(t, app.ID); got.Status != StatusRunning {
-		t.Errorf("status = %s", got.Status)
-	}
-	if got := e.getAccount(t, acc.ID); got.Locked || got.FailedLoginAttempts != 0 || got.SecretVersion != 2 {
-		t.Errorf("account = %+v", got)
-	}
-}
-
-func TestGuardRefusesAndChangesNothing(t *testing.T) {
-	e := newEnv(t, 0)
-	ctx := context.Background()
-	acc, _ := deployedWithSecret(t, e)
-	other := e.app(t, "another", true)
-	e.put(t, other.ID, "k", acc.ID, ptr(acc.Secret), false)
-	stopped := e.app(t, "stopped-app", false)
-	e.put(t, stopped.ID, "k", acc.ID, ptr(acc.Secret), false)
-
-	before := e.getAccount(t, acc.ID)
-	seq := e.lastSeq(t)
-	_, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, RefuseIfAppsRunning: true, IdempotencyKey: "x"})
-	wantCode(t, err, CodeAppsRunning)
-	var be *Error
-	if !errors.As(err, &be) || !slices.Equal(be.Apps, []string{"another", "forwarder"}) {
-		t.Errorf("apps = %q, want sorted running apps", be.Apps)
-	}
-	if !strings.Contains(err.Error(), "another, forwarder") {
+	_, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 7, IdempotencyKey: "x"})
+	wantCode(t, err, CodeVersionMismatch)
+	if !strings.Contains(err.Error(), "plan again") || !strings.Contains(err.Error(), "secret_version 1") {
 		t.Errorf("message = %q", err)
 	}
-	wantCode(t, e.s.DeleteAccount(ctx, DeleteAccountRequest{ID: acc.ID, RefuseIfAppsRunning: true}), CodeAppsRunning)
-
-	after := e.getAccount(t, acc.ID)
-	if after.SecretVersion != before.SecretVersion || !after.SecretCreatedAt.Equal(before.SecretCreatedAt) {
-		t.Errorf("account changed: %+v", after)
-	}
 	if acts := e.actionsSince(t, seq); len(acts) != 0 {
-		t.Errorf("refusal was audited or changed something: %q", acts)
+		t.Errorf("refusal changed something: %q", acts)
 	}
-	if err := e.s.Login(ctx, LoginRequest{AccountID: acc.ID, Secret: acc.Secret}); err != nil {
-		t.Errorf("old secret no longer works: %v", err)
+	if got := e.getApp(t, app.ID); got.Status != StatusRunning {
+		t.Errorf("app = %s", got.Status)
 	}
 	// The idempotency key was not consumed by the refusal.
 	err = e.st.Read(ctx, func(tx store.Tx) error {
@@ -165,68 +243,165 @@ func TestGuardRefusesAndChangesNothing(t *testing.T) {
 	}
 }
 
-func TestPutSecretIntoRunningAppReloads(t *testing.T) {
-	e := newEnv(t, 3)
+// A failed login as another account (a second key, locked) is that
+// account's business: it does not undo the rotation.
+func TestRotationSurvivesAnotherKeysFailure(t *testing.T) {
+	e := newEnv(t, 1)
 	ctx := context.Background()
 	acc, app := deployedWithSecret(t, e)
-
-	// A wrong value makes the running app fail its logins until the lock.
-	seq := e.lastSeq(t)
-	e.put(t, app.ID, "siem-forwarder", acc.ID, ptr("wrong-secret-value"), false)
-	acts := e.actionsSince(t, seq)
-	if countActions(acts, "login.failure") != 3 || countActions(acts, "api_key_account.lock") != 1 {
-		t.Errorf("audit = %q", acts)
-	}
-	if got := e.getApp(t, app.ID); got.Status != StatusFailed {
-		t.Errorf("status = %s, want failed", got.Status)
-	}
-
-	// The cure: stop the app, regenerate, put the new value, deploy again.
-	if err := e.s.DeleteAppSecret(ctx, DeleteAppSecretRequest{AppID: app.ID, Name: "siem-forwarder", Undeploy: true}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, RefuseIfAppsRunning: true})
+	second := e.account(t, "second")
+	e.put(t, app.ID, "second", second.ID, nil)
+	_ = e.s.Login(ctx, LoginRequest{AccountID: second.ID, Secret: "wrong"}) // locks at threshold 1
+	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.secrets = append(e.secrets, r.Secret)
-	e.put(t, app.ID, "siem-forwarder", acc.ID, ptr(r.Secret), true)
-	if got := e.getApp(t, app.ID); got.Status != StatusRunning {
-		t.Errorf("status = %s, want running", got.Status)
+	if got := e.getAccount(t, acc.ID); got.SecretVersion != 2 || got.Locked {
+		t.Errorf("rotated account = %+v", got)
 	}
-	// Binding only (no value) keeps the stored value and does not reload.
-	seq = e.lastSeq(t)
-	e.put(t, app.ID, "siem-forwarder", acc.ID, nil, false)
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform app_secret.put forwarder/siem-forwarder"}) {
-		t.Errorf("binding-only put = %q", acts)
-	}
-	sec, err := e.s.GetAppSecret(ctx, app.ID, "siem-forwarder")
-	if err != nil || !sec.HasValue || sec.AccountID != acc.ID || sec.AppName != "forwarder" {
-		t.Errorf("secret = %+v, %v", sec, err)
-	}
-	// And that value still logs in.
-	if _, err := e.s.UndeployApp(ctx, app.ID); err != nil {
-		t.Fatal(err)
-	}
-	seq = e.lastSeq(t)
-	if _, err := e.s.DeployApp(ctx, app.ID); err != nil {
-		t.Fatal(err)
-	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform app.deploy forwarder", "forwarder login.success siem-forwarder"}) {
-		t.Errorf("redeploy = %q", acts)
+	if got := e.getApp(t, app.ID); got.Status != StatusFailed || !got.Deployed {
+		t.Errorf("app = %s deployed %v; want deployed and failing on the locked second key", got.Status, got.Deployed)
 	}
 }
 
-func TestRedeployOnlyWhenMeantToBeDeployed(t *testing.T) {
+func TestExposeSecretFalseNeverReturnsTheSecret(t *testing.T) {
 	e := newEnv(t, 0)
-	acc := e.account(t, "k")
-	app := e.app(t, "idle", false)
-	seq := e.lastSeq(t)
-	e.put(t, app.ID, "k", acc.ID, ptr(acc.Secret), true)
-	if acts := e.actionsSince(t, seq); len(acts) != 1 {
-		t.Errorf("put with Redeploy into an undeployed app = %q", acts)
+	ctx := context.Background()
+	no := false
+	acc, err := e.s.CreateAccount(ctx, CreateAccountRequest{Name: "hidden", ExposeSecret: &no})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := e.getApp(t, app.ID); got.Status != StatusStopped || got.Deployed {
+	if acc.Secret != "" || acc.ExposeSecret || !acc.HasSealedSecret {
+		t.Fatalf("create = %+v, secret shown %v", acc.Account, acc.Secret != "")
+	}
+	app := e.app(t, "web", true)
+	e.put(t, app.ID, "k", acc.ID, nil)
+	if got := e.getApp(t, app.ID); got.Status != StatusRunning {
+		t.Errorf("app bound to a hidden secret = %s", got.Status)
+	}
+	for range 2 { // the call, then its replay
+		r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, IdempotencyKey: "k1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Secret != "" || r.SecretVersion != 2 {
+			t.Errorf("regenerate = version %d, secret shown %v", r.SecretVersion, r.Secret != "")
+		}
+	}
+	// Turning it on is a rotation that shows the new secret.
+	yes := true
+	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExposeSecret: &yes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, r.Secret)
+	if r.Secret == "" || !r.ExposeSecret || e.getApp(t, app.ID).Status != StatusRunning {
+		t.Errorf("regenerate with expose_secret = true: %+v, secret shown %v", r.Account, r.Secret != "")
+	}
+	if err := e.s.Login(ctx, LoginRequest{AccountID: acc.ID, Secret: r.Secret}); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestBoundSecretValues(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	acc, app := deployedWithSecret(t, e)
+
+	// The current secret as the value is accepted and changes nothing.
+	seq := e.lastSeq(t)
+	e.put(t, app.ID, "siem-forwarder", acc.ID, ptr(acc.Secret))
+	e.put(t, app.ID, "siem-forwarder", acc.ID, nil)
+	if acts := e.actionsSince(t, seq); len(acts) != 0 {
+		t.Errorf("storing what is stored = %q, want nothing", acts)
+	}
+	// Any other value is refused: it would lock the account.
+	_, err := e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "siem-forwarder", AccountID: acc.ID, Value: ptr("ahk_not-the-secret")})
+	wantCode(t, err, CodeStaleValue)
+	for _, want := range []string{`is not the current secret of API key account "siem-forwarder" (secret_version 1)`, "A bound secret needs no value: remove `value`"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message = %q, want %q", err, want)
+		}
+	}
+	// An unbound secret needs a value; with one it redeploys the app.
+	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "opaque"})
+	wantCode(t, err, CodeInvalid)
+	seq = e.lastSeq(t)
+	e.put(t, app.ID, "opaque", "", ptr("opaque-config-value"))
+	want := []string{
+		"terraform app.undeploy forwarder",
+		"terraform app_secret.put forwarder/opaque",
+		"terraform app.deploy forwarder",
+		"forwarder login.success siem-forwarder",
+	}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
+		t.Errorf("unbound put =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
+	}
+	// Admin accounts are never bound.
+	if _, err := e.s.CreateAdminAccount(ctx, "admin-id", "admin", "admin-secret-value-of-32-characters"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "admin", AccountID: "admin-id"})
+	wantCode(t, err, CodeInvalid)
+}
+
+// An account from a store written before sealed account secrets cannot fill
+// a bound secret until its next rotation, and the error says so.
+func TestAccountWithoutSealedSecret(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	acc := e.account(t, "old-key")
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		row, err := tx.GetAccount(ctx, acc.ID)
+		if err != nil {
+			return err
+		}
+		row.SealedSecret = nil
+		return tx.UpdateAccount(ctx, row)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := e.app(t, "web", true)
+	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "k", AccountID: acc.ID})
+	wantCode(t, err, CodeNoSealedSecret)
+	if !strings.Contains(err.Error(), "Rotate that account once") {
+		t.Errorf("message = %q", err)
+	}
+	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, r.Secret)
+	e.put(t, app.ID, "k", acc.ID, nil)
+	if got := e.getApp(t, app.ID); got.Status != StatusRunning {
+		t.Errorf("app = %s", got.Status)
+	}
+}
+
+// Removing one of an app's two secrets leaves it deployed and running.
+func TestDeleteOneOfTwoSecretsKeepsAppRunning(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	_, app := deployedWithSecret(t, e)
+	second := e.account(t, "second")
+	e.put(t, app.ID, "second", second.ID, nil)
+	seq := e.lastSeq(t)
+	if err := e.s.DeleteAppSecret(ctx, DeleteAppSecretRequest{AppID: app.ID, Name: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"terraform app.undeploy forwarder",
+		"terraform app_secret.delete forwarder/second",
+		"terraform app.deploy forwarder",
+		"forwarder login.success siem-forwarder",
+	}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
+		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
+	}
+	if got := e.getApp(t, app.ID); got.Status != StatusRunning || !got.Deployed || len(got.Secrets) != 1 {
 		t.Errorf("app = %+v", got)
 	}
 }
@@ -236,7 +411,7 @@ func TestWrongKeyFileIsKeyFileError(t *testing.T) {
 	ctx := context.Background()
 	acc := e.account(t, "k")
 	app := e.app(t, "web", false)
-	e.put(t, app.ID, "k", acc.ID, ptr(acc.Secret), false)
+	e.put(t, app.ID, "k", acc.ID, nil)
 
 	other, err := secretbox.LoadOrCreate(filepath.Join(t.TempDir(), "other.key"))
 	if err != nil {
@@ -276,18 +451,29 @@ func TestFailedStepRollsBackEverything(t *testing.T) {
 		t.Errorf("app after failed delete = %+v", got)
 	}
 
-	// Regenerate fails after the runtime ran: the new secret is not stored.
-	e.st.failAudit = ActionAccountLock
-	_, err = e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID})
+	// A rotation fails at its last step (the redeploy): nothing happened.
+	e.st.failAudit = ActionAppDeploy
+	_, err = e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, IdempotencyKey: "y"})
 	wantCode(t, err, CodeInternal)
 	if got := e.getAccount(t, acc.ID); got.SecretVersion != 1 || got.Locked || got.FailedLoginAttempts != 0 {
 		t.Errorf("account after failed regenerate = %+v", got)
+	}
+	if got := e.getApp(t, app.ID); got.Status != StatusRunning || !got.Deployed {
+		t.Errorf("app after failed regenerate = %+v", got)
 	}
 	e.st.failAudit = ""
 	if acts := e.actionsSince(t, seq); len(acts) != 0 {
 		t.Errorf("audit after failed changes = %q", acts)
 	}
-	if err := e.s.Login(ctx, LoginRequest{AccountID: acc.ID, Secret: acc.Secret}); err != nil {
-		t.Errorf("original secret: %v", err)
+	// The app still holds the original secret: a redeploy logs in.
+	if _, err := e.s.UndeployApp(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	seq = e.lastSeq(t)
+	if _, err := e.s.DeployApp(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform app.deploy forwarder", "forwarder login.success siem-forwarder"}) {
+		t.Errorf("redeploy = %q", acts)
 	}
 }

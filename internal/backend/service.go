@@ -84,6 +84,9 @@ func (s *Service) newOp(ctx context.Context, tx store.Tx) *op {
 	}
 }
 
+// clock reads the Service's clock as the store keeps times: microseconds in UTC.
+func (o *op) clock() time.Time { return o.s.now().UTC().Truncate(time.Microsecond) }
+
 // audit appends one event done by o's actor.
 func (o *op) audit(action, targetType, targetID, targetName, detail string) error {
 	return o.auditAs(o.actor, action, targetType, targetID, targetName, detail)
@@ -91,7 +94,9 @@ func (o *op) audit(action, targetType, targetID, targetName, detail string) erro
 
 func (o *op) auditAs(actor, action, targetType, targetID, targetName, detail string) error {
 	_, err := o.tx.AppendAudit(o.ctx, store.AuditRow{
-		Time:       o.now,
+		// The clock is read per event, not once per transaction, so the
+		// events of one rotation tell how long each app was down.
+		Time:       o.clock(),
 		Actor:      actor,
 		Action:     action,
 		TargetType: targetType,

@@ -156,13 +156,13 @@ func (e *env) app(t *testing.T, name string, deployed bool) *App {
 	return a
 }
 
-func (e *env) put(t *testing.T, appID, name, accountID string, value *string, redeploy bool) {
+func (e *env) put(t *testing.T, appID, name, accountID string, value *string) {
 	t.Helper()
 	if value != nil {
 		e.secrets = append(e.secrets, *value)
 	}
 	_, err := e.s.PutAppSecret(context.Background(), PutAppSecretRequest{
-		AppID: appID, Name: name, AccountID: accountID, Value: value, Redeploy: redeploy,
+		AppID: appID, Name: name, AccountID: accountID, Value: value,
 	})
 	if err != nil {
 		t.Fatalf("PutAppSecret(%s): %v", name, err)

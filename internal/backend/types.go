@@ -75,18 +75,26 @@ type Account struct {
 	Locked              bool      `json:"locked"`
 	FailedLoginAttempts int64     `json:"failed_login_attempts"`
 	// Admin accounts may call the server's admin API.
-	Admin     bool      `json:"admin"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Admin bool `json:"admin"`
+	// ExposeSecret: responses to create and regenerate carry the secret. With
+	// false no response ever does; bound app secrets still receive it.
+	ExposeSecret bool `json:"expose_secret"`
+	// HasSealedSecret: the backend holds the current secret sealed, so it can
+	// fill bound app secrets. False for admin accounts and for accounts from
+	// an older store until their next regeneration.
+	HasSealedSecret bool      `json:"has_sealed_secret"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 	// Apps are the names of the apps with an app secret bound to this account, sorted.
 	Apps []string `json:"apps"`
 }
 
-// AccountWithSecret is returned once, by create and by regenerate: the only
-// time the secret is ever shown.
+// AccountWithSecret is returned by create and by regenerate: the only time
+// the secret is ever shown, and only when the account's ExposeSecret allows.
 type AccountWithSecret struct {
 	Account
-	Secret string `json:"secret"`
+	// Secret is empty when ExposeSecret is false.
+	Secret string `json:"secret,omitempty"`
 }
 
 // App is an app on an App Host.
@@ -138,6 +146,8 @@ type AuditEvent struct {
 type CreateAccountRequest struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
+	// ExposeSecret: nil means true.
+	ExposeSecret *bool `json:"expose_secret,omitempty"`
 }
 
 // UpdateAccountRequest changes an account's name and description; never its secret.
@@ -147,27 +157,33 @@ type UpdateAccountRequest struct {
 	Description string `json:"description"`
 }
 
-// RegenerateRequest regenerates an account's secret: same ID, new secret,
-// secret_version + 1, unlocked, failed_login_attempts 0.
+// RegenerateRequest rotates an account's secret in one transaction: every app
+// meant to be deployed with a secret bound to the account is undeployed, the
+// secret is regenerated (same ID, secret_version + 1, unlocked,
+// failed_login_attempts 0), sealed into every bound app secret, and the apps
+// are deployed again.
 type RegenerateRequest struct {
 	ID string `json:"-"`
+	// ExpectedSecretVersion, when not 0, is the secret_version the caller
+	// means to replace: if the account's differs, nothing changes and the call
+	// fails with CodeVersionMismatch (plan again).
+	ExpectedSecretVersion int64 `json:"expected_secret_version,omitempty"`
+	// ExposeSecret, when set, changes the account's ExposeSecret with this
+	// regeneration (a change of it is always a rotation).
+	ExposeSecret *bool `json:"expose_secret,omitempty"`
 	// IdempotencyKey, when set, makes a repeated request with the same key for
 	// the same account return the first result (the same secret) instead of
 	// regenerating again. Results are kept for IdempotencyWindow.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
-	// RefuseIfAppsRunning makes the call fail with CodeAppsRunning, changing
-	// nothing, while any running app has a secret bound to the account.
-	RefuseIfAppsRunning bool `json:"refuse_if_apps_running,omitempty"`
 }
 
 // IdempotencyWindow is how long a regenerate result is kept for retries.
 const IdempotencyWindow = 24 * time.Hour
 
-// DeleteAccountRequest deletes an account and the app secrets bound to it.
+// DeleteAccountRequest deletes an account. It is refused (CodeInUse) while
+// any app secret is bound to the account.
 type DeleteAccountRequest struct {
 	ID string `json:"-"`
-	// RefuseIfAppsRunning: as in RegenerateRequest.
-	RefuseIfAppsRunning bool `json:"refuse_if_apps_running,omitempty"`
 }
 
 // LoginRequest is a login with an account's ID and secret.
@@ -213,26 +229,28 @@ type ListAppsRequest struct {
 	AppHost  string `json:"app_host,omitempty"`
 }
 
-// PutAppSecretRequest stores (creates or replaces) an app secret.
+// PutAppSecretRequest stores (creates or changes) an app secret.
+//
+// Bound (AccountID set) with no Value, the backend fills the secret with the
+// account's current secret, now and at every rotation of the account. Bound
+// with a Value, the value must be the account's current secret. Unbound, a
+// Value is required. A change of the stored value or binding redeploys the
+// app if it is meant to be deployed (undeploy, put, deploy); storing what is
+// already stored changes nothing.
 type PutAppSecretRequest struct {
 	AppID     string `json:"-"`
 	Name      string `json:"-"`
 	AccountID string `json:"api_key_account_id"`
-	// Value is the new value; nil keeps the stored value (binding only).
+	// Value is the value to store; nil fills a bound secret from its account,
+	// or keeps the stored value of an unbound one.
 	Value *string `json:"value,omitempty"`
-	// Redeploy deploys the app again when it is meant to be deployed and is
-	// stopped (as DeleteAppSecretRequest.Undeploy leaves it).
-	Redeploy bool `json:"redeploy,omitempty"`
 }
 
-// DeleteAppSecretRequest removes an app secret.
+// DeleteAppSecretRequest removes an app secret: the app is undeployed, the
+// secret removed, and the app deployed again if it is meant to be deployed.
 type DeleteAppSecretRequest struct {
 	AppID string `json:"-"`
 	Name  string `json:"-"`
-	// Undeploy stops the app first if it runs, keeping it meant to be deployed
-	// (status stopped, Deployed true), so that a following put with Redeploy
-	// deploys it again: the first half of a rotation.
-	Undeploy bool `json:"undeploy,omitempty"`
 }
 
 // AuditQuery pages through the audit log, oldest first.

@@ -21,7 +21,7 @@ import (
 // Run runs the contract suite. newBackend must return an empty backend (it
 // may hold an admin account) with the default lockout threshold; each
 // subtest gets its own.
-func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
+func Run(t *testing.T, newTarget func(t *testing.T) Target) {
 	t.Helper()
 	tests := []struct {
 		name string
@@ -33,19 +33,19 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		{"Invalid", testInvalid},
 		{"LoginLockout", testLoginLockout},
 		{"RegenerateIdempotent", testRegenerateIdempotent},
-		{"GuardRefusesAndChangesNothing", testGuard},
 		{"Apps", testApps},
 		{"AppSecrets", testAppSecrets},
-		{"SafeRotation", testSafeRotation},
-		{"UnsafeRotationLocks", testUnsafeRotation},
+		{"Rotation", testRotation},
+		{"ExposeSecret", testExposeSecret},
+		{"DeleteAccountInUse", testDeleteAccountInUse},
 		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newBackend(t)
-			tc.fn(t, b)
+			tc.fn(t, newTarget(t).Backend)
 		})
 	}
+	t.Run("StaleSecretLocks", func(t *testing.T) { testStaleSecretLocks(t, newTarget(t)) })
 }
 
 func ctx(t *testing.T) context.Context {
@@ -310,51 +310,17 @@ func testRegenerateIdempotent(t *testing.T, b backend.Backend) {
 	}
 }
 
-// boundApp makes a deployed app whose secret holds k's secret.
+// boundApp makes a deployed app with a secret bound to k (filled by the backend).
 func boundApp(t *testing.T, b backend.Backend, name string, k *backend.AccountWithSecret) *backend.App {
 	t.Helper()
 	c := ctx(t)
 	app := must(b.CreateApp(c, backend.CreateAppRequest{Name: name, AppHost: "apphost-east", Deployed: true}))(t)
-	secret := k.Secret
-	must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: k.Name, AccountID: k.ID, Value: &secret}))(t)
+	must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: k.Name, AccountID: k.ID}))(t)
 	got := must(b.GetApp(c, app.ID))(t)
 	if got.Status != backend.StatusRunning {
 		t.Fatalf("app %s with the right secret: status %s", name, got.Status)
 	}
 	return got
-}
-
-func testGuard(t *testing.T, b backend.Backend) {
-	c := ctx(t)
-	k := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
-	boundApp(t, b, "forwarder", k)
-	before := must(b.GetAccount(c, k.ID))(t)
-	seq := lastSeq(t, b)
-
-	_, err := b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, RefuseIfAppsRunning: true, IdempotencyKey: uuid.NewString()})
-	be := wantError(t, err, backend.CodeAppsRunning)
-	if be != nil && !slices.Contains(be.Apps, "forwarder") {
-		t.Errorf("the refusal names %v, want forwarder", be.Apps)
-	}
-	if be != nil && !strings.Contains(be.Message, "forwarder") {
-		t.Errorf("the refusal's message does not name the app: %q", be.Message)
-	}
-	wantCode(t, b.DeleteAccount(c, backend.DeleteAccountRequest{ID: k.ID, RefuseIfAppsRunning: true}), backend.CodeAppsRunning)
-
-	after := must(b.GetAccount(c, k.ID))(t)
-	if after.SecretVersion != before.SecretVersion || after.Locked {
-		t.Errorf("the refusal changed the account: %+v", after)
-	}
-	noErr(t, b.Login(c, backend.LoginRequest{AccountID: k.ID, Secret: k.Secret}))
-	for _, e := range events(t, b, seq, k.ID) {
-		if e.Action != backend.ActionLoginSuccess {
-			t.Errorf("the refusal left an event: %s", e.Action)
-		}
-	}
-	apps := must(b.ListApps(c, backend.ListAppsRequest{BoundToAccountID: k.ID}))(t)
-	if len(apps) != 1 || apps[0].Status != backend.StatusRunning {
-		t.Errorf("the refusal touched the app: %+v", apps)
-	}
 }
 
 func testApps(t *testing.T, b backend.Backend) {
@@ -427,7 +393,9 @@ func testAppSecrets(t *testing.T, b backend.Backend) {
 	k := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
 	app := must(b.CreateApp(c, backend.CreateAppRequest{Name: "web"}))(t)
 	value := "s3cr3t-value-" + uuid.NewString()
-	put := must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: "token", AccountID: k.ID, Value: &value}))(t)
+	// Unbound: an opaque value. Bound with no value: filled by the backend.
+	must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: "opaque", Value: &value}))(t)
+	put := must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: "token", AccountID: k.ID}))(t)
 	if put.AppID != app.ID || put.Name != "token" || put.AccountID != k.ID || !put.HasValue || put.AppName != "web" {
 		t.Errorf("put: %+v", put)
 	}
@@ -435,6 +403,16 @@ func testAppSecrets(t *testing.T, b backend.Backend) {
 	if !got.HasValue || got.AccountID != k.ID {
 		t.Errorf("get: %+v", got)
 	}
+	// A bound value must be the account's current secret.
+	_, err := b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: "token", AccountID: k.ID, Value: &value})
+	if be := wantError(t, err, backend.CodeStaleValue); be != nil && !strings.Contains(be.Message, "A bound secret needs no value") {
+		t.Errorf("stale value message = %q", be.Message)
+	}
+	current := k.Secret
+	must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: "token", AccountID: k.ID, Value: &current}))(t)
+	// An unbound secret needs a value.
+	_, err = b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: "nothing"})
+	wantCode(t, err, backend.CodeInvalid)
 	// No read returns the value.
 	for what, v := range map[string]any{
 		"put": put, "get": got,
@@ -444,8 +422,8 @@ func testAppSecrets(t *testing.T, b backend.Backend) {
 		"audit":    must(b.ListAuditEvents(c, backend.AuditQuery{}))(t),
 	} {
 		raw, _ := json.Marshal(v)
-		if strings.Contains(string(raw), value) {
-			t.Errorf("%s returned the app secret's value", what)
+		if strings.Contains(string(raw), value) || strings.Contains(string(raw), k.Secret) {
+			t.Errorf("%s returned an app secret's value", what)
 		}
 	}
 	acct := must(b.GetAccount(c, k.ID))(t)
@@ -464,7 +442,7 @@ func testAppSecrets(t *testing.T, b backend.Backend) {
 	}
 
 	noErr(t, b.DeleteAppSecret(c, backend.DeleteAppSecretRequest{AppID: app.ID, Name: "token"}))
-	_, err := b.GetAppSecret(c, app.ID, "token")
+	_, err = b.GetAppSecret(c, app.ID, "token")
 	wantCode(t, err, backend.CodeNotFound)
 	all := must(b.ListAuditEvents(c, backend.AuditQuery{}))(t)
 	var put2, del int
@@ -478,69 +456,146 @@ func testAppSecrets(t *testing.T, b backend.Backend) {
 			}
 		}
 	}
-	if put2 != 2 || del != 1 {
+	if put2 != 1 || del != 1 {
 		t.Errorf("app secret events for web/token: %d puts, %d deletes", put2, del)
 	}
 }
 
-// testSafeRotation runs DESIGN.md's order: undeploy, regenerate, store the
-// new secret, deploy. Not one failed login may happen.
-func testSafeRotation(t *testing.T, b backend.Backend) {
+// testRotation is DESIGN.md's one-operation rotation: one call undeploys the
+// bound apps meant to be deployed, regenerates, seals the new secret into
+// every bound app secret and deploys the apps again. Not one failed login.
+func testRotation(t *testing.T, b backend.Backend) {
 	c := ctx(t)
 	k := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
 	app := boundApp(t, b, "forwarder", k)
+	second := boundApp(t, b, "second", k)
+	idle := must(b.CreateApp(c, backend.CreateAppRequest{Name: "idle"}))(t)
+	must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: idle.ID, Name: "k", AccountID: k.ID}))(t)
+	other := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "neighbour"}))(t)
+	neighbour := boundApp(t, b, "neighbour", other)
 	seq := lastSeq(t, b)
 
-	noErr(t, b.DeleteAppSecret(c, backend.DeleteAppSecretRequest{AppID: app.ID, Name: k.Name, Undeploy: true}))
-	stopped := must(b.GetApp(c, app.ID))(t)
-	if !stopped.Deployed || stopped.Status != backend.StatusStopped {
-		t.Fatalf("after delete with undeploy: deployed %v, status %s", stopped.Deployed, stopped.Status)
+	r := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, ExpectedSecretVersion: 1, IdempotencyKey: uuid.NewString()}))(t)
+	if r.SecretVersion != 2 || r.Locked || r.Secret == "" || r.ID != k.ID {
+		t.Errorf("rotation returned %+v (secret shown %v)", r.Account, r.Secret != "")
 	}
-	r := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, RefuseIfAppsRunning: true, IdempotencyKey: uuid.NewString()}))(t)
-	secret := r.Secret
-	must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: k.Name, AccountID: k.ID, Value: &secret, Redeploy: true}))(t)
-
-	final := must(b.GetApp(c, app.ID))(t)
-	if !final.Deployed || final.Status != backend.StatusRunning {
-		t.Errorf("after the rotation: deployed %v, status %s", final.Deployed, final.Status)
-	}
-	acct := must(b.GetAccount(c, k.ID))(t)
-	if acct.Locked || acct.FailedLoginAttempts != 0 || acct.SecretVersion != 2 {
-		t.Errorf("after the rotation: %+v", acct)
-	}
-	evs := events(t, b, seq, k.ID)
-	if n := count(evs, backend.ActionLoginFailure); n != 0 {
-		t.Errorf("the safe order caused %d failed logins: %v", n, actions(evs))
-	}
-	if count(evs, backend.ActionLoginSuccess) < 1 || count(evs, backend.ActionAccountRegenerate) != 1 {
-		t.Errorf("events: %v", actions(evs))
-	}
-	// The order, from the audit log: undeploy before regenerate before deploy.
-	all := must(b.ListAuditEvents(c, backend.AuditQuery{AfterSeq: seq}))(t)
-	order := map[string]int64{}
-	for _, e := range all {
-		if _, seen := order[e.Action]; !seen {
-			order[e.Action] = e.Seq
+	for _, a := range []*backend.App{app, second, neighbour} {
+		got := must(b.GetApp(c, a.ID))(t)
+		if !got.Deployed || got.Status != backend.StatusRunning {
+			t.Errorf("after the rotation %s: deployed %v, status %s", got.Name, got.Deployed, got.Status)
 		}
 	}
-	if order[backend.ActionAppUndeploy] >= order[backend.ActionAccountRegenerate] ||
-		order[backend.ActionAccountRegenerate] >= order[backend.ActionAppDeploy] {
-		t.Errorf("order of events: %v", order)
+	if got := must(b.GetApp(c, idle.ID))(t); got.Deployed || got.Status != backend.StatusStopped {
+		t.Errorf("the idle app was deployed: %+v", got)
+	}
+	all := must(b.ListAuditEvents(c, backend.AuditQuery{AfterSeq: seq}))(t)
+	// For each app: undeploy < regenerate < put < deploy < its login.
+	var regen int64
+	for _, e := range all {
+		if e.Action == backend.ActionAccountRegenerate {
+			regen = e.Seq
+		}
+		if e.Action == backend.ActionLoginFailure || e.Action == backend.ActionAccountLock {
+			t.Errorf("the rotation caused %s %s", e.Action, e.TargetName)
+		}
+		if e.TargetName == "neighbour" || strings.HasPrefix(e.TargetName, "neighbour/") {
+			t.Errorf("the rotation touched the neighbour: %s", e.Action)
+		}
+	}
+	for _, name := range []string{"forwarder", "second"} {
+		at := map[string]int64{}
+		for _, e := range all {
+			switch {
+			case e.TargetName == name && (e.Action == backend.ActionAppUndeploy || e.Action == backend.ActionAppDeploy):
+				at[e.Action] = e.Seq
+				if e.Action == backend.ActionAppDeploy && !strings.Contains(e.Detail, "downtime_ms=") {
+					t.Errorf("%s deploy detail %q has no downtime_ms", name, e.Detail)
+				}
+			case e.TargetName == name+"/k" && e.Action == backend.ActionAppSecretPut:
+				at[e.Action] = e.Seq
+			case e.Actor == name && e.Action == backend.ActionLoginSuccess:
+				at[e.Action] = e.Seq
+			}
+		}
+		u, p, d, l := at[backend.ActionAppUndeploy], at[backend.ActionAppSecretPut], at[backend.ActionAppDeploy], at[backend.ActionLoginSuccess]
+		if u == 0 || p == 0 || d == 0 || l == 0 || !(u < regen && regen < p && p < d && d < l) {
+			t.Errorf("%s: undeploy %d, regenerate %d, put %d, deploy %d, login %d: want them in that order", name, u, regen, p, d, l)
+		}
+	}
+	// A saved plan applied after another rotation: refused, nothing changes.
+	seq = lastSeq(t, b)
+	_, err := b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, ExpectedSecretVersion: 1, IdempotencyKey: uuid.NewString()})
+	if be := wantError(t, err, backend.CodeVersionMismatch); be != nil && !strings.Contains(be.Message, "plan again") {
+		t.Errorf("message = %q", be.Message)
+	}
+	if evs := must(b.ListAuditEvents(c, backend.AuditQuery{AfterSeq: seq}))(t); len(evs) != 0 {
+		t.Errorf("the refused rotation left events: %v", actions(evs))
 	}
 }
 
-// testUnsafeRotation regenerates while the app still runs: the App Host
-// retries the stale secret until the account locks.
-func testUnsafeRotation(t *testing.T, b backend.Backend) {
+// testExposeSecret: with expose_secret = false no response carries the
+// secret, a replay included, while bound apps still get it.
+func testExposeSecret(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	no := false
+	k := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "hidden", ExposeSecret: &no}))(t)
+	if k.Secret != "" || k.ExposeSecret {
+		t.Fatalf("create with expose_secret = false: %+v, secret shown %v", k.Account, k.Secret != "")
+	}
+	app := must(b.CreateApp(c, backend.CreateAppRequest{Name: "web", Deployed: true}))(t)
+	must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: app.ID, Name: "k", AccountID: k.ID}))(t)
+	key := uuid.NewString()
+	for range 2 {
+		r := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, IdempotencyKey: key}))(t)
+		if r.Secret != "" || r.SecretVersion != 2 {
+			t.Errorf("regenerate: version %d, secret shown %v", r.SecretVersion, r.Secret != "")
+		}
+	}
+	if got := must(b.GetApp(c, app.ID))(t); got.Status != backend.StatusRunning {
+		t.Errorf("app bound to a hidden key: %s", got.Status)
+	}
+	yes := true
+	r := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, ExposeSecret: &yes, ExpectedSecretVersion: 2}))(t)
+	if r.Secret == "" || !r.ExposeSecret {
+		t.Errorf("turning expose_secret on shows no secret: %+v", r.Account)
+	}
+	noErr(t, b.Login(c, backend.LoginRequest{AccountID: k.ID, Secret: r.Secret}))
+}
+
+// testDeleteAccountInUse: a key with bound app secrets is not deleted.
+func testDeleteAccountInUse(t *testing.T, b backend.Backend) {
 	c := ctx(t)
 	k := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
 	app := boundApp(t, b, "forwarder", k)
-	seq := lastSeq(t, b)
+	be := wantError(t, b.DeleteAccount(c, backend.DeleteAccountRequest{ID: k.ID}), backend.CodeInUse)
+	if be != nil && (!slices.Equal(be.Apps, []string{"forwarder"}) || !strings.Contains(be.Message, "forwarder")) {
+		t.Errorf("refusal = %+v", be)
+	}
+	noErr(t, b.DeleteAppSecret(c, backend.DeleteAppSecretRequest{AppID: app.ID, Name: k.Name}))
+	if got := must(b.GetApp(c, app.ID))(t); !got.Deployed || got.Status != backend.StatusRunning {
+		t.Errorf("removing the app's secret left it %s", got.Status)
+	}
+	noErr(t, b.DeleteAccount(c, backend.DeleteAccountRequest{ID: k.ID}))
+}
 
-	r := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, IdempotencyKey: uuid.NewString()}))(t)
+// testStaleSecretLocks: the wrong order still locks. A running app with a
+// stale secret retries it until the account locks.
+func testStaleSecretLocks(t *testing.T, tg Target) {
+	if tg.PlantStale == nil {
+		t.Skip("this backend cannot plant a stale secret")
+	}
+	b := tg.Backend
+	c := ctx(t)
+	k := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
+	app := boundApp(t, b, "forwarder", k)
+	tg.PlantStale(t, app.ID, k.Name, k.ID)
+	must(b.UndeployApp(c, app.ID))(t)
+	seq := lastSeq(t, b)
+	must(b.DeployApp(c, app.ID))(t)
+
 	acct := must(b.GetAccount(c, k.ID))(t)
 	if !acct.Locked {
-		t.Fatalf("regenerating under a running app did not lock the account: %+v", acct)
+		t.Fatalf("a running app with a stale secret did not lock the account: %+v", acct)
 	}
 	evs := events(t, b, seq, k.ID)
 	if n := count(evs, backend.ActionLoginFailure); n < backend.DefaultLockoutThreshold {
@@ -554,12 +609,15 @@ func testUnsafeRotation(t *testing.T, b backend.Backend) {
 			t.Errorf("a failed login by the App Host has actor %q, want the app's name", e.Actor)
 		}
 	}
-	got := must(b.GetApp(c, app.ID))(t)
-	if got.Status != backend.StatusFailed {
+	if got := must(b.GetApp(c, app.ID))(t); got.Status != backend.StatusFailed {
 		t.Errorf("app status %s, want %s", got.Status, backend.StatusFailed)
 	}
-	// The new secret is refused too while locked.
-	wantCode(t, b.Login(c, backend.LoginRequest{AccountID: k.ID, Secret: r.Secret}), backend.CodeLocked)
+	wantCode(t, b.Login(c, backend.LoginRequest{AccountID: k.ID, Secret: k.Secret}), backend.CodeLocked)
+	// One rotation is the cure.
+	must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, IdempotencyKey: uuid.NewString()}))(t)
+	if got := must(b.GetApp(c, app.ID))(t); got.Status != backend.StatusRunning {
+		t.Errorf("after the rotation: app %s", got.Status)
+	}
 }
 
 func testAudit(t *testing.T, b backend.Backend) {

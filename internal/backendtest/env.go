@@ -21,6 +21,10 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
 	"github.com/apphost/terraform-provider-apphost/internal/local"
+	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
+	"github.com/apphost/terraform-provider-apphost/internal/store"
+	"github.com/apphost/terraform-provider-apphost/internal/store/postgres"
+	"github.com/apphost/terraform-provider-apphost/internal/store/sqlite"
 	"github.com/apphost/terraform-provider-apphost/internal/server"
 )
 
@@ -108,15 +112,74 @@ func withSearchPath(t *testing.T, dsn, schema string) string {
 // keyFile) and closes it when t ends.
 func Open(t testing.TB, store, keyFile string) *backend.Service {
 	t.Helper()
-	if keyFile == "" && !strings.HasPrefix(store, "sqlite:") {
+	svc, _ := openWithKey(t, store, keyFile)
+	return svc
+}
+
+func openWithKey(t testing.TB, storeSpec, keyFile string) (*backend.Service, string) {
+	t.Helper()
+	switch {
+	case keyFile != "":
+	case strings.HasPrefix(storeSpec, "sqlite:"):
+		keyFile = strings.TrimPrefix(storeSpec, "sqlite:") + ".key"
+	default:
 		keyFile = filepath.Join(t.TempDir(), "apphost.key")
 	}
-	svc, err := local.Open(context.Background(), local.Config{Store: store, KeyFile: keyFile})
+	svc, err := local.Open(context.Background(), local.Config{Store: storeSpec, KeyFile: keyFile})
 	if err != nil {
 		t.Fatalf("opening the store: %v", err)
 	}
 	t.Cleanup(func() { _ = svc.Close() })
-	return svc
+	return svc, keyFile
+}
+
+// Target is a backend under the contract suite, with a way around its API
+// for the one thing the API refuses on purpose.
+type Target struct {
+	backend.Backend
+	// PlantStale stores a stale copy of a secret as the app secret
+	// (appID, name) bound to accountID, straight into the store, as a wrong
+	// order of hand steps would leave it. Nil skips the tests that need it.
+	PlantStale func(t *testing.T, appID, name, accountID string)
+}
+
+// Embedded returns the domain in-process over a fresh store.
+func Embedded(t *testing.T, storeSpec string) Target {
+	t.Helper()
+	svc, keyFile := openWithKey(t, storeSpec, "")
+	return Target{Backend: svc, PlantStale: planter(storeSpec, keyFile)}
+}
+
+// planter writes through a second handle on the store, sealed with its key.
+func planter(storeSpec, keyFile string) func(t *testing.T, appID, name, accountID string) {
+	return func(t *testing.T, appID, name, accountID string) {
+		t.Helper()
+		ctx := context.Background()
+		var st store.Store
+		var err error
+		if path, ok := strings.CutPrefix(storeSpec, "sqlite:"); ok {
+			st, err = sqlite.Open(path)
+		} else {
+			st, err = postgres.Open(ctx, storeSpec)
+		}
+		if err != nil {
+			t.Fatalf("opening the store to plant a stale secret: %v", err)
+		}
+		defer func() { _ = st.Close() }()
+		box, err := secretbox.LoadOrCreate(keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = st.Write(ctx, func(tx store.Tx) error {
+			return tx.PutAppSecret(ctx, store.AppSecretRow{
+				AppID: appID, Name: name, AccountID: accountID,
+				Ciphertext: box.Seal([]byte("ahk_a-stale-copy-of-an-old-secret")), UpdatedAt: time.Now(),
+			})
+		})
+		if err != nil {
+			t.Fatalf("planting a stale secret: %v", err)
+		}
+	}
 }
 
 // Bootstrap creates the admin account on svc, as serve does on an empty store.
@@ -168,11 +231,11 @@ func NewClient(t *testing.T, endpoint string, admin Admin) *client.Client {
 
 // Remote returns a client of a server over a fresh store: the remote backend
 // of the contract suite.
-func Remote(t *testing.T, store string) backend.Backend {
+func Remote(t *testing.T, storeSpec string) Target {
 	t.Helper()
-	svc := Open(t, store, "")
+	svc, keyFile := openWithKey(t, storeSpec, "")
 	admin := Bootstrap(t, svc)
-	return NewClient(t, Serve(t, svc), admin)
+	return Target{Backend: NewClient(t, Serve(t, svc), admin), PlantStale: planter(storeSpec, keyFile)}
 }
 
 // Do sends one raw API request with admin's credentials (nil for none).

@@ -208,8 +208,9 @@ func (c *Client) RegenerateSecret(ctx context.Context, req backend.RegenerateReq
 	h := http.Header{}
 	h.Set(IdempotencyKeyHeader, key)
 	body := struct {
-		RefuseIfAppsRunning bool `json:"refuse_if_apps_running"`
-	}{req.RefuseIfAppsRunning}
+		ExpectedSecretVersion int64 `json:"expected_secret_version,omitempty"`
+		ExposeSecret          *bool `json:"expose_secret,omitempty"`
+	}{req.ExpectedSecretVersion, req.ExposeSecret}
 	var out backend.AccountWithSecret
 	if err := c.do(ctx, call{method: "POST", path: "/v1/accounts/" + pathID(req.ID) + "/regenerate",
 		header: h, body: body, out: &out, class: retrySafe}); err != nil {
@@ -223,11 +224,7 @@ func (c *Client) DeleteAccount(ctx context.Context, req backend.DeleteAccountReq
 	if req.ID == "" {
 		return backend.InvalidField("id", "the API key account ID is empty")
 	}
-	q := url.Values{}
-	if req.RefuseIfAppsRunning {
-		q.Set("refuse_if_apps_running", "true")
-	}
-	return c.do(ctx, call{method: "DELETE", path: "/v1/accounts/" + pathID(req.ID), query: q})
+	return c.do(ctx, call{method: "DELETE", path: "/v1/accounts/" + pathID(req.ID)})
 }
 
 // Login implements backend.Backend. It is never repeated after the request
@@ -372,11 +369,7 @@ func (c *Client) DeleteAppSecret(ctx context.Context, req backend.DeleteAppSecre
 	if req.AppID == "" || req.Name == "" {
 		return backend.InvalidField("name", "the app ID and the app secret name must both be set")
 	}
-	q := url.Values{}
-	if req.Undeploy {
-		q.Set("undeploy", "true")
-	}
-	return c.do(ctx, call{method: "DELETE", path: "/v1/apps/" + pathID(req.AppID) + "/secrets/" + pathID(req.Name), query: q})
+	return c.do(ctx, call{method: "DELETE", path: "/v1/apps/" + pathID(req.AppID) + "/secrets/" + pathID(req.Name)})
 }
 
 // ListAuditEvents implements backend.Backend.

@@ -32,7 +32,7 @@ func fake(t *testing.T, statuses ...int) (*client.Client, *atomic.Int32, *http.R
 		case st == 404:
 			_, _ = w.Write([]byte(`{"error":{"code":"not_found","message":"no such account"}}`))
 		case st == 409:
-			_, _ = w.Write([]byte(`{"error":{"code":"apps_running","message":"running","apps":["a","b"]}}`))
+			_, _ = w.Write([]byte(`{"error":{"code":"in_use","message":"bound","apps":["a","b"]}}`))
 		case st >= 400:
 			_, _ = w.Write([]byte(`<html>proxy error</html>`))
 		default:
@@ -74,9 +74,9 @@ func TestRetries(t *testing.T) {
 	})
 	t.Run("errors decode with apps", func(t *testing.T) {
 		c, _, _ := fake(t, 409)
-		_, err := c.RegenerateSecret(ctx, backend.RegenerateRequest{ID: "x", RefuseIfAppsRunning: true})
+		err := c.DeleteAccount(ctx, backend.DeleteAccountRequest{ID: "x"})
 		var be *backend.Error
-		if !backend.IsAppsRunning(err) || !asErr(err, &be) || len(be.Apps) != 2 {
+		if !backend.IsInUse(err) || !asErr(err, &be) || len(be.Apps) != 2 {
 			t.Errorf("err %#v", err)
 		}
 	})

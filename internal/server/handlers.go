@@ -246,17 +246,10 @@ func (s *server) updateAccount(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	if err := checkQuery(q, "refuse_if_apps_running"); err != nil {
+	if err := checkQuery(r.URL.Query()); err != nil {
 		return err
 	}
-	refuse, err := flagQuery(q, "refuse_if_apps_running")
-	if err != nil {
-		return err
-	}
-	if err := s.b.DeleteAccount(r.Context(), backend.DeleteAccountRequest{
-		ID: r.PathValue("id"), RefuseIfAppsRunning: refuse,
-	}); err != nil {
+	if err := s.b.DeleteAccount(r.Context(), backend.DeleteAccountRequest{ID: r.PathValue("id")}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -266,7 +259,8 @@ func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 // regenerateBody is the optional body of POST /v1/accounts/{id}/regenerate.
 // The idempotency key travels in the Idempotency-Key header.
 type regenerateBody struct {
-	RefuseIfAppsRunning bool `json:"refuse_if_apps_running"`
+	ExpectedSecretVersion int64 `json:"expected_secret_version"`
+	ExposeSecret          *bool `json:"expose_secret"`
 }
 
 func (s *server) regenerate(w http.ResponseWriter, r *http.Request) error {
@@ -274,24 +268,18 @@ func (s *server) regenerate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &body, true); err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	if err := checkQuery(q, "refuse_if_apps_running"); err != nil {
+	if err := checkQuery(r.URL.Query()); err != nil {
 		return err
-	}
-	// The flag may come as a query parameter too, like on DELETE.
-	if refuse, err := flagQuery(q, "refuse_if_apps_running"); err != nil {
-		return err
-	} else if refuse {
-		body.RefuseIfAppsRunning = true
 	}
 	key := r.Header.Get(IdempotencyKeyHeader)
 	if len(key) > maxIdempotencyKeyLength {
 		return badRequest(IdempotencyKeyHeader, "%s header is longer than %d characters", IdempotencyKeyHeader, maxIdempotencyKeyLength)
 	}
 	a, err := s.b.RegenerateSecret(r.Context(), backend.RegenerateRequest{
-		ID:                  r.PathValue("id"),
-		IdempotencyKey:      key,
-		RefuseIfAppsRunning: body.RefuseIfAppsRunning,
+		ID:                    r.PathValue("id"),
+		IdempotencyKey:        key,
+		ExpectedSecretVersion: body.ExpectedSecretVersion,
+		ExposeSecret:          body.ExposeSecret,
 	})
 	if err != nil {
 		return err
@@ -430,16 +418,11 @@ func (s *server) getAppSecret(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteAppSecret(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	if err := checkQuery(q, "undeploy"); err != nil {
-		return err
-	}
-	undeploy, err := flagQuery(q, "undeploy")
-	if err != nil {
+	if err := checkQuery(r.URL.Query()); err != nil {
 		return err
 	}
 	if err := s.b.DeleteAppSecret(r.Context(), backend.DeleteAppSecretRequest{
-		AppID: r.PathValue("id"), Name: r.PathValue("name"), Undeploy: undeploy,
+		AppID: r.PathValue("id"), Name: r.PathValue("name"),
 	}); err != nil {
 		return err
 	}

@@ -142,9 +142,9 @@ func statusOf(code string) int {
 	switch code {
 	case backend.CodeNotFound:
 		return http.StatusNotFound
-	case backend.CodeConflict, backend.CodeAppsRunning:
+	case backend.CodeConflict, backend.CodeInUse, backend.CodeVersionMismatch:
 		return http.StatusConflict
-	case backend.CodeInvalid:
+	case backend.CodeInvalid, backend.CodeStaleValue, backend.CodeNoSealedSecret:
 		return http.StatusUnprocessableEntity
 	case backend.CodeLoginFailed, backend.CodeUnauthorized:
 		return http.StatusUnauthorized

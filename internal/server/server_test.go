@@ -326,22 +326,19 @@ func TestAppsOverHTTP(t *testing.T) {
 		}
 	}
 
-	// The guard over HTTP: 409 apps_running naming the app.
-	resp, raw = e.do(t, "POST", "/v1/accounts/"+k.ID+"/regenerate", admin, `{"refuse_if_apps_running":true}`, nil)
-	if eb := wantError(t, resp, raw, 409, backend.CodeAppsRunning); !slices.Equal(eb.Error.Apps, []string{"forwarder"}) {
+	// A key with bound secrets is not deleted: 409 in_use naming the app.
+	resp, raw = e.do(t, "DELETE", "/v1/accounts/"+k.ID, admin, "", nil)
+	if eb := wantError(t, resp, raw, 409, backend.CodeInUse); !slices.Equal(eb.Error.Apps, []string{"forwarder"}) {
 		t.Errorf("apps = %v", eb.Error.Apps)
 	}
-	resp, raw = e.do(t, "DELETE", "/v1/accounts/"+k.ID+"?refuse_if_apps_running=true", admin, "", nil)
-	wantError(t, resp, raw, 409, backend.CodeAppsRunning)
+	// A stale expected secret_version: 409, nothing changed.
+	resp, raw = e.do(t, "POST", "/v1/accounts/"+k.ID+"/regenerate", admin, `{"expected_secret_version":9}`, nil)
+	wantError(t, resp, raw, 409, backend.CodeVersionMismatch)
 
-	// The safe order over HTTP.
-	resp, _ = e.do(t, "DELETE", "/v1/apps/"+app.ID+"/secrets/token?undeploy=true", admin, "", nil)
-	if resp.StatusCode != 204 {
-		t.Fatalf("delete secret: %d", resp.StatusCode)
-	}
+	// The one-operation rotation over HTTP, replayed with the same key.
 	key := http.Header{"Idempotency-Key": {uuid.NewString()}}
-	_, raw1 := e.do(t, "POST", "/v1/accounts/"+k.ID+"/regenerate?refuse_if_apps_running=true", admin, "", key)
-	resp, raw2 := e.do(t, "POST", "/v1/accounts/"+k.ID+"/regenerate", admin, `{"refuse_if_apps_running":true}`, key)
+	_, raw1 := e.do(t, "POST", "/v1/accounts/"+k.ID+"/regenerate", admin, `{"expected_secret_version":1}`, key)
+	resp, raw2 := e.do(t, "POST", "/v1/accounts/"+k.ID+"/regenerate", admin, `{"expected_secret_version":1}`, key)
 	var r1, r2 backend.AccountWithSecret
 	_ = json.Unmarshal(raw1, &r1)
 	_ = json.Unmarshal(raw2, &r2)
@@ -351,9 +348,11 @@ func TestAppsOverHTTP(t *testing.T) {
 	if resp.Header.Get("Cache-Control") != "no-store" {
 		t.Error("a response with a secret may be cached")
 	}
-	body, _ = json.Marshal(map[string]any{"api_key_account_id": k.ID, "value": r1.Secret, "redeploy": true})
-	if resp, raw = e.do(t, "PUT", "/v1/apps/"+app.ID+"/secrets/token", admin, string(body), nil); resp.StatusCode != 200 {
-		t.Fatalf("put secret: %d %s", resp.StatusCode, raw)
+	body, _ = json.Marshal(map[string]any{"api_key_account_id": k.ID, "value": k.Secret})
+	resp, raw = e.do(t, "PUT", "/v1/apps/"+app.ID+"/secrets/token", admin, string(body), nil)
+	wantError(t, resp, raw, 422, backend.CodeStaleValue)
+	if strings.Contains(string(raw), k.Secret) {
+		t.Error("the refusal of a stale value echoes it")
 	}
 	for _, action := range []string{"undeploy", "deploy"} {
 		if resp, raw = e.do(t, "POST", "/v1/apps/"+app.ID+"/"+action, admin, "", nil); resp.StatusCode != 200 {

@@ -53,6 +53,12 @@ type AccountRow struct {
 	FailedLoginAttempts int64
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
+	// ExposeSecret allows responses to carry the secret (create, regenerate).
+	ExposeSecret bool
+	// SealedSecret is the current secret sealed with the store's key, so that
+	// bound app secrets can be filled; nil for admin accounts and for accounts
+	// not regenerated since the store was written by an older version.
+	SealedSecret []byte
 }
 
 // AppRow is an app as stored.

@@ -213,17 +213,6 @@ func (b *Backend) boundApps(id string) []string {
 }
 
 // runningBound returns the sorted names of the running apps bound to id.
-func (b *Backend) runningBound(id string) []string {
-	var names []string
-	for appID := range b.bound[id] {
-		if a, ok := b.s.Apps[appID]; ok && a.Running() {
-			names = append(names, a.Name)
-		}
-	}
-	sort.Strings(names)
-	return names
-}
-
 func (b *Backend) accountOut(a *account) *backend.Account {
 	out := a.Account
 	out.Apps = b.boundApps(a.ID)
@@ -369,10 +358,8 @@ func (b *Backend) RegenerateSecret(_ context.Context, req backend.RegenerateRequ
 			return &out, nil
 		}
 	}
-	if req.RefuseIfAppsRunning {
-		if running := b.runningBound(a.ID); len(running) > 0 {
-			return nil, backend.AppsRunningError(a.Name, running)
-		}
+	if req.ExpectedSecretVersion != 0 && req.ExpectedSecretVersion != a.SecretVersion {
+		return nil, backend.Errorf(backend.CodeVersionMismatch, "secret_version is %d, not %d; plan again", a.SecretVersion, req.ExpectedSecretVersion)
 	}
 	sec, hash := newSecret()
 	t := now()
@@ -396,17 +383,8 @@ func (b *Backend) DeleteAccount(_ context.Context, req backend.DeleteAccountRequ
 	if !ok {
 		return notFound("API key account", req.ID)
 	}
-	if req.RefuseIfAppsRunning {
-		if running := b.runningBound(a.ID); len(running) > 0 {
-			return backend.AppsRunningError(a.Name, running)
-		}
-	}
-	for appID := range b.bound[a.ID] {
-		for name, s := range b.s.Secrets[appID] {
-			if s.AccountID == a.ID {
-				delete(b.s.Secrets[appID], name)
-			}
-		}
+	if len(b.bound[a.ID]) > 0 {
+		return backend.InUseError(a.Name, b.boundApps(a.ID))
 	}
 	delete(b.bound, a.ID)
 	delete(b.s.Accounts, a.ID)
@@ -628,7 +606,7 @@ func (b *Backend) PutAppSecret(_ context.Context, req backend.PutAppSecretReques
 	if req.Value != nil {
 		s.Value, s.HasValue = *req.Value, true
 	}
-	if req.Redeploy && a.Deployed && a.Status == backend.StatusStopped {
+	if a.Deployed {
 		a.Status = backend.StatusRunning
 	}
 	b.dirty = true
@@ -670,9 +648,7 @@ func (b *Backend) DeleteAppSecret(_ context.Context, req backend.DeleteAppSecret
 		return notFound("app secret", req.Name)
 	}
 	b.bind(a.ID, s.AccountID, "")
-	if req.Undeploy && a.Running() {
-		a.Status = backend.StatusStopped
-	}
+
 	delete(b.s.Secrets[a.ID], req.Name)
 	b.dirty = true
 	return nil

@@ -72,6 +72,14 @@ var migrations = [][]string{
 			detail TEXT NOT NULL
 		)`,
 	},
+	{
+		// One-operation rotation: whether responses may carry the secret, and
+		// the current secret sealed so that bound app secrets can be filled.
+		// Accounts from older stores have no sealed copy until their next
+		// regeneration.
+		`ALTER TABLE accounts ADD COLUMN expose_secret BOOL_T NOT NULL DEFAULT TRUE`,
+		`ALTER TABLE accounts ADD COLUMN sealed_secret BLOB_T`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes.

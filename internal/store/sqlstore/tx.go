@@ -117,20 +117,21 @@ func notNil(b []byte) []byte {
 
 // --- accounts ---
 
-const accountCols = `id, name, description, secret_hash, admin, secret_version, secret_created_at, locked, failed_login_attempts, created_at, updated_at`
+const accountCols = `id, name, description, secret_hash, admin, secret_version, secret_created_at, locked, failed_login_attempts, created_at, updated_at, expose_secret, sealed_secret`
 
 func scanAccount(r *sql.Rows) (store.AccountRow, error) {
 	var a store.AccountRow
 	err := r.Scan(&a.ID, &a.Name, &a.Description, &a.SecretHash, &a.Admin, &a.SecretVersion,
-		timeCol{&a.SecretCreatedAt}, &a.Locked, &a.FailedLoginAttempts, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt})
+		timeCol{&a.SecretCreatedAt}, &a.Locked, &a.FailedLoginAttempts, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt},
+		&a.ExposeSecret, &a.SealedSecret)
 	return a, err
 }
 
 func (t *tx) InsertAccount(ctx context.Context, a store.AccountRow) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.Description, notNil(a.SecretHash), a.Admin, a.SecretVersion,
 		t.s.encodeTime(a.SecretCreatedAt), a.Locked, a.FailedLoginAttempts,
-		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt))
+		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt), a.ExposeSecret, a.SealedSecret)
 	if err != nil {
 		return fmt.Errorf("insert account %q: %w", a.Name, err)
 	}
@@ -158,10 +159,11 @@ func (t *tx) ListAccounts(ctx context.Context) ([]store.AccountRow, error) {
 func (t *tx) UpdateAccount(ctx context.Context, a store.AccountRow) error {
 	err := t.execOne(ctx, fmt.Sprintf("account %q", a.ID), `UPDATE accounts SET
 		name = ?, description = ?, secret_hash = ?, admin = ?, secret_version = ?, secret_created_at = ?,
-		locked = ?, failed_login_attempts = ?, created_at = ?, updated_at = ?
+		locked = ?, failed_login_attempts = ?, created_at = ?, updated_at = ?, expose_secret = ?, sealed_secret = ?
 		WHERE id = ?`,
 		a.Name, a.Description, notNil(a.SecretHash), a.Admin, a.SecretVersion, t.s.encodeTime(a.SecretCreatedAt),
-		a.Locked, a.FailedLoginAttempts, t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt), a.ID)
+		a.Locked, a.FailedLoginAttempts, t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt),
+		a.ExposeSecret, a.SealedSecret, a.ID)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}
