@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
 # make bench: the provider against its floors, and the server's login path.
 #
+# The configuration is the recommended one: N keys with expose_secret = false,
+# N apps, N app secrets bound with no value; the rotation changes every key's
+# rotation trigger in one apply. Besides plan and rotation times and ratios it
+# reports each app's downtime (audit log) and each rotation transaction's time
+# with its wait for the write lock (rotation_ms in the provider's INFO log,
+# TF_LOG_PROVIDER=INFO to N*/BACKEND/logs/*.provider.log).
+#
 #   scripts/bench.sh                       # everything (long: N=1000 takes a while)
 #   BENCH_N="100 300" BENCH_RUNS=3 scripts/bench.sh
 #

@@ -1,18 +1,25 @@
 // Package membackend is a backend.Backend that keeps everything in maps
-// under one mutex: no disk, no network, no SQL. It is the "no-I/O" floor of
-// the benchmark (see internal/bench/nullprovider): the real provider code
-// served over it costs what the framework and the provider's own logic cost,
-// and nothing more.
+// under one mutex: no disk, no network, no SQL, no encryption. It is the
+// "no-I/O" floor of the benchmark (see internal/bench/nullprovider): the real
+// provider code served over it costs what the framework and the provider's
+// own logic cost, and nothing more.
 //
-// It models what the provider's logic depends on (unique names, secret
-// versions, the deployed/running state of apps, the refusal to regenerate
-// while running apps use a key) and nothing else: no audit log, no lockout
-// from App Host logins, no encryption.
+// It follows the domain's semantics (package backend) call for call, and runs
+// the same contract suite (internal/backendtest): unique names, a rotation as
+// one operation (undeploy the bound apps meant to be deployed, regenerate,
+// fill every bound app secret, deploy them again, each logging in),
+// ExpectedSecretVersion, expose_secret, bound app secrets filled from their
+// account, stale values refused, a put of what is stored a no-op, a deleted
+// app secret's app redeployed, DeleteAccount refused while secrets are
+// bound, App Host logins with lockout, and an audit log. Secrets and values
+// are kept in plain text (this is a benchmark floor): the account's current
+// secret stands in for the real backend's sealed copy.
 //
 // Terraform starts a provider process per command, so the floor's objects must
 // outlive the process: Load reads a JSON snapshot once, at the first call, and
 // Save writes it once, after the provider server stops, only when something
-// changed. No call does I/O of its own.
+// changed. No call does I/O of its own. The audit log and the idempotency
+// results are the process's own: they are not saved.
 package membackend
 
 import (
@@ -23,12 +30,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -37,10 +48,12 @@ import (
 
 var _ backend.Backend = (*Backend)(nil)
 
-// account is an API key account with its secret's hash.
+// account is an API key account with its secret's hash and, standing in for
+// the real backend's sealed copy, the secret itself.
 type account struct {
 	backend.Account
-	Hash []byte `json:"hash"`
+	Hash   []byte `json:"hash"`
+	Secret string `json:"secret"`
 }
 
 // secret is an app secret; its value is kept as given (this is a benchmark floor).
@@ -57,6 +70,12 @@ type snapshot struct {
 	Secrets map[string]map[string]*secret `json:"secrets"`
 }
 
+// idemResult is what a regenerate with an idempotency key returns again.
+type idemResult struct {
+	version int64
+	secret  string // "" when the account does not expose its secret
+}
+
 // Backend is the in-memory backend. The zero value is not usable: use New.
 type Backend struct {
 	path string
@@ -68,10 +87,13 @@ type Backend struct {
 	s     snapshot
 	dirty bool
 	// idem holds regenerate results by account ID and idempotency key.
-	idem map[string]*backend.AccountWithSecret
+	idem map[string]idemResult
 	// bound counts, by account ID then app ID, the app secrets bound to the
 	// account: derived from s.Secrets, never saved.
 	bound map[string]map[string]int
+	// audit is this process's audit log.
+	audit []backend.AuditEvent
+	seq   int64
 }
 
 // New returns an empty backend whose snapshot file is path; "" keeps
@@ -84,7 +106,7 @@ func New(path string) *Backend {
 			Apps:     map[string]*backend.App{},
 			Secrets:  map[string]map[string]*secret{},
 		},
-		idem:  map[string]*backend.AccountWithSecret{},
+		idem:  map[string]idemResult{},
 		bound: map[string]map[string]int{},
 	}
 }
@@ -190,14 +212,53 @@ func newSecret() (string, []byte) {
 	buf := make([]byte, 32)
 	_, _ = rand.Read(buf)
 	s := "ahk_" + base64.RawURLEncoding.EncodeToString(buf)
-	h := sha256.Sum256([]byte(s))
-	return s, h[:]
+	return s, hash(s)
 }
 
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// now is the clock, read per event as the real backend reads it.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 func notFound(what, id string) error {
 	return backend.Errorf(backend.CodeNotFound, "%s %q not found", what, id)
+}
+
+// The input checks of the domain (package backend keeps its own unexported).
+
+func validateName(field, v string) error {
+	switch {
+	case v == "":
+		return backend.InvalidField(field, "%s must not be empty", field)
+	case len(v) > backend.MaxNameLength:
+		return backend.InvalidField(field, "%s is %d characters long; the limit is %d", field, len(v), backend.MaxNameLength)
+	case !backend.NamePattern.MatchString(v):
+		return backend.InvalidField(field, "%s %q is not valid: it %s", field, v, backend.NameRule)
+	}
+	return nil
+}
+
+func validateText(field, v string, limit int) error {
+	if len(v) > limit || !utf8.ValidString(v) {
+		return backend.InvalidField(field, "%s is longer than %d characters or not UTF-8", field, limit)
+	}
+	return nil
+}
+
+// event appends one audit event, read from the clock now.
+func (b *Backend) event(actor, action, targetType, id, name, detail string) {
+	b.seq++
+	b.audit = append(b.audit, backend.AuditEvent{
+		Seq: b.seq, Time: now(), Actor: actor, Action: action,
+		TargetType: targetType, TargetID: id, TargetName: name, Detail: detail,
+	})
+}
+
+func secretTarget(appID, appName, name string) (string, string) {
+	return appID + "/" + name, appName + "/" + name
 }
 
 // boundApps returns the sorted names of the apps with a secret bound to id.
@@ -212,11 +273,19 @@ func (b *Backend) boundApps(id string) []string {
 	return names
 }
 
-// runningBound returns the sorted names of the running apps bound to id.
 func (b *Backend) accountOut(a *account) *backend.Account {
 	out := a.Account
 	out.Apps = b.boundApps(a.ID)
 	return &out
+}
+
+// withSecret is what create and regenerate return: the secret only where the
+// account's expose_secret allows.
+func withSecret(a *backend.Account, sec string) *backend.AccountWithSecret {
+	if !a.ExposeSecret {
+		sec = ""
+	}
+	return &backend.AccountWithSecret{Account: *a, Secret: sec}
 }
 
 func (b *Backend) appOut(a *backend.App) *backend.App {
@@ -253,10 +322,123 @@ func (b *Backend) appNameTaken(name, except string) bool {
 	return false
 }
 
+// --- The App Host runtime: logins, deploys, stops. ---
+
+type loginResult int
+
+const (
+	loginOK loginResult = iota
+	loginUnknown
+	loginWrongSecret
+	loginLocked
+)
+
+// attemptLogin checks one login as actor and records it: the audit event,
+// the failure count, the lock at the threshold.
+func (b *Backend) attemptLogin(actor, id, sec string) (loginResult, string) {
+	h := hash(sec)
+	a, ok := b.s.Accounts[id]
+	if !ok {
+		target := id
+		if _, err := uuid.Parse(id); err != nil {
+			target = "(not an API key ID)"
+		}
+		b.event(actor, backend.ActionLoginFailure, backend.TargetAccount, target, "", "unknown API key ID")
+		return loginUnknown, ""
+	}
+	if subtle.ConstantTimeCompare(h, a.Hash) == 1 && !a.Locked {
+		if a.FailedLoginAttempts != 0 {
+			a.FailedLoginAttempts = 0
+			b.dirty = true
+		}
+		b.event(actor, backend.ActionLoginSuccess, backend.TargetAccount, a.ID, a.Name, "")
+		return loginOK, a.Name
+	}
+	wasLocked := a.Locked
+	a.FailedLoginAttempts++
+	if !a.Locked && a.FailedLoginAttempts >= backend.DefaultLockoutThreshold {
+		a.Locked, a.UpdatedAt = true, now()
+	}
+	b.dirty = true
+	detail := "wrong secret"
+	if wasLocked {
+		detail = "account locked"
+	}
+	b.event(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name,
+		fmt.Sprintf("%s, failed_login_attempts=%d", detail, a.FailedLoginAttempts))
+	if !a.Locked {
+		return loginWrongSecret, a.Name
+	}
+	if !wasLocked {
+		b.event(actor, backend.ActionAccountLock, backend.TargetAccount, a.ID, a.Name,
+			fmt.Sprintf("locked after %d failed logins", a.FailedLoginAttempts))
+	}
+	return loginLocked, a.Name
+}
+
+// appLogin logs in as an app does: it retries a failed login until it
+// succeeds or the account is locked.
+func (b *Backend) appLogin(appName, accountID, sec string) bool {
+	for range backend.DefaultLockoutThreshold + 1 {
+		switch res, _ := b.attemptLogin(appName, accountID, sec); res {
+		case loginOK:
+			return true
+		case loginUnknown, loginLocked:
+			return false
+		}
+	}
+	return false
+}
+
+// deploy deploys app, which this call stopped at stoppedAt (zero: it was
+// not running): every bound secret with a value logs in, as the app.
+func (b *Backend) deploy(actor string, a *backend.App, stoppedAt time.Time) {
+	detail := fmt.Sprintf("app_host=%s, version=%s", a.AppHost, a.Version)
+	if !stoppedAt.IsZero() {
+		detail += fmt.Sprintf(", downtime_ms=%.3f", float64(now().Sub(stoppedAt))/float64(time.Millisecond))
+	}
+	b.event(actor, backend.ActionAppDeploy, backend.TargetApp, a.ID, a.Name, detail)
+	status := backend.StatusRunning
+	secrets := b.s.Secrets[a.ID]
+	for _, name := range slices.Sorted(maps.Keys(secrets)) {
+		s := secrets[name]
+		if s.AccountID == "" || !s.HasValue {
+			continue
+		}
+		if !b.appLogin(a.Name, s.AccountID, s.Value) {
+			status = backend.StatusFailed
+		}
+	}
+	a.Deployed, a.Status, a.UpdatedAt = true, status, now()
+	b.dirty = true
+}
+
+// stop stops app; keepDeployed leaves it meant to be deployed.
+func (b *Backend) stop(actor string, a *backend.App, keepDeployed bool, detail string) {
+	b.event(actor, backend.ActionAppUndeploy, backend.TargetApp, a.ID, a.Name, detail)
+	a.Deployed, a.Status, a.UpdatedAt = keepDeployed, backend.StatusStopped, now()
+	b.dirty = true
+}
+
+// pause stops app, if it runs, keeping it meant to be deployed; it returns
+// when it stopped it (zero if it did not).
+func (b *Backend) pause(actor string, a *backend.App, detail string) time.Time {
+	if !a.Running() {
+		return time.Time{}
+	}
+	b.stop(actor, a, true, detail)
+	return now()
+}
+
+// --- API key accounts. ---
+
 // CreateAccount implements backend.Backend.
-func (b *Backend) CreateAccount(_ context.Context, req backend.CreateAccountRequest) (*backend.AccountWithSecret, error) {
-	if req.Name == "" {
-		return nil, backend.InvalidField("name", "name must not be empty")
+func (b *Backend) CreateAccount(ctx context.Context, req backend.CreateAccountRequest) (*backend.AccountWithSecret, error) {
+	if err := validateName("name", req.Name); err != nil {
+		return nil, err
+	}
+	if err := validateText("description", req.Description, backend.MaxDescriptionLength); err != nil {
+		return nil, err
 	}
 	if err := b.lock(); err != nil {
 		return nil, err
@@ -265,18 +447,25 @@ func (b *Backend) CreateAccount(_ context.Context, req backend.CreateAccountRequ
 	if b.accountNameTaken(req.Name, "") {
 		return nil, backend.Errorf(backend.CodeConflict, "an API key account named %q already exists", req.Name)
 	}
-	sec, hash := newSecret()
+	expose := req.ExposeSecret == nil || *req.ExposeSecret
+	sec, h := newSecret()
 	t := now()
 	a := &account{
 		Account: backend.Account{
 			ID: uuid.NewString(), Name: req.Name, Description: req.Description,
 			SecretVersion: 1, SecretCreatedAt: t, CreatedAt: t, UpdatedAt: t,
+			ExposeSecret: expose, HasSealedSecret: true,
 		},
-		Hash: hash,
+		Hash: h, Secret: sec,
 	}
 	b.s.Accounts[a.ID] = a
 	b.dirty = true
-	return &backend.AccountWithSecret{Account: *b.accountOut(a), Secret: sec}, nil
+	detail := "secret_version=1"
+	if !expose {
+		detail += ", expose_secret=false"
+	}
+	b.event(backend.ActorFrom(ctx), backend.ActionAccountCreate, backend.TargetAccount, a.ID, a.Name, detail)
+	return withSecret(b.accountOut(a), sec), nil
 }
 
 // GetAccount implements backend.Backend.
@@ -303,7 +492,7 @@ func (b *Backend) GetAccountByName(_ context.Context, name string) (*backend.Acc
 			return b.accountOut(a), nil
 		}
 	}
-	return nil, notFound("API key account", name)
+	return nil, backend.Errorf(backend.CodeNotFound, "no API key account named %q", name)
 }
 
 // ListAccounts implements backend.Backend.
@@ -324,7 +513,13 @@ func (b *Backend) ListAccounts(_ context.Context, req backend.ListAccountsReques
 }
 
 // UpdateAccount implements backend.Backend.
-func (b *Backend) UpdateAccount(_ context.Context, req backend.UpdateAccountRequest) (*backend.Account, error) {
+func (b *Backend) UpdateAccount(ctx context.Context, req backend.UpdateAccountRequest) (*backend.Account, error) {
+	if err := validateName("name", req.Name); err != nil {
+		return nil, err
+	}
+	if err := validateText("description", req.Description, backend.MaxDescriptionLength); err != nil {
+		return nil, err
+	}
 	if err := b.lock(); err != nil {
 		return nil, err
 	}
@@ -333,16 +528,30 @@ func (b *Backend) UpdateAccount(_ context.Context, req backend.UpdateAccountRequ
 	if !ok {
 		return nil, notFound("API key account", req.ID)
 	}
-	if b.accountNameTaken(req.Name, a.ID) {
-		return nil, backend.Errorf(backend.CodeConflict, "an API key account named %q already exists", req.Name)
+	var changes []string
+	if req.Name != a.Name {
+		if b.accountNameTaken(req.Name, a.ID) {
+			return nil, backend.Errorf(backend.CodeConflict, "an API key account named %q already exists", req.Name)
+		}
+		changes = append(changes, fmt.Sprintf("name: %s -> %s", a.Name, req.Name))
 	}
-	a.Name, a.Description, a.UpdatedAt = req.Name, req.Description, now()
-	b.dirty = true
+	if req.Description != a.Description {
+		changes = append(changes, "description")
+	}
+	if len(changes) > 0 {
+		a.Name, a.Description, a.UpdatedAt = req.Name, req.Description, now()
+		b.dirty = true
+		b.event(backend.ActorFrom(ctx), backend.ActionAccountUpdate, backend.TargetAccount, a.ID, a.Name, "changed "+strings.Join(changes, ", "))
+	}
 	return b.accountOut(a), nil
 }
 
-// RegenerateSecret implements backend.Backend.
-func (b *Backend) RegenerateSecret(_ context.Context, req backend.RegenerateRequest) (*backend.AccountWithSecret, error) {
+// RegenerateSecret implements backend.Backend: the rotation in one call, in
+// the hand procedure's order (see backend.RegenerateRequest).
+func (b *Backend) RegenerateSecret(ctx context.Context, req backend.RegenerateRequest) (*backend.AccountWithSecret, error) {
+	if req.ExpectedSecretVersion < 0 {
+		return nil, backend.InvalidField("expected_secret_version", "expected_secret_version must not be negative")
+	}
 	if err := b.lock(); err != nil {
 		return nil, err
 	}
@@ -354,27 +563,82 @@ func (b *Backend) RegenerateSecret(_ context.Context, req backend.RegenerateRequ
 	idemKey := req.ID + "/" + req.IdempotencyKey
 	if req.IdempotencyKey != "" {
 		if prev, ok := b.idem[idemKey]; ok {
-			out := *prev
-			return &out, nil
+			out := b.accountOut(a)
+			out.SecretVersion = prev.version
+			return withSecret(out, prev.secret), nil
 		}
 	}
 	if req.ExpectedSecretVersion != 0 && req.ExpectedSecretVersion != a.SecretVersion {
-		return nil, backend.Errorf(backend.CodeVersionMismatch, "secret_version is %d, not %d; plan again", a.SecretVersion, req.ExpectedSecretVersion)
+		return nil, backend.Errorf(backend.CodeVersionMismatch,
+			"the secret of API key account %q is at secret_version %d, not %d as this request expected: it was "+
+				"regenerated since the plan was made. Nothing was changed; plan again",
+			a.Name, a.SecretVersion, req.ExpectedSecretVersion)
 	}
-	sec, hash := newSecret()
-	t := now()
-	a.Hash, a.SecretVersion, a.SecretCreatedAt, a.UpdatedAt = hash, a.SecretVersion+1, t, t
-	a.Locked, a.FailedLoginAttempts = false, 0
-	b.dirty = true
-	out := &backend.AccountWithSecret{Account: *b.accountOut(a), Secret: sec}
+	if req.ExposeSecret != nil {
+		a.ExposeSecret = *req.ExposeSecret
+	}
+	sec := b.rotate(backend.ActorFrom(ctx), a)
 	if req.IdempotencyKey != "" {
-		b.idem[idemKey] = out
+		kept := ""
+		if a.ExposeSecret {
+			kept = sec
+		}
+		b.idem[idemKey] = idemResult{version: a.SecretVersion, secret: kept}
 	}
-	return out, nil
+	return withSecret(b.accountOut(a), sec), nil
 }
 
-// DeleteAccount implements backend.Backend.
-func (b *Backend) DeleteAccount(_ context.Context, req backend.DeleteAccountRequest) error {
+// rotate carries out the four steps of a rotation of a and returns the new secret.
+func (b *Backend) rotate(actor string, a *account) string {
+	var apps []*backend.App
+	for appID := range b.bound[a.ID] {
+		if app, ok := b.s.Apps[appID]; ok && app.Deployed {
+			apps = append(apps, app)
+		}
+	}
+	sort.Slice(apps, func(i, j int) bool { return apps[i].Name < apps[j].Name })
+
+	// 1. Undeploy: no app logs in while the secret changes.
+	stopped := make([]time.Time, len(apps))
+	for i, app := range apps {
+		stopped[i] = b.pause(actor, app, "to rotate API key account "+a.Name)
+	}
+
+	// 2. Regenerate.
+	sec, h := newSecret()
+	t := now()
+	a.Hash, a.Secret, a.SecretVersion, a.SecretCreatedAt, a.UpdatedAt = h, sec, a.SecretVersion+1, t, t
+	a.Locked, a.FailedLoginAttempts, a.HasSealedSecret = false, 0, true
+	b.dirty = true
+	detail := fmt.Sprintf("secret_version=%d, apps=%d", a.SecretVersion, len(apps))
+	if !a.ExposeSecret {
+		detail += ", expose_secret=false"
+	}
+	b.event(actor, backend.ActionAccountRegenerate, backend.TargetAccount, a.ID, a.Name, detail)
+
+	// 3. Fill every app secret bound to the account with the new secret.
+	for _, appID := range slices.Sorted(maps.Keys(b.bound[a.ID])) {
+		app := b.s.Apps[appID]
+		for _, s := range b.s.Secrets[appID] {
+			if s.AccountID != a.ID {
+				continue
+			}
+			s.Value, s.HasValue, s.UpdatedAt = sec, true, t
+			id, name := secretTarget(appID, app.Name, s.Name)
+			b.event(actor, backend.ActionAppSecretPut, backend.TargetAppSecret, id, name,
+				fmt.Sprintf("api_key_account=%s, sealed by rotation to secret_version=%d", a.Name, a.SecretVersion))
+		}
+	}
+
+	// 4. Deploy the apps again; each logs in with its secrets.
+	for i, app := range apps {
+		b.deploy(actor, app, stopped[i])
+	}
+	return sec
+}
+
+// DeleteAccount implements backend.Backend: refused while app secrets are bound.
+func (b *Backend) DeleteAccount(ctx context.Context, req backend.DeleteAccountRequest) error {
 	if err := b.lock(); err != nil {
 		return err
 	}
@@ -389,35 +653,51 @@ func (b *Backend) DeleteAccount(_ context.Context, req backend.DeleteAccountRequ
 	delete(b.bound, a.ID)
 	delete(b.s.Accounts, a.ID)
 	b.dirty = true
+	b.event(backend.ActorFrom(ctx), backend.ActionAccountDelete, backend.TargetAccount, a.ID, a.Name, "")
 	return nil
 }
 
-// Login implements backend.Backend: no lockout bookkeeping beyond the count.
-func (b *Backend) Login(_ context.Context, req backend.LoginRequest) error {
+// Login implements backend.Backend, with the lockout.
+func (b *Backend) Login(ctx context.Context, req backend.LoginRequest) error {
 	if err := b.lock(); err != nil {
 		return err
 	}
 	defer b.mu.Unlock()
-	a, ok := b.s.Accounts[req.AccountID]
-	if !ok {
-		return backend.Errorf(backend.CodeLoginFailed, "login failed")
-	}
-	if a.Locked {
-		return backend.Errorf(backend.CodeLocked, "API key account %q is locked", a.Name)
-	}
-	h := sha256.Sum256([]byte(req.Secret))
-	if subtle.ConstantTimeCompare(h[:], a.Hash) != 1 {
-		a.FailedLoginAttempts++
-		b.dirty = true
-		return backend.Errorf(backend.CodeLoginFailed, "login failed")
+	switch res, name := b.attemptLogin(backend.ActorFrom(ctx), req.AccountID, req.Secret); res {
+	case loginUnknown, loginWrongSecret:
+		return backend.Errorf(backend.CodeLoginFailed, "wrong API key ID or secret")
+	case loginLocked:
+		return backend.Errorf(backend.CodeLocked, "API key account %q is locked after too many failed logins; regenerate its secret to unlock it", name)
 	}
 	return nil
 }
 
+// --- Apps. ---
+
+func validateApp(name, host, version string, config map[string]string) (string, error) {
+	if host == "" {
+		host = backend.DefaultAppHost
+	}
+	if err := validateName("name", name); err != nil {
+		return "", err
+	}
+	if err := validateName("app_host", host); err != nil {
+		return "", err
+	}
+	if err := validateText("version", version, backend.MaxNameLength); err != nil {
+		return "", err
+	}
+	if len(config) > backend.MaxConfigEntries {
+		return "", backend.InvalidField("config", "config has %d entries; the limit is %d", len(config), backend.MaxConfigEntries)
+	}
+	return host, nil
+}
+
 // CreateApp implements backend.Backend.
-func (b *Backend) CreateApp(_ context.Context, req backend.CreateAppRequest) (*backend.App, error) {
-	if req.Name == "" {
-		return nil, backend.InvalidField("name", "name must not be empty")
+func (b *Backend) CreateApp(ctx context.Context, req backend.CreateAppRequest) (*backend.App, error) {
+	host, err := validateApp(req.Name, req.AppHost, req.Version, req.Config)
+	if err != nil {
+		return nil, err
 	}
 	if err := b.lock(); err != nil {
 		return nil, err
@@ -426,21 +706,19 @@ func (b *Backend) CreateApp(_ context.Context, req backend.CreateAppRequest) (*b
 	if b.appNameTaken(req.Name, "") {
 		return nil, backend.Errorf(backend.CodeConflict, "an app named %q already exists", req.Name)
 	}
-	host := req.AppHost
-	if host == "" {
-		host = "default"
-	}
 	t := now()
 	a := &backend.App{
 		ID: uuid.NewString(), Name: req.Name, AppHost: host, Version: req.Version,
-		Config: maps.Clone(req.Config), Deployed: req.Deployed, Status: backend.StatusStopped,
+		Config: maps.Clone(req.Config), Status: backend.StatusStopped,
 		CreatedAt: t, UpdatedAt: t,
-	}
-	if a.Deployed {
-		a.Status = backend.StatusRunning
 	}
 	b.s.Apps[a.ID] = a
 	b.dirty = true
+	actor := backend.ActorFrom(ctx)
+	b.event(actor, backend.ActionAppCreate, backend.TargetApp, a.ID, a.Name, "app_host="+a.AppHost)
+	if req.Deployed {
+		b.deploy(actor, a, time.Time{})
+	}
 	return b.appOut(a), nil
 }
 
@@ -468,7 +746,7 @@ func (b *Backend) GetAppByName(_ context.Context, name string) (*backend.App, er
 			return b.appOut(a), nil
 		}
 	}
-	return nil, notFound("app", name)
+	return nil, backend.Errorf(backend.CodeNotFound, "no app named %q", name)
 }
 
 // ListApps implements backend.Backend.
@@ -499,8 +777,13 @@ func (b *Backend) ListApps(_ context.Context, req backend.ListAppsRequest) ([]ba
 	return out, nil
 }
 
-// UpdateApp implements backend.Backend.
-func (b *Backend) UpdateApp(_ context.Context, req backend.UpdateAppRequest) (*backend.App, error) {
+// UpdateApp implements backend.Backend: a change while the app runs is
+// applied as undeploy, change, deploy.
+func (b *Backend) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (*backend.App, error) {
+	host, err := validateApp(req.Name, req.AppHost, req.Version, req.Config)
+	if err != nil {
+		return nil, err
+	}
 	if err := b.lock(); err != nil {
 		return nil, err
 	}
@@ -509,43 +792,75 @@ func (b *Backend) UpdateApp(_ context.Context, req backend.UpdateAppRequest) (*b
 	if !ok {
 		return nil, notFound("app", req.ID)
 	}
-	if b.appNameTaken(req.Name, a.ID) {
-		return nil, backend.Errorf(backend.CodeConflict, "an app named %q already exists", req.Name)
+	var changed []string
+	if req.Name != a.Name {
+		if b.appNameTaken(req.Name, a.ID) {
+			return nil, backend.Errorf(backend.CodeConflict, "an app named %q already exists", req.Name)
+		}
+		changed = append(changed, "name")
 	}
-	host := req.AppHost
-	if host == "" {
-		host = "default"
+	if host != a.AppHost {
+		changed = append(changed, "app_host")
 	}
-	a.Name, a.AppHost, a.Version, a.Config = req.Name, host, req.Version, maps.Clone(req.Config)
-	a.Deployed, a.UpdatedAt = req.Deployed, now()
-	if a.Deployed {
-		a.Status = backend.StatusRunning
-	} else {
-		a.Status = backend.StatusStopped
+	if req.Version != a.Version {
+		changed = append(changed, "version")
 	}
-	b.dirty = true
+	if !maps.Equal(req.Config, a.Config) {
+		changed = append(changed, "config")
+	}
+	actor := backend.ActorFrom(ctx)
+	wasRunning := a.Running()
+	if len(changed) > 0 {
+		if wasRunning {
+			b.stop(actor, a, a.Deployed && req.Deployed, "to apply a change")
+		}
+		oldName := a.Name
+		a.Name, a.AppHost, a.Version, a.Config, a.UpdatedAt = req.Name, host, req.Version, maps.Clone(req.Config), now()
+		b.dirty = true
+		detail := "changed " + strings.Join(changed, ", ")
+		if oldName != a.Name {
+			detail += " (was " + oldName + ")"
+		}
+		b.event(actor, backend.ActionAppUpdate, backend.TargetApp, a.ID, a.Name, detail)
+	}
+	switch {
+	case req.Deployed && (!a.Deployed || (wasRunning && len(changed) > 0)):
+		b.deploy(actor, a, time.Time{})
+	case !req.Deployed && a.Deployed:
+		b.stop(actor, a, false, "")
+	}
 	return b.appOut(a), nil
 }
 
 // DeleteApp implements backend.Backend.
-func (b *Backend) DeleteApp(_ context.Context, id string) error {
+func (b *Backend) DeleteApp(ctx context.Context, id string) error {
 	if err := b.lock(); err != nil {
 		return err
 	}
 	defer b.mu.Unlock()
-	if _, ok := b.s.Apps[id]; !ok {
+	a, ok := b.s.Apps[id]
+	if !ok {
 		return notFound("app", id)
 	}
-	for _, s := range b.s.Secrets[id] {
+	actor := backend.ActorFrom(ctx)
+	if a.Running() {
+		b.stop(actor, a, false, "app deleted")
+	}
+	for _, name := range slices.Sorted(maps.Keys(b.s.Secrets[id])) {
+		s := b.s.Secrets[id][name]
 		b.bind(id, s.AccountID, "")
+		sid, sname := secretTarget(id, a.Name, name)
+		b.event(actor, backend.ActionAppSecretDelete, backend.TargetAppSecret, sid, sname, "app deleted")
 	}
 	delete(b.s.Apps, id)
 	delete(b.s.Secrets, id)
 	b.dirty = true
+	b.event(actor, backend.ActionAppDelete, backend.TargetApp, a.ID, a.Name, "")
 	return nil
 }
 
-func (b *Backend) setDeployed(id string, deployed bool) (*backend.App, error) {
+// DeployApp implements backend.Backend: a running app is left as it is.
+func (b *Backend) DeployApp(ctx context.Context, id string) (*backend.App, error) {
 	if err := b.lock(); err != nil {
 		return nil, err
 	}
@@ -554,29 +869,41 @@ func (b *Backend) setDeployed(id string, deployed bool) (*backend.App, error) {
 	if !ok {
 		return nil, notFound("app", id)
 	}
-	a.Deployed, a.UpdatedAt = deployed, now()
-	a.Status = backend.StatusStopped
-	if deployed {
-		a.Status = backend.StatusRunning
+	if !a.Deployed || a.Status != backend.StatusRunning {
+		b.deploy(backend.ActorFrom(ctx), a, time.Time{})
 	}
-	b.dirty = true
 	return b.appOut(a), nil
 }
 
-// DeployApp implements backend.Backend.
-func (b *Backend) DeployApp(_ context.Context, id string) (*backend.App, error) {
-	return b.setDeployed(id, true)
-}
-
 // UndeployApp implements backend.Backend.
-func (b *Backend) UndeployApp(_ context.Context, id string) (*backend.App, error) {
-	return b.setDeployed(id, false)
+func (b *Backend) UndeployApp(ctx context.Context, id string) (*backend.App, error) {
+	if err := b.lock(); err != nil {
+		return nil, err
+	}
+	defer b.mu.Unlock()
+	a, ok := b.s.Apps[id]
+	if !ok {
+		return nil, notFound("app", id)
+	}
+	if a.Deployed || a.Status != backend.StatusStopped {
+		b.stop(backend.ActorFrom(ctx), a, false, "")
+	}
+	return b.appOut(a), nil
 }
 
-// PutAppSecret implements backend.Backend.
-func (b *Backend) PutAppSecret(_ context.Context, req backend.PutAppSecretRequest) (*backend.AppSecret, error) {
-	if req.Name == "" {
-		return nil, backend.InvalidField("name", "name must not be empty")
+// --- App secrets. ---
+
+// PutAppSecret implements backend.Backend (see backend.PutAppSecretRequest):
+// bound with no value, filled from the account; bound with a value, it must
+// be the account's current secret; unbound, a value is needed. Storing what
+// is stored changes nothing; a change redeploys the app if it is meant to be
+// deployed.
+func (b *Backend) PutAppSecret(ctx context.Context, req backend.PutAppSecretRequest) (*backend.AppSecret, error) {
+	if err := validateName("name", req.Name); err != nil {
+		return nil, err
+	}
+	if req.Value != nil && (*req.Value == "" || len(*req.Value) > backend.MaxSecretValueLength) {
+		return nil, backend.InvalidField("value", "value must not be empty nor longer than %d bytes", backend.MaxSecretValueLength)
 	}
 	if err := b.lock(); err != nil {
 		return nil, err
@@ -586,30 +913,74 @@ func (b *Backend) PutAppSecret(_ context.Context, req backend.PutAppSecretReques
 	if !ok {
 		return nil, notFound("app", req.AppID)
 	}
-	if req.AccountID != "" {
-		if _, ok := b.s.Accounts[req.AccountID]; !ok {
+	prev, existed := b.s.Secrets[a.ID][req.Name]
+
+	// The value to store (keep: the stored one) and where it came from.
+	var value, detail string
+	keep := false
+	if req.AccountID == "" {
+		switch {
+		case req.Value != nil:
+			value, detail = *req.Value, "unbound, value set"
+		case existed && prev.HasValue:
+			keep, detail = true, "unbound, value kept"
+		default:
+			return nil, backend.InvalidField("value", "app secret %q of app %q is not bound to an API key account, so it needs "+
+				"a value: set value (or value_wo), or bind it with api_key_account_id", req.Name, a.Name)
+		}
+	} else {
+		acc, ok := b.s.Accounts[req.AccountID]
+		if !ok {
 			return nil, notFound("API key account", req.AccountID)
 		}
+		detail = "api_key_account=" + acc.Name
+		if req.Value != nil {
+			if subtle.ConstantTimeCompare(hash(*req.Value), acc.Hash) != 1 {
+				return nil, &backend.Error{Code: backend.CodeStaleValue, Field: "value", Message: fmt.Sprintf(
+					"the value of app secret %q of app %q is not the current secret of API key account %q "+
+						"(secret_version %d). A bound secret needs no value: remove `value` (or `value_wo`), and "+
+						"the backend fills it with the account's current secret and rotates it with the account",
+					req.Name, a.Name, acc.Name, acc.SecretVersion)}
+			}
+			value, detail = *req.Value, detail+", value set"
+		} else {
+			value, detail = acc.Secret, detail+", filled from the account"
+		}
+	}
+	if existed && prev.AccountID == req.AccountID &&
+		(keep || prev.HasValue && subtle.ConstantTimeCompare([]byte(prev.Value), []byte(value)) == 1) {
+		// What is stored already: no event, no redeploy.
+		out := prev.AppSecret
+		out.AppName = a.Name
+		return &out, nil
+	}
+
+	actor := backend.ActorFrom(ctx)
+	var stoppedAt time.Time
+	if a.Deployed {
+		stoppedAt = b.pause(actor, a, "to change app secret "+req.Name)
 	}
 	secrets := b.s.Secrets[a.ID]
 	if secrets == nil {
 		secrets = map[string]*secret{}
 		b.s.Secrets[a.ID] = secrets
 	}
-	s, ok := secrets[req.Name]
-	if !ok {
+	s := prev
+	if !existed {
 		s = &secret{AppSecret: backend.AppSecret{AppID: a.ID, Name: req.Name}}
 		secrets[req.Name] = s
 	}
 	b.bind(a.ID, s.AccountID, req.AccountID)
 	s.AccountID, s.AppName, s.UpdatedAt = req.AccountID, a.Name, now()
-	if req.Value != nil {
-		s.Value, s.HasValue = *req.Value, true
-	}
-	if a.Deployed {
-		a.Status = backend.StatusRunning
+	if !keep {
+		s.Value, s.HasValue = value, true
 	}
 	b.dirty = true
+	id, name := secretTarget(a.ID, a.Name, req.Name)
+	b.event(actor, backend.ActionAppSecretPut, backend.TargetAppSecret, id, name, detail)
+	if a.Deployed {
+		b.deploy(actor, a, stoppedAt)
+	}
 	out := s.AppSecret
 	return &out, nil
 }
@@ -626,15 +997,16 @@ func (b *Backend) GetAppSecret(_ context.Context, appID, name string) (*backend.
 	}
 	s, ok := b.s.Secrets[appID][name]
 	if !ok {
-		return nil, notFound("app secret", name)
+		return nil, backend.Errorf(backend.CodeNotFound, "app secret %q of app %q not found", name, a.Name)
 	}
 	out := s.AppSecret
 	out.AppName = a.Name
 	return &out, nil
 }
 
-// DeleteAppSecret implements backend.Backend.
-func (b *Backend) DeleteAppSecret(_ context.Context, req backend.DeleteAppSecretRequest) error {
+// DeleteAppSecret implements backend.Backend: the app is undeployed, the
+// secret removed, and the app deployed again if it is meant to be deployed.
+func (b *Backend) DeleteAppSecret(ctx context.Context, req backend.DeleteAppSecretRequest) error {
 	if err := b.lock(); err != nil {
 		return err
 	}
@@ -645,16 +1017,40 @@ func (b *Backend) DeleteAppSecret(_ context.Context, req backend.DeleteAppSecret
 	}
 	s, ok := b.s.Secrets[a.ID][req.Name]
 	if !ok {
-		return notFound("app secret", req.Name)
+		return backend.Errorf(backend.CodeNotFound, "app secret %q of app %q not found", req.Name, a.Name)
 	}
+	actor := backend.ActorFrom(ctx)
+	stoppedAt := b.pause(actor, a, "to remove app secret "+req.Name)
 	b.bind(a.ID, s.AccountID, "")
-
 	delete(b.s.Secrets[a.ID], req.Name)
 	b.dirty = true
+	id, name := secretTarget(a.ID, a.Name, req.Name)
+	b.event(actor, backend.ActionAppSecretDelete, backend.TargetAppSecret, id, name, "")
+	if a.Deployed {
+		b.deploy(actor, a, stoppedAt)
+	}
 	return nil
 }
 
-// ListAuditEvents implements backend.Backend: this backend keeps no audit log.
-func (b *Backend) ListAuditEvents(_ context.Context, _ backend.AuditQuery) ([]backend.AuditEvent, error) {
-	return []backend.AuditEvent{}, nil
+// ListAuditEvents implements backend.Backend: this process's events, oldest first.
+func (b *Backend) ListAuditEvents(_ context.Context, q backend.AuditQuery) ([]backend.AuditEvent, error) {
+	if q.Limit < 0 {
+		return nil, backend.InvalidField("limit", "limit must not be negative")
+	}
+	if q.AfterSeq < 0 {
+		return nil, backend.InvalidField("after_seq", "after_seq must not be negative")
+	}
+	if err := b.lock(); err != nil {
+		return nil, err
+	}
+	defer b.mu.Unlock()
+	i := sort.Search(len(b.audit), func(i int) bool { return b.audit[i].Seq > q.AfterSeq })
+	out := slices.Clone(b.audit[i:])
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	if out == nil {
+		out = []backend.AuditEvent{}
+	}
+	return out, nil
 }

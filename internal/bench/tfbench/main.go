@@ -3,9 +3,12 @@
 // the same graph, and the same provider code over an in-memory backend (the
 // "no-I/O" provider, internal/bench/nullprovider). For each N it runs, in one
 // run and alternating between the backends, RUNS rounds of a refreshing
-// `terraform plan` and a rotation apply that regenerates every key, and prints
-// the medians, the ratios to both floors, the provider's peak RSS and each
-// app's downtime during the rotation (undeploy to deploy, from the audit log).
+// `terraform plan` and a rotation apply that regenerates every key (one
+// in-place update, one RegenerateSecret, per key), and prints the medians, the
+// ratios to both floors, the provider's peak RSS, each app's downtime during
+// the rotation (undeploy to deploy, from the audit log) and each rotation
+// transaction's time, its wait for the write lock included (the rotation_ms
+// field of the provider's log).
 //
 // scripts/bench.sh builds the binaries and runs it; see its header for the
 // environment variables.
@@ -248,11 +251,18 @@ func (b *bench) runN(ctx context.Context, n int) ([]*cell, error) {
 			}
 			c.ApplyS = append(c.ApplyS, a.seconds)
 			c.notePeak(a.peakKB)
+			if c.Kind != kindTFData {
+				c.RotationMS = append(c.RotationMS, a.rotationMS...)
+				if len(a.rotationMS) != n {
+					c.RotationLogMissing += n - len(a.rotationMS)
+				}
+			}
 			d, err := c.ws.rotationAudit(ctx)
 			if err != nil {
 				c.fail("reading the audit log: %v", err)
 			} else if d != nil {
 				c.Downtime = append(c.Downtime, d.downtimes...)
+				c.DowntimeMS = append(c.DowntimeMS, d.downtimeMS...)
 				c.FailedLogins += d.failedLogins
 				c.Locks += d.locks
 				if d.missing > 0 {

@@ -25,11 +25,20 @@ type cell struct {
 	ApplyS       []float64 `json:"rotation_apply_s"`
 	PeakKB       int64     `json:"provider_peak_rss_kb"`
 	ServerPeakKB int64     `json:"server_peak_rss_kb,omitempty"`
-	// Downtime holds every app's undeploy-to-deploy time, in seconds, over all rotations.
-	Downtime     []float64 `json:"downtime_s,omitempty"`
-	FailedLogins int       `json:"failed_logins"`
-	Locks        int       `json:"locks"`
-	Errors       []string  `json:"errors,omitempty"`
+	// Downtime holds every app's undeploy-to-deploy time, in seconds, over
+	// all rotations (audit event times).
+	Downtime []float64 `json:"downtime_s,omitempty"`
+	// DowntimeMS holds the downtime_ms detail of every app.deploy of the rotations.
+	DowntimeMS []float64 `json:"downtime_ms,omitempty"`
+	// RotationMS holds the rotation_ms of every RegenerateSecret call of the
+	// rotations, from the provider's log: the transaction and its wait for
+	// the store's write lock.
+	RotationMS []float64 `json:"rotation_ms,omitempty"`
+	// RotationLogMissing counts the rotated keys with no rotation_ms line.
+	RotationLogMissing int      `json:"rotation_log_missing,omitempty"`
+	FailedLogins       int      `json:"failed_logins"`
+	Locks              int      `json:"locks"`
+	Errors             []string `json:"errors,omitempty"`
 
 	ws *workspace
 }
@@ -87,7 +96,7 @@ func printTable(w io.Writer, cells []*cell) {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\tbackend\tplan s\tvs tf_data\tvs no-io\trotation s\tvs tf_data\tvs no-io\tprovider RSS\tdowntime med s\tmax s\truns\t")
+	fmt.Fprintln(tw, "N\tbackend\tplan s\tvs tf_data\tvs no-io\trotation s\tvs tf_data\tvs no-io\tprovider RSS\tdowntime med ms\tmax ms\trotation tx med ms\tmax ms\truns\t")
 	for _, c := range cells {
 		p, a := median(c.PlanS), median(c.ApplyS)
 		var tp, ta, np, na float64
@@ -97,29 +106,37 @@ func printTable(w io.Writer, cells []*cell) {
 		if f := floor(c.N, kindNoIO); f != nil {
 			np, na = median(f.PlanS), median(f.ApplyS)
 		}
-		dmed, dmax := "-", "-"
-		if len(c.Downtime) > 0 {
-			dmed = fmt.Sprintf("%.3f", median(c.Downtime))
-			dmax = fmt.Sprintf("%.3f", slices.Max(c.Downtime))
-		}
+		dmed, dmax := medMax(c.Downtime, 1000)
+		rmed, rmax := medMax(c.RotationMS, 1)
 		runs := fmt.Sprintf("%d", len(c.ApplyS))
 		if len(c.Errors) > 0 {
 			runs += " (!)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			c.N, c.Kind, secs(p), ratio(p, tp), ratio(p, np), secs(a), ratio(a, ta), ratio(a, na),
-			mb(c.PeakKB), dmed, dmax, runs)
+			mb(c.PeakKB), dmed, dmax, rmed, rmax, runs)
 	}
 	_ = tw.Flush()
 }
 
+// medMax formats the median and the maximum of xs, scaled, in milliseconds.
+func medMax(xs []float64, scale float64) (string, string) {
+	if len(xs) == 0 {
+		return "-", "-"
+	}
+	return fmt.Sprintf("%.1f", median(xs)*scale), fmt.Sprintf("%.1f", slices.Max(xs)*scale)
+}
+
 // printNotes prints what the table has no room for: creates, server memory,
-// failed logins and errors.
+// failed logins, the backend's own downtime figures and errors.
 func printNotes(w io.Writer, cells []*cell) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "plan: refreshing terraform plan (must be empty); rotation: apply of a new rotation trigger (N keys")
-	fmt.Fprintln(w, "regenerated, N app secrets replaced); provider RSS: peak over every provider process of the runs;")
-	fmt.Fprintln(w, "downtime: per app, audit app.undeploy to app.deploy, over all rotations.")
+	fmt.Fprintln(w, "regenerated in place, one RegenerateSecret each; the bound app secrets are not in the plan);")
+	fmt.Fprintln(w, "provider RSS: peak over every provider process of the runs; downtime: per app, audit")
+	fmt.Fprintln(w, "app.undeploy to app.deploy, over all rotations (no-io keeps its audit log in the provider")
+	fmt.Fprintln(w, "process, so none); rotation tx: per key, the rotation_ms field of the provider's log")
+	fmt.Fprintln(w, "(TF_LOG_PROVIDER=INFO): the RegenerateSecret call, its wait for the store's write lock included.")
 	for _, c := range cells {
 		var parts []string
 		if c.CreateS > 0 {
@@ -133,6 +150,21 @@ func printNotes(w io.Writer, cells []*cell) {
 		}
 		if c.Kind != kindTFData && c.Kind != kindNoIO && len(c.ApplyS) > 0 {
 			parts = append(parts, fmt.Sprintf("failed logins %d, locks %d", c.FailedLogins, c.Locks))
+		}
+		if len(c.DowntimeMS) > 0 {
+			dmed, dmax := medMax(c.DowntimeMS, 1)
+			parts = append(parts, fmt.Sprintf("downtime_ms of %d app.deploy events: median %s, max %s", len(c.DowntimeMS), dmed, dmax))
+		}
+		if len(c.RotationMS) > 0 {
+			var sum float64
+			for _, x := range c.RotationMS {
+				sum += x
+			}
+			parts = append(parts, fmt.Sprintf("rotation_ms of %d calls: sum %.0f", len(c.RotationMS), sum))
+		}
+		if c.RotationLogMissing > 0 {
+			parts = append(parts, fmt.Sprintf("no rotation_ms in the provider log for %d rotated keys "+
+				"(a provider that does not log it, or TF_LOG_PROVIDER lines missing)", c.RotationLogMissing))
 		}
 		fmt.Fprintf(w, "N=%d %s: %s\n", c.N, c.Kind, strings.Join(parts, "; "))
 		for _, e := range c.Errors {

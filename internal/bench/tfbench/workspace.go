@@ -147,10 +147,13 @@ func (ws *workspace) serverPeakKB() int64 {
 	return ws.server.PeakRSSKB()
 }
 
-// providerConfig is the apphost graph: N keys, N apps, N app secrets, secret
-// i of app i bound to key i with its secret as value; var.rotation is every
-// key's rotation trigger. The provider block is empty: the environment picks
-// the backend, so every provider runs the same text.
+// providerConfig is the apphost graph in the recommended pattern: N keys with
+// expose_secret = false, N apps, N app secrets, secret i of app i bound to key
+// i with no value (the backend fills it and rotates it with the key);
+// var.rotation is every key's rotation trigger, so a new value rotates every
+// key in one apply (N in-place updates, one RegenerateSecret each). The
+// provider block is empty: the environment picks the backend, so every
+// provider runs the same text.
 func providerConfig(n int) string {
 	return fmt.Sprintf(`terraform {
   required_providers {
@@ -170,6 +173,7 @@ resource "apphost_api_key_account" "k" {
   count             = %[1]d
   name              = "bench-key-${count.index}"
   rotation_triggers = { round = var.rotation }
+  expose_secret     = false
 }
 
 resource "apphost_app" "a" {
@@ -182,14 +186,13 @@ resource "apphost_app_secret" "s" {
   app_id             = apphost_app.a[count.index].id
   name               = "api-key"
   api_key_account_id = apphost_api_key_account.k[count.index].id
-  value              = apphost_api_key_account.k[count.index].secret
 }
 `, n)
 }
 
 // terraformDataConfig is the same graph on terraform_data: a key's input
-// changes with the rotation (an in-place update with an unknown output), and
-// each secret is replaced when its key's output changes.
+// changes with the rotation (an in-place update), and each secret refers to
+// its key's ID, which a rotation leaves as it is.
 func terraformDataConfig(n int) string {
 	return fmt.Sprintf(`variable "rotation" {
   type = string
@@ -206,9 +209,8 @@ resource "terraform_data" "a" {
 }
 
 resource "terraform_data" "s" {
-  count            = %[1]d
-  input            = { app_id = terraform_data.a[count.index].id, name = "api-key", api_key_account_id = terraform_data.k[count.index].id }
-  triggers_replace = terraform_data.k[count.index].output
+  count = %[1]d
+  input = { app_id = terraform_data.a[count.index].id, name = "api-key", api_key_account_id = terraform_data.k[count.index].id }
 }
 `, n)
 }
@@ -219,12 +221,19 @@ type result struct {
 	peakKB  int64
 	empty   bool   // plan: no changes
 	summary string // the "Plan:" or "Apply complete!" line
+	// rotationMS holds the rotation_ms field of every "Rotated API key
+	// account secret" line of the provider's log: each RegenerateSecret
+	// call, its wait for the store's write lock included.
+	rotationMS []float64
 }
 
-// terraform runs one command in the workspace, its output going to a log file.
+// terraform runs one command in the workspace, its output going to a log
+// file and the provider's INFO log (TF_LOG_PROVIDER, for every backend alike)
+// to another.
 func (ws *workspace) terraform(ctx context.Context, name string, args ...string) (result, int, error) {
 	ws.seq++
 	logPath := filepath.Join(ws.dir, "logs", fmt.Sprintf("%02d-%s.log", ws.seq, name))
+	tfLogPath := filepath.Join(ws.dir, "logs", fmt.Sprintf("%02d-%s.provider.log", ws.seq, name))
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return result{}, 0, err
@@ -237,7 +246,7 @@ func (ws *workspace) terraform(ctx context.Context, name string, args ...string)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, ws.o.terraform, args...) //nolint:gosec // the benchmark's own command line
 	cmd.Dir = ws.dir
-	cmd.Env = ws.env
+	cmd.Env = append(slices.Clip(ws.env), "TF_LOG_PROVIDER=INFO", "TF_LOG_PATH="+tfLogPath)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -248,6 +257,7 @@ func (ws *workspace) terraform(ctx context.Context, name string, args ...string)
 	_, _ = logf.Write(out.Bytes())
 	r.summary = summaryLine(out.Bytes())
 	r.peakKB = ws.readRSS()
+	r.rotationMS = readRotationMS(tfLogPath)
 	code := 0
 	var ee *exec.ExitError
 	switch {
@@ -279,6 +289,34 @@ func (ws *workspace) readRSS() int64 {
 		}
 	}
 	return peak
+}
+
+// rotationMSRE matches the rotation_ms field in Terraform's text log
+// ("rotation_ms=12.5") and in its JSON log ("rotation_ms":12.5).
+var rotationMSRE = regexp.MustCompile(`rotation_ms"?\s*[=:]\s*"?([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)`)
+
+// readRotationMS returns every rotation_ms value of a provider log file.
+func readRotationMS(path string) []float64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = f.Close() }()
+	var out []float64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.Contains(line, []byte("rotation_ms")) {
+			continue
+		}
+		if m := rotationMSRE.FindSubmatch(line); m != nil {
+			if v, err := strconv.ParseFloat(string(m[1]), 64); err == nil {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 func summaryLine(out []byte) string {
@@ -319,7 +357,8 @@ func (ws *workspace) plan(ctx context.Context) (result, error) {
 var applyRE = regexp.MustCompile(`Resources: (\d+) added, (\d+) changed, (\d+) destroyed`)
 
 // apply applies rotation; rotateN > 0 expects a rotation of rotateN keys
-// (N added, N changed, N destroyed), 0 the creation of everything.
+// (0 added, N changed, 0 destroyed: each key an in-place update, the app
+// secrets untouched), 0 the creation of everything.
 func (ws *workspace) apply(ctx context.Context, rotation string, rotateN int) (result, error) {
 	args := append([]string{"apply"}, ws.commonArgs()...)
 	args = append(args, "-auto-approve", "-var", "rotation="+rotation)
@@ -336,7 +375,7 @@ func (ws *workspace) apply(ctx context.Context, rotation string, rotateN int) (r
 	}
 	want := [3]int{3 * ws.n, 0, 0}
 	if rotateN > 0 {
-		want = [3]int{rotateN, rotateN, rotateN}
+		want = [3]int{0, rotateN, 0}
 	}
 	m := applyRE.FindStringSubmatch(r.summary)
 	var got [3]int
@@ -396,13 +435,17 @@ func (ws *workspace) markAudit(ctx context.Context) error {
 // downtime is what the audit log says about one rotation.
 type downtime struct {
 	downtimes    []float64 // seconds from each app's undeploy to its deploy
+	downtimeMS   []float64 // the downtime_ms detail of each app.deploy that has one
 	missing      int       // apps undeployed and not deployed again
 	failedLogins int
 	locks        int
 }
 
+var downtimeMSRE = regexp.MustCompile(`downtime_ms=([0-9]+(?:\.[0-9]+)?)`)
+
 // rotationAudit reads the events since the last mark: each app's first
-// undeploy and the deploy after it.
+// undeploy and the deploy after it, and the downtime_ms the backend put in
+// each app.deploy.
 func (ws *workspace) rotationAudit(ctx context.Context) (*downtime, error) {
 	if ws.api == nil && ws.storePath == "" {
 		return nil, nil
@@ -424,6 +467,11 @@ func (ws *workspace) rotationAudit(ctx context.Context) (*downtime, error) {
 		case backend.ActionAppDeploy:
 			if t, ok := down[e.TargetID]; ok && !e.Time.Before(t) {
 				up[e.TargetID] = e.Time
+			}
+			if m := downtimeMSRE.FindStringSubmatch(e.Detail); m != nil {
+				if v, err := strconv.ParseFloat(m[1], 64); err == nil {
+					d.downtimeMS = append(d.downtimeMS, v)
+				}
 			}
 		case backend.ActionLoginFailure:
 			d.failedLogins++
