@@ -22,10 +22,10 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/client"
 	"github.com/apphost/terraform-provider-apphost/internal/local"
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
+	"github.com/apphost/terraform-provider-apphost/internal/server"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 	"github.com/apphost/terraform-provider-apphost/internal/store/postgres"
 	"github.com/apphost/terraform-provider-apphost/internal/store/sqlite"
-	"github.com/apphost/terraform-provider-apphost/internal/server"
 )
 
 // Environment variables of the PostgreSQL tests.

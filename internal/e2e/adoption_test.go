@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -109,7 +110,7 @@ provider "apphost" {
 			t.Errorf("generated.tf does not contain %q:\n%s", want, generated)
 		}
 	}
-	if bytes.Contains(generated, []byte(`secret      `)) || bytes.Contains(generated, []byte(siem.Secret)) {
+	if regexp.MustCompile(`(?m)^\s+secret\s+=`).Match(generated) || bytes.Contains(generated, []byte(siem.Secret)) {
 		t.Errorf("generated.tf holds a secret:\n%s", generated)
 	}
 	if r := terraform(ctx, t, dir, "fmt", "-check", "generated.tf"); r.code != 0 {
@@ -132,21 +133,20 @@ provider "apphost" {
 		t.Fatalf("plan after the import is not empty: %s", r)
 	}
 
-	// Taking over the secrets: neither the key's secret nor the app secret's
-	// value can be read back, so the first rotation through Terraform is
-	// what puts them in state. An override file changes the generated blocks.
+	// Taking over the rotation: the imported app secrets are bound with no
+	// value, so the backend fills and rotates them; a first rotation through
+	// Terraform, with the secret kept out of Terraform from then on, is an
+	// in-place update of the key alone. An override file changes the
+	// generated blocks.
 	writeFile(t, dir, "takeover_override.tf", `resource "apphost_api_key_account" "siem_forwarder" {
   rotation_triggers = { adopted = "2026-Q4" }
-}
-
-resource "apphost_app_secret" "siem_east_api_key" {
-  value = apphost_api_key_account.siem_forwarder.secret
+  expose_secret     = false
 }
 `)
 	r = terraform(ctx, t, dir, "plan", "-detailed-exitcode")
-	if r.code != 2 || !strings.Contains(r.stdout, "Plan: 1 to add, 1 to change, 1 to destroy.") ||
-		!strings.Contains(r.stdout, "must be replaced") {
-		t.Fatalf("plan of the takeover: want the key updated and its app secret replaced: %s", r)
+	if r.code != 2 || !strings.Contains(r.stdout, "Plan: 0 to add, 1 to change, 0 to destroy.") ||
+		!strings.Contains(r.stdout, `API key account "siem-forwarder" will be rotated`) || !strings.Contains(r.stdout, "siem-east") {
+		t.Fatalf("plan of the takeover: want the key rotated in place, naming the app it redeploys: %s", r)
 	}
 	seq = lastSeq(ctx, t, store)
 	if r := terraform(ctx, t, dir, "apply", "-auto-approve"); r.code != 0 {

@@ -14,11 +14,13 @@ import (
 )
 
 // TestKillProviderMidRotation kills the provider plugin (SIGKILL) during the
-// apply of a rotation, as soon as the audit log shows the chosen step: the
-// first undeploy, the regenerate, the first app secret put. The SQLite store
-// must stay consistent, and the next apply must finish the rotation: every
-// app running and logging in with the secret in state, no failed login, no
-// lock, and an empty plan after.
+// apply of a rotation, as soon as the rotation's transaction (undeploy,
+// regenerate, seal, deploy: one commit) is in the store and before the
+// provider saved the new state. The SQLite store must stay consistent, the
+// rotation must be there whole, and the next apply must converge: every app
+// running and logged in on the new secret, no failed login, no lock, and an
+// empty plan after. (A kill inside the transaction is
+// backendtest.TestKillMidRotation.)
 func TestKillProviderMidRotation(t *testing.T) {
 	requireAcc(t)
 	t.Parallel()
@@ -29,16 +31,14 @@ func TestKillProviderMidRotation(t *testing.T) {
 	// One set-up apply, copied for each kill point.
 	base := filepath.Join(t.TempDir(), "base")
 	w := newTFDir(t, base)
-	w.write(config(embeddedProvider(filepath.Join(base, "apphost.db")), "", 1, 3, "1"))
+	w.write(configBound(embeddedProvider(filepath.Join(base, "apphost.db")), "", 1, 3, "1"))
 	w.mustApply()
 
 	points := []struct {
 		name   string
 		action string
 	}{
-		{"after_first_undeploy", backend.ActionAppUndeploy},
-		{"after_regenerate", backend.ActionAccountRegenerate},
-		{"after_first_secret_put", backend.ActionAppSecretPut},
+		{"after_rotation_commit", backend.ActionAccountRegenerate},
 	}
 	for _, p := range points {
 		dir := filepath.Join(filepath.Dir(base), p.name)
@@ -47,14 +47,13 @@ func TestKillProviderMidRotation(t *testing.T) {
 			t.Parallel()
 			db := filepath.Join(dir, "apphost.db")
 			w := newTFDir(t, dir)
-			w.write(config(embeddedProvider(db), "", 1, 3, "2"))
+			w.write(configBound(embeddedProvider(db), "", 1, 3, "2"))
 			svc := openStore(t, db)
 			mark := lastSeq(t, svc)
 			before, _ := w.state().key(key)
 
-			// One operation at a time: parallel undeploys (or puts) are a
-			// burst of transactions a few hundred microseconds apart, and the
-			// kill should land right after the first.
+			// One operation at a time, so the kill lands right after the
+			// rotation's commit, before anything else.
 			run := w.startApply("-parallelism=1")
 			target, killedAfter, pids := watchAndKill(t, svc, run, w.bin, db, mark, p.action)
 			res := run.wait()
@@ -88,6 +87,11 @@ func TestKillProviderMidRotation(t *testing.T) {
 			}
 			if acct.Locked {
 				t.Errorf("the account is locked after the kill")
+			}
+			// The rotation is in the store whole: every app undeployed,
+			// resealed and deployed again, or none.
+			if n := count(ev, backend.ActionAppDeploy); acct.SecretVersion > before.Version && n != len(apps) {
+				t.Errorf("after the kill the rotation is in the store with %d of %d redeploys:\n%s", n, len(apps), auditLog(ev))
 			}
 			for _, name := range apps {
 				a, err := svc.GetAppByName(context.Background(), name)

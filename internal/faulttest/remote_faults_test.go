@@ -116,15 +116,16 @@ provider "apphost" {
 // TestRemoteFaultsDuringRotation rotates a key through a fault-injecting
 // proxy in front of a real `serve` process, three times:
 //
-//	a. the first regenerate attempts get 503 (and the undeploy before them a
-//	   reset connection): retried, one regenerate in the audit log;
+//	a. the first regenerate attempts get a reset and 503s: retried with one
+//	   Idempotency-Key, one rotation in the audit log;
 //	b. the regenerate's response is lost after the server did the work: the
 //	   retry carries the same Idempotency-Key and gets the same secret back,
 //	   one regenerate, the apps log in with it;
-//	c. the first app secret PUT after the regenerate (store and redeploy)
-//	   fails with 500: the apply reports it, the new secret is in state,
+//	c. the app secret PUT after the rotation (the in-place update of the
+//	   first design's value = key.secret, a no-op in the backend) fails with
+//	   500: the apply reports it, the new secret is in state, the apps run,
 //	   nothing is locked, and the next apply converges with no further
-//	   regenerate.
+//	   rotation.
 func TestRemoteFaultsDuringRotation(t *testing.T) {
 	requireAcc(t)
 	t.Parallel()
@@ -204,9 +205,7 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 	t.Run("a_503_and_resets_around_regenerate", func(t *testing.T) {
 		w := w.with(t)
 		mark, nf, nr := lastSeq(t, svc), len(proxy.Faults()), len(proxy.Requests(http.MethodPost, pathRegenerate))
-		// Before the regenerate: the first undeploy's connection is reset
-		// (not forwarded); then the regenerate: a reset, then two 503s.
-		proxy.Add(faultproxy.Rule{Method: http.MethodDelete, Path: pathAppSecret, Kind: faultproxy.Reset})
+		// The rotation's one call: a reset, then two 503s.
 		proxy.Add(faultproxy.Rule{Method: http.MethodPost, Path: pathRegenerate, Kind: faultproxy.Reset})
 		proxy.Add(faultproxy.Rule{Method: http.MethodPost, Path: pathRegenerate, Nth: 2, Times: 2, Kind: faultproxy.Status, Status: http.StatusServiceUnavailable})
 		w.write(cfg("2"))
@@ -214,8 +213,8 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 		f := faultsSince(nf)
 		total += len(f)
 		logFaults("a", f)
-		if len(f) != 4 {
-			t.Errorf("%d faults injected, want 4 (a reset undeploy; a reset and two 503 regenerates)", len(f))
+		if len(f) != 3 {
+			t.Errorf("%d faults injected, want 3 (a reset and two 503 regenerates)", len(f))
 		}
 		attempts := sameKey(nr)
 		ev := events(t, svc, mark)

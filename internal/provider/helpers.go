@@ -29,6 +29,15 @@ func addBackendError(diags *diag.Diagnostics, summary, what string, err error) {
 		todo = "A name is already taken, or the object changed concurrently. Choose another name, or import the existing object."
 	case backend.CodeInvalid:
 		todo = "The backend rejected the input. Correct the configuration."
+	case backend.CodeStaleValue:
+		todo = "Remove value (or value_wo and value_wo_version) from this bound app secret: the backend fills it " +
+			"with the account's current secret, and reseals it at every rotation."
+	case backend.CodeNoSealedSecret:
+		todo = "Rotate that API key account once (change its rotation_triggers and apply), then apply again."
+	case backend.CodeVersionMismatch:
+		todo = "The account was rotated since the plan was made. Run terraform plan (or apply) again."
+	case backend.CodeInUse:
+		todo = "Remove the app secrets bound to it (or bind them to another key account) first."
 	case backend.CodeUnavailable:
 		todo = "The backend's store is unavailable or busy. Try again."
 	case backend.CodeUnauthorized:
@@ -41,12 +50,10 @@ func addBackendError(diags *diag.Diagnostics, summary, what string, err error) {
 		todo = "Check the backend, then try again."
 	}
 	detail := fmt.Sprintf("%s %s\n\nOriginal error: %s", what, todo, err)
-	if backend.IsInvalid(err) {
-		var be *backend.Error
-		if asError(err, &be) && be.Field != "" && validAttrName(be.Field) {
-			diags.AddAttributeError(path.Root(be.Field), summary, detail)
-			return
-		}
+	var be *backend.Error
+	if asError(err, &be) && be.Field != "" && validAttrName(be.Field) {
+		diags.AddAttributeError(path.Root(be.Field), summary, detail)
+		return
 	}
 	diags.AddError(summary, detail)
 }

@@ -16,8 +16,13 @@ import (
 // apply to plan time, on the attribute at fault. A backend that cannot be
 // asked (not configured yet, unreachable) skips them: the apply still checks.
 
-// checkNameFree reports an error on attr when another object of the kind
-// already has the planned name. selfID is the resource's own ID ("" on create).
+// checkNameFree reports on attr that another object of the kind already has
+// the planned name. selfID is the resource's own ID ("" on create).
+//
+// On create it is a warning: Terraform gives a create no prior state, so a
+// replacement (-replace, taint) cannot be told from a clash, and the create
+// fails at apply only if the name is still taken then. On a rename it is an
+// error.
 func checkNameFree(ctx context.Context, diags *diag.Diagnostics, attr path.Path, kind, resourceType string,
 	name types.String, selfID string, lookup func(context.Context, string) (string, error),
 ) {
@@ -32,6 +37,15 @@ func checkNameFree(ctx context.Context, diags *diag.Diagnostics, attr path.Path,
 		tflog.Debug(ctx, "Could not check whether the name is taken", map[string]any{"kind": kind, "error": err.Error()})
 		return
 	case id == selfID:
+		return
+	}
+	if selfID == "" {
+		diags.AddAttributeWarning(attr, fmt.Sprintf("%s name %q is taken", kind, name.ValueString()),
+			fmt.Sprintf("An %s named %q already exists in the backend (ID %s), and names are unique. If this plan "+
+				"replaces that object (terraform apply -replace, or a taint), the old one is destroyed first and this "+
+				"is expected. Otherwise the create will fail at apply: choose another name; if the object moved to "+
+				"this address, use a moved block; or bring the existing one under Terraform with an import block "+
+				"with id = %q (or terraform import %s.<label> %s).", kind, name.ValueString(), id, id, resourceType, id))
 		return
 	}
 	diags.AddAttributeError(attr, fmt.Sprintf("%s name already taken", kind),

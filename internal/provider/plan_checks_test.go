@@ -35,22 +35,6 @@ resource "apphost_api_key_account" "k" {
 			},
 			{
 				Config: e.provider() + `
-resource "apphost_api_key_account" "k" {
-  name = "taken"
-}`,
-				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`(?s)API key account name already taken.*import block`),
-			},
-			{
-				Config: e.provider() + `
-resource "apphost_app" "a" {
-  name = "taken-app"
-}`,
-				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`app name already taken`),
-			},
-			{
-				Config: e.provider() + `
 resource "apphost_app_secret" "s" {
   app_id             = "00000000-0000-4000-8000-000000000000"
   name               = "key"
@@ -73,5 +57,42 @@ resource "apphost_api_key_account" "k" {
 
 	if after := e.lastSeq(); after != before {
 		t.Errorf("a refused plan changed the backend: audit seq %d -> %d", before, after)
+	}
+}
+
+// A name taken by another object is a plan-time warning on create (a
+// replacement cannot be told from a clash) and an apply-time error, on the
+// attribute, when it is still taken then; nothing is created.
+func TestAccPlanChecks_nameTaken(t *testing.T) {
+	e := newAccEnv(t)
+	ctx := context.Background()
+	if _, err := e.b.CreateAccount(ctx, backend.CreateAccountRequest{Name: "taken"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.CreateApp(ctx, backend.CreateAppRequest{Name: "taken-app", AppHost: "default"}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.lastSeq()
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: []resource.TestStep{
+			{
+				Config: e.provider() + `
+resource "apphost_api_key_account" "k" {
+  name = "taken"
+}`,
+				ExpectError: regexp.MustCompile(`(?s)Error creating API key account.*already exists`),
+			},
+			{
+				Config: e.provider() + `
+resource "apphost_app" "a" {
+  name = "taken-app"
+}`,
+				ExpectError: regexp.MustCompile(`(?s)already exists`),
+			},
+		},
+	})
+	if after := e.lastSeq(); after != before {
+		t.Errorf("a refused create changed the backend: audit seq %d -> %d", before, after)
 	}
 }

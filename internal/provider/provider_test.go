@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
@@ -110,8 +112,8 @@ func (e *accEnv) checkRotationOrder(seq *int64, account, secretName string, apps
 		for _, app := range apps {
 			undeploy := find(ev, 0, action(backend.ActionAppUndeploy, app))
 			put := find(ev, regen, action(backend.ActionAppSecretPut, app+"/"+secretName))
-			deploy := find(ev, regen, action(backend.ActionAppDeploy, app))
-			login := find(ev, regen, loginBy(backend.ActionLoginSuccess, app))
+			deploy := find(ev, max(put, regen), action(backend.ActionAppDeploy, app))
+			login := find(ev, max(deploy, regen), loginBy(backend.ActionLoginSuccess, app))
 			switch {
 			case undeploy < 0 || undeploy > regen:
 				return fmt.Errorf("app %s was not undeployed before the regeneration:\n%s", app, auditLog(ev))
@@ -129,6 +131,36 @@ func (e *accEnv) checkRotationOrder(seq *int64, account, secretName string, apps
 			}
 		}
 		return nil
+	}
+}
+
+// checkNoSecretInState fails when any attribute in state holds something
+// shaped like an apphost key secret.
+func checkNoSecretInState(s *terraform.State) error {
+	for _, m := range s.Modules {
+		for addr, r := range m.Resources {
+			for k, v := range r.Primary.Attributes {
+				if strings.Contains(v, "ahk_") {
+					return fmt.Errorf("%s.%s holds a key secret", addr, k)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// noSecretInPlan is a plan check that fails when the plan's JSON (as
+// terraform show -json prints it) holds something shaped like a key secret.
+type noSecretInPlan struct{}
+
+func (noSecretInPlan) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	raw, err := json.Marshal(req.Plan)
+	if err != nil {
+		resp.Error = err
+		return
+	}
+	if strings.Contains(string(raw), "ahk_") {
+		resp.Error = fmt.Errorf("the plan holds a key secret")
 	}
 }
 

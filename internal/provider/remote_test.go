@@ -2,9 +2,7 @@ package provider
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -21,8 +19,8 @@ import (
 // rotationConfig is the configuration of the rotation scenario: key A with
 // apps a1 and a2, key B with app b1.
 func rotationConfig(provider, trigger string) string {
-	return provider + accKey("a", "key-a", triggers(trigger)) + accKey("b", "key-b", "") +
-		accAppWithSecret("a1", "a") + accAppWithSecret("a2", "a") + accAppWithSecret("b1", "b")
+	return provider + accKey("a", "key-a", triggers(trigger)+"\n  expose_secret = false") + accKey("b", "key-b", "expose_secret = false") +
+		accAppBound("a1", "a") + accAppBound("a2", "a") + accAppBound("b1", "b")
 }
 
 // checkUntouched checks that the audit log after seq holds no event about
@@ -57,26 +55,20 @@ func TestAccRemote_rotationOrder(t *testing.T) {
 	}
 }
 
-// TestAccRemote_guard: through the server, the guard's refusal still names
-// the running app outside the configuration (the backend error's apps
-// survive the HTTP round trip) and regenerates nothing.
-func TestAccRemote_guard(t *testing.T) {
+// TestAccRemote_outsideApp: through the server, an app bound to the key
+// from outside the configuration is rotated with it, and a saved plan
+// applied after another rotation fails with "plan again" and changes nothing.
+func TestAccRemote_outsideApp(t *testing.T) {
 	requireAcc(t)
 	t.Parallel()
 	e := newRemoteEnv(t, remoteStores[0])
-	config := e.provider() + accKey("a", "key-a", triggers("1")) + accAppWithSecret("a1", "a")
+	config := e.provider() + accKey("a", "key-a", triggers("1")+"\n  expose_secret = false") + accAppBound("a1", "a")
 	rotated := strings.Replace(config, triggers("1"), triggers("2"), 1)
-	var secretA, rogueID string
+	var seq int64
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
-			{
-				Config: config,
-				Check: resource.TestCheckResourceAttrWith(keyA, "secret", func(v string) error {
-					secretA = v
-					return nil
-				}),
-			},
+			{Config: config},
 			{
 				PreConfig: func() {
 					ctx := t.Context()
@@ -88,41 +80,28 @@ func TestAccRemote_guard(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					rogueID = app.ID
-					if _, err := e.b.PutAppSecret(ctx, backend.PutAppSecretRequest{
-						AppID: app.ID, Name: "key-a", AccountID: a.ID, Value: &secretA,
-					}); err != nil {
+					if _, err := e.b.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "key-a", AccountID: a.ID}); err != nil {
 						t.Fatal(err)
 					}
 					if app, err = e.b.GetApp(ctx, app.ID); err != nil || app.Status != backend.StatusRunning {
 						t.Fatalf("rogue is not running: %+v %v", app, err)
 					}
-					// The refusal itself, as the client decodes it.
-					_, err = e.b.RegenerateSecret(ctx, backend.RegenerateRequest{ID: a.ID, RefuseIfAppsRunning: true})
-					var be *backend.Error
-					if !backend.IsAppsRunning(err) || !errors.As(err, &be) || !slices.Contains(be.Apps, "rogue") {
-						t.Fatalf("want an apps_running error naming rogue from the server, got %#v", err)
-					}
-				},
-				Config:      rotated,
-				ExpectError: regexp.MustCompile(`(?s)Error regenerating API key account secret.*"rogue".*Nothing was\s+regenerated.*"a1"`),
-			},
-			{
-				PreConfig: func() {
-					ctx := t.Context()
-					a, err := e.b.GetAccountByName(ctx, "key-a")
-					if err != nil || a.SecretVersion != 1 || a.Locked {
-						t.Fatalf("the refused apply changed key-a: %+v %v", a, err)
-					}
-					if _, err := e.b.UndeployApp(ctx, rogueID); err != nil {
-						t.Fatal(err)
-					}
+					e.mark(&seq)()
 				},
 				Config: rotated,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
 				},
-				Check: e.checkAppRunning("a1"),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkNoSecretInState,
+					e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "rogue"),
+					e.checkAppRunning("rogue"),
+				),
+			},
+			{
+				// Let the post-test destroy through: the key is in use while rogue is bound.
+				PreConfig: func() { e.deleteApp("rogue") },
+				Config:    rotated,
 			},
 		},
 	})
@@ -179,8 +158,8 @@ output "key_a_id" { value = apphost_api_key_account.a.id }
 			planned, _ := w.run(viaA, []string{"show", "-json", "tfplan"})
 			checkPlannedActions(t, planned, map[string]string{
 				keyA:                        "update",
-				"apphost_app_secret.a1":     "delete,create",
-				"apphost_app_secret.a2":     "delete,create",
+				"apphost_app_secret.a1":     "no-op",
+				"apphost_app_secret.a2":     "no-op",
 				"apphost_api_key_account.b": "no-op",
 				"apphost_app_secret.b1":     "no-op",
 			})

@@ -28,10 +28,11 @@ import (
 )
 
 var (
-	_ resource.Resource                = (*apiKeyAccountResource)(nil)
-	_ resource.ResourceWithConfigure   = (*apiKeyAccountResource)(nil)
-	_ resource.ResourceWithImportState = (*apiKeyAccountResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*apiKeyAccountResource)(nil)
+	_ resource.Resource                 = (*apiKeyAccountResource)(nil)
+	_ resource.ResourceWithConfigure    = (*apiKeyAccountResource)(nil)
+	_ resource.ResourceWithImportState  = (*apiKeyAccountResource)(nil)
+	_ resource.ResourceWithModifyPlan   = (*apiKeyAccountResource)(nil)
+	_ resource.ResourceWithUpgradeState = (*apiKeyAccountResource)(nil)
 )
 
 // Keys of the account resource's private state.
@@ -57,6 +58,7 @@ type apiKeyAccountModel struct {
 	RotationTriggers    types.Map    `tfsdk:"rotation_triggers"`
 	RotationPeriod      types.String `tfsdk:"rotation_period"`
 	RotateWhenLocked    types.Bool   `tfsdk:"rotate_when_locked"`
+	ExposeSecret        types.Bool   `tfsdk:"expose_secret"`
 	Secret              types.String `tfsdk:"secret"`
 	SecretVersion       types.Int64  `tfsdk:"secret_version"`
 	SecretCreatedAt     types.String `tfsdk:"secret_created_at"`
@@ -70,18 +72,24 @@ func (r *apiKeyAccountResource) Metadata(_ context.Context, req resource.Metadat
 
 func (r *apiKeyAccountResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
+		Version: 1,
 		MarkdownDescription: "An API key account: an ID that never changes and a secret that can be regenerated.\n\n" +
-			"The secret is regenerated in place (same `id`, `secret_version` + 1) when `rotation_triggers` " +
+			"The secret is rotated in place (same `id`, `secret_version` + 1) when `rotation_triggers` " +
 			"change, when the secret is older than `rotation_period` at the last refresh, when the account " +
-			"is found locked (unless `rotate_when_locked = false`), and when it was regenerated outside " +
-			"Terraform. Reference `secret` from `apphost_app_secret.value` (or `secret_version` from " +
-			"`value_wo_version`) and one apply undeploys every dependent app, regenerates the secret, stores " +
-			"the new secret and deploys the apps again. The plan says why it regenerates and names the running " +
-			"apps bound to the key. Before it regenerates, the provider refuses if apps still run with a " +
-			"secret bound to the account, so apps outside this configuration never lock it.\n\n" +
+			"is found locked (unless `rotate_when_locked = false`), when `expose_secret` changes, and when the " +
+			"secret was regenerated outside Terraform while the state holds a copy.\n\n" +
+			"**A rotation is one backend operation.** The apply makes one call, in which the backend undeploys " +
+			"every app meant to be deployed that has an `apphost_app_secret` bound to the account (in this " +
+			"configuration or any other), regenerates the secret, seals the new secret into every bound app " +
+			"secret and deploys the apps again: each app is down for milliseconds, however many keys the apply " +
+			"rotates. With bound app secrets and `expose_secret = false`, the secret never passes through " +
+			"Terraform. The plan says, for each rotating key, why and which apps the apply redeploys. If the " +
+			"account was rotated elsewhere since the plan was made, the apply changes nothing and says to plan " +
+			"again.\n\n" +
+			"Destroying an account is refused while any app secret is bound to it.\n\n" +
 			"Any plan that is not a rotation keeps `secret`, `secret_version` and `secret_created_at`: editing " +
 			"`name` or `description` touches no app secret.\n\n" +
-			"An imported account has no `secret` (a secret is shown only when it is created or regenerated) " +
+			"An imported account has no `secret` in state (a secret is shown only when it is created or regenerated) " +
 			"until its next regeneration. The imported state has no `rotation_triggers`, so if the " +
 			"configuration sets some, the first apply after the import regenerates the secret (and the plan " +
 			"says so): that is how the secret of an imported account gets into state.",
@@ -125,16 +133,27 @@ func (r *apiKeyAccountResource) Schema(_ context.Context, _ resource.SchemaReque
 				Computed: true,
 				Default:  booldefault.StaticBool(true),
 			},
+			"expose_secret": schema.BoolAttribute{
+				MarkdownDescription: "Whether the backend shows the secret to Terraform at create and at each " +
+					"rotation. Defaults to `true`. With `false` (recommended with bound app secrets) no backend " +
+					"response ever carries the secret, so it is in no plan, no state and, with a remote backend, " +
+					"not even in the provider's memory; bound app secrets still receive it. Stored by the backend " +
+					"with the account. Any change rotates the secret: turning it off leaves no live secret in old " +
+					"state files, turning it on needs a new secret to show.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+			},
 			"secret": schema.StringAttribute{
-				MarkdownDescription: "The account's secret, set at create and at each regeneration. Null after an " +
-					"import until the next regeneration, since a secret can never be read back.",
+				MarkdownDescription: "The account's secret, set at create and at each rotation when `expose_secret` " +
+					"is `true`; null when it is `false`, and after an import until the next rotation, since a " +
+					"secret can never be read back.",
 				Computed:  true,
 				Sensitive: true,
 			},
 			"secret_version": schema.Int64Attribute{
-				MarkdownDescription: "1 at create, + 1 at each regeneration. Known at plan time, so " +
-					"`value_wo_version = apphost_api_key_account.<name>.secret_version` replaces the app " +
-					"secrets that use the key.",
+				MarkdownDescription: "1 at create, + 1 at each rotation. Known at plan time: a plan that " +
+					"rotates shows the new version.",
 				Computed: true,
 			},
 			"secret_created_at": schema.StringAttribute{
@@ -171,6 +190,15 @@ func (m *apiKeyAccountModel) setAccount(a *backend.Account) {
 	m.SecretCreatedAt = types.StringValue(formatTime(a.SecretCreatedAt))
 	m.Locked = types.BoolValue(a.Locked)
 	m.FailedLoginAttempts = types.Int64Value(a.FailedLoginAttempts)
+	m.ExposeSecret = types.BoolValue(a.ExposeSecret)
+}
+
+// secretValue is the secret as state keeps it: null unless exposed.
+func secretValue(a *backend.AccountWithSecret) types.String {
+	if !a.ExposeSecret || a.Secret == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(a.Secret)
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -182,9 +210,11 @@ func (r *apiKeyAccountResource) Create(ctx context.Context, req resource.CreateR
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	expose := plan.ExposeSecret.ValueBool()
 	a, err := r.backend.CreateAccount(ctx, backend.CreateAccountRequest{
-		Name:        plan.Name.ValueString(),
-		Description: plan.Description.ValueString(),
+		Name:         plan.Name.ValueString(),
+		Description:  plan.Description.ValueString(),
+		ExposeSecret: &expose,
 	})
 	if err != nil {
 		addBackendError(&resp.Diagnostics, "Error creating API key account",
@@ -192,7 +222,7 @@ func (r *apiKeyAccountResource) Create(ctx context.Context, req resource.CreateR
 		return
 	}
 	plan.setAccount(&a.Account)
-	plan.Secret = types.StringValue(a.Secret)
+	plan.Secret = secretValue(a)
 	tflog.Info(ctx, "Created API key account", map[string]any{"id": a.ID, "name": a.Name})
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -229,6 +259,10 @@ func (r *apiKeyAccountResource) Read(ctx context.Context, req resource.ReadReque
 	}
 	if state.RotateWhenLocked.IsNull() {
 		state.RotateWhenLocked = types.BoolValue(true)
+	}
+	if !a.ExposeSecret {
+		// The backend shows it no more: a copy in state is stale.
+		state.Secret = types.StringNull()
 	}
 	now, _ := json.Marshal(time.Now().UTC().Format(time.RFC3339Nano))
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRefreshedAt, now)...)
@@ -276,6 +310,13 @@ func decideRotation(ctx context.Context, plan, state apiKeyAccountModel, refresh
 				"the secret, created at %s, was older than rotation_period (%s) at the last refresh (%s)",
 				state.SecretCreatedAt.ValueString(), plan.RotationPeriod.ValueString(), formatTime(refreshedAt)))
 		}
+	}
+
+	switch stateExpose := state.ExposeSecret.IsNull() || state.ExposeSecret.ValueBool(); {
+	case plan.ExposeSecret.IsUnknown():
+		rot.maybe = append(rot.maybe, "expose_secret is not known until apply")
+	case plan.ExposeSecret.ValueBool() != stateExpose:
+		rot.reasons = append(rot.reasons, fmt.Sprintf("expose_secret changed to %t", plan.ExposeSecret.ValueBool()))
 	}
 
 	if state.Locked.ValueBool() {
@@ -348,6 +389,7 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 	}
 
 	if req.State.Raw.IsNull() {
+		plan.Secret = plannedSecret(plan)
 		plan.SecretVersion = types.Int64Value(1)
 		plan.Locked = types.BoolValue(false)
 		plan.FailedLoginAttempts = types.Int64Value(0)
@@ -374,7 +416,7 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 
 	switch {
 	case len(rot.reasons) > 0:
-		plan.Secret = types.StringUnknown()
+		plan.Secret = plannedSecret(plan)
 		plan.SecretVersion = types.Int64Value(state.SecretVersion.ValueInt64() + 1)
 		plan.SecretCreatedAt = types.StringUnknown()
 		plan.Locked = types.BoolValue(false)
@@ -405,37 +447,53 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-// warnRotation adds the plan's warning about a regeneration: why, and the
-// running apps bound to the key.
+// plannedSecret is the secret a create or a rotation plans: unknown, or
+// null when the backend will not show it.
+func plannedSecret(plan apiKeyAccountModel) types.String {
+	if !plan.ExposeSecret.IsUnknown() && !plan.ExposeSecret.ValueBool() {
+		return types.StringNull()
+	}
+	return types.StringUnknown()
+}
+
+// warnRotation adds the plan's warning about a rotation: why, and which apps
+// the apply redeploys. Its summary names the key, so that Terraform does not
+// fold the warnings of several rotating keys into "and N more".
 func (r *apiKeyAccountResource) warnRotation(ctx context.Context, diags *diag.Diagnostics, state apiKeyAccountModel, reasons []string, maybe bool) {
-	var apps []string
+	var redeployed, idle []string
 	if r.backend != nil {
-		running := true
-		list, err := r.backend.ListApps(ctx, backend.ListAppsRequest{BoundToAccountID: state.ID.ValueString(), Running: &running})
+		list, err := r.backend.ListApps(ctx, backend.ListAppsRequest{BoundToAccountID: state.ID.ValueString()})
 		if err != nil {
 			tflog.Warn(ctx, "Could not list the apps bound to the API key account", map[string]any{"error": err.Error()})
 		}
 		for _, a := range list {
-			apps = append(apps, a.Name)
+			if a.Deployed {
+				redeployed = append(redeployed, a.Name)
+			} else {
+				idle = append(idle, a.Name)
+			}
 		}
-		sort.Strings(apps)
+		sort.Strings(redeployed)
+		sort.Strings(idle)
 	}
-	verb := "regenerates"
+	summary, verb := fmt.Sprintf("API key account %q will be rotated", state.Name.ValueString()), "rotates"
 	if maybe {
-		verb = "may regenerate"
+		summary, verb = fmt.Sprintf("API key account %q may be rotated", state.Name.ValueString()), "may rotate"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "This plan %s the secret of API key account %q (%s) because %s.",
 		verb, state.Name.ValueString(), state.ID.ValueString(), strings.Join(reasons, "; "))
-	if len(apps) == 0 {
-		b.WriteString("\n\nNo running app has a secret bound to this key.")
+	if len(redeployed) == 0 {
+		b.WriteString("\n\nNo deployed app has a secret bound to this key: the rotation redeploys none.")
 	} else {
-		fmt.Fprintf(&b, "\n\nRunning apps bound to this key: %s. The apphost_app_secret replacements in this "+
-			"plan undeploy the ones managed by this configuration before the regeneration and deploy them again "+
-			"with the new secret after it. Any app not managed by this configuration must be undeployed before "+
-			"the apply, or the apply will refuse to regenerate the secret.", joinNames(apps))
+		fmt.Fprintf(&b, "\n\nThe apply redeploys these apps, bound to this key (whichever configuration manages "+
+			"them): %s. The backend undeploys them, regenerates the secret, seals it into their app secrets and "+
+			"deploys them again, in one transaction: each is down for milliseconds.", joinNames(redeployed))
 	}
-	diags.AddWarning("API key account secret will be regenerated", b.String())
+	if len(idle) > 0 {
+		fmt.Fprintf(&b, "\n\nThese undeployed apps receive the new secret without being deployed: %s.", joinNames(idle))
+	}
+	diags.AddWarning(summary, b.String())
 }
 
 func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -462,18 +520,26 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 		plan.Description = types.StringValue(a.Description)
 	}
 
-	if plan.Secret.IsUnknown() {
+	if !plan.SecretVersion.Equal(state.SecretVersion) {
+		expose := plan.ExposeSecret.ValueBool()
+		start := time.Now()
 		a, err := r.backend.RegenerateSecret(ctx, backend.RegenerateRequest{
-			ID: id, IdempotencyKey: uuid.NewString(), RefuseIfAppsRunning: true,
+			ID:                    id,
+			ExpectedSecretVersion: state.SecretVersion.ValueInt64(),
+			ExposeSecret:          &expose,
+			IdempotencyKey:        uuid.NewString(),
 		})
 		if err != nil {
-			if backend.IsAppsRunning(err) {
-				resp.Diagnostics.AddError("Error regenerating API key account secret",
-					r.appsRunningDetail(ctx, plan.Name.ValueString(), id, "regenerate its secret",
-						"Nothing was regenerated: the account keeps its current secret.", err))
+			what := fmt.Sprintf("The secret of API key account %q (%s) was not rotated: the backend rolled the "+
+				"rotation back, so the account keeps its current secret and every app bound to it keeps running "+
+				"as before.", plan.Name.ValueString(), id)
+			if backend.IsVersionMismatch(err) {
+				resp.Diagnostics.AddError("API key account was rotated since the plan was made",
+					fmt.Sprintf("%s Its secret_version is no longer %d, the version this plan meant to replace: "+
+						"it was rotated by another apply or outside Terraform after this plan was made. Run "+
+						"terraform plan (or apply) again.\n\nOriginal error: %s", what, state.SecretVersion.ValueInt64(), err))
 			} else {
-				addBackendError(&resp.Diagnostics, "Error regenerating API key account secret",
-					fmt.Sprintf("The secret of API key account %q (%s) was not regenerated.", plan.Name.ValueString(), id), err)
+				addBackendError(&resp.Diagnostics, "Error rotating API key account secret", what, err)
 			}
 			// Keep what UpdateAccount changed; the secret is as before.
 			state.Name, state.Description = plan.Name, plan.Description
@@ -481,52 +547,18 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 			return
 		}
 		plan.setAccount(&a.Account)
-		plan.Secret = types.StringValue(a.Secret)
-		// Save the new secret at once: nothing after this may lose it.
+		plan.Secret = secretValue(a)
+		// Save the new state at once: nothing after this may lose it.
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-		tflog.Info(ctx, "Regenerated API key account secret", map[string]any{
-			"id": id, "secret_version": a.SecretVersion,
+		tflog.Info(ctx, "Rotated API key account secret", map[string]any{
+			"id": id, "name": a.Name, "secret_version": a.SecretVersion, "apps": len(a.Apps),
+			"rotation_ms": float64(time.Since(start).Microseconds()) / 1000,
 		})
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRegeneratedElsewhere, nil)...)
 		return
 	}
 
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-// appsRunningDetail explains a refusal because running apps use the account.
-func (r *apiKeyAccountResource) appsRunningDetail(ctx context.Context, name, id, what, nothing string, err error) string {
-	var apps []string
-	var be *backend.Error
-	if errors.As(err, &be) {
-		apps = be.Apps
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "The backend refused to %s API key account %q (%s): these apps still run with a secret "+
-		"bound to it: %s. %s", what, name, id, joinNames(apps), nothing)
-
-	deployed := true
-	list, lerr := r.backend.ListApps(ctx, backend.ListAppsRequest{Deployed: &deployed})
-	if lerr == nil {
-		var stopped []string
-		for _, a := range list {
-			if a.Status == backend.StatusStopped {
-				stopped = append(stopped, a.Name)
-			}
-		}
-		sort.Strings(stopped)
-		if len(stopped) > 0 {
-			fmt.Fprintf(&b, "\n\nThis apply already stopped these apps for the rotation: %s. They are meant to "+
-				"be deployed; the next apply deploys them again.", joinNames(stopped))
-		}
-	}
-	b.WriteString("\n\nUndeploy the listed apps (they are not managed by this configuration, or not through " +
-		"the key's secret), or bind them through apphost_app_secret resources in this configuration " +
-		"(value = apphost_api_key_account.<name>.secret, or value_wo_version = ...secret_version), so that " +
-		"Terraform undeploys them first. Do not use create_before_destroy on apphost_app_secret: it reverses " +
-		"that order. Then apply again.")
-	fmt.Fprintf(&b, "\n\nOriginal error: %s", err)
-	return b.String()
 }
 
 func (r *apiKeyAccountResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -537,14 +569,22 @@ func (r *apiKeyAccountResource) Delete(ctx context.Context, req resource.DeleteR
 		return
 	}
 	id := state.ID.ValueString()
-	err := r.backend.DeleteAccount(ctx, backend.DeleteAccountRequest{ID: id, RefuseIfAppsRunning: true})
+	err := r.backend.DeleteAccount(ctx, backend.DeleteAccountRequest{ID: id})
 	switch {
 	case err == nil, backend.IsNotFound(err):
 		tflog.Info(ctx, "Deleted API key account", map[string]any{"id": id})
-	case backend.IsAppsRunning(err):
-		resp.Diagnostics.AddError("Error deleting API key account",
-			r.appsRunningDetail(ctx, state.Name.ValueString(), id, "delete",
-				"Nothing was deleted.", err))
+	case backend.IsInUse(err):
+		var apps []string
+		var be *backend.Error
+		if errors.As(err, &be) {
+			apps = be.Apps
+		}
+		resp.Diagnostics.AddError("API key account is still in use",
+			fmt.Sprintf("The API key account %q (%s) was not deleted: app secrets are still bound to it, in the "+
+				"apps %s, which would be left with a secret that can never log in. Remove those "+
+				"apphost_app_secret resources (in this configuration or the one that manages them) or bind them "+
+				"to another key account, or delete those apps; then destroy the account again.\n\nOriginal error: %s",
+				state.Name.ValueString(), id, joinNames(apps), err))
 	default:
 		addBackendError(&resp.Diagnostics, "Error deleting API key account",
 			fmt.Sprintf("The API key account %q (%s) was not deleted.", state.Name.ValueString(), id), err)
@@ -566,4 +606,22 @@ func (r *apiKeyAccountResource) ImportState(ctx context.Context, req resource.Im
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("rotate_when_locked"), true)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("rotation_triggers"), types.MapNull(types.StringType))...)
+}
+
+// UpgradeState upgrades state written before expose_secret (version 0):
+// those accounts always showed their secret, so it is true, and no plan
+// shows a change for it.
+func (r *apiKeyAccountResource) UpgradeState(_ context.Context) map[int64]resource.StateUpgrader {
+	return map[int64]resource.StateUpgrader{
+		0: {StateUpgrader: func(_ context.Context, req resource.UpgradeStateRequest, resp *resource.UpgradeStateResponse) {
+			upgraded, err := upgradeStateJSON(req.RawState, map[string]any{"expose_secret": true})
+			if err != nil {
+				resp.Diagnostics.AddError("Error upgrading apphost_api_key_account state",
+					fmt.Sprintf("The state written by an earlier version of the provider could not be read: %s. "+
+						"Remove the resource from state (terraform state rm) and import it again.", err))
+				return
+			}
+			resp.DynamicValue = upgraded
+		}},
+	}
 }

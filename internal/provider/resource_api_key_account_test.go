@@ -28,8 +28,24 @@ resource "apphost_api_key_account" %[1]q {
 `, label, name, extra)
 }
 
-// accApp is an apphost_app block with its app secret bound to the key
-// account key, its value from the key's secret.
+// accAppBound is an apphost_app block with its app secret bound to the key
+// account key and no value: the recommended way.
+func accAppBound(label, key string) string {
+	return fmt.Sprintf(`
+resource "apphost_app" %[1]q {
+  name = %[1]q
+}
+
+resource "apphost_app_secret" %[1]q {
+  app_id             = apphost_app.%[1]s.id
+  name               = apphost_api_key_account.%[2]s.name
+  api_key_account_id = apphost_api_key_account.%[2]s.id
+}
+`, label, key)
+}
+
+// accAppWithSecret is an apphost_app block with its app secret bound to the
+// key account key, its value from the key's secret: the first design's way.
 func accAppWithSecret(label, key string) string {
 	return fmt.Sprintf(`
 resource "apphost_app" %[1]q {
@@ -105,7 +121,9 @@ func rotationOrderCase(e *accEnv, provider string) resource.TestCase {
 					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(1)),
 					statecheck.ExpectKnownValue(keyA, tfjsonpath.New("locked"), knownvalue.Bool(false)),
 					statecheck.ExpectKnownValue("apphost_app.a1", tfjsonpath.New("status"), knownvalue.StringExact("running")),
+					statecheck.ExpectKnownValue(keyA, secrets, knownvalue.Null()),
 				},
+				Check: checkNoSecretInState,
 			},
 			{
 				PreConfig: e.mark(&seq),
@@ -113,12 +131,13 @@ func rotationOrderCase(e *accEnv, provider string) resource.TestCase {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
-						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
-						plancheck.ExpectResourceAction("apphost_app_secret.a2", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionNoop),
+						plancheck.ExpectResourceAction("apphost_app_secret.a2", plancheck.ResourceActionNoop),
 						plancheck.ExpectResourceAction("apphost_app_secret.b1", plancheck.ResourceActionNoop),
 						plancheck.ExpectResourceAction("apphost_api_key_account.b", plancheck.ResourceActionNoop),
-						plancheck.ExpectUnknownValue(keyA, secrets),
+						plancheck.ExpectKnownValue(keyA, secrets, knownvalue.Null()),
 						plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
+						noSecretInPlan{},
 					},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
@@ -128,6 +147,7 @@ func rotationOrderCase(e *accEnv, provider string) resource.TestCase {
 					statecheck.ExpectKnownValue("apphost_api_key_account.b", version, knownvalue.Int64Exact(1)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
+					checkNoSecretInState,
 					e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "a2"),
 					e.checkUntouched(&seq, "key-b", "b1"),
 					e.checkAccount("key-a", func(a *backend.Account) error {
@@ -180,6 +200,19 @@ func TestAccAPIKeyAccount_descriptionTouchesNoSecret(t *testing.T) {
 	})
 }
 
+// deleteApp deletes an app (and its secrets) outside Terraform.
+func (e *accEnv) deleteApp(name string) {
+	e.t.Helper()
+	ctx := context.Background()
+	a, err := e.b.GetAppByName(ctx, name)
+	if err == nil {
+		err = e.b.DeleteApp(ctx, a.ID)
+	}
+	if err != nil {
+		e.t.Fatalf("deleting app %s: %v", name, err)
+	}
+}
+
 // lockOutOfBand logs in with a wrong secret until the account is locked.
 func (e *accEnv) lockOutOfBand(name string) func() {
 	return func() {
@@ -220,7 +253,7 @@ func TestAccAPIKeyAccount_lockHeals(t *testing.T) {
 						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
 						plancheck.ExpectKnownValue(keyA, tfjsonpath.New("locked"), knownvalue.Bool(false)),
 						plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
-						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionUpdate),
 					},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
@@ -283,7 +316,7 @@ func TestAccAPIKeyAccount_lockHeals(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
 						plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(4)),
-						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionUpdate),
 					},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
@@ -300,26 +333,20 @@ func TestAccAPIKeyAccount_lockHeals(t *testing.T) {
 	})
 }
 
-// TestAccAPIKeyAccount_guard: an app outside the configuration that runs
-// with a secret bound to the key makes the apply refuse to regenerate, and
-// nothing is regenerated; once it is undeployed the next apply completes.
-func TestAccAPIKeyAccount_guard(t *testing.T) {
+// TestAccAPIKeyAccount_outsideAppRotated: an app bound to the key that this
+// configuration does not manage is rotated with the key, in the same
+// transaction, and never locks it; the plan's warning names it.
+func TestAccAPIKeyAccount_outsideAppRotated(t *testing.T) {
 	t.Parallel()
 	e := newAccEnv(t)
 	config := func(trigger string) string {
-		return e.provider() + accKey("a", "key-a", triggers(trigger)) + accAppWithSecret("a1", "a")
+		return e.provider() + accKey("a", "key-a", triggers(trigger)) + accAppBound("a1", "a")
 	}
-	var secretA, rogueID string
+	var seq int64
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
-			{
-				Config: config("1"),
-				Check: resource.TestCheckResourceAttrWith(keyA, "secret", func(v string) error {
-					secretA = v
-					return nil
-				}),
-			},
+			{Config: config("1")},
 			{
 				PreConfig: func() {
 					ctx := context.Background()
@@ -327,38 +354,33 @@ func TestAccAPIKeyAccount_guard(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					app, err := e.b.CreateApp(ctx, backend.CreateAppRequest{Name: "rogue", AppHost: "default"})
+					app, err := e.b.CreateApp(ctx, backend.CreateAppRequest{Name: "outside", Deployed: true})
 					if err != nil {
 						t.Fatal(err)
 					}
-					rogueID = app.ID
-					if _, err := e.b.PutAppSecret(ctx, backend.PutAppSecretRequest{
-						AppID: app.ID, Name: "key-a", AccountID: a.ID, Value: &secretA,
-					}); err != nil {
+					if _, err := e.b.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "key-a", AccountID: a.ID}); err != nil {
 						t.Fatal(err)
 					}
-					if app, err = e.b.DeployApp(ctx, app.ID); err != nil || app.Status != backend.StatusRunning {
-						t.Fatalf("deploying rogue: %+v %v", app, err)
-					}
-				},
-				Config:      config("2"),
-				ExpectError: regexp.MustCompile(`(?s)Error regenerating API key account secret.*"rogue".*Nothing was\s+regenerated.*"a1"`),
-			},
-			{
-				PreConfig: func() {
-					a, err := e.b.GetAccountByName(context.Background(), "key-a")
-					if err != nil || a.SecretVersion != 1 {
-						t.Fatalf("the refused apply regenerated key-a: %+v %v", a, err)
-					}
-					if _, err := e.b.UndeployApp(context.Background(), rogueID); err != nil {
-						t.Fatal(err)
-					}
+					e.mark(&seq)()
 				},
 				Config: config("2"),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
 				},
-				Check: e.checkAppRunning("a1"),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "outside"),
+					e.checkAppRunning("a1"),
+					e.checkAppRunning("outside"),
+				),
+			},
+			{
+				// Destroy is refused while the outside app's secret is bound.
+				Config:      e.provider(),
+				ExpectError: regexp.MustCompile(`(?s)API key account is still in use.*"outside"`),
+			},
+			{
+				PreConfig: func() { e.deleteApp("outside") },
+				Config:    e.provider(),
 			},
 		},
 	})
@@ -385,7 +407,7 @@ func TestAccAPIKeyAccount_period(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
 						plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
-						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionUpdate),
 					},
 				},
 				Check: e.checkRotationOrder(&seq, "key-a", "key-a", "a1"),
@@ -440,6 +462,14 @@ func TestAccAPIKeyAccount_driftDeleted(t *testing.T) {
 					ctx := context.Background()
 					a, err := e.b.GetAccountByName(ctx, "key-a")
 					if err != nil {
+						t.Fatal(err)
+					}
+					app, err := e.b.GetAppByName(ctx, "a1")
+					if err != nil {
+						t.Fatal(err)
+					}
+					// The backend refuses to delete a key with bound secrets.
+					if err := e.b.DeleteAppSecret(ctx, backend.DeleteAppSecretRequest{AppID: app.ID, Name: "key-a"}); err != nil {
 						t.Fatal(err)
 					}
 					if err := e.b.DeleteAccount(ctx, backend.DeleteAccountRequest{ID: a.ID}); err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -28,6 +27,7 @@ var (
 	_ resource.ResourceWithImportState      = (*appSecretResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*appSecretResource)(nil)
 	_ resource.ResourceWithModifyPlan       = (*appSecretResource)(nil)
+	_ resource.ResourceWithValidateConfig   = (*appSecretResource)(nil)
 )
 
 func newAppSecretResource() resource.Resource { return &appSecretResource{} }
@@ -52,19 +52,22 @@ func (r *appSecretResource) Metadata(_ context.Context, req resource.MetadataReq
 
 func (r *appSecretResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "An app's copy of an API key account's secret, and the binding that makes the app " +
-			"a dependent of that key (`api_key_account_id`).\n\n" +
-			"Set the value with `value = apphost_api_key_account.<name>.secret`, or with the write-only pair " +
-			"`value_wo` + `value_wo_version = apphost_api_key_account.<name>.secret_version` (Terraform 1.11+; " +
-			"the value is then never stored in state or plan), or leave both out: the resource then manages " +
-			"only the binding and leaves the stored value as it is.\n\n" +
-			"**Any change of the value is a replacement**: destroying the secret undeploys the app and removes " +
-			"the secret; creating it stores the value and deploys the app again if it is meant to be " +
-			"deployed. When the key is rotated, Terraform therefore undeploys the app before the regeneration " +
-			"and deploys it with the new secret after it. Do not use `create_before_destroy` on this resource: " +
-			"it reverses that order (the provider then refuses to regenerate while the app runs).\n\n" +
-			"Import with `APP_ID/NAME` (or `APP_NAME/NAME`). A value can never be read back, so an imported " +
-			"secret has no `value` in state: the next plan replaces it if the configuration sets one.",
+		MarkdownDescription: "An app's copy of an API key account's secret, **bound** to the account it " +
+			"authenticates as (`api_key_account_id`): the binding makes the app a dependent of that key.\n\n" +
+			"**Bound, no value (recommended):** the backend fills the secret with the account's current secret " +
+			"when the binding is created, and again at every rotation of the account, in the rotation's own " +
+			"transaction. The secret never passes through Terraform; with `expose_secret = false` on the key it " +
+			"is in no plan and no state.\n\n" +
+			"**Bound, with a value** (`value = apphost_api_key_account.<name>.secret`, or `value_wo` + " +
+			"`value_wo_version = ...secret_version`): still works, and the plan warns that a bound secret needs " +
+			"no value. The backend refuses a value that is not the account's current secret (a stale copy would " +
+			"make the app fail its logins and lock the account). At a rotation the value's change is an in-place " +
+			"update that changes nothing in the backend (the rotation already stored it).\n\n" +
+			"**Unbound** (no `api_key_account_id`): needs a value; an opaque app.config secret the App Host never " +
+			"logs in with. Changing it is an in-place update that redeploys the app if it runs.\n\n" +
+			"Destroying an app secret undeploys the app, removes the secret and deploys the app again if it is " +
+			"meant to be deployed. Import with `APP_ID/NAME` (or `APP_NAME/NAME`); an imported secret has no " +
+			"value in state, and a configuration without a value plans nothing for it.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "`APP_ID/NAME`.",
@@ -84,33 +87,36 @@ func (r *appSecretResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			},
 			"api_key_account_id": schema.StringAttribute{
 				MarkdownDescription: "ID of the API key account this secret authenticates as " +
-					"(`apphost_api_key_account.<name>.id`). It makes the app a dependent of the key: the key " +
-					"is not regenerated or deleted while the app runs. Changing it forces a new resource.",
+					"(`apphost_api_key_account.<name>.id`): the binding. Every rotation of that account " +
+					"redeploys the app with the new secret, and the account cannot be destroyed while bound. " +
+					"Unset for an unbound secret, which needs a value. Changing it forces a new resource.",
 				Optional:      true,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"value": schema.StringAttribute{
-				MarkdownDescription: "The secret value, usually `apphost_api_key_account.<name>.secret`. Stored " +
-					"(sensitive) in state. Any change forces a new resource. Conflicts with `value_wo`.",
-				Optional:      true,
-				Sensitive:     true,
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-				Validators:    []validator.String{stringvalidator.LengthAtMost(backend.MaxSecretValueLength)},
+				MarkdownDescription: "The secret value, stored (sensitive) in state. Needed by an unbound secret; " +
+					"a bound secret needs none (the backend fills it), and a bound value must be the account's " +
+					"current secret. A change is an in-place update; storing the value the backend already " +
+					"holds changes nothing. Conflicts with `value_wo`.",
+				Optional:   true,
+				Sensitive:  true,
+				Validators: []validator.String{stringvalidator.LengthAtMost(backend.MaxSecretValueLength)},
 			},
 			"value_wo": schema.StringAttribute{
-				MarkdownDescription: "The secret value, write-only: never stored in plan or state (Terraform 1.11+). " +
-					"Requires `value_wo_version`; the value is written only when the resource is created, so " +
-					"change `value_wo_version` to write a new one.",
+				MarkdownDescription: "The secret value, write-only (Terraform 1.11+): this attribute is never stored " +
+					"in plan or state. Requires `value_wo_version`; the value is written at create and whenever " +
+					"`value_wo_version` changes. Note that `value_wo = apphost_api_key_account.<name>.secret` " +
+					"keeps the secret out of this resource's state only: the key's `secret` is in the key's " +
+					"state unless the key has `expose_secret = false`. Prefer a bound secret with no value.",
 				Optional:   true,
 				Sensitive:  true,
 				WriteOnly:  true,
 				Validators: []validator.String{stringvalidator.LengthAtMost(backend.MaxSecretValueLength)},
 			},
 			"value_wo_version": schema.Int64Attribute{
-				MarkdownDescription: "Version of `value_wo`; any change forces a new resource, which writes the " +
-					"current `value_wo`. Use `apphost_api_key_account.<name>.secret_version`.",
-				Optional:      true,
-				PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+				MarkdownDescription: "Version of `value_wo`; a change is an in-place update that writes the " +
+					"current `value_wo`.",
+				Optional: true,
 			},
 		},
 	}
@@ -123,6 +129,22 @@ func (r *appSecretResource) ConfigValidators(_ context.Context) []resource.Confi
 	}
 }
 
+// ValidateConfig requires a value on an unbound secret.
+func (r *appSecretResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var config appSecretModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if config.APIKeyAccountID.IsNull() && config.Value.IsNull() && config.ValueWO.IsNull() && config.ValueWOVersion.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("value"), "Unbound app secret needs a value",
+			"This app secret has no api_key_account_id, so it is unbound: an opaque secret the App Host never logs "+
+				"in with, and it needs a value. Set value (or value_wo with value_wo_version), or bind it to the "+
+				"key account it authenticates as with api_key_account_id = apphost_api_key_account.<name>.id "+
+				"(then it needs no value).")
+	}
+}
+
 func (r *appSecretResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	b, msg := configuredBackend(req.ProviderData)
 	if msg != "" {
@@ -132,15 +154,28 @@ func (r *appSecretResource) Configure(_ context.Context, req resource.ConfigureR
 	r.backend = b
 }
 
-// ModifyPlan checks at plan time that the app and the key account exist, and
-// computes the id when app_id and name are known.
+// ModifyPlan warns that a bound secret needs no value, checks at plan time
+// that the app and the key account exist, and computes the id when app_id
+// and name are known.
 func (r *appSecretResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() {
+	if req.Plan.Raw.IsNull() {
 		return
 	}
-	var plan appSecretModel
+	var plan, config appSecretModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !config.APIKeyAccountID.IsNull() && (!config.Value.IsNull() || !config.ValueWOVersion.IsNull()) {
+		resp.Diagnostics.AddAttributeWarning(path.Root("value"),
+			fmt.Sprintf("App secret %q is bound and needs no value", plan.Name.ValueString()),
+			"This app secret is bound to an API key account (api_key_account_id), so the backend fills it with the "+
+				"account's current secret and reseals it at every rotation of the account. Its value (value, or "+
+				"value_wo with value_wo_version) changes nothing, and passes the secret through Terraform. Remove "+
+				"value (or value_wo and value_wo_version), and consider expose_secret = false on the key account.")
+	}
+	if !req.State.Raw.IsNull() {
 		return
 	}
 	if r.backend != nil {
@@ -181,12 +216,11 @@ func (r *appSecretResource) Create(ctx context.Context, req resource.CreateReque
 	}
 	appID, name := plan.AppID.ValueString(), plan.Name.ValueString()
 	s, err := r.backend.PutAppSecret(ctx, backend.PutAppSecretRequest{
-		AppID: appID, Name: name, AccountID: plan.APIKeyAccountID.ValueString(), Value: value, Redeploy: true,
+		AppID: appID, Name: name, AccountID: plan.APIKeyAccountID.ValueString(), Value: value,
 	})
 	if err != nil {
 		addBackendError(&resp.Diagnostics, "Error storing app secret",
-			fmt.Sprintf("The secret %q of app %s was not stored, and the app was not deployed again. If the "+
-				"apply replaced this secret, the app stays undeployed until an apply succeeds.", name, appID), err)
+			fmt.Sprintf("The secret %q of app %s was not stored; the app is as it was.", name, appID), err)
 		return
 	}
 	tflog.Info(ctx, "Stored app secret", map[string]any{
@@ -228,13 +262,37 @@ func (r *appSecretResource) Read(ctx context.Context, req resource.ReadRequest, 
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// Update only happens when nothing but value_wo changed (every other
-// argument forces a replacement); the write-only value is written at create.
+// Update stores a changed value: value, or value_wo when value_wo_version
+// changed (every other argument forces a replacement). The backend changes
+// nothing when it already holds the value, as after a rotation.
 func (r *appSecretResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan appSecretModel
+	ctx = maskSecrets(ctx)
+	var plan, state, config appSecretModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	var value *string
+	switch {
+	case !plan.Value.IsNull() && !plan.Value.Equal(state.Value):
+		v := plan.Value.ValueString()
+		value = &v
+	case !config.ValueWO.IsNull() && !plan.ValueWOVersion.Equal(state.ValueWOVersion):
+		v := config.ValueWO.ValueString()
+		value = &v
+	}
+	if value != nil {
+		appID, name := plan.AppID.ValueString(), plan.Name.ValueString()
+		if _, err := r.backend.PutAppSecret(ctx, backend.PutAppSecretRequest{
+			AppID: appID, Name: name, AccountID: plan.APIKeyAccountID.ValueString(), Value: value,
+		}); err != nil {
+			addBackendError(&resp.Diagnostics, "Error storing app secret",
+				fmt.Sprintf("The new value of secret %q of app %s was not stored; the app keeps the value it had.", name, appID), err)
+			return
+		}
+		tflog.Info(ctx, "Stored app secret value", map[string]any{"app_id": appID, "name": name})
 	}
 	plan.ValueWO = types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -248,14 +306,14 @@ func (r *appSecretResource) Delete(ctx context.Context, req resource.DeleteReque
 		return
 	}
 	err := r.backend.DeleteAppSecret(ctx, backend.DeleteAppSecretRequest{
-		AppID: state.AppID.ValueString(), Name: state.Name.ValueString(), Undeploy: true,
+		AppID: state.AppID.ValueString(), Name: state.Name.ValueString(),
 	})
 	if err != nil && !backend.IsNotFound(err) {
 		addBackendError(&resp.Diagnostics, "Error deleting app secret",
 			fmt.Sprintf("The app secret %s was not deleted.", state.ID.ValueString()), err)
 		return
 	}
-	tflog.Info(ctx, "Deleted app secret (app undeployed)", map[string]any{"id": state.ID.ValueString()})
+	tflog.Info(ctx, "Deleted app secret (the app redeployed without it)", map[string]any{"id": state.ID.ValueString()})
 }
 
 func (r *appSecretResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -75,7 +75,8 @@ resource "apphost_app_secret" "a1" {
 }
 `,
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(sec, plancheck.ResourceActionDestroyBeforeCreate)},
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(sec, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 				Check: e.checkAppRunning("a1"),
 			},
@@ -89,8 +90,9 @@ resource "apphost_app_secret" "a1" {
 }
 
 // TestAccAppSecret_writeOnly: value_wo with value_wo_version =
-// secret_version rotates the app secret by replacement, and the app logs in
-// with the new secret.
+// secret_version (the first design's pattern) still works: the rotation
+// plans an in-place update of the app secret that changes nothing in the
+// backend, and the app logs in with the new secret.
 func TestAccAppSecret_writeOnly(t *testing.T) {
 	t.Parallel()
 	e := newAccEnv(t)
@@ -127,13 +129,92 @@ resource "apphost_app_secret" "a1" {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
-						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionUpdate),
 						plancheck.ExpectKnownValue("apphost_app_secret.a1", tfjsonpath.New("value_wo_version"), knownvalue.Int64Exact(2)),
 					},
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					e.checkRotationOrder(&seq, "key-a", "key-a", "a1"),
 					e.checkAppRunning("a1"),
+					e.checkPutsOnce(&seq, "a1/key-a"),
+				),
+			},
+		},
+	})
+}
+
+// checkPutsOnce checks that the audit log after seq has exactly one put of
+// the app secret target: the rotation's, none from the app secret's update.
+func (e *accEnv) checkPutsOnce(seq *int64, target string) func(*terraform.State) error {
+	return func(*terraform.State) error {
+		ev, err := e.events(*seq)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, x := range ev {
+			if x.Action == backend.ActionAppSecretPut && x.TargetName == target {
+				n++
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("want one put of %s (the rotation's), got %d:\n%s", target, n, auditLog(ev))
+		}
+		return nil
+	}
+}
+
+// TestAccAppSecret_boundTwoKeys: an app with secrets bound to two keys;
+// removing one leaves the app deployed and running; a bound value that is
+// not the key's current secret is refused with the error that says to
+// remove it.
+func TestAccAppSecret_boundTwoKeys(t *testing.T) {
+	t.Parallel()
+	e := newAccEnv(t)
+	second := func(extra string) string {
+		return fmt.Sprintf(`
+resource "apphost_app_secret" "a1_b" {
+  app_id             = apphost_app.a1.id
+  name               = "key-b"
+  api_key_account_id = apphost_api_key_account.b.id
+  %s
+}
+`, extra)
+	}
+	base := e.provider() + accKey("a", "key-a", "") + accKey("b", "key-b", "") + accAppBound("a1", "a")
+	var seq int64
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: []resource.TestStep{
+			{Config: base + second(""), Check: e.checkAppRunning("a1")},
+			{
+				Config:      base + second(`value = "ahk_not-the-current-secret"`),
+				ExpectError: regexp.MustCompile(`(?s)Remove\s+value.*is\s+not\s+the\s+current\s+secret\s+of\s+API\s+key\s+account\s+"key-b"`),
+			},
+			{
+				PreConfig: e.mark(&seq),
+				Config:    base,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("apphost_app_secret.a1_b", plancheck.ResourceActionDestroy),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkAppRunning("a1"),
+					func(*terraform.State) error {
+						ev, err := e.events(seq)
+						if err != nil {
+							return err
+						}
+						del := find(ev, 0, action(backend.ActionAppSecretDelete, "a1/key-b"))
+						deploy := find(ev, max(del, 0), action(backend.ActionAppDeploy, "a1"))
+						login := find(ev, max(deploy, 0), loginBy(backend.ActionLoginSuccess, "a1"))
+						if del < 0 || deploy < 0 || login < 0 {
+							return fmt.Errorf("want the app redeployed after its secret went:\n%s", auditLog(ev))
+						}
+						return nil
+					},
 				),
 			},
 		},
@@ -169,6 +250,15 @@ resource "apphost_app_secret" "x" {
 }
 `,
 				ExpectError: regexp.MustCompile(`Invalid Attribute Combination`),
+			},
+			{
+				Config: e.provider() + `
+resource "apphost_app_secret" "x" {
+  app_id = "00000000-0000-0000-0000-000000000000"
+  name   = "k"
+}
+`,
+				ExpectError: regexp.MustCompile(`Unbound app secret needs a value`),
 			},
 		},
 	})

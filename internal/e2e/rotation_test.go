@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+// TestImportAndRotateInOneApply: import blocks for a key, its app and the
+// app's bound secret, and a rotation trigger on the key, in one apply: the
+// imports land, the key rotates in one backend operation, the app runs on
+// the new secret with no failed login, and the next plan is empty. (With
+// the first design, which took its order from Terraform's graph, imported
+// objects carried no dependencies and this failed 1 run in 4.)
+func TestImportAndRotateInOneApply(t *testing.T) {
+	requireTerraform(t)
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	store := "sqlite:" + filepath.Join(dir, ".apphost", "apphost.db")
+	b := openStore(ctx, t, store)
+	key := must(b.CreateAccount(ctx, backend.CreateAccountRequest{Name: "siem-forwarder"}))(t)
+	app := must(b.CreateApp(ctx, backend.CreateAppRequest{Name: "siem-east", Deployed: true}))(t)
+	must(b.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "api-key", AccountID: key.ID}))(t)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "main.tf", `terraform {
+  required_providers {
+    apphost = { source = "apphost/apphost" }
+  }
+}
+
+provider "apphost" {
+  store_path = ".apphost/apphost.db"
+}
+
+import {
+  to = apphost_api_key_account.siem
+  id = "siem-forwarder"
+}
+
+import {
+  to = apphost_app.east
+  id = "siem-east"
+}
+
+import {
+  to = apphost_app_secret.east
+  id = "siem-east/api-key"
+}
+
+resource "apphost_api_key_account" "siem" {
+  name              = "siem-forwarder"
+  rotation_triggers = { quarter = "2026-Q4" }
+  expose_secret     = false
+}
+
+resource "apphost_app" "east" {
+  name = "siem-east"
+}
+
+resource "apphost_app_secret" "east" {
+  app_id             = apphost_app.east.id
+  name               = "api-key"
+  api_key_account_id = apphost_api_key_account.siem.id
+}
+`)
+	seq := lastSeq(ctx, t, store)
+	r := terraform(ctx, t, dir, "apply", "-auto-approve")
+	if r.code != 0 || !strings.Contains(r.stdout, "Resources: 3 imported, 0 added, 1 changed, 0 destroyed.") {
+		t.Fatalf("apply of the imports and the rotation: %s", r)
+	}
+	ev := eventsAfter(ctx, t, store, seq)
+	var got []string
+	for _, e := range ev {
+		if e.Action == backend.ActionLoginFailure || e.Action == backend.ActionAccountLock {
+			t.Errorf("unexpected %s %s", e.Action, e.TargetName)
+		}
+		got = append(got, e.Actor+" "+e.Action+" "+e.TargetName)
+	}
+	want := []string{
+		"terraform app.undeploy siem-east",
+		"terraform api_key_account.regenerate siem-forwarder",
+		"terraform app_secret.put siem-east/api-key",
+		"terraform app.deploy siem-east",
+		"siem-east login.success siem-forwarder",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit log of the apply:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if r := terraform(ctx, t, dir, "plan", "-detailed-exitcode"); r.code != 0 {
+		t.Fatalf("plan after the apply is not empty: %s", r)
+	}
+	state, err := os.ReadFile(filepath.Join(dir, "terraform.tfstate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(state), "ahk_") {
+		t.Error("the state holds a key secret")
+	}
+}
+
+// TestStateUpgradeFromFirstDesign: a state written before expose_secret
+// existed (schema version 0 of apphost_api_key_account, with the first
+// design's value = key.secret) upgrades with no plan diff.
+func TestStateUpgradeFromFirstDesign(t *testing.T) {
+	requireTerraform(t)
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	writeFile(t, dir, "main.tf", `terraform {
+  required_providers {
+    apphost = { source = "apphost/apphost" }
+  }
+}
+
+provider "apphost" {
+  store_path = ".apphost/apphost.db"
+}
+
+resource "apphost_api_key_account" "siem" {
+  name              = "siem-forwarder"
+  rotation_triggers = { quarter = "2026-Q4" }
+}
+
+resource "apphost_app" "east" {
+  name = "siem-east"
+}
+
+resource "apphost_app_secret" "east" {
+  app_id             = apphost_app.east.id
+  name               = "api-key"
+  api_key_account_id = apphost_api_key_account.siem.id
+  value              = apphost_api_key_account.siem.secret
+}
+`)
+	if r := terraform(ctx, t, dir, "apply", "-auto-approve"); r.code != 0 {
+		t.Fatalf("apply: %s", r)
+	}
+	// Make the state what the first design wrote: no expose_secret, version 0.
+	path := filepath.Join(dir, "terraform.tfstate")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, res := range st["resources"].([]any) {
+		res := res.(map[string]any)
+		if res["type"] != "apphost_api_key_account" {
+			continue
+		}
+		for _, inst := range res["instances"].([]any) {
+			inst := inst.(map[string]any)
+			delete(inst["attributes"].(map[string]any), "expose_secret")
+			inst["schema_version"] = 0
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no apphost_api_key_account in state")
+	}
+	st["serial"] = st["serial"].(float64) + 1
+	raw, err = json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Without a refresh too: the upgrade alone, not Read, must fill it in.
+	for _, args := range [][]string{{"plan", "-refresh=false", "-detailed-exitcode"}, {"plan", "-detailed-exitcode"}} {
+		r := terraform(ctx, t, dir, args...)
+		if r.code != 0 || !strings.Contains(r.stdout, "No changes.") {
+			t.Fatalf("%s of the upgraded state is not empty: %s", strings.Join(args, " "), r)
+		}
+	}
+}

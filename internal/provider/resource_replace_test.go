@@ -1,0 +1,115 @@
+package provider
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/compare"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+// TestAccReplace: a taint (what -replace does) of a key account makes a new
+// account with a new ID; its app secrets are replaced with it, so the apps
+// are undeployed before the old account goes and deployed, logging in with
+// the new key, after the new one comes. A taint of an app works the same
+// way. The name check finds the object being replaced: a warning, not an error.
+func TestAccReplace(t *testing.T) {
+	t.Parallel()
+	e := newAccEnv(t)
+	config := e.provider() + accKey("a", "key-a", "expose_secret = false") + accAppBound("a1", "a") + accAppBound("a2", "a")
+	newID := statecheck.CompareValue(compare.ValuesDiffer())
+	var seq int64
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: []resource.TestStep{
+			{
+				Config:            config,
+				ConfigStateChecks: []statecheck.StateCheck{newID.AddStateValue(keyA, tfjsonpath.New("id"))},
+			},
+			{
+				PreConfig: e.mark(&seq),
+				Taint:     []string{keyA},
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a2", plancheck.ResourceActionDestroyBeforeCreate),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{newID.AddStateValue(keyA, tfjsonpath.New("id"))},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkAppRunning("a1"),
+					e.checkAppRunning("a2"),
+					e.checkReplacedKeyOrder(&seq, "key-a", "a1", "a2"),
+				),
+			},
+			{
+				PreConfig: e.mark(&seq),
+				Taint:     []string{"apphost_app.a1"},
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("apphost_app.a1", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionDestroyBeforeCreate),
+						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionNoop),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkAppRunning("a1"),
+					e.checkAppRunning("a2"),
+					e.checkNoFailedLogin(&seq),
+				),
+			},
+		},
+	})
+}
+
+// checkReplacedKeyOrder checks a key's replacement in the audit log after
+// seq: each app undeployed before the old account's delete, and logging in
+// after the new account's create; no failed login.
+func (e *accEnv) checkReplacedKeyOrder(seq *int64, key string, apps ...string) func(*terraform.State) error {
+	return func(s *terraform.State) error {
+		ev, err := e.events(*seq)
+		if err != nil {
+			return err
+		}
+		del := find(ev, 0, action(backend.ActionAccountDelete, key))
+		create := find(ev, 0, action(backend.ActionAccountCreate, key))
+		if del < 0 || create < del {
+			return fmt.Errorf("want the old %s deleted, then the new one created:\n%s", key, auditLog(ev))
+		}
+		for _, app := range apps {
+			undeploy := find(ev, 0, action(backend.ActionAppUndeploy, app))
+			login := find(ev, create, loginBy(backend.ActionLoginSuccess, app))
+			if undeploy < 0 || undeploy > del || login < 0 {
+				return fmt.Errorf("app %s: want undeploy before the old key goes and a login after the new one comes:\n%s", app, auditLog(ev))
+			}
+		}
+		return e.checkNoFailedLogin(seq)(s)
+	}
+}
+
+// checkNoFailedLogin checks that the audit log after seq has no failed login or lock.
+func (e *accEnv) checkNoFailedLogin(seq *int64) func(*terraform.State) error {
+	return func(*terraform.State) error {
+		ev, err := e.events(*seq)
+		if err != nil {
+			return err
+		}
+		for _, x := range ev {
+			if x.Action == backend.ActionLoginFailure || x.Action == backend.ActionAccountLock {
+				return fmt.Errorf("unexpected %s:\n%s", x.Action, auditLog(ev))
+			}
+		}
+		return nil
+	}
+}
