@@ -3,7 +3,9 @@ package provider
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -490,4 +492,56 @@ func TestAccAPIKeyAccount_driftDeleted(t *testing.T) {
 			},
 		},
 	})
+}
+
+// TestAccAPIKeyAccount_savedPlanAfterAnotherRotation: a saved plan whose
+// rotation was overtaken by another one (outside Terraform) fails at apply
+// with an error that says to plan again, and changes nothing; the next plan
+// and apply converge.
+func TestAccAPIKeyAccount_savedPlanAfterAnotherRotation(t *testing.T) {
+	requireAcc(t)
+	t.Parallel()
+	e := newAccEnv(t)
+	w := newTFWorkdir(t)
+	provider := `
+terraform {
+  required_providers {
+    apphost = { source = "apphost/apphost" }
+  }
+}
+` + e.provider()
+	w.write(rotationConfig(provider, "1"))
+	w.run(nil, []string{"apply", "-auto-approve"})
+	w.write(rotationConfig(provider, "2"))
+	w.run(nil, []string{"plan", "-out", "tfplan"})
+
+	ctx := context.Background()
+	a, err := e.b.GetAccountByName(ctx, "key-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.RegenerateSecret(ctx, backend.RegenerateRequest{ID: a.ID}); err != nil {
+		t.Fatal(err)
+	}
+	seq := e.lastSeq()
+	cmd := exec.Command(w.bin, "apply", "-no-color", "tfplan")
+	cmd.Dir, cmd.Env = w.dir, w.env
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the saved plan applied after another rotation:\n%s", out)
+	}
+	text := strings.Join(strings.Fields(string(out)), " ")
+	for _, want := range []string{"API key account was rotated since the plan was made", "plan (or apply) again", "no longer 1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the apply's error does not say %q:\n%s", want, out)
+		}
+	}
+	if ev, err := e.events(seq); err != nil || len(ev) != 0 {
+		t.Errorf("the refused apply changed the backend (%v):\n%s", err, auditLog(ev))
+	}
+	w.run(nil, []string{"apply", "-auto-approve"})
+	if got, err := e.b.GetAccount(ctx, a.ID); err != nil || got.SecretVersion != 3 || got.Locked {
+		t.Errorf("after the next apply: %+v %v, want secret_version 3", got, err)
+	}
+	w.run(nil, []string{"plan", "-detailed-exitcode"})
 }

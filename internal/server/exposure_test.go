@@ -254,3 +254,51 @@ func TestSecurityHeadersAndRequestIDsInLog(t *testing.T) {
 		}
 	}
 }
+
+// TestExposeSecretFalseOverHTTP: for an account with expose_secret = false,
+// no response body carries its secret: not create, regenerate, the replay
+// of a regenerate, nor any read. (Key secrets start with ahk_; the admin
+// secret of the test does not.) The bound app still gets it and runs.
+func TestExposeSecretFalseOverHTTP(t *testing.T) {
+	e := newEnv(t, 0)
+	admin := &e.admin
+	var bodies []string
+	call := func(method, path, body string, header http.Header, want int) []byte {
+		t.Helper()
+		resp, raw := e.do(t, method, path, admin, body, header)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+		bodies = append(bodies, method+" "+path+": "+string(raw))
+		return raw
+	}
+	var k backend.AccountWithSecret
+	_ = json.Unmarshal(call("POST", "/v1/accounts", `{"name":"hidden","expose_secret":false}`, nil, 201), &k)
+	var app backend.App
+	_ = json.Unmarshal(call("POST", "/v1/apps", `{"name":"web","deployed":true}`, nil, 201), &app)
+	call("PUT", "/v1/apps/"+app.ID+"/secrets/k", `{"api_key_account_id":"`+k.ID+`"}`, nil, 200)
+	key := http.Header{"Idempotency-Key": {uuid.NewString()}}
+	call("POST", "/v1/accounts/"+k.ID+"/regenerate", `{"expected_secret_version":1}`, key, 200)
+	call("POST", "/v1/accounts/"+k.ID+"/regenerate", `{"expected_secret_version":1}`, key, 200) // the replay
+	call("POST", "/v1/accounts/"+k.ID+"/regenerate", ``, nil, 200)
+	for _, p := range []string{"/v1/accounts/" + k.ID, "/v1/accounts/by-name/hidden", "/v1/accounts", "/v1/apps/" + app.ID,
+		"/v1/apps", "/v1/apps/" + app.ID + "/secrets/k", "/v1/audit"} {
+		call("GET", p, "", nil, 200)
+	}
+	for _, b := range bodies {
+		if strings.Contains(b, "ahk_") || strings.Contains(b, `"secret":`) {
+			t.Errorf("a response carries the secret: %s", b)
+		}
+	}
+	var got backend.App
+	_ = json.Unmarshal(call("GET", "/v1/apps/"+app.ID, "", nil, 200), &got)
+	if got.Status != backend.StatusRunning {
+		t.Errorf("the bound app after the rotations: %s", got.Status)
+	}
+	// The same calls for an account that shows its secret do carry it: the
+	// check above can fail.
+	shown := string(call("POST", "/v1/accounts", `{"name":"shown"}`, nil, 201))
+	if !strings.Contains(shown, `"secret":"ahk_`) {
+		t.Errorf("create with expose_secret unset shows no secret: %s", shown)
+	}
+}
