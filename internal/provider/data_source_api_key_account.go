@@ -31,6 +31,7 @@ type apiKeyAccountDataSourceModel struct {
 	Name                types.String `tfsdk:"name"`
 	Description         types.String `tfsdk:"description"`
 	Locked              types.Bool   `tfsdk:"locked"`
+	ExposeSecret        types.Bool   `tfsdk:"expose_secret"`
 	FailedLoginAttempts types.Int64  `tfsdk:"failed_login_attempts"`
 	SecretVersion       types.Int64  `tfsdk:"secret_version"`
 	SecretCreatedAt     types.String `tfsdk:"secret_created_at"`
@@ -70,6 +71,11 @@ func (d *apiKeyAccountDataSource) Schema(_ context.Context, _ datasource.SchemaR
 					"A locked account rejects even the right secret until its secret is regenerated.",
 				Computed: true,
 			},
+			"expose_secret": schema.BoolAttribute{
+				MarkdownDescription: "Whether the backend shows the account's secret at create and at each rotation. " +
+					"With `false`, no backend response ever carries it; bound app secrets still receive it.",
+				Computed: true,
+			},
 			"failed_login_attempts": schema.Int64Attribute{
 				MarkdownDescription: "Failed logins since the last successful login or regeneration.",
 				Computed:            true,
@@ -88,7 +94,7 @@ func (d *apiKeyAccountDataSource) Schema(_ context.Context, _ datasource.SchemaR
 			},
 			"apps": schema.ListAttribute{
 				MarkdownDescription: "Names of the apps with an app secret bound to this account, sorted. " +
-					"These are the apps a regeneration of the secret has to redeploy.",
+					"A rotation of the account redeploys the ones meant to be deployed.",
 				ElementType: types.StringType,
 				Computed:    true,
 			},
@@ -148,6 +154,7 @@ func (d *apiKeyAccountDataSource) Read(ctx context.Context, req datasource.ReadR
 		Name:                types.StringValue(acct.Name),
 		Description:         types.StringValue(acct.Description),
 		Locked:              types.BoolValue(acct.Locked),
+		ExposeSecret:        types.BoolValue(acct.ExposeSecret),
 		FailedLoginAttempts: types.Int64Value(acct.FailedLoginAttempts),
 		SecretVersion:       types.Int64Value(acct.SecretVersion),
 		SecretCreatedAt:     types.StringValue(dsFormatTime(acct.SecretCreatedAt)),

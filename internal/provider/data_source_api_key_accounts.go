@@ -42,6 +42,7 @@ type apiKeyAccountSummaryModel struct {
 	ID                  string   `tfsdk:"id"`
 	Name                string   `tfsdk:"name"`
 	Locked              bool     `tfsdk:"locked"`
+	ExposeSecret        bool     `tfsdk:"expose_secret"`
 	FailedLoginAttempts int64    `tfsdk:"failed_login_attempts"`
 	SecretVersion       int64    `tfsdk:"secret_version"`
 	SecretCreatedAt     string   `tfsdk:"secret_created_at"`
@@ -90,6 +91,10 @@ func (d *apiKeyAccountsDataSource) Schema(_ context.Context, _ datasource.Schema
 						},
 						"locked": schema.BoolAttribute{
 							MarkdownDescription: "Whether the account is locked after too many failed logins.",
+							Computed:            true,
+						},
+						"expose_secret": schema.BoolAttribute{
+							MarkdownDescription: "Whether the backend shows the account's secret at create and rotation (`false`: never).",
 							Computed:            true,
 						},
 						"failed_login_attempts": schema.Int64Attribute{
@@ -187,6 +192,7 @@ func (d *apiKeyAccountsDataSource) Read(ctx context.Context, req datasource.Read
 			ID:                  a.ID,
 			Name:                a.Name,
 			Locked:              a.Locked,
+			ExposeSecret:        a.ExposeSecret,
 			FailedLoginAttempts: a.FailedLoginAttempts,
 			SecretVersion:       a.SecretVersion,
 			SecretCreatedAt:     dsFormatTime(a.SecretCreatedAt),
