@@ -184,3 +184,64 @@ resource "apphost_app_secret" "east" {
 		}
 	}
 }
+
+// TestPlanNamesEachRotatingKey: with several keys rotating, the plan has one
+// warning per key whose summary names it, so Terraform does not fold them
+// into "and N more similar warnings", and each names the apps it redeploys.
+func TestPlanNamesEachRotatingKey(t *testing.T) {
+	requireTerraform(t)
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	config := func(quarter string) string {
+		var b strings.Builder
+		b.WriteString(`terraform {
+  required_providers {
+    apphost = { source = "apphost/apphost" }
+  }
+}
+
+provider "apphost" {
+  store_path = ".apphost/apphost.db"
+}
+`)
+		for _, k := range []string{"k1", "k2", "k3"} {
+			b.WriteString(`
+resource "apphost_api_key_account" "` + k + `" {
+  name              = "` + k + `"
+  rotation_triggers = { quarter = "` + quarter + `" }
+  expose_secret     = false
+}
+
+resource "apphost_app" "` + k + `" {
+  name = "` + k + `-app"
+}
+
+resource "apphost_app_secret" "` + k + `" {
+  app_id             = apphost_app.` + k + `.id
+  name               = "api-key"
+  api_key_account_id = apphost_api_key_account.` + k + `.id
+}
+`)
+		}
+		return b.String()
+	}
+	writeFile(t, dir, "main.tf", config("2026-Q4"))
+	if r := terraform(ctx, t, dir, "apply", "-auto-approve"); r.code != 0 {
+		t.Fatalf("apply: %s", r)
+	}
+	writeFile(t, dir, "main.tf", config("2027-Q1"))
+	r := terraform(ctx, t, dir, "plan")
+	if r.code != 0 {
+		t.Fatalf("plan: %s", r)
+	}
+	out := strings.Join(strings.Fields(r.stdout+r.stderr), " ")
+	for _, k := range []string{"k1", "k2", "k3"} {
+		if !strings.Contains(out, `Warning: API key account "`+k+`" will be rotated`) || !strings.Contains(out, `"`+k+`-app"`) {
+			t.Errorf("the plan has no warning naming %s and its app:\n%s", k, r.stdout)
+		}
+	}
+	if strings.Contains(out, "more similar warning") {
+		t.Errorf("the plan folds the rotation warnings:\n%s", r.stdout)
+	}
+}
