@@ -248,13 +248,3 @@ func wantCode(t *testing.T, err error, code string) {
 		t.Fatalf("err = %v (code %q), want code %q", err, CodeOf(err), code)
 	}
 }
-
-func countActions(lines []string, action string) int {
-	n := 0
-	for _, l := range lines {
-		if strings.Contains(l, " "+action+" ") {
-			n++
-		}
-	}
-	return n
-}

@@ -518,7 +518,7 @@ func testRotation(t *testing.T, b backend.Backend) {
 			}
 		}
 		u, p, d, l := at[backend.ActionAppUndeploy], at[backend.ActionAppSecretPut], at[backend.ActionAppDeploy], at[backend.ActionLoginSuccess]
-		if u == 0 || p == 0 || d == 0 || l == 0 || !(u < regen && regen < p && p < d && d < l) {
+		if u == 0 || p == 0 || d == 0 || l == 0 || u >= regen || regen >= p || p >= d || d >= l {
 			t.Errorf("%s: undeploy %d, regenerate %d, put %d, deploy %d, login %d: want them in that order", name, u, regen, p, d, l)
 		}
 	}

@@ -101,14 +101,6 @@ func boolQuery(q url.Values, name string) (*bool, error) {
 	return &b, nil
 }
 
-func flagQuery(q url.Values, name string) (bool, error) {
-	b, err := boolQuery(q, name)
-	if err != nil || b == nil {
-		return false, err
-	}
-	return *b, nil
-}
-
 // intQuery parses an optional non-negative integer query parameter.
 func intQuery(q url.Values, name string) (int64, error) {
 	v := q.Get(name)
