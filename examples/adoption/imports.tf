@@ -11,10 +11,11 @@
 # it, then "terraform apply" imports everything without changing the backend.
 #
 # Secrets cannot be read back: an imported key account has no secret in state
-# and an imported app secret no value (it manages the binding to its key only).
-# To hand a key's secret to Terraform, give the key rotation_triggers and each
-# of its app secrets value = apphost_api_key_account.<label>.secret: the next
-# apply rotates the key, undeploying and redeploying its apps in order.
+# and an imported app secret no value. A bound app secret needs none: the
+# backend fills it and reseals it at every rotation of its key. To rotate a
+# key through Terraform, give it rotation_triggers (and expose_secret = false
+# to keep its secret out of Terraform): the next apply rotates it in one
+# backend operation that redeploys every app bound to it.
 
 import {
   to = apphost_api_key_account.backup_agent

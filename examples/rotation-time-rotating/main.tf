@@ -1,7 +1,8 @@
 # Rotate a key on a schedule with hashicorp/time: time_rotating is replaced
 # once rotation_days have passed, its new ID changes the key's
-# rotation_triggers, and the next apply undeploys the apps bound to the key,
-# regenerates the secret, stores the new one and deploys the apps again.
+# rotation_triggers, and the next apply rotates the key in one backend
+# operation: undeploy the apps bound to it, regenerate the secret, seal the
+# new one into their app secrets and deploy them again.
 #
 # This example needs the hashicorp/time provider from the registry
 # (terraform init). The provider's example tests only check its format.
@@ -29,11 +30,14 @@ resource "time_rotating" "siem" {
 resource "apphost_api_key_account" "siem" {
   name = "siem-forwarder"
 
-  # A new time_rotating ID regenerates the secret. Add more keys to rotate
+  # A new time_rotating ID rotates the secret. Add more keys to rotate
   # by hand too: rotation_triggers = { schedule = ..., manual = "1" }.
   rotation_triggers = {
     schedule = time_rotating.siem.id
   }
+
+  # The secret never leaves the backend: it is in no plan and no state.
+  expose_secret = false
 }
 
 resource "apphost_app" "forwarder" {
@@ -41,13 +45,10 @@ resource "apphost_app" "forwarder" {
   app_host = "apphost-east"
 }
 
-# The write-only pattern: the secret is never stored in plan or state.
-# value_wo_version follows secret_version, so a rotation replaces this app
-# secret (undeploy before the regeneration, store and deploy after it).
+# Bound, with no value: the backend fills this secret and reseals it at
+# every rotation of the key, so a rotation plans no change here.
 resource "apphost_app_secret" "forwarder" {
   app_id             = apphost_app.forwarder.id
   name               = apphost_api_key_account.siem.name
   api_key_account_id = apphost_api_key_account.siem.id
-  value_wo           = apphost_api_key_account.siem.secret
-  value_wo_version   = apphost_api_key_account.siem.secret_version
 }

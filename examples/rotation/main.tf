@@ -2,7 +2,13 @@
 # two of them on the same key. Change var.quarter to rotate the "siem" key:
 #
 #   terraform apply -var quarter=2026-Q4
-#   terraform apply -var quarter=2027-Q1   # undeploy, regenerate, put, deploy
+#   terraform apply -var quarter=2027-Q1   # one rotation: undeploy, regenerate, put, deploy
+#
+# The second apply plans one in-place update (the siem key, secret_version
+# + 1) and warns "API key account "siem-forwarder" will be rotated", naming
+# the two apps it redeploys. The backend rotates the key in one transaction:
+# each app is down for milliseconds. With expose_secret = false and bound app
+# secrets with no value, the secret is in no plan and no state.
 #
 # scripts/demo.sh (make demo) runs exactly this and prints the audit log.
 
@@ -35,12 +41,14 @@ resource "apphost_api_key_account" "siem" {
   name              = "siem-forwarder"
   description       = "Used by the log shippers"
   rotation_triggers = { quarter = var.quarter }
+  expose_secret     = false # the secret never leaves the backend
 }
 
 resource "apphost_api_key_account" "backup" {
   name              = "backup-agent"
   description       = "Used by the backup agent"
   rotation_triggers = { quarter = "2026-Q4" }
+  expose_secret     = false
 }
 
 # Two apps authenticate with the siem key, one with the backup key.
@@ -68,14 +76,15 @@ locals {
   }
 }
 
-# Each app's copy of its key's secret. Rotating a key replaces these: the
-# app is undeployed, the key regenerated, the secret stored, the app deployed.
+# Each app's copy of its key's secret, bound to the key and with no value:
+# the backend fills it when the binding is created and reseals it at every
+# rotation of the key, in the rotation's own transaction. A rotation plans
+# no change here.
 resource "apphost_app_secret" "key" {
   for_each           = local.key_of_app
   app_id             = apphost_app.app[each.key].id
   name               = "api-key"
   api_key_account_id = local.keys[each.value].id
-  value              = local.keys[each.value].secret
 }
 
 output "siem_key_id" {
@@ -84,5 +93,6 @@ output "siem_key_id" {
 }
 
 output "siem_secret_version" {
-  value = apphost_api_key_account.siem.secret_version
+  description = "1 at create, + 1 at each rotation."
+  value       = apphost_api_key_account.siem.secret_version
 }

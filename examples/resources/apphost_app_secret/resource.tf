@@ -1,6 +1,7 @@
 resource "apphost_api_key_account" "siem" {
   name              = "siem-forwarder"
   rotation_triggers = { quarter = "2026-Q4" }
+  expose_secret     = false
 }
 
 resource "apphost_app" "forwarder" {
@@ -8,21 +9,25 @@ resource "apphost_app" "forwarder" {
   app_host = "apphost-east"
 }
 
-# The app's copy of the key's secret. A rotation of the key replaces it:
-# the app is undeployed, the key regenerated, the new secret stored and the
-# app deployed again, in that order, in one apply.
+# Bound, with no value (recommended): the backend fills the secret with the
+# key's current secret, and reseals it at every rotation of the key while it
+# redeploys the app. The secret never passes through Terraform.
 resource "apphost_app_secret" "forwarder" {
   app_id             = apphost_app.forwarder.id
   name               = apphost_api_key_account.siem.name
   api_key_account_id = apphost_api_key_account.siem.id
-  value              = apphost_api_key_account.siem.secret
 }
 
-# The same with a write-only value, kept out of the state and the plan.
-resource "apphost_app_secret" "forwarder_wo" {
-  app_id             = apphost_app.forwarder.id
-  name               = "siem-forwarder-wo"
-  api_key_account_id = apphost_api_key_account.siem.id
-  value_wo           = apphost_api_key_account.siem.secret
-  value_wo_version   = apphost_api_key_account.siem.secret_version
+# Unbound: an opaque app.config secret that the App Host never logs in with.
+# It needs a value; a change is an in-place update that redeploys the app.
+variable "siem_ingest_token" {
+  type      = string
+  sensitive = true
+}
+
+resource "apphost_app_secret" "ingest_token" {
+  app_id           = apphost_app.forwarder.id
+  name             = "ingest-token"
+  value_wo         = var.siem_ingest_token
+  value_wo_version = 1 # raise it to write a new token
 }
