@@ -142,3 +142,36 @@ func copyExample(t *testing.T, folder string) (dir, other string) {
 	}
 	return dir, other
 }
+
+// TestTerraformTestExample runs `terraform test` on examples/terraform-test,
+// the example of the "Testing with terraform test" guide: a create, a
+// rotation that asserts secret_version went up by one, a plan that rotates
+// nothing, on a store of its own.
+func TestTerraformTestExample(t *testing.T) {
+	requireTerraform(t)
+	t.Parallel()
+	ctx := t.Context()
+	folder, err := filepath.Abs(filepath.Join("..", "..", "examples", "terraform-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := copyExample(t, folder)
+	tests, err := filepath.Glob(filepath.Join(folder, "tests", "*.tftest.hcl"))
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no tests/*.tftest.hcl in %s (%v)", folder, err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "tests"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range tests {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, "tests"), filepath.Base(f), string(src))
+	}
+	r := terraform(ctx, t, dir, "test")
+	if r.code != 0 || !regexp.MustCompile(`Success! \d+ passed, 0 failed`).MatchString(r.stdout) {
+		t.Fatalf("terraform test: %s", r)
+	}
+}
