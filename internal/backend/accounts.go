@@ -41,7 +41,7 @@ func accountNotFound(id string) *Error {
 }
 
 func accountNameTaken(name string) *Error {
-	return Errorf(CodeConflict, "an API key account named %q already exists", name)
+	return &Error{Code: CodeConflict, Field: "name", Message: fmt.Sprintf("an API key account named %q already exists", name)}
 }
 
 func (o *op) getAccount(id string) (store.AccountRow, error) {
@@ -179,7 +179,8 @@ func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret strin
 	var out *Account
 	err := s.write(ctx, func(o *op) error {
 		// Admin secrets are never sealed: no app secret can be bound to them.
-		row, err := o.insertAccount(account{id: id, name: name, hash: hashSecret(secret), admin: true})
+		// They are always shown, or a regenerate would leave nobody holding one.
+		row, err := o.insertAccount(account{id: id, name: name, hash: hashSecret(secret), admin: true, expose: true})
 		if err != nil {
 			return err
 		}
@@ -431,7 +432,7 @@ func (s *Service) RegenerateSecret(ctx context.Context, req RegenerateRequest) (
 				return err
 			}
 		}
-		// The runtime may have locked the account again: return what is stored.
+		// Read back what the rotation stored, with the apps bound to it.
 		row, err = o.getAccount(row.ID)
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 
@@ -16,7 +17,7 @@ func appNotFound(id string) *Error {
 }
 
 func appNameTaken(name string) *Error {
-	return Errorf(CodeConflict, "an app named %q already exists", name)
+	return &Error{Code: CodeConflict, Field: "name", Message: fmt.Sprintf("an app named %q already exists", name)}
 }
 
 func (o *op) getApp(id string) (store.AppRow, error) {

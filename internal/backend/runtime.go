@@ -8,8 +8,9 @@ import (
 )
 
 // The App Host runtime. It acts synchronously inside the transaction of the
-// call that triggers it (deploy, reload, regenerate), so its logins, a lock it
-// causes and the app's status are in the store when that call returns.
+// call that triggers it (a deploy, or the redeploy of a rotation or of a
+// secret change), so its logins, a lock it causes and the app's status are in
+// the store when that call returns.
 
 // runApp has the App Host start app: every secret with a value and an account
 // binding logs in, as the app. It returns the app's resulting status.

@@ -477,3 +477,51 @@ func TestFailedStepRollsBackEverything(t *testing.T) {
 		t.Errorf("redeploy = %q", acts)
 	}
 }
+
+// An admin account always shows a regenerated secret: its secret is never
+// sealed, so a hidden one would leave nobody holding it.
+func TestAdminRegenerateShowsTheSecret(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	if _, err := e.s.CreateAdminAccount(ctx, "admin-id", "admin", "admin-secret-value-of-32-characters"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: "admin-id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, r.Secret)
+	if r.Secret == "" || !r.ExposeSecret || r.HasSealedSecret {
+		t.Fatalf("admin regenerate = %+v, secret shown %v", r.Account, r.Secret != "")
+	}
+	if err := e.s.Login(ctx, LoginRequest{AccountID: "admin-id", Secret: r.Secret}); err != nil {
+		t.Error(err)
+	}
+}
+
+// A sealed copy that is not the account's current secret (an older server
+// on the same store regenerated without resealing) is never used to fill a
+// bound secret: the app would lock the account.
+func TestStaleSealedCopyIsNotUsed(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	acc := e.account(t, "k")
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		row, err := tx.GetAccount(ctx, acc.ID)
+		if err != nil {
+			return err
+		}
+		row.SecretHash = hashSecret("ahk_regenerated-by-an-older-server")
+		return tx.UpdateAccount(ctx, row)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := e.app(t, "web", true)
+	seq := e.lastSeq(t)
+	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "k", AccountID: acc.ID})
+	wantCode(t, err, CodeNoSealedSecret)
+	if acts := e.actionsSince(t, seq); len(acts) != 0 {
+		t.Errorf("the refusal changed something: %q", acts)
+	}
+}

@@ -245,3 +245,47 @@ resource "apphost_app_secret" "` + k + `" {
 		t.Errorf("the plan folds the rotation warnings:\n%s", r.stdout)
 	}
 }
+
+// TestNameTakenOnCreate: a create whose name another object holds plans with
+// a warning on the attribute that mentions moved, import and taint (the
+// plan cannot tell a clash from a replacement), and fails at apply.
+func TestNameTakenOnCreate(t *testing.T) {
+	requireTerraform(t)
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	store := "sqlite:" + filepath.Join(dir, ".apphost", "apphost.db")
+	b := openStore(ctx, t, store)
+	must(b.CreateAccount(ctx, backend.CreateAccountRequest{Name: "taken"}))(t)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "main.tf", `terraform {
+  required_providers {
+    apphost = { source = "apphost/apphost" }
+  }
+}
+
+provider "apphost" {
+  store_path = ".apphost/apphost.db"
+}
+
+resource "apphost_api_key_account" "k" {
+  name = "taken"
+}
+`)
+	r := terraform(ctx, t, dir, "plan")
+	out := strings.Join(strings.Fields(r.stdout+r.stderr), " ")
+	if r.code != 0 || !strings.Contains(out, `Warning: API key account name "taken" is taken`) {
+		t.Fatalf("plan: want a warning, not an error: %s", r)
+	}
+	for _, want := range []string{"-replace", "moved block", "import block"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the warning does not mention %q: %s", want, r)
+		}
+	}
+	r = terraform(ctx, t, dir, "apply", "-auto-approve")
+	if r.code == 0 || !strings.Contains(strings.Join(strings.Fields(r.stderr), " "), `an API key account named "taken" already exists`) {
+		t.Errorf("apply: want it to fail on the taken name: %s", r)
+	}
+}

@@ -37,7 +37,8 @@ func addBackendError(diags *diag.Diagnostics, summary, what string, err error) {
 	case backend.CodeVersionMismatch:
 		todo = "The account was rotated since the plan was made. Run terraform plan (or apply) again."
 	case backend.CodeInUse:
-		todo = "Remove the app secrets bound to it (or bind them to another key account) first."
+		todo = "Remove those apphost_app_secret resources (in this configuration or the one that manages them) or " +
+			"bind them to another key account, or delete those apps; then destroy the account again."
 	case backend.CodeUnavailable:
 		todo = "The backend's store is unavailable or busy. Try again."
 	case backend.CodeUnauthorized:

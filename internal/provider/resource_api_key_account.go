@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -461,11 +460,10 @@ func plannedSecret(plan apiKeyAccountModel) types.String {
 // fold the warnings of several rotating keys into "and N more".
 func (r *apiKeyAccountResource) warnRotation(ctx context.Context, diags *diag.Diagnostics, state apiKeyAccountModel, reasons []string, maybe bool) {
 	var redeployed, idle []string
+	listErr := fmt.Errorf("the provider is not configured yet")
 	if r.backend != nil {
-		list, err := r.backend.ListApps(ctx, backend.ListAppsRequest{BoundToAccountID: state.ID.ValueString()})
-		if err != nil {
-			tflog.Warn(ctx, "Could not list the apps bound to the API key account", map[string]any{"error": err.Error()})
-		}
+		var list []backend.App
+		list, listErr = r.backend.ListApps(ctx, backend.ListAppsRequest{BoundToAccountID: state.ID.ValueString()})
 		for _, a := range list {
 			if a.Deployed {
 				redeployed = append(redeployed, a.Name)
@@ -483,9 +481,13 @@ func (r *apiKeyAccountResource) warnRotation(ctx context.Context, diags *diag.Di
 	var b strings.Builder
 	fmt.Fprintf(&b, "This plan %s the secret of API key account %q (%s) because %s.",
 		verb, state.Name.ValueString(), state.ID.ValueString(), strings.Join(reasons, "; "))
-	if len(redeployed) == 0 {
+	switch {
+	case listErr != nil:
+		fmt.Fprintf(&b, "\n\nThe apps bound to this key could not be listed (%s). The apply redeploys every "+
+			"deployed app bound to it all the same, in the rotation's transaction.", listErr)
+	case len(redeployed) == 0:
 		b.WriteString("\n\nNo deployed app has a secret bound to this key: the rotation redeploys none.")
-	} else {
+	default:
 		fmt.Fprintf(&b, "\n\nThe apply redeploys these apps, bound to this key (whichever configuration manages "+
 			"them): %s. The backend undeploys them, regenerates the secret, seals it into their app secrets and "+
 			"deploys them again, in one transaction: each is down for milliseconds.", joinNames(redeployed))
@@ -506,20 +508,12 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 	}
 	id := state.ID.ValueString()
 	plan.ID = state.ID
+	// cur is what the backend holds as the calls go: saved after each one.
+	cur := plan
+	cur.Name, cur.Description = state.Name, state.Description
 
-	if !plan.Name.Equal(state.Name) || !plan.Description.Equal(state.Description) {
-		a, err := r.backend.UpdateAccount(ctx, backend.UpdateAccountRequest{
-			ID: id, Name: plan.Name.ValueString(), Description: plan.Description.ValueString(),
-		})
-		if err != nil {
-			addBackendError(&resp.Diagnostics, "Error updating API key account",
-				fmt.Sprintf("The API key account %q (%s) was not updated.", state.Name.ValueString(), id), err)
-			return
-		}
-		plan.Name = types.StringValue(a.Name)
-		plan.Description = types.StringValue(a.Description)
-	}
-
+	// The rotation first: it is the call with a precondition (the
+	// secret_version this plan replaces), so a refused one changes nothing.
 	if !plan.SecretVersion.Equal(state.SecretVersion) {
 		expose := plan.ExposeSecret.ValueBool()
 		start := time.Now()
@@ -530,35 +524,57 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 			IdempotencyKey:        uuid.NewString(),
 		})
 		if err != nil {
-			what := fmt.Sprintf("The secret of API key account %q (%s) was not rotated: the backend rolled the "+
-				"rotation back, so the account keeps its current secret and every app bound to it keeps running "+
-				"as before.", plan.Name.ValueString(), id)
-			if backend.IsVersionMismatch(err) {
-				resp.Diagnostics.AddError("API key account was rotated since the plan was made",
-					fmt.Sprintf("%s Its secret_version is no longer %d, the version this plan meant to replace: "+
-						"it was rotated by another apply or outside Terraform after this plan was made. Run "+
-						"terraform plan (or apply) again.\n\nOriginal error: %s", what, state.SecretVersion.ValueInt64(), err))
-			} else {
-				addBackendError(&resp.Diagnostics, "Error rotating API key account secret", what, err)
-			}
-			// Keep what UpdateAccount changed; the secret is as before.
-			state.Name, state.Description = plan.Name, plan.Description
+			addRotationError(&resp.Diagnostics, state.Name.ValueString(), id, state.SecretVersion.ValueInt64(), err)
 			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 			return
 		}
-		plan.setAccount(&a.Account)
-		plan.Secret = secretValue(a)
-		// Save the new state at once: nothing after this may lose it.
-		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		cur.setAccount(&a.Account)
+		cur.Secret = secretValue(a)
+		// Save the rotated state at once: nothing after this may lose it.
+		resp.Diagnostics.Append(resp.State.Set(ctx, &cur)...)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRegeneratedElsewhere, nil)...)
 		tflog.Info(ctx, "Rotated API key account secret", map[string]any{
 			"id": id, "name": a.Name, "secret_version": a.SecretVersion, "apps": len(a.Apps),
 			"rotation_ms": float64(time.Since(start).Microseconds()) / 1000,
 		})
-		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRegeneratedElsewhere, nil)...)
-		return
 	}
 
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if !plan.Name.Equal(state.Name) || !plan.Description.Equal(state.Description) {
+		a, err := r.backend.UpdateAccount(ctx, backend.UpdateAccountRequest{
+			ID: id, Name: plan.Name.ValueString(), Description: plan.Description.ValueString(),
+		})
+		if err != nil {
+			addBackendError(&resp.Diagnostics, "Error updating API key account",
+				fmt.Sprintf("The name and description of API key account %q (%s) were not updated.", state.Name.ValueString(), id), err)
+			resp.Diagnostics.Append(resp.State.Set(ctx, &cur)...)
+			return
+		}
+		cur.Name = types.StringValue(a.Name)
+		cur.Description = types.StringValue(a.Description)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &cur)...)
+}
+
+// addRotationError explains a failed rotation: refused because the account
+// moved on since the plan, of unknown outcome, or rolled back.
+func addRotationError(diags *diag.Diagnostics, name, id string, version int64, err error) {
+	switch {
+	case backend.IsVersionMismatch(err):
+		addBackendError(diags, "API key account was rotated since the plan was made",
+			fmt.Sprintf("The secret of API key account %q (%s) was not rotated: its secret_version is no longer %d, "+
+				"the version this plan meant to replace; it was rotated by another apply or outside Terraform after "+
+				"the plan was made. Nothing was changed.", name, id, version), err)
+	case backend.IsUnavailable(err):
+		addBackendError(diags, "Error rotating API key account secret",
+			fmt.Sprintf("The rotation of API key account %q (%s) may or may not have happened: the backend could not "+
+				"be reached, or its answer was lost. Either way each app bound to the key runs on a secret it holds. "+
+				"Run terraform apply again: its refresh reads the account as it is, and if the rotation went "+
+				"through, the key is rotated once more, which is safe.", name, id), err)
+	default:
+		addBackendError(diags, "Error rotating API key account secret",
+			fmt.Sprintf("The secret of API key account %q (%s) was not rotated: the backend rolled the rotation back, "+
+				"so the account keeps its current secret and every app bound to it runs as before.", name, id), err)
+	}
 }
 
 func (r *apiKeyAccountResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -576,15 +592,13 @@ func (r *apiKeyAccountResource) Delete(ctx context.Context, req resource.DeleteR
 	case backend.IsInUse(err):
 		var apps []string
 		var be *backend.Error
-		if errors.As(err, &be) {
+		if asError(err, &be) {
 			apps = be.Apps
 		}
-		resp.Diagnostics.AddError("API key account is still in use",
+		addBackendError(&resp.Diagnostics, "API key account is still in use",
 			fmt.Sprintf("The API key account %q (%s) was not deleted: app secrets are still bound to it, in the "+
-				"apps %s, which would be left with a secret that can never log in. Remove those "+
-				"apphost_app_secret resources (in this configuration or the one that manages them) or bind them "+
-				"to another key account, or delete those apps; then destroy the account again.\n\nOriginal error: %s",
-				state.Name.ValueString(), id, joinNames(apps), err))
+				"apps %s, which would be left with a secret that can never log in.",
+				state.Name.ValueString(), id, joinNames(apps)), err)
 	default:
 		addBackendError(&resp.Diagnostics, "Error deleting API key account",
 			fmt.Sprintf("The API key account %q (%s) was not deleted.", state.Name.ValueString(), id), err)

@@ -512,7 +512,10 @@ terraform {
 ` + e.provider()
 	w.write(rotationConfig(provider, "1"))
 	w.run(nil, []string{"apply", "-auto-approve"})
-	w.write(rotationConfig(provider, "2"))
+	// The saved plan also changes the description: a refused rotation must
+	// leave that undone too.
+	w.write(strings.Replace(rotationConfig(provider, "2"), `name = "key-a"`, `name = "key-a"
+  description = "changed with the rotation"`, 1))
 	w.run(nil, []string{"plan", "-out", "tfplan"})
 
 	ctx := context.Background()
@@ -531,7 +534,7 @@ terraform {
 		t.Fatalf("the saved plan applied after another rotation:\n%s", out)
 	}
 	text := strings.Join(strings.Fields(string(out)), " ")
-	for _, want := range []string{"API key account was rotated since the plan was made", "plan (or apply) again", "no longer 1"} {
+	for _, want := range []string{"API key account was rotated since the plan was made", "plan (or apply) again", "no longer 1", "Nothing was changed"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the apply's error does not say %q:\n%s", want, out)
 		}
