@@ -223,6 +223,11 @@ func hash(s string) []byte {
 // now is the clock, read per event as the real backend reads it.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
+// nameTaken is the conflict of a taken name, on the name attribute.
+func nameTaken(format, name string) error {
+	return &backend.Error{Code: backend.CodeConflict, Field: "name", Message: fmt.Sprintf(format, name)}
+}
+
 func notFound(what, id string) error {
 	return backend.Errorf(backend.CodeNotFound, "%s %q not found", what, id)
 }
@@ -445,7 +450,7 @@ func (b *Backend) CreateAccount(ctx context.Context, req backend.CreateAccountRe
 	}
 	defer b.mu.Unlock()
 	if b.accountNameTaken(req.Name, "") {
-		return nil, backend.Errorf(backend.CodeConflict, "an API key account named %q already exists", req.Name)
+		return nil, nameTaken("an API key account named %q already exists", req.Name)
 	}
 	expose := req.ExposeSecret == nil || *req.ExposeSecret
 	sec, h := newSecret()
@@ -531,7 +536,7 @@ func (b *Backend) UpdateAccount(ctx context.Context, req backend.UpdateAccountRe
 	var changes []string
 	if req.Name != a.Name {
 		if b.accountNameTaken(req.Name, a.ID) {
-			return nil, backend.Errorf(backend.CodeConflict, "an API key account named %q already exists", req.Name)
+			return nil, nameTaken("an API key account named %q already exists", req.Name)
 		}
 		changes = append(changes, fmt.Sprintf("name: %s -> %s", a.Name, req.Name))
 	}
@@ -704,7 +709,7 @@ func (b *Backend) CreateApp(ctx context.Context, req backend.CreateAppRequest) (
 	}
 	defer b.mu.Unlock()
 	if b.appNameTaken(req.Name, "") {
-		return nil, backend.Errorf(backend.CodeConflict, "an app named %q already exists", req.Name)
+		return nil, nameTaken("an app named %q already exists", req.Name)
 	}
 	t := now()
 	a := &backend.App{
@@ -795,7 +800,7 @@ func (b *Backend) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 	var changed []string
 	if req.Name != a.Name {
 		if b.appNameTaken(req.Name, a.ID) {
-			return nil, backend.Errorf(backend.CodeConflict, "an app named %q already exists", req.Name)
+			return nil, nameTaken("an app named %q already exists", req.Name)
 		}
 		changed = append(changed, "name")
 	}
