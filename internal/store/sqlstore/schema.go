@@ -72,6 +72,14 @@ var migrations = [][]string{
 			detail TEXT NOT NULL
 		)`,
 	},
+	// Store-wide settings: the sealing key's check value ("key_check"), so
+	// that every process on the store must hold the same key.
+	{
+		`CREATE TABLE settings (
+			name TEXT PRIMARY KEY,
+			value BLOB_T NOT NULL
+		)`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes.

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteAccountWithSecrets", testDeleteAccountWithSecrets},
 		{"Idempotency", testIdempotency},
 		{"Audit", testAudit},
+		{"Settings", testSettings},
 		{"Rollback", testRollback},
 		{"ReadIsReadOnly", testReadIsReadOnly},
 		{"ConcurrentWriters", func(t *testing.T, s store.Store) { Concurrent(t, s) }},
