@@ -45,7 +45,23 @@ func errLocked(name string) *Error {
 // would be in a transaction of its own: it sees the failure counts and locks
 // of the logins before it and gets its own audit events and sequence numbers.
 func (s *Service) Login(ctx context.Context, req LoginRequest) error {
-	c := &loginCall{actor: ActorFrom(ctx), req: req, ctx: ctx, wake: make(chan bool, 1)}
+	return s.queueLogin(ctx, req, false)
+}
+
+// NetworkLogin is a login over the network (the server's POST /v1/login and
+// Basic auth): it is checked and audited like Login, and a success resets the
+// failure count, but a failure never counts toward the account's lockout, so
+// an anonymous caller cannot lock anyone out. The server throttles failed
+// network logins per client address and account instead.
+func (s *Service) NetworkLogin(ctx context.Context, req LoginRequest) error {
+	return s.queueLogin(ctx, req, true)
+}
+
+func (s *Service) queueLogin(ctx context.Context, req LoginRequest, network bool) error {
+	if err := validateLogin(req); err != nil {
+		return err
+	}
+	c := &loginCall{actor: ActorFrom(ctx), req: req, network: network, ctx: ctx, wake: make(chan bool, 1)}
 	q := &s.logins
 	q.mu.Lock()
 	q.calls = append(q.calls, c)
@@ -74,11 +90,12 @@ type loginQueue struct {
 
 // loginCall is one Login waiting in the queue.
 type loginCall struct {
-	ctx   context.Context
-	actor string
-	req   LoginRequest
-	err   error     // the result, set before wake gets true
-	wake  chan bool // true: done, err is set; false: run the next group
+	ctx     context.Context
+	actor   string
+	req     LoginRequest
+	network bool      // a failure does not count toward the lockout
+	err     error     // the result, set before wake gets true
+	wake    chan bool // true: done, err is set; false: run the next group
 }
 
 // runLoginGroup takes the waiting logins (the caller's own among them) and
@@ -139,7 +156,7 @@ func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 			}
 			o.actor = c.actor
 			o.now = s.now().UTC().Truncate(time.Microsecond)
-			failure, err := o.login(c.req)
+			failure, err := o.login(c.req, !c.network)
 			if err != nil {
 				return err
 			}
@@ -162,7 +179,7 @@ func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 		var failure error
 		err := s.write(c.ctx, func(o *op) error {
 			var err error
-			failure, err = o.login(c.req)
+			failure, err = o.login(c.req, !c.network)
 			return err
 		})
 		c.err = cmp.Or(err, failure)
@@ -170,9 +187,10 @@ func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 }
 
 // login checks one login as o's actor and returns its result as Login does
-// (nil, login_failed or locked); a store failure is the second result.
-func (o *op) login(req LoginRequest) (failure, err error) {
-	res, name, err := o.attemptLogin(o.actor, req.AccountID, req.Secret)
+// (nil, login_failed or locked); a store failure is the second result. count
+// says whether a failure counts toward the lockout.
+func (o *op) login(req LoginRequest, count bool) (failure, err error) {
+	res, name, err := o.attemptLoginCounting(o.actor, req.AccountID, req.Secret, count)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +205,13 @@ func (o *op) login(req LoginRequest) (failure, err error) {
 
 // attemptLogin checks one login as actor and records it: the audit event,
 // the failure count, the lock at the threshold. It returns the account name.
+// With count false (a network login) a failure is audited only: the count
+// and the lock stay as they are.
 func (o *op) attemptLogin(actor, id, secret string) (loginResult, string, error) {
+	return o.attemptLoginCounting(actor, id, secret, true)
+}
+
+func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginResult, string, error) {
 	hash := hashSecret(secret) // before the lookup, so an unknown ID costs the same
 	a, err := o.tx.GetAccount(o.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -215,6 +239,14 @@ func (o *op) attemptLogin(actor, id, secret string) (loginResult, string, error)
 	}
 
 	wasLocked := a.Locked
+	if !count {
+		detail := "wrong secret, not counted (network login)"
+		res := loginWrongSecret
+		if wasLocked {
+			detail, res = "account locked, not counted (network login)", loginLocked
+		}
+		return res, a.Name, o.auditAs(actor, ActionLoginFailure, TargetAccount, a.ID, a.Name, detail)
+	}
 	a.FailedLoginAttempts++
 	if !a.Locked && a.FailedLoginAttempts >= o.s.threshold {
 		a.Locked = true

@@ -114,8 +114,10 @@ func decodeError(resp *http.Response) error {
 		code = backend.CodeConflict
 	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge:
 		code = backend.CodeInvalid
-	case http.StatusUnauthorized, http.StatusForbidden:
+	case http.StatusUnauthorized:
 		code = backend.CodeUnauthorized
+	case http.StatusForbidden:
+		code = backend.CodeForbidden
 	case http.StatusLocked:
 		code = backend.CodeLocked
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:

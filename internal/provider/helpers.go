@@ -33,6 +33,10 @@ func addBackendError(diags *diag.Diagnostics, summary, what string, err error) {
 		todo = "The backend's store is unavailable or busy. Try again."
 	case backend.CodeUnauthorized:
 		todo = "Check the provider's api_key_id and api_key_secret."
+	case backend.CodeForbidden:
+		todo = "The provider's api_key_id is not an admin API key account: use an admin account's ID and secret."
+	case backend.CodeRateLimited:
+		todo = "Too many failed logins from this address at this API key account: wait for the time the error names, then check api_key_id and api_key_secret."
 	case backend.CodeSchemaNewer:
 		todo = "The store was written by a newer version of apphost. Upgrade the provider."
 	case backend.CodeKeyFile:

@@ -148,6 +148,8 @@ func statusOf(code string) int {
 		return http.StatusUnprocessableEntity
 	case backend.CodeLoginFailed, backend.CodeUnauthorized:
 		return http.StatusUnauthorized
+	case backend.CodeForbidden:
+		return http.StatusForbidden
 	case backend.CodeLocked:
 		return http.StatusLocked
 	case backend.CodeUnavailable:
