@@ -59,8 +59,8 @@ func TestTrustedProxy(t *testing.T) {
 	}
 	l := newLimiter(RateLimit{TrustedProxies: []netip.Prefix{p}})
 	for _, c := range []struct{ peer, xff, want string }{
-		{"192.0.2.1:1", "203.0.113.9", "192.0.2.1"},          // not a proxy: the header is ignored
-		{"10.1.1.1:1", "203.0.113.9", "203.0.113.9"},         // the proxy's client
+		{"192.0.2.1:1", "203.0.113.9", "192.0.2.1"},           // not a proxy: the header is ignored
+		{"10.1.1.1:1", "203.0.113.9", "203.0.113.9"},          // the proxy's client
 		{"10.1.1.1:1", "1.2.3.4, 203.0.113.9", "203.0.113.9"}, // a client-supplied hop is not believed
 		{"10.1.1.1:1", "203.0.113.9, 10.2.2.2", "203.0.113.9"},
 		{"10.1.1.1:1", "", "10.1.1.1"},
