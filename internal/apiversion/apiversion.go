@@ -23,4 +23,8 @@ type Info struct {
 	Version string `json:"version"`
 	// APIVersion is Current of the server.
 	APIVersion int `json:"api_version"`
+	// APIKeyAccount is the name of the admin account whose Basic
+	// credentials came with the request, checked like any admin call; empty
+	// when none came.
+	APIKeyAccount string `json:"api_key_account,omitempty"`
 }

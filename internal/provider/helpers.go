@@ -30,7 +30,7 @@ func addBackendError(diags *diag.Diagnostics, summary, what string, err error) {
 	case backend.CodeInvalid:
 		todo = "The backend rejected the input. Correct the configuration."
 	case backend.CodeUnavailable:
-		todo = "The backend's store is unavailable or busy. Try again."
+		todo = "The backend is unavailable or busy: for a remote backend, check that the apphost server at the endpoint runs and is reachable; for the embedded one, that its store is not locked by another process. Then try again."
 	case backend.CodeUnauthorized:
 		todo = "Check the provider's api_key_id and api_key_secret."
 	case backend.CodeForbidden:
