@@ -49,6 +49,9 @@ func runAccounts(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
+	if !sf.check(stderr, "accounts") {
+		return exitUsage
+	}
 	if *asJSON && *asImports {
 		fmt.Fprintf(stderr, "%s accounts: --json and --import-blocks cannot be used together\n", Program)
 		fs.Usage()

@@ -32,6 +32,9 @@ func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
+	if !sf.check(stderr, "audit") {
+		return exitUsage
+	}
 	if *after < 0 {
 		fmt.Fprintln(stderr, "audit: --after must not be negative")
 		return exitUsage

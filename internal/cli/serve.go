@@ -163,7 +163,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return fail("listening on %s: %v", listen, err)
 	}
 	defer func() { _ = ln.Close() }()
-	if err := bootstrapAdmin(ctx, svc, stdout, log); err != nil {
+	// The one display of a generated secret comes after the listening line.
+	var shown strings.Builder
+	if err := bootstrapAdmin(ctx, svc, &shown, log); err != nil {
 		return fail("%v", err)
 	}
 
@@ -183,10 +185,11 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer stop()
 	served := make(chan error, 1)
 	go func() {
+		// net/http's own 400 and 431 answers are made JSON by the wrapper.
 		if tlsConfig != nil {
-			served <- srv.ServeTLS(ln, "", "")
+			served <- srv.Serve(server.JSONErrors(tls.NewListener(ln, tlsConfig)))
 		} else {
-			served <- srv.Serve(ln)
+			served <- srv.Serve(server.JSONErrors(ln))
 		}
 	}()
 	scheme := "http"
@@ -196,6 +199,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	addr := ln.Addr().String()
 	log.Info("serving", "address", addr, "scheme", scheme, "store", redactStore(sf.store))
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, addr)
+	_, _ = io.WriteString(stdout, shown.String())
 
 	select {
 	case err := <-served:
