@@ -55,7 +55,7 @@ func TestFinding5_badBytesAre4xx(t *testing.T) {
 
 // TestFinding7_smaller: serve makes (and shows) the generated admin secret
 // only once it has its port; 403 says forbidden; net/http's own 431 and
-// 400 are JSON; --store ” is a usage error for every store command.
+// 400 are JSON; an empty --store ("") is a usage error for every store command.
 func TestFinding7_smaller(t *testing.T) {
 	store := backendtest.SQLiteStore(t)
 
