@@ -6,7 +6,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,6 +76,13 @@ func (s *Service) queueLogin(ctx context.Context, req LoginRequest, network bool
 			return c.err
 		}
 	}
+	// Under load (a group ended a moment ago, or this caller takes over
+	// from one), a moment's wait lets the calls on their way join this
+	// group, so one transaction, whose begin and commit cost more than its
+	// logins, serves more of them. An idle server does not wait.
+	if !lead || s.loginsBusyLately() {
+		s.gather()
+	}
 	s.runLoginGroup(ctx)
 	return c.err
 }
@@ -81,11 +90,57 @@ func (s *Service) queueLogin(ctx context.Context, req LoginRequest, network bool
 // maxLoginGroup bounds one group, so that a transaction stays short.
 const maxLoginGroup = 256
 
+// loginGatherWait is the longest the leader of a group under load waits for
+// more calls before it runs the group, and loginGatherIdle how long it waits
+// for the next one.
+const (
+	loginGatherWait = 500 * time.Microsecond
+	loginGatherIdle = 150 * time.Microsecond
+)
+
+// loginBusyWindow: a group that ended this recently means logins are
+// arriving back to back.
+const loginBusyWindow = 2 * time.Millisecond
+
+// loginsBusyLately reports whether the last group ended within
+// loginBusyWindow: logins are arriving back to back.
+func (s *Service) loginsBusyLately() bool {
+	end := s.logins.lastEnd.Load()
+	return end != 0 && time.Since(time.Unix(0, end)) < loginBusyWindow
+}
+
+// gather waits, briefly, for more logins to join the next group: until the
+// group is large, loginGatherWait has passed, or no call has joined for
+// loginGatherIdle (so a lone caller logging in back to back waits little).
+func (s *Service) gather() {
+	q := &s.logins
+	start := time.Now()
+	last, lastGrew := -1, start
+	for n := 0; ; n++ {
+		q.mu.Lock()
+		queued := len(q.calls)
+		q.mu.Unlock()
+		now := time.Now()
+		if queued != last {
+			last, lastGrew = queued, now
+		}
+		if queued >= maxLoginGroup/4 || now.Sub(start) >= loginGatherWait || now.Sub(lastGrew) >= loginGatherIdle {
+			return
+		}
+		if n < 8 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+}
+
 // loginQueue holds the logins waiting for the next group commit.
 type loginQueue struct {
-	mu    sync.Mutex
-	calls []*loginCall
-	busy  bool // a caller is running a group; the others wait in calls
+	mu      sync.Mutex
+	calls   []*loginCall
+	busy    bool         // a caller is running a group; the others wait in calls
+	lastEnd atomic.Int64 // when the last group ended (Unix nanoseconds)
 }
 
 // loginCall is one Login waiting in the queue.
@@ -127,6 +182,7 @@ func (s *Service) runLoginGroup(ctx context.Context) {
 // caller to run the next group, or leaves the queue idle.
 func (s *Service) handOffLogins(group []*loginCall) {
 	q := &s.logins
+	q.lastEnd.Store(time.Now().UnixNano())
 	q.mu.Lock()
 	var next *loginCall
 	if len(q.calls) > 0 {

@@ -111,8 +111,19 @@ func (s *Store) run(sqlTx *sql.Tx, stmts *stmtCache, fn func(store.Tx) error) (e
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&tx{s: s, tx: sqlTx, stmts: stmts}); err != nil {
+	var t store.Tx = &tx{s: s, tx: sqlTx, stmts: stmts}
+	var w *writeTx
+	if stmts == s.writeStmts {
+		w = newWriteTx(t.(*tx))
+		t = w
+	}
+	if err := fn(t); err != nil {
 		return err
+	}
+	if w != nil {
+		if err := w.flush(w.ctx); err != nil {
+			return err
+		}
 	}
 	done = true
 	if err := sqlTx.Commit(); err != nil {
