@@ -168,6 +168,18 @@ func startServe(t *testing.T, dir string, env []string, args ...string) *server 
 	}
 }
 
+// exited waits (boundedly) for a serve that should not start to exit, and
+// fails t when it runs on.
+func (s *server) exited(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		s.stop()
+		t.Fatalf("serve started (%s) and ran on, where it should have refused to start:\n%s", s.URL, s.log())
+	}
+}
+
 func (s *server) stop() {
 	select {
 	case <-s.done:

@@ -66,7 +66,7 @@ func TestFinding7_smaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed := startServe(t, "", nil, "--store", store, "--listen", ln.Addr().String())
-	<-failed.done
+	failed.exited(t)
 	if failed.code == 0 || strings.Contains(failed.out(), "APPHOST_API_KEY_SECRET") {
 		t.Fatalf("serve on a taken port: exit %d, stdout %q", failed.code, failed.out())
 	}

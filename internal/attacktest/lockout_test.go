@@ -18,7 +18,7 @@ func TestFinding1_noGuessingPastTheThrottle(t *testing.T) {
 	store := backendtest.SQLiteStore(t)
 
 	short := startServe(t, "", []string{"APPHOST_ADMIN_KEY_ID=" + newAdmin().ID, "APPHOST_ADMIN_KEY_SECRET=7391"}, "--store", store)
-	<-short.done
+	short.exited(t)
 	if short.URL != "" || short.code != 2 || !strings.Contains(short.log(), "at least 32") {
 		t.Fatalf("serve with a 4-character admin secret: exit %d, stderr %s", short.code, short.log())
 	}

@@ -41,7 +41,7 @@ func TestFinding3_replicasShareOneKey(t *testing.T) {
 
 			// No key file: refused, and no key file made.
 			r2 := startServe(t, second, adminEnv(admin), "--store", store)
-			<-r2.done
+			r2.exited(t)
 			key2 := filepath.Join(second, ".apphost", "apphost.key")
 			if r2.URL != "" || r2.code == 0 || !strings.Contains(r2.log(), "is missing") {
 				t.Fatalf("second replica without the key: exit %d, %s", r2.code, r2.log())
@@ -55,7 +55,7 @@ func TestFinding3_replicasShareOneKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			r2 = startServe(t, second, adminEnv(admin), "--store", store, "--key-file", other)
-			<-r2.done
+			r2.exited(t)
 			if r2.URL != "" || r2.code == 0 || !strings.Contains(r2.log(), "not this store's sealing key") {
 				t.Fatalf("second replica with another key: exit %d, %s", r2.code, r2.log())
 			}
