@@ -38,9 +38,9 @@ func TestRecoverAdmin(t *testing.T) {
 	ctx := context.Background()
 
 	// No admin: one is created.
-	res, err := e.s.RecoverAdmin(ctx, "", true)
+	_, err := e.s.RecoverAdmin(ctx, "", true)
 	wantCode(t, err, CodeNotFound)
-	res, err = e.s.RecoverAdmin(ctx, "", false)
+	res, err := e.s.RecoverAdmin(ctx, "", false)
 	if err != nil || !res.Created || res.Secret == "" || !res.Account.Admin {
 		t.Fatalf("RecoverAdmin on a store without admin = %+v, %v", res, err)
 	}
