@@ -3,13 +3,9 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/local"
 )
 
@@ -29,8 +25,15 @@ func runRecoverAdmin(ctx context.Context, args []string, _ io.Reader, stdout, st
 	if !sf.check(stderr, "recover-admin") {
 		return exitUsage
 	}
-	if err := storeExists(sf.store); err != nil {
+	// A mistyped path or URL must not create a store.
+	exists, err := local.Exists(ctx, sf.store)
+	if err != nil {
 		fmt.Fprintf(stderr, "%s recover-admin: %v\n", Program, err)
+		return exitFail
+	}
+	if !exists {
+		fmt.Fprintf(stderr, "%s recover-admin: store %s does not exist: check --store (or %s); recover-admin never creates a store\n",
+			Program, redactStore(sf.store), local.EnvStorePath)
 		return exitFail
 	}
 	// Admin secrets are never sealed: no key file is needed or created.
@@ -39,19 +42,6 @@ func runRecoverAdmin(ctx context.Context, args []string, _ io.Reader, stdout, st
 		return exitFail
 	}
 	defer func() { _ = svc.Close() }()
-	if strings.HasPrefix(sf.store, "postgres") {
-		// A database that is reachable but holds no apphost store is a
-		// mistyped URL, not something to recover.
-		accounts, err := svc.ListAccounts(ctx, backend.ListAccountsRequest{})
-		if err == nil && len(accounts) == 0 {
-			events, aerr := svc.ListAuditEvents(ctx, backend.AuditQuery{Limit: 1})
-			if aerr == nil && len(events) == 0 {
-				fmt.Fprintf(stderr, "%s recover-admin: store %s holds no apphost data: check the URL (recover-admin does not set up a new store; serve does)\n",
-					Program, redactStore(sf.store))
-				return exitFail
-			}
-		}
-	}
 
 	res, err := svc.RecoverAdmin(ctx, *keyID, *unlockOnly)
 	if err != nil {
@@ -79,21 +69,4 @@ func runRecoverAdmin(ctx context.Context, args []string, _ io.Reader, stdout, st
 			"  APPHOST_API_KEY_ID=%s\n  APPHOST_API_KEY_SECRET=%s\n", what, res.Account.Name, res.Account.ID, res.Secret)
 	}
 	return exitOK
-}
-
-// storeExists refuses a SQLite store whose file is missing: a mistyped path
-// must not create a new store.
-func storeExists(store string) error {
-	path, ok := strings.CutPrefix(store, "sqlite:")
-	if !ok {
-		return nil // PostgreSQL: the database must exist to connect at all
-	}
-	path = strings.TrimPrefix(path, "//")
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("store %s does not exist: check --store (or %s); recover-admin never creates a store", store, local.EnvStorePath)
-		}
-		return fmt.Errorf("store %s: %w", store, err)
-	}
-	return nil
 }
