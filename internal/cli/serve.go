@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -64,6 +65,9 @@ func (p *proxyList) Set(v string) error {
 	}
 	return nil
 }
+
+// serveGCPercent is serve's GOGC unless the environment sets one.
+const serveGCPercent = 400
 
 // shutdownTimeout bounds the wait for requests in flight on SIGTERM/SIGINT.
 const shutdownTimeout = 30 * time.Second
@@ -135,6 +139,12 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	// A server's live heap is small and its garbage per request large, so
+	// the default GOGC=100 collects very often; 400 spends a few more MB
+	// for about a tenth less CPU per login. GOGC in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "%s serve: %s\n", Program, fmt.Sprintf(format, a...))
 		return exitFail
