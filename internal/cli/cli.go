@@ -159,7 +159,7 @@ type storeFlags struct {
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
-	s.registerStore(fs)
+	s.storeFlag(fs)
 	fs.StringVar(&s.keyFile, "key-file", "",
 		"the `FILE` of the key that seals app secret values (default: PATH.key beside a SQLite store; for PostgreSQL $APPHOST_KEY_FILE, else "+local.DefaultPostgresKeyFile+")")
 }
@@ -167,6 +167,12 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 // registerStore registers --store only: for the commands that need no key
 // file (audit, accounts).
 func (s *storeFlags) registerStore(fs *flag.FlagSet) {
+	s.storeFlag(fs)
+	// Accepted, so that scripts written for the store commands keep working.
+	fs.StringVar(&s.keyFile, "key-file", "", "ignored: this command reads no secret and needs no key `FILE`")
+}
+
+func (s *storeFlags) storeFlag(fs *flag.FlagSet) {
 	fs.StringVar(&s.store, "store", local.DefaultStore(),
 		"the backend's `STORE`: sqlite:PATH or postgres://...")
 }
