@@ -45,6 +45,9 @@ func accountNameTaken(name string) *Error {
 }
 
 func (o *op) getAccount(id string) (store.AccountRow, error) {
+	if !CleanText(id) {
+		return store.AccountRow{}, accountNotFound(id)
+	}
 	a, err := o.tx.GetAccount(o.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return a, accountNotFound(id)
@@ -170,8 +173,9 @@ func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret strin
 	if err := validateName("name", name); err != nil {
 		return nil, err
 	}
-	if secret == "" {
-		return nil, InvalidField("secret", "secret must not be empty")
+	if len(secret) < MinAdminSecretLength {
+		return nil, InvalidField("secret", "an admin secret must have at least %d characters, this one has %d: "+
+			"use a random one, such as 32 random bytes in base64url (openssl rand -base64 32), or let serve generate one", MinAdminSecretLength, len(secret))
 	}
 	if len(secret) > MaxSecretValueLength {
 		return nil, InvalidField("secret", "secret is %d bytes long; the limit is %d", len(secret), MaxSecretValueLength)
@@ -257,6 +261,9 @@ func (s *Service) GetAccount(ctx context.Context, id string) (*Account, error) {
 // GetAccountByName returns the account named name.
 func (s *Service) GetAccountByName(ctx context.Context, name string) (*Account, error) {
 	return s.getAccountBy(ctx, func(o *op) (store.AccountRow, error) {
+		if !CleanText(name) {
+			return store.AccountRow{}, Errorf(CodeNotFound, "no API key account named %q", name)
+		}
 		a, err := o.tx.GetAccountByName(o.ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return a, Errorf(CodeNotFound, "no API key account named %q", name)
@@ -555,6 +562,9 @@ func (s *Service) DeleteAccount(ctx context.Context, req DeleteAccountRequest) e
 	return s.write(ctx, func(o *op) error {
 		row, err := o.getAccount(req.ID)
 		if err != nil {
+			return err
+		}
+		if err := o.refuseLastAdmin(row); err != nil {
 			return err
 		}
 		apps, err := o.accountApps(row.ID)

@@ -359,8 +359,8 @@ func TestAdminAccount(t *testing.T) {
 	if has, _ := e.s.HasAdminAccount(ctx); has {
 		t.Error("a plain account counts as admin")
 	}
-	e.secrets = append(e.secrets, "admin-secret-value")
-	a, err := e.s.CreateAdminAccount(ctx, "admin-id", "admin", "admin-secret-value")
+	e.secrets = append(e.secrets, "admin-secret-value-of-32-characters")
+	a, err := e.s.CreateAdminAccount(ctx, "admin-id", "admin", "admin-secret-value-of-32-characters")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,11 +370,13 @@ func TestAdminAccount(t *testing.T) {
 	if has, _ := e.s.HasAdminAccount(ctx); !has {
 		t.Error("HasAdminAccount = false")
 	}
-	if err := e.s.Login(ctx, LoginRequest{AccountID: "admin-id", Secret: "admin-secret-value"}); err != nil {
+	if err := e.s.Login(ctx, LoginRequest{AccountID: "admin-id", Secret: "admin-secret-value-of-32-characters"}); err != nil {
 		t.Error(err)
 	}
-	_, err = e.s.CreateAdminAccount(ctx, "admin-id", "admin2", "x")
+	_, err = e.s.CreateAdminAccount(ctx, "admin-id", "admin2", "another-admin-secret-of-32-characters")
 	wantCode(t, err, CodeConflict)
+	_, err = e.s.CreateAdminAccount(ctx, "id4", "admin4", "7391")
+	wantCode(t, err, CodeInvalid)
 	_, err = e.s.CreateAdminAccount(ctx, "", "admin3", "x")
 	wantCode(t, err, CodeInvalid)
 	_, err = e.s.CreateAdminAccount(ctx, "id3", "admin3", "")

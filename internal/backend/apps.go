@@ -21,6 +21,9 @@ func appNameTaken(name string) *Error {
 }
 
 func (o *op) getApp(id string) (store.AppRow, error) {
+	if !CleanText(id) {
+		return store.AppRow{}, appNotFound(id)
+	}
 	a, err := o.tx.GetApp(o.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return a, appNotFound(id)
@@ -148,6 +151,9 @@ func (s *Service) GetApp(ctx context.Context, id string) (*App, error) {
 // GetAppByName returns the app named name.
 func (s *Service) GetAppByName(ctx context.Context, name string) (*App, error) {
 	return s.getAppBy(ctx, func(o *op) (store.AppRow, error) {
+		if !CleanText(name) {
+			return store.AppRow{}, Errorf(CodeNotFound, "no app named %q", name)
+		}
 		a, err := o.tx.GetAppByName(o.ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
 			return a, Errorf(CodeNotFound, "no app named %q", name)

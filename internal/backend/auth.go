@@ -18,6 +18,9 @@ import (
 // without its failures counting toward anyone's lockout.
 func (s *Service) CheckSecret(ctx context.Context, id, secret string) (*Account, error) {
 	hash := hashSecret(secret) // before the lookup, so an unknown ID costs the same
+	if err := validateLogin(LoginRequest{AccountID: id, Secret: secret}); err != nil {
+		return nil, err
+	}
 	var out *Account
 	err := s.read(ctx, func(o *op) error {
 		row, err := o.tx.GetAccount(o.ctx, id)
@@ -46,10 +49,11 @@ func (s *Service) CheckSecret(ctx context.Context, id, secret string) (*Account,
 // AuthenticateAdmin checks the credentials of an admin API call. A right
 // secret of an unlocked account with no failed logins on record is a read
 // only (CheckSecret): an API call writes nothing to authenticate. Anything
-// else goes through Login's write path, so a failure counts toward the
-// lockout (and locks at the threshold) exactly as a failed Login does, and a
-// success after failures resets the count as Login does. The account is
-// returned whether or not it is an admin; the caller decides what that allows.
+// else goes through NetworkLogin's write path: a failure is audited but never
+// counts toward the lockout (the server throttles it per client address and
+// account instead), and a success after failures resets the count as Login
+// does. The account is returned whether or not it is an admin; the caller
+// decides what that allows.
 func (s *Service) AuthenticateAdmin(ctx context.Context, id, secret string) (*Account, error) {
 	a, err := s.CheckSecret(ctx, id, secret)
 	switch {
@@ -58,7 +62,7 @@ func (s *Service) AuthenticateAdmin(ctx context.Context, id, secret string) (*Ac
 	case err != nil && CodeOf(err) != CodeLoginFailed && CodeOf(err) != CodeLocked:
 		return nil, err // the store failed: nothing was decided, nothing to count
 	}
-	if err := s.Login(ctx, LoginRequest{AccountID: id, Secret: secret}); err != nil {
+	if err := s.NetworkLogin(ctx, LoginRequest{AccountID: id, Secret: secret}); err != nil {
 		return nil, err
 	}
 	return s.CheckSecret(ctx, id, secret)

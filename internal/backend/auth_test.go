@@ -2,12 +2,13 @@ package backend
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
-// TestAuthenticateAdmin: a right secret is a read (no event); a wrong one
-// counts and locks at the threshold exactly as Login does; CheckSecret never
-// writes, whatever the outcome.
+// TestAuthenticateAdmin: a right secret is a read (no event); a wrong one is
+// a network login, audited and never counted; CheckSecret never writes,
+// whatever the outcome.
 func TestAuthenticateAdmin(t *testing.T) {
 	e := newEnv(t, 3)
 	ctx := context.Background()
@@ -35,12 +36,20 @@ func TestAuthenticateAdmin(t *testing.T) {
 		t.Fatalf("CheckSecret wrote %v", got)
 	}
 
-	// A failure counts; a success after it resets the count like Login.
+	// A failure is a network login: audited, never counted. A success after
+	// counted failures (the login command's) resets the count like Login.
 	if _, err := e.s.AuthenticateAdmin(ctx, k.ID, "wrong"); CodeOf(err) != CodeLoginFailed {
 		t.Fatalf("AuthenticateAdmin(wrong) = %v", err)
 	}
+	if n := e.getAccount(t, k.ID).FailedLoginAttempts; n != 0 {
+		t.Fatalf("failed_login_attempts = %d after a network failure, want 0", n)
+	}
+	if got := e.actionsSince(t, seq); len(got) != 1 || !strings.Contains(got[0], ActionLoginFailure) {
+		t.Fatalf("a failed AuthenticateAdmin wrote %v, want one login.failure", got)
+	}
+	_ = e.s.Login(ctx, LoginRequest{AccountID: k.ID, Secret: "wrong"})
 	if n := e.getAccount(t, k.ID).FailedLoginAttempts; n != 1 {
-		t.Fatalf("failed_login_attempts = %d, want 1", n)
+		t.Fatalf("failed_login_attempts = %d after a counted failure, want 1", n)
 	}
 	if _, err := e.s.AuthenticateAdmin(ctx, k.ID, k.Secret); err != nil {
 		t.Fatal(err)
@@ -49,10 +58,16 @@ func TestAuthenticateAdmin(t *testing.T) {
 		t.Fatalf("failed_login_attempts = %d after a success, want 0", n)
 	}
 
-	// Failures lock at the threshold; then the right secret is refused, by
-	// both paths.
-	for range 3 {
+	// Network failures never lock; counted ones lock at the threshold, and
+	// then the right secret is refused, by both paths.
+	for range 10 {
 		_, _ = e.s.AuthenticateAdmin(ctx, k.ID, "wrong")
+	}
+	if e.getAccount(t, k.ID).Locked {
+		t.Fatal("network failures locked the account")
+	}
+	for range 3 {
+		_ = e.s.Login(ctx, LoginRequest{AccountID: k.ID, Secret: "wrong"})
 	}
 	if !e.getAccount(t, k.ID).Locked {
 		t.Fatal("not locked at the threshold")

@@ -23,6 +23,7 @@ const (
 	CodeLoginFailed  = "login_failed" // wrong ID or secret
 	CodeLocked       = "locked"       // the account is locked
 	CodeUnauthorized = "unauthorized" // no or wrong credentials for the admin API
+	CodeForbidden    = "forbidden"    // right credentials of an account that may not do this
 	CodeRateLimited  = "rate_limited" // too many failed logins from one client address; wait
 	CodeUnavailable  = "unavailable"  // the store cannot be reached; retry later
 	CodeSchemaNewer  = "schema_newer" // the store was written by a newer version

@@ -6,7 +6,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,7 +47,23 @@ func errLocked(name string) *Error {
 // would be in a transaction of its own: it sees the failure counts and locks
 // of the logins before it and gets its own audit events and sequence numbers.
 func (s *Service) Login(ctx context.Context, req LoginRequest) error {
-	c := &loginCall{actor: ActorFrom(ctx), req: req, ctx: ctx, wake: make(chan bool, 1)}
+	return s.queueLogin(ctx, req, false)
+}
+
+// NetworkLogin is a login over the network (the server's POST /v1/login and
+// Basic auth): it is checked and audited like Login, and a success resets the
+// failure count, but a failure never counts toward the account's lockout, so
+// an anonymous caller cannot lock anyone out. The server throttles failed
+// network logins per client address and account instead.
+func (s *Service) NetworkLogin(ctx context.Context, req LoginRequest) error {
+	return s.queueLogin(ctx, req, true)
+}
+
+func (s *Service) queueLogin(ctx context.Context, req LoginRequest, network bool) error {
+	if err := validateLogin(req); err != nil {
+		return err
+	}
+	c := &loginCall{actor: ActorFrom(ctx), req: req, network: network, ctx: ctx, wake: make(chan bool, 1)}
 	q := &s.logins
 	q.mu.Lock()
 	q.calls = append(q.calls, c)
@@ -58,6 +76,13 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) error {
 			return c.err
 		}
 	}
+	// Under load (a group ended a moment ago, or this caller takes over
+	// from one), a moment's wait lets the calls on their way join this
+	// group, so one transaction, whose begin and commit cost more than its
+	// logins, serves more of them. An idle server does not wait.
+	if !lead || s.loginsBusyLately() {
+		s.gather()
+	}
 	s.runLoginGroup(ctx)
 	return c.err
 }
@@ -65,20 +90,67 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) error {
 // maxLoginGroup bounds one group, so that a transaction stays short.
 const maxLoginGroup = 256
 
+// loginGatherWait is the longest the leader of a group under load waits for
+// more calls before it runs the group, and loginGatherIdle how long it waits
+// for the next one.
+const (
+	loginGatherWait = 500 * time.Microsecond
+	loginGatherIdle = 150 * time.Microsecond
+)
+
+// loginBusyWindow: a group that ended this recently means logins are
+// arriving back to back.
+const loginBusyWindow = 2 * time.Millisecond
+
+// loginsBusyLately reports whether the last group ended within
+// loginBusyWindow: logins are arriving back to back.
+func (s *Service) loginsBusyLately() bool {
+	end := s.logins.lastEnd.Load()
+	return end != 0 && time.Since(time.Unix(0, end)) < loginBusyWindow
+}
+
+// gather waits, briefly, for more logins to join the next group: until the
+// group is large, loginGatherWait has passed, or no call has joined for
+// loginGatherIdle (so a lone caller logging in back to back waits little).
+func (s *Service) gather() {
+	q := &s.logins
+	start := time.Now()
+	last, lastGrew := -1, start
+	for n := 0; ; n++ {
+		q.mu.Lock()
+		queued := len(q.calls)
+		q.mu.Unlock()
+		now := time.Now()
+		if queued != last {
+			last, lastGrew = queued, now
+		}
+		if queued >= maxLoginGroup/4 || now.Sub(start) >= loginGatherWait || now.Sub(lastGrew) >= loginGatherIdle {
+			return
+		}
+		if n < 8 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+}
+
 // loginQueue holds the logins waiting for the next group commit.
 type loginQueue struct {
-	mu    sync.Mutex
-	calls []*loginCall
-	busy  bool // a caller is running a group; the others wait in calls
+	mu      sync.Mutex
+	calls   []*loginCall
+	busy    bool         // a caller is running a group; the others wait in calls
+	lastEnd atomic.Int64 // when the last group ended (Unix nanoseconds)
 }
 
 // loginCall is one Login waiting in the queue.
 type loginCall struct {
-	ctx   context.Context
-	actor string
-	req   LoginRequest
-	err   error     // the result, set before wake gets true
-	wake  chan bool // true: done, err is set; false: run the next group
+	ctx     context.Context
+	actor   string
+	req     LoginRequest
+	network bool      // a failure does not count toward the lockout
+	err     error     // the result, set before wake gets true
+	wake    chan bool // true: done, err is set; false: run the next group
 }
 
 // runLoginGroup takes the waiting logins (the caller's own among them) and
@@ -110,6 +182,7 @@ func (s *Service) runLoginGroup(ctx context.Context) {
 // caller to run the next group, or leaves the queue idle.
 func (s *Service) handOffLogins(group []*loginCall) {
 	q := &s.logins
+	q.lastEnd.Store(time.Now().UnixNano())
 	q.mu.Lock()
 	var next *loginCall
 	if len(q.calls) > 0 {
@@ -139,7 +212,7 @@ func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 			}
 			o.actor = c.actor
 			o.now = s.now().UTC().Truncate(time.Microsecond)
-			failure, err := o.login(c.req)
+			failure, err := o.login(c.req, !c.network)
 			if err != nil {
 				return err
 			}
@@ -162,7 +235,7 @@ func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 		var failure error
 		err := s.write(c.ctx, func(o *op) error {
 			var err error
-			failure, err = o.login(c.req)
+			failure, err = o.login(c.req, !c.network)
 			return err
 		})
 		c.err = cmp.Or(err, failure)
@@ -170,9 +243,10 @@ func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 }
 
 // login checks one login as o's actor and returns its result as Login does
-// (nil, login_failed or locked); a store failure is the second result.
-func (o *op) login(req LoginRequest) (failure, err error) {
-	res, name, err := o.attemptLogin(o.actor, req.AccountID, req.Secret)
+// (nil, login_failed or locked); a store failure is the second result. count
+// says whether a failure counts toward the lockout.
+func (o *op) login(req LoginRequest, count bool) (failure, err error) {
+	res, name, err := o.attemptLoginCounting(o.actor, req.AccountID, req.Secret, count)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +261,13 @@ func (o *op) login(req LoginRequest) (failure, err error) {
 
 // attemptLogin checks one login as actor and records it: the audit event,
 // the failure count, the lock at the threshold. It returns the account name.
+// With count false (a network login) a failure is audited only: the count
+// and the lock stay as they are.
 func (o *op) attemptLogin(actor, id, secret string) (loginResult, string, error) {
+	return o.attemptLoginCounting(actor, id, secret, true)
+}
+
+func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginResult, string, error) {
 	hash := hashSecret(secret) // before the lookup, so an unknown ID costs the same
 	a, err := o.tx.GetAccount(o.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -215,6 +295,14 @@ func (o *op) attemptLogin(actor, id, secret string) (loginResult, string, error)
 	}
 
 	wasLocked := a.Locked
+	if !count {
+		detail := "wrong secret, not counted (network login)"
+		res := loginWrongSecret
+		if wasLocked {
+			detail, res = "account locked, not counted (network login)", loginLocked
+		}
+		return res, a.Name, o.auditAs(actor, ActionLoginFailure, TargetAccount, a.ID, a.Name, detail)
+	}
 	a.FailedLoginAttempts++
 	if !a.Locked && a.FailedLoginAttempts >= o.s.threshold {
 		a.Locked = true

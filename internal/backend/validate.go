@@ -40,8 +40,24 @@ func validateText(field, v string, limit int) error {
 	if len(v) > limit {
 		return InvalidField(field, "%s is %d characters long; the limit is %d", field, len(v), limit)
 	}
-	if !utf8.ValidString(v) {
-		return InvalidField(field, "%s is not valid UTF-8", field)
+	if !CleanText(v) {
+		return InvalidField(field, "%s is not valid UTF-8 or contains a NUL byte", field)
+	}
+	return nil
+}
+
+// CleanText reports whether s is valid UTF-8 without NUL bytes: what every
+// store can hold (PostgreSQL's text refuses both, SQLite takes them). Input
+// that is not clean is refused before it reaches a store, so that SQLite and
+// PostgreSQL answer alike.
+func CleanText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// validateLogin refuses, as a failed login, credentials no store can hold.
+func validateLogin(req LoginRequest) error {
+	if !CleanText(req.AccountID) || !CleanText(req.Secret) {
+		return errLoginFailed()
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/client"
 )
 
 // Run runs the contract suite. newBackend must return an empty backend (it
@@ -245,10 +246,26 @@ func testInvalid(t *testing.T, b backend.Backend) {
 	wantCode(t, err, backend.CodeInvalid)
 }
 
+// testLoginLockout: counted logins (the embedded backend's, as the login
+// command and the App Host's apps make them) lock at the threshold; logins
+// over the network (the remote backend's POST /v1/login) never count, so no
+// anonymous caller can lock an account. The App Host's apps lock it on both
+// (UnsafeRotationLocks).
 func testLoginLockout(t *testing.T, b backend.Backend) {
 	c := ctx(t)
 	a := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k"}))(t)
 	noErr(t, b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: a.Secret}))
+	if _, remote := b.(*client.Client); remote {
+		for range 2 * backend.DefaultLockoutThreshold {
+			wantCode(t, b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: "wrong"}), backend.CodeLoginFailed)
+		}
+		got := must(b.GetAccount(c, a.ID))(t)
+		if got.Locked || got.FailedLoginAttempts != 0 {
+			t.Fatalf("network logins counted: locked %v, failed_login_attempts %d", got.Locked, got.FailedLoginAttempts)
+		}
+		noErr(t, b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: a.Secret}))
+		return
+	}
 	for i := 1; i < backend.DefaultLockoutThreshold; i++ {
 		wantCode(t, b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: "wrong"}), backend.CodeLoginFailed)
 	}

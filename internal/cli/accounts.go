@@ -42,12 +42,15 @@ func newAccountRow(a backend.Account) accountRow {
 func runAccounts(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flagSet("accounts", "--store STORE [--json | --import-blocks]", stderr)
 	var sf storeFlags
-	sf.register(fs)
+	sf.registerStore(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
 	asImports := fs.Bool("import-blocks", false,
 		"print Terraform import blocks for every key account, app and app secret (for terraform plan -generate-config-out)")
 	if code := parse(fs, args); code >= 0 {
 		return code
+	}
+	if !sf.check(stderr, "accounts") {
+		return exitUsage
 	}
 	if *asJSON && *asImports {
 		fmt.Fprintf(stderr, "%s accounts: --json and --import-blocks cannot be used together\n", Program)
@@ -55,7 +58,7 @@ func runAccounts(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		return exitUsage
 	}
 
-	b, ok := sf.open(ctx, stderr, "accounts")
+	b, ok := sf.openNoKey(ctx, stderr, "accounts")
 	if !ok {
 		return exitFail
 	}

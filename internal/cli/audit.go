@@ -26,18 +26,21 @@ type auditEvent struct {
 func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flagSet("audit", "--store STORE [--json] [--after SEQ]", stderr)
 	var sf storeFlags
-	sf.register(fs)
+	sf.registerStore(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
 	after := fs.Int64("after", 0, "print only the events after sequence number `SEQ`")
 	if code := parse(fs, args); code >= 0 {
 		return code
+	}
+	if !sf.check(stderr, "audit") {
+		return exitUsage
 	}
 	if *after < 0 {
 		fmt.Fprintln(stderr, "audit: --after must not be negative")
 		return exitUsage
 	}
 
-	b, ok := sf.open(ctx, stderr, "audit")
+	b, ok := sf.openNoKey(ctx, stderr, "audit")
 	if !ok {
 		return exitFail
 	}

@@ -49,6 +49,7 @@ func commands() []command {
 		{"audit", "print the audit log, oldest first", runAudit},
 		{"accounts", "print the API key account inventory", runAccounts},
 		{"login", "check an API key account's secret (read from stdin)", runLogin},
+		{"recover-admin", "break-glass: new secret for a locked or lost admin account", runRecoverAdmin},
 		{"version", "print the version", runVersion},
 		{"help", "show this help", nil},
 	}
@@ -93,12 +94,13 @@ of an apphost backend:
   %[1]s audit    --store STORE [--json] [--after SEQ]
   %[1]s accounts --store STORE [--json | --import-blocks]
   %[1]s login    --store STORE --key-id ID --secret-stdin
+  %[1]s recover-admin --store STORE [--key-id ID] [--json] [--unlock-only]
   %[1]s version
 
 Commands:
 `, Program)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, `
 STORE is sqlite:PATH or postgres://...; it defaults to sqlite: + $APPHOST_STORE_PATH,
@@ -157,15 +159,51 @@ type storeFlags struct {
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.store, "store", local.DefaultStore(),
-		"the backend's `STORE`: sqlite:PATH or postgres://...")
+	s.storeFlag(fs)
 	fs.StringVar(&s.keyFile, "key-file", "",
 		"the `FILE` of the key that seals app secret values (default: PATH.key beside a SQLite store; for PostgreSQL $APPHOST_KEY_FILE, else "+local.DefaultPostgresKeyFile+")")
 }
 
+// registerStore registers --store only: for the commands that need no key
+// file (audit, accounts).
+func (s *storeFlags) registerStore(fs *flag.FlagSet) {
+	s.storeFlag(fs)
+	// Accepted, so that scripts written for the store commands keep working.
+	fs.StringVar(&s.keyFile, "key-file", "", "ignored: this command reads no secret and needs no key `FILE`")
+}
+
+func (s *storeFlags) storeFlag(fs *flag.FlagSet) {
+	fs.StringVar(&s.store, "store", local.DefaultStore(),
+		"the backend's `STORE`: sqlite:PATH or postgres://...")
+}
+
+// check refuses an empty --store (a typo such as --store "$UNSET" must not
+// fall back to the default store).
+func (s *storeFlags) check(stderr io.Writer, cmd string) bool {
+	if strings.TrimSpace(s.store) == "" {
+		fmt.Fprintf(stderr, "%s %s: --store is empty: give sqlite:PATH or a postgres:// URL, or leave the flag out for the default (%s)\n",
+			Program, cmd, local.DefaultStore())
+		return false
+	}
+	return true
+}
+
 // open opens (creating if missing) the store the flags name.
-func (s *storeFlags) open(ctx context.Context, stderr io.Writer, cmd string) (backend.Backend, bool) {
-	svc, err := local.Open(ctx, local.Config{Store: s.store, KeyFile: s.keyFile})
+func (s *storeFlags) open(ctx context.Context, stderr io.Writer, cmd string) (*backend.Service, bool) {
+	return s.openWith(ctx, stderr, cmd, local.Config{Store: s.store, KeyFile: s.keyFile})
+}
+
+// openNoKey opens the store without its key file, for commands that read no
+// secret (audit, accounts).
+func (s *storeFlags) openNoKey(ctx context.Context, stderr io.Writer, cmd string) (*backend.Service, bool) {
+	return s.openWith(ctx, stderr, cmd, local.Config{Store: s.store, NoKey: true})
+}
+
+func (s *storeFlags) openWith(ctx context.Context, stderr io.Writer, cmd string, cfg local.Config) (*backend.Service, bool) {
+	if !s.check(stderr, cmd) {
+		return nil, false
+	}
+	svc, err := local.Open(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s %s: opening store %s: %v\n", Program, cmd, redactStore(s.store), err)
 		return nil, false
@@ -173,22 +211,9 @@ func (s *storeFlags) open(ctx context.Context, stderr io.Writer, cmd string) (ba
 	return svc, true
 }
 
-// redactStore hides a password in a postgres:// store URL.
-func redactStore(store string) string {
-	scheme, rest, ok := strings.Cut(store, "://")
-	if !ok {
-		return store
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return store
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return store
-	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
-}
+// redactStore hides a password in a postgres:// store URL (user:PASSWORD@
+// and ?password=...).
+func redactStore(store string) string { return local.RedactStore(store) }
 
 func runVersion(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flagSet("version", "", stderr)

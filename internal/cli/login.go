@@ -23,6 +23,9 @@ func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
+	if !sf.check(stderr, "login") {
+		return exitUsage
+	}
 	if *keyID == "" || !*secretStdin {
 		fmt.Fprintln(stderr, "login: --key-id and --secret-stdin are required (the secret is never taken as an argument)")
 		fs.Usage()

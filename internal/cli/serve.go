@@ -11,8 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,14 +35,39 @@ const (
 // adminAccountName is the name of the bootstrapped admin account.
 const adminAccountName = "admin"
 
-// Bounds of the failed-login rate limit flags: a refill below a second or a
-// burst in the thousands is no limit; a refill above a day is a lockout of the
-// address.
+// Bounds of the failed-login throttle flags: a burst in the thousands or a
+// backoff below a second is no throttle; one above a day shuts an address
+// out of an account for good.
 const (
-	maxLoginBurst  = 1000
-	minLoginRefill = time.Second
-	maxLoginRefill = 24 * time.Hour
+	maxLoginBurst   = 1000
+	minLoginBackoff = time.Second
+	maxLoginBackoff = 24 * time.Hour
 )
+
+// proxyList is the repeatable --trusted-proxy flag.
+type proxyList []netip.Prefix
+
+func (p *proxyList) String() string {
+	var out []string
+	for _, x := range *p {
+		out = append(out, x.String())
+	}
+	return strings.Join(out, ",")
+}
+
+func (p *proxyList) Set(v string) error {
+	for part := range strings.SplitSeq(v, ",") {
+		pr, err := server.ParseTrustedProxy(part)
+		if err != nil {
+			return err
+		}
+		*p = append(*p, pr)
+	}
+	return nil
+}
+
+// serveGCPercent is serve's GOGC unless the environment sets one.
+const serveGCPercent = 400
 
 // shutdownTimeout bounds the wait for requests in flight on SIGTERM/SIGINT.
 const shutdownTimeout = 30 * time.Second
@@ -48,7 +76,7 @@ const shutdownTimeout = 30 * time.Second
 // ends). Logs are JSON lines on stderr; stdout gets the listening address and,
 // once, a generated admin secret.
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--tls-cert FILE --tls-key FILE] [--login-burst N] [--login-refill DURATION]", stderr)
+	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--tls-cert FILE --tls-key FILE] [--login-burst N] [--login-backoff DURATION] [--login-backoff-max DURATION] [--trusted-proxy CIDR]...", stderr)
 	var (
 		sf          storeFlags
 		listen      string
@@ -56,19 +84,31 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		tlsKey      string
 		threshold   int
 		loginBurst  int
-		loginRefill time.Duration
+		backoff     time.Duration
+		backoffMax  time.Duration
+		trustedProx proxyList
 	)
 	sf.register(fs)
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	fs.StringVar(&tlsCert, "tls-cert", "", "PEM certificate file; serves HTTPS with --tls-key")
 	fs.StringVar(&tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
-	fs.IntVar(&threshold, "lockout-threshold", backend.DefaultLockoutThreshold, "failed logins that lock an account")
+	fs.IntVar(&threshold, "lockout-threshold", backend.DefaultLockoutThreshold,
+		"failed logins of the App Host's apps and of the login command that lock an account (network logins never count)")
 	fs.IntVar(&loginBurst, "login-burst", server.DefaultFailedLoginBurst,
-		"how many failed logins (`N`) one client address may make at once; past them it gets 429 and its attempts are not checked, so they count toward no lockout")
-	fs.DurationVar(&loginRefill, "login-refill", server.DefaultFailedLoginRefill,
-		"the time (a `DURATION` such as 20s or 1m) for a client address to get one more failed login back, up to --login-burst")
+		"how many failed logins (`N`) one client address may make at one account before it must wait --login-backoff")
+	fs.DurationVar(&backoff, "login-backoff", server.DefaultFailedLoginBackoff,
+		"the first wait (a `DURATION` such as 1m) of a client address after --login-burst failed logins at one account, doubled at each further failure; "+
+			"while it waits every attempt gets 429 unchecked, right secret or wrong")
+	fs.DurationVar(&backoffMax, "login-backoff-max", server.DefaultFailedLoginMaxBackoff,
+		"the longest wait (a `DURATION`) of the doubling --login-backoff")
+	fs.Var(&trustedProx, "trusted-proxy",
+		"a reverse proxy (an address or a `CIDR`; repeat or comma-separate) whose X-Forwarded-For names the client address of the login throttle; "+
+			"without it the client address is the TCP peer")
 	if code := parse(fs, args); code >= 0 {
 		return code
+	}
+	if !sf.check(stderr, "serve") {
+		return exitUsage
 	}
 	if (tlsCert == "") != (tlsKey == "") {
 		fmt.Fprintln(stderr, "serve: --tls-cert and --tls-key go together: set both for HTTPS, or neither for HTTP")
@@ -82,16 +122,28 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "serve: --login-burst must be between 1 and %d, got %d\n", maxLoginBurst, loginBurst)
 		return exitUsage
 	}
-	if loginRefill < minLoginRefill || loginRefill > maxLoginRefill {
-		fmt.Fprintf(stderr, "serve: --login-refill must be between %s and %s, such as 20s, got %s\n",
-			minLoginRefill, maxLoginRefill, loginRefill)
+	for name, d := range map[string]time.Duration{"--login-backoff": backoff, "--login-backoff-max": backoffMax} {
+		if d < minLoginBackoff || d > maxLoginBackoff {
+			fmt.Fprintf(stderr, "serve: %s must be between %s and %s, such as 1m, got %s\n", name, minLoginBackoff, maxLoginBackoff, d)
+			return exitUsage
+		}
+	}
+	if backoffMax < backoff {
+		fmt.Fprintf(stderr, "serve: --login-backoff-max (%s) must not be below --login-backoff (%s)\n", backoffMax, backoff)
+		return exitUsage
+	}
+	// An admin secret from outside is checked before anything is opened.
+	if err := checkAdminEnv(); err != nil {
+		fmt.Fprintf(stderr, "%s serve: %v\n", Program, err)
 		return exitUsage
 	}
 
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	if loginBurst >= threshold {
-		log.Warn("--login-burst is not below --lockout-threshold: one client address can lock an account in one burst of wrong secrets",
-			"login_burst", loginBurst, "lockout_threshold", threshold)
+	// A server's live heap is small and its garbage per request large, so
+	// the default GOGC=100 collects very often; 400 spends a few more MB
+	// for about a tenth less CPU per login. GOGC in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "%s serve: %s\n", Program, fmt.Sprintf(format, a...))
@@ -114,17 +166,22 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	defer func() { _ = svc.Close() }()
 
-	if err := bootstrapAdmin(ctx, svc, stdout, log); err != nil {
-		return fail("%v", err)
-	}
-
+	// The port first: a generated admin secret is shown only once, so it is
+	// made only when the server can start.
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fail("listening on %s: %v", listen, err)
 	}
+	defer func() { _ = ln.Close() }()
+	// The one display of a generated secret comes after the listening line.
+	var shown strings.Builder
+	if err := bootstrapAdmin(ctx, svc, &shown, log); err != nil {
+		return fail("%v", err)
+	}
+
 	srv := &http.Server{
-		Handler: server.New(server.Config{Backend: svc, Logger: log,
-			FailedLogins: server.RateLimit{Burst: loginBurst, Refill: loginRefill}}),
+		Handler: server.New(server.Config{Backend: svc, Logger: log, Version: Version,
+			FailedLogins: server.RateLimit{Burst: loginBurst, Backoff: backoff, MaxBackoff: backoffMax, TrustedProxies: trustedProx}}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: server.ReadHeaderTimeout,
 		ReadTimeout:       server.ReadTimeout,
@@ -138,10 +195,11 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer stop()
 	served := make(chan error, 1)
 	go func() {
+		// net/http's own 400 and 431 answers are made JSON by the wrapper.
 		if tlsConfig != nil {
-			served <- srv.ServeTLS(ln, "", "")
+			served <- srv.Serve(server.JSONErrors(tls.NewListener(ln, tlsConfig)))
 		} else {
-			served <- srv.Serve(ln)
+			served <- srv.Serve(server.JSONErrors(ln))
 		}
 	}()
 	scheme := "http"
@@ -151,6 +209,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	addr := ln.Addr().String()
 	log.Info("serving", "address", addr, "scheme", scheme, "store", redactStore(sf.store))
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, addr)
+	_, _ = io.WriteString(stdout, shown.String())
 
 	select {
 	case err := <-served:
@@ -168,6 +227,17 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// checkAdminEnv refuses an admin secret from APPHOST_ADMIN_KEY_SECRET that is
+// too short to withstand guessing.
+func checkAdminEnv() error {
+	if secret := os.Getenv(EnvAdminKeySecret); secret != "" && len(secret) < backend.MinAdminSecretLength {
+		return fmt.Errorf("%s has %d characters; an admin secret must have at least %d: "+
+			"use a random one (openssl rand -base64 32), or unset %s and %s to have serve generate one",
+			EnvAdminKeySecret, len(secret), backend.MinAdminSecretLength, EnvAdminKeyID, EnvAdminKeySecret)
+	}
+	return nil
 }
 
 // bootstrapAdmin creates the admin account on a store that has none: from

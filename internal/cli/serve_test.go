@@ -14,7 +14,7 @@ import (
 )
 
 func TestServeBootstrapsFromEnvAndShutsDown(t *testing.T) {
-	id, secret := uuid.NewString(), "env-admin-secret-0123456789"
+	id, secret := uuid.NewString(), "env-admin-secret-0123456789abcdefghijkl"
 	t.Setenv(EnvAdminKeyID, id)
 	t.Setenv(EnvAdminKeySecret, secret)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -56,7 +56,7 @@ func TestServeBootstrapsFromEnvAndShutsDown(t *testing.T) {
 
 func TestServeRejectsNonUUIDAdminID(t *testing.T) {
 	t.Setenv(EnvAdminKeyID, "not-a-uuid")
-	t.Setenv(EnvAdminKeySecret, "x")
+	t.Setenv(EnvAdminKeySecret, "x-secret-long-enough-for-an-admin-0123")
 	var stdout, stderr strings.Builder
 	store := "sqlite:" + filepath.Join(t.TempDir(), "a.db")
 	code := runServe(context.Background(), []string{"--listen", "127.0.0.1:0", "--store", store}, nil, &stdout, &stderr)

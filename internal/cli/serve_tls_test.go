@@ -23,7 +23,7 @@ import (
 // the server when t ends and fails t if serve did not exit cleanly.
 func startServe(t *testing.T, args ...string) (url string, admin client.Config) {
 	t.Helper()
-	admin = client.Config{APIKeyID: uuid.NewString(), APIKeySecret: rand.Text()}
+	admin = client.Config{APIKeyID: uuid.NewString(), APIKeySecret: rand.Text() + rand.Text()}
 	t.Setenv(EnvAdminKeyID, admin.APIKeyID)
 	t.Setenv(EnvAdminKeySecret, admin.APIKeySecret)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -109,10 +109,12 @@ func TestServeLoginRateLimitFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--login-burst", "0"},
 		{"--login-burst", "1001"},
-		{"--login-refill", "0s"},
-		{"--login-refill", "500ms"},
-		{"--login-refill", "48h"},
-		{"--login-refill", "soon"},
+		{"--login-backoff", "0s"},
+		{"--login-backoff", "500ms"},
+		{"--login-backoff", "48h"},
+		{"--login-backoff", "soon"},
+		{"--login-backoff-max", "48h"},
+		{"--trusted-proxy", "a-proxy"},
 	} {
 		var stdout, stderr strings.Builder
 		code := runServe(t.Context(), append([]string{"--listen", "127.0.0.1:0",
@@ -122,9 +124,9 @@ func TestServeLoginRateLimitFlags(t *testing.T) {
 		}
 	}
 
-	// A burst of 1: the second wrong login from this address is refused
-	// unchecked (429), so the account has counted one failure only.
-	url, admin := startServe(t, "--login-burst", "1", "--login-refill", "1h")
+	// A burst of 1: the second login from this address at this account is
+	// refused unchecked (429), and no network failure is counted.
+	url, admin := startServe(t, "--login-burst", "1", "--login-backoff", "1h")
 	ctx := t.Context()
 	c, err := client.New(client.Config{Endpoint: url, APIKeyID: admin.APIKeyID, APIKeySecret: admin.APIKeySecret})
 	if err != nil {
@@ -142,7 +144,11 @@ func TestServeLoginRateLimitFlags(t *testing.T) {
 	if err := c.Login(ctx, wrong); backend.CodeOf(err) != backend.CodeRateLimited {
 		t.Fatalf("second wrong login: %v, want rate_limited", err)
 	}
-	if a, err := c.GetAccount(ctx, k.ID); err != nil || a.FailedLoginAttempts != 1 {
-		t.Errorf("account after the limit: %+v %v, want 1 failed attempt", a, err)
+	right := backend.LoginRequest{AccountID: k.ID, Secret: k.Secret}
+	if err := c.Login(ctx, right); backend.CodeOf(err) != backend.CodeRateLimited {
+		t.Fatalf("right secret while throttled: %v, want rate_limited", err)
+	}
+	if a, err := c.GetAccount(ctx, k.ID); err != nil || a.FailedLoginAttempts != 0 {
+		t.Errorf("account after the limit: %+v %v, want no failed attempt counted", a, err)
 	}
 }

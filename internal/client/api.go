@@ -33,6 +33,8 @@ type call struct {
 	// unknownOutcome says what the user should do when a retryUnsent call
 	// failed after it may have reached the server (so it was not repeated).
 	unknownOutcome string
+	// anonymous calls send no credentials.
+	anonymous bool
 }
 
 func (c *Client) do(ctx context.Context, k call) error {
@@ -63,7 +65,7 @@ func (c *Client) do(ctx context.Context, k call) error {
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
-	if c.id != "" || c.secret != "" {
+	if !k.anonymous && (c.id != "" || c.secret != "") {
 		req.SetBasicAuth(c.id, c.secret)
 	}
 
@@ -75,7 +77,7 @@ func (c *Client) do(ctx context.Context, k call) error {
 		if k.class == retryUnsent && transient(err) && !neverSent(err) {
 			return c.outcomeUnknown(k, err)
 		}
-		return c.unreachable(err)
+		return c.unreachable(ctx, err)
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
@@ -114,8 +116,10 @@ func decodeError(resp *http.Response) error {
 		code = backend.CodeConflict
 	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge:
 		code = backend.CodeInvalid
-	case http.StatusUnauthorized, http.StatusForbidden:
+	case http.StatusUnauthorized:
 		code = backend.CodeUnauthorized
+	case http.StatusForbidden:
+		code = backend.CodeForbidden
 	case http.StatusLocked:
 		code = backend.CodeLocked
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:

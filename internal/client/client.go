@@ -205,6 +205,9 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
+	if once, _ := ctx.Value(noRetryKey{}).(bool); once {
+		return false, nil
+	}
 	class := classOf(ctx)
 	if err != nil {
 		if !transient(err) {
@@ -294,10 +297,17 @@ func (c *Client) outcomeUnknown(k call, err error) error {
 }
 
 // unreachable wraps a transport failure that outlived the retries.
-func (c *Client) unreachable(err error) error {
+func (c *Client) unreachable(ctx context.Context, err error) error {
 	tries := c.retryMax + 1
-	msg := fmt.Sprintf("the apphost server at %s could not be reached (tried %d times); "+
-		"check the endpoint, that the server is running, and the network between", c.endpoint, tries)
+	if once, _ := ctx.Value(noRetryKey{}).(bool); once {
+		tries = 1
+	}
+	attempts := fmt.Sprintf("tried %d times", tries)
+	if tries == 1 {
+		attempts = "tried once"
+	}
+	msg := fmt.Sprintf("the apphost server at %s could not be reached (%s); "+
+		"check the endpoint, that the server is running, and the network between", c.endpoint, attempts)
 	switch {
 	case plainHTTP(err):
 		msg = fmt.Sprintf("the apphost server at %s does not answer TLS (it may serve plain HTTP); "+

@@ -54,7 +54,7 @@ func TestMissingKeyFileIsRefused(t *testing.T) {
 	if backend.CodeOf(err) != backend.CodeKeyFile {
 		t.Fatalf("Open without the key file = %v, want a key_file error", err)
 	}
-	for _, want := range []string{key, "is missing", "restore it from backup", "cannot be decrypted"} {
+	for _, want := range []string{key, "is missing", "restore the key file from backup", "could never open"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not say %q: %v", want, err)
 		}
@@ -64,8 +64,10 @@ func TestMissingKeyFileIsRefused(t *testing.T) {
 	}
 }
 
-// TestMissingKeyFileWithoutSealedValues: a store with nothing sealed yet
-// simply gets a new key.
+// TestMissingKeyFileWithoutSealedValues: a store that has a key (recorded at
+// its first open, even with nothing sealed yet) refuses to make a new one
+// when the key file is gone: another replica may hold the key, or the next
+// sealed value would not open with the backup's.
 func TestMissingKeyFileWithoutSealedValues(t *testing.T) {
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "apphost.db")
@@ -80,11 +82,13 @@ func TestMissingKeyFileWithoutSealedValues(t *testing.T) {
 	if err := os.Remove(db + ".key"); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(ctx, Config{Store: "sqlite:" + db})
-	if err != nil {
-		t.Fatalf("Open of a store with no sealed value and no key file: %v", err)
+	_, err = Open(ctx, Config{Store: "sqlite:" + db})
+	if backend.CodeOf(err) != backend.CodeKeyFile || !strings.Contains(err.Error(), "is missing") {
+		t.Fatalf("Open of a store with a key but no key file = %v, want key_file", err)
 	}
-	_ = s.Close()
+	if _, err := os.Stat(db + ".key"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a new key file was created: %v", err)
+	}
 }
 
 // TestWrongKeyFileIsRefused: a key file that is not the store's is refused
@@ -96,7 +100,7 @@ func TestWrongKeyFileIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Open(context.Background(), Config{Store: "sqlite:" + db, KeyFile: other})
-	if backend.CodeOf(err) != backend.CodeKeyFile || !strings.Contains(err.Error(), "not the key") {
+	if backend.CodeOf(err) != backend.CodeKeyFile || !strings.Contains(err.Error(), "not this store's sealing key") {
 		t.Fatalf("Open with another key = %v, want a key_file error", err)
 	}
 	// A key file cut short is refused too.

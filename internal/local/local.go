@@ -41,6 +41,11 @@ type Config struct {
 	KeyFile string
 	// LockoutThreshold: see backend.Options.
 	LockoutThreshold int
+	// NoKey opens the store without its key file, for commands that read no
+	// secret (audit, accounts): nothing is sealed or opened, and the key file
+	// is neither read nor created. Such a Service must not be asked to seal
+	// or open a value.
+	NoKey bool
 }
 
 // DefaultStore is "sqlite:" + $APPHOST_STORE_PATH, else "sqlite:.apphost/apphost.db".
@@ -101,6 +106,19 @@ func Open(ctx context.Context, cfg Config) (*backend.Service, error) {
 	if err != nil {
 		return nil, &backend.Error{Code: backend.CodeInvalid, Field: "store", Message: err.Error()}
 	}
+	opts := backend.Options{LockoutThreshold: cfg.LockoutThreshold}
+	if cfg.NoKey {
+		var st store.Store
+		if kind.sqlitePath != "" {
+			st, err = sqlite.Open(kind.sqlitePath)
+		} else {
+			st, err = openPostgres(ctx, kind.postgresDSN)
+		}
+		if err != nil {
+			return nil, storeError(redactError(err, kind.postgresDSN))
+		}
+		return backend.NewService(st, nil, opts), nil
+	}
 
 	keyFile := cfg.KeyFile
 	var st store.Store
@@ -130,7 +148,7 @@ func Open(ctx context.Context, cfg Config) (*backend.Service, error) {
 		}
 		st, err = openPostgres(ctx, kind.postgresDSN)
 		if err != nil {
-			return nil, storeError(err)
+			return nil, storeError(redactError(err, kind.postgresDSN))
 		}
 	}
 	box, err := keyForStore(ctx, st, keyFile)
@@ -138,7 +156,7 @@ func Open(ctx context.Context, cfg Config) (*backend.Service, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	return backend.NewService(st, box, backend.Options{LockoutThreshold: cfg.LockoutThreshold}), nil
+	return backend.NewService(st, box, opts), nil
 }
 
 // preloadKey checks an existing key file before the store is opened (or
@@ -151,62 +169,120 @@ func preloadKey(path string) error {
 	return err
 }
 
-// keyForStore loads the key file, or creates it for a store that holds no
-// sealed value yet. It refuses to create a new key for a store whose app
-// secret values were sealed with a key that is now missing (a new key could
-// never open them, and every later value would be sealed with a key that does
-// not match the backup), and it refuses a key file that is not the one those
-// values were sealed with.
+// keyCheckSetting is the store setting that holds a value sealed with the
+// store's key: every process that opens the store must open it, so all
+// replicas on one PostgreSQL seal with one key, whichever starts first.
+const keyCheckSetting = "key_check"
+
+// keyCheckPlain is what the key check value seals.
+const keyCheckPlain = "apphost sealing key check v1"
+
+// keyForStore loads the key file, or creates it for a store that has no key
+// yet, and holds it to the store's key check value, recording one at the
+// first open. It refuses to create a new key for a store that has one (a new
+// key could never open its sealed values, and another replica's values
+// would not open with it), and a key file that is not the store's key.
 func keyForStore(ctx context.Context, st store.Store, path string) (*secretbox.Box, error) {
-	sealed, err := firstSealed(ctx, st)
+	check, sealed, err := storeSealed(ctx, st)
 	if err != nil {
 		return nil, storeError(err)
 	}
-	if _, statErr := os.Stat(path); errors.Is(statErr, os.ErrNotExist) && sealed != nil {
+	if _, statErr := os.Stat(path); errors.Is(statErr, os.ErrNotExist) && (check != nil || sealed != nil) {
 		return nil, &backend.Error{
 			Code: backend.CodeKeyFile,
-			Message: fmt.Sprintf("key file %s is missing, but the store holds app secret values sealed with it: "+
-				"restore it from backup; without it app secret values cannot be decrypted "+
-				"(a new key is not created, since it could never open them)", path),
+			Message: fmt.Sprintf("key file %s is missing, but the store already has a sealing key: "+
+				"restore the key file from backup, or copy it from the machine of another server on this store "+
+				"(every server on one store must use the same key file: --key-file or %s); "+
+				"a new key is not created, since it could never open the values sealed with the store's key", path, EnvKeyFile),
 		}
 	}
 	box, err := loadKey(path)
 	if err != nil {
 		return nil, err
 	}
-	if sealed == nil {
-		return box, nil
+	if check == nil && sealed == nil {
+		// A store that has no key yet: record this one, unless another
+		// process just recorded its own, which this key must then open.
+		check, err = recordKeyCheck(ctx, st, box.Seal([]byte(keyCheckPlain)))
+		if err != nil {
+			return nil, storeError(err)
+		}
 	}
-	if _, err := box.Open(sealed); err != nil {
-		msg := fmt.Sprintf("key file %s is not the key this store's app secret values were sealed with: "+
-			"restore the key file that belongs to this store", path)
+	probe := check
+	if probe == nil {
+		probe = sealed
+	}
+	if _, err := box.Open(probe); err != nil {
+		msg := fmt.Sprintf("key file %s is not this store's sealing key (another server on this store, or the backup, has the right one): "+
+			"give every server on one store the same key file (--key-file or %s), restored from the one the store was first opened with", path, EnvKeyFile)
 		if errors.Is(err, secretbox.ErrCorrupt) {
-			msg = fmt.Sprintf("a stored app secret value cannot be opened with key file %s: the value or the key file is corrupt; "+
+			msg = fmt.Sprintf("a sealed value of the store cannot be opened with key file %s: the value or the key file is corrupt; "+
 				"restore both from the same backup", path)
 		}
 		return nil, &backend.Error{Code: backend.CodeKeyFile, Message: msg, Err: err}
 	}
+	if check == nil {
+		// A store from before key checks, whose sealed values this key opens.
+		if _, err := recordKeyCheck(ctx, st, box.Seal([]byte(keyCheckPlain))); err != nil {
+			return nil, storeError(err)
+		}
+	}
 	return box, nil
 }
 
-// firstSealed returns one sealed value of the store (an app secret value, else
-// a remembered regenerate result), or nil when it holds none.
-func firstSealed(ctx context.Context, st store.Store) ([]byte, error) {
+// recordKeyCheck stores check as the key check value unless one is there,
+// and returns the one that is there afterwards. Writes serialize across
+// processes, so two replicas starting together agree on one.
+func recordKeyCheck(ctx context.Context, st store.Store, check []byte) ([]byte, error) {
 	var out []byte
-	err := st.Read(ctx, func(tx store.Tx) error {
+	err := st.Write(ctx, func(tx store.Tx) error {
+		cur, err := tx.GetSetting(ctx, keyCheckSetting)
+		if err == nil {
+			out = cur
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		out = check
+		return tx.PutSetting(ctx, keyCheckSetting, check)
+	})
+	return out, err
+}
+
+// storeSealed returns the store's key check value or, for a store from
+// before key checks, one sealed value (an app secret value, else a remembered
+// regenerate result); nil when absent.
+func storeSealed(ctx context.Context, st store.Store) (check, sealed []byte, err error) {
+	err = st.Read(ctx, func(tx store.Tx) error {
+		c, err := tx.GetSetting(ctx, keyCheckSetting)
+		switch {
+		case err == nil:
+			check = c
+			return nil // the check value decides; no need to look further
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
 		rows, err := tx.ListAppSecrets(ctx, store.AppSecretFilter{})
 		if err != nil {
 			return err
 		}
 		for _, r := range rows {
 			if len(r.Ciphertext) > 0 {
-				out = r.Ciphertext
+				sealed = r.Ciphertext
 				return nil
 			}
 		}
+		s, err := tx.FirstSealedIdempotency(ctx)
+		switch {
+		case err == nil:
+			sealed = s
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
 		return nil
 	})
-	return out, err
+	return check, sealed, err
 }
 
 func loadKey(path string) (*secretbox.Box, error) {

@@ -40,9 +40,13 @@ func addBackendError(diags *diag.Diagnostics, summary, what string, err error) {
 		todo = "Remove those apphost_app_secret resources (in this configuration or the one that manages them) or " +
 			"bind them to another key account, or delete those apps; then destroy the account again."
 	case backend.CodeUnavailable:
-		todo = "The backend's store is unavailable or busy. Try again."
+		todo = "The backend is unavailable or busy: for a remote backend, check that the apphost server at the endpoint runs and is reachable; for the embedded one, that its store is not locked by another process. Then try again."
 	case backend.CodeUnauthorized:
 		todo = "Check the provider's api_key_id and api_key_secret."
+	case backend.CodeForbidden:
+		todo = "The provider's api_key_id is not an admin API key account: use an admin account's ID and secret."
+	case backend.CodeRateLimited:
+		todo = "Too many failed logins from this address at this API key account: wait for the time the error names, then check api_key_id and api_key_secret."
 	case backend.CodeSchemaNewer:
 		todo = "The store was written by a newer version of apphost. Upgrade the provider."
 	case backend.CodeKeyFile:

@@ -5,6 +5,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -21,7 +22,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/apphost/terraform-provider-apphost/internal/apiversion"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/client"
 )
 
 // Environment variables read by the provider configuration.
@@ -222,6 +225,30 @@ func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureR
 				"credentials.\n\nOriginal error: %s", endpoint, err))
 		return
 	}
+	// One request, made once: reachable, new enough, credentials right. A
+	// plan against a bad backend fails here, before anything is planned.
+	info, err := b.CheckServer(ctx, apiversion.MinForRotation)
+	if err != nil {
+		summary, attr := "Cannot reach the apphost server", path.Root("endpoint")
+		var se *client.ServerError
+		if errors.As(err, &se) {
+			switch se.Kind {
+			case "credentials":
+				summary, attr = "The apphost server rejected the provider's credentials", path.Root("api_key_secret")
+			case "too_old":
+				summary = "The apphost server is too old for this provider"
+			}
+		}
+		detail := err.Error() + "."
+		if cause := errors.Unwrap(err); cause != nil {
+			detail += "\n\nOriginal error: " + cause.Error()
+		}
+		resp.Diagnostics.AddAttributeError(attr, summary, detail)
+		return
+	}
+	tflog.Debug(ctx, "Checked the remote apphost backend", map[string]any{
+		"endpoint": endpoint, "server_version": info.Version, "api_version": info.APIVersion,
+	})
 	resp.DataSourceData = b
 	resp.ResourceData = b
 }

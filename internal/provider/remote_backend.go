@@ -6,13 +6,12 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
 )
 
 // newRemoteBackend builds the backend of a remote admin server from the
 // resolved provider configuration: the HTTP client, built once in Configure.
-func newRemoteBackend(ctx context.Context, cfg remoteConfig) (backend.Backend, error) {
+func newRemoteBackend(ctx context.Context, cfg remoteConfig) (*client.Client, error) {
 	return client.New(client.Config{
 		Endpoint:           cfg.Endpoint,
 		APIKeyID:           cfg.APIKeyID,

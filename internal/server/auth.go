@@ -23,13 +23,14 @@ func authFailed() error {
 			"use HTTP Basic auth with an admin API key account's ID as user and its secret as password")}
 }
 
-// rateLimited answers a client past its failed-login budget. Its attempt was
-// not made, so it counted toward no account's lockout.
+// rateLimited answers a client that must wait after failed logins at an
+// account. Its attempt was not checked, so the answer is the same for a right
+// and a wrong secret, and it counted toward nothing.
 func rateLimited(w http.ResponseWriter, wait time.Duration) error {
 	w.Header().Set("Retry-After", retryAfter(wait))
 	return &apiError{status: http.StatusTooManyRequests, err: backend.Errorf(backend.CodeRateLimited,
-		"too many failed logins from this address; wait %s before trying again, and check the API key ID and secret: "+
-			"further attempts with wrong credentials are refused without being checked", retryAfter(wait)+"s")}
+		"too many failed logins from this address at this API key account; wait %s before trying again, and check the API key ID and secret: "+
+			"until then every attempt is refused without being checked", retryAfter(wait)+"s")}
 }
 
 // loginFailure reports whether err is a decided failed login (wrong ID or
@@ -42,32 +43,34 @@ func loginFailure(err error) bool {
 	return false
 }
 
-// limitedLogin runs one login attempt under the client's failed-login budget.
-// attempt is the attempt that counts failures; with the budget spent, only
-// credentials that check() accepts without writing reach attempt, and any
-// other attempt is refused with 429 without being made.
-func (s *server) limitedLogin(w http.ResponseWriter, r *http.Request, id, secret string, attempt func() error) error {
-	addr := clientAddr(r)
-	ok, wait := s.limit.take(addr)
-	if !ok {
-		if s.check == nil {
-			return rateLimited(w, wait)
-		}
-		if _, err := s.check.CheckSecret(r.Context(), id, secret); err != nil {
-			if loginFailure(err) {
-				return rateLimited(w, wait)
-			}
-			return err // the store failed
-		}
-		// Right credentials pass, so an attacker at the same address cannot
-		// shut the owner out.
-		return attempt()
+// limitedLogin runs one login attempt under the throttle of the client
+// address at account id: while it must wait, the attempt is not made and the
+// answer is 429 whatever the secret; a decided failure extends the wait, a
+// success forgets the failures.
+func (s *server) limitedLogin(w http.ResponseWriter, r *http.Request, id string, attempt func() error) error {
+	addr := s.limit.clientAddr(r)
+	if wait := s.limit.wait(addr, id); wait > 0 {
+		return rateLimited(w, wait)
 	}
 	err := attempt()
-	if err == nil || !loginFailure(err) {
-		s.limit.refund(addr)
+	switch {
+	case err == nil:
+		s.limit.succeed(addr, id)
+	case loginFailure(err):
+		s.limit.fail(addr, id)
 	}
 	return err
+}
+
+// networkLogin is a login over the network: it never counts toward the
+// lockout when the backend can tell (a *backend.Service).
+func (s *server) networkLogin(ctx context.Context, req backend.LoginRequest) error {
+	if n, ok := s.b.(interface {
+		NetworkLogin(context.Context, backend.LoginRequest) error
+	}); ok {
+		return n.NetworkLogin(ctx, req)
+	}
+	return s.b.Login(ctx, req)
 }
 
 // authenticate checks the request's Basic credentials: a login of an admin
@@ -78,10 +81,10 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request) (context.C
 		return nil, &apiError{status: http.StatusUnauthorized, err: backend.Errorf(backend.CodeUnauthorized,
 			"authentication required: use HTTP Basic auth with an admin API key account's ID as user and its secret as password")}
 	}
-	// A right secret is a read only; a wrong one counts toward that
-	// account's lockout like any other failed login.
+	// A right secret is a read only; a wrong one is audited and throttled,
+	// and never counts toward the account's lockout.
 	var acct *backend.Account
-	err := s.limitedLogin(w, r, id, secret, func() error {
+	err := s.limitedLogin(w, r, id, func() error {
 		var err error
 		acct, err = s.auth.AuthenticateAdmin(backend.WithActor(r.Context(), authActor), id, secret)
 		return err
@@ -95,7 +98,7 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request) (context.C
 	if !acct.Admin {
 		// The secret was right, so saying the account lacks the right tells the
 		// caller nothing new and tells the operator what to fix.
-		return nil, &apiError{status: http.StatusForbidden, err: backend.Errorf(backend.CodeUnauthorized,
+		return nil, &apiError{status: http.StatusForbidden, err: backend.Errorf(backend.CodeForbidden,
 			"API key account %q is not an admin account and may not call the admin API", acct.Name)}
 	}
 	setLoggedActor(r.Context(), acct.Name)

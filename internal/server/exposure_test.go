@@ -18,7 +18,7 @@ import (
 
 // publicOperations are the only operations anyone may call without an admin
 // account's credentials.
-var publicOperations = []string{"GET /healthz", "GET /v1/openapi.json", "POST /v1/login"}
+var publicOperations = []string{"GET /healthz", "GET /v1/openapi.json", "GET /v1/version", "POST /v1/login"}
 
 // operation is one method and path of the OpenAPI document.
 type operation struct {

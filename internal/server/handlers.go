@@ -159,8 +159,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req, false); err != nil {
 		return err
 	}
-	err := s.limitedLogin(w, r, req.AccountID, req.Secret, func() error {
-		return s.b.Login(backend.WithActor(r.Context(), anonymousActor), req)
+	err := s.limitedLogin(w, r, req.AccountID, func() error {
+		return s.networkLogin(backend.WithActor(r.Context(), anonymousActor), req)
 	})
 	if err != nil {
 		return err

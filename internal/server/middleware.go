@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +27,30 @@ type requestIDKey struct{}
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
+}
+
+// securityHeaders go on every answer (keys in canonical form).
+var securityHeaders = map[string][]string{
+	"X-Content-Type-Options":  {"nosniff"},
+	"Cache-Control":           {"no-store"},
+	"X-Frame-Options":         {"DENY"},
+	"Content-Security-Policy": {"default-src 'none'; frame-ancestors 'none'"},
+	"Referrer-Policy":         {"no-referrer"},
+}
+
+// requestIDPrefix makes the generated request IDs of this process unique
+// across processes; a counter makes them unique within it. They need not be
+// unguessable, only distinct, and cost no random read per request.
+var (
+	requestIDPrefix = strings.ReplaceAll(uuid.NewString(), "-", "")[:16] + "-"
+	requestIDSeq    atomic.Uint64
+)
+
+// newRequestID is an ID unique to this request: PREFIX-N.
+func newRequestID() string {
+	b := make([]byte, 0, len(requestIDPrefix)+20)
+	b = append(b, requestIDPrefix...)
+	return string(strconv.AppendUint(b, requestIDSeq.Add(1), 10))
 }
 
 // statusWriter records the status for the request log.
@@ -60,16 +87,16 @@ func (s *server) middleware(next http.HandlerFunc) http.Handler {
 		start := time.Now()
 		id := r.Header.Get(RequestIDHeader)
 		if !validRequestID(id) {
-			id = uuid.NewString()
+			id = newRequestID()
 		}
 		h := w.Header()
 		h.Set(RequestIDHeader, id)
-		h.Set("X-Content-Type-Options", "nosniff")
-		// Creates and regenerates return secrets; no API answer is worth caching.
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		h.Set("Referrer-Policy", "no-referrer")
+		// Creates and regenerates return secrets; no API answer is worth
+		// caching. The values are shared and never appended to (Set
+		// replaces them), so no request allocates them.
+		for k, v := range securityHeaders {
+			h[k] = v
+		}
 
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		// The endpoint fills in the actor once auth succeeds, for this log line.
@@ -148,6 +175,8 @@ func statusOf(code string) int {
 		return http.StatusUnprocessableEntity
 	case backend.CodeLoginFailed, backend.CodeUnauthorized:
 		return http.StatusUnauthorized
+	case backend.CodeForbidden:
+		return http.StatusForbidden
 	case backend.CodeLocked:
 		return http.StatusLocked
 	case backend.CodeUnavailable:

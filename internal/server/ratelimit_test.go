@@ -39,14 +39,14 @@ type limitedEnv struct {
 	clock *clock
 }
 
-func newLimitedEnv(t *testing.T, burst int, refill time.Duration) *limitedEnv {
+func newLimitedEnv(t *testing.T, burst int, backoff time.Duration) *limitedEnv {
 	t.Helper()
 	svc := backendtest.Open(t, backendtest.SQLiteStore(t), "")
 	e := &limitedEnv{svc: svc, admin: backendtest.Bootstrap(t, svc), clock: &clock{t: time.Unix(1_700_000_000, 0)}}
 	e.h = server.New(server.Config{
 		Backend:      svc,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		FailedLogins: server.RateLimit{Burst: burst, Refill: refill, Now: e.clock.Now},
+		FailedLogins: server.RateLimit{Burst: burst, Backoff: backoff, Now: e.clock.Now},
 	})
 	return e
 }
@@ -80,11 +80,12 @@ func loginBody(id, secret string) string {
 	return string(b)
 }
 
-// TestFailedLoginRateLimit: past its budget, an address's wrong attempts
-// (Basic auth and /v1/login alike) get 429 with Retry-After and do not count
-// toward the lockout; right credentials still pass; other addresses keep
-// their own budget; the budget refills with time.
-func TestFailedLoginRateLimit(t *testing.T) {
+// TestFailedLoginThrottle: failed network logins (Basic auth and /v1/login
+// alike) never count toward the lockout; past the burst, an address must
+// wait at that account (1 min, doubling), and while it waits the right and
+// the wrong secret get the same 429; other addresses and other accounts are
+// not affected; a success forgets the failures.
+func TestFailedLoginThrottle(t *testing.T) {
 	const attacker, other = "203.0.113.7", "198.51.100.9"
 	e := newLimitedEnv(t, 2, time.Minute)
 	ctx := context.Background()
@@ -93,64 +94,84 @@ func TestFailedLoginRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The budget: two failures, each counted.
-	if w := e.do(attacker, "GET", "/v1/accounts", e.admin.ID, "wrong", ""); w.Code != 401 {
-		t.Fatalf("first wrong Basic auth: %d %s", w.Code, w.Body)
+	// The burst: two failures at each account, checked, audited, not counted.
+	for range 2 {
+		if w := e.do(attacker, "GET", "/v1/accounts", e.admin.ID, "wrong", ""); w.Code != 401 {
+			t.Fatalf("wrong Basic auth: %d %s", w.Code, w.Body)
+		}
+		if w := e.do(attacker, "POST", "/v1/login", "", "", loginBody(k.ID, "wrong")); w.Code != 401 {
+			t.Fatalf("wrong login: %d %s", w.Code, w.Body)
+		}
 	}
-	if w := e.do(attacker, "POST", "/v1/login", "", "", loginBody(k.ID, "wrong")); w.Code != 401 {
-		t.Fatalf("first wrong login: %d %s", w.Code, w.Body)
-	}
-	if e.failures(t, e.admin.ID) != 1 || e.failures(t, k.ID) != 1 {
-		t.Fatalf("failed_login_attempts admin %d, victim %d; want 1 and 1", e.failures(t, e.admin.ID), e.failures(t, k.ID))
+	if a, v := e.failures(t, e.admin.ID), e.failures(t, k.ID); a != 0 || v != 0 {
+		t.Fatalf("network failures counted: admin %d, victim %d failed_login_attempts; want 0 and 0", a, v)
 	}
 
-	// Past it: 429, Retry-After, and nothing counted, however many tries.
+	// Past it: 429 with Retry-After for the wrong secret and the right one.
 	for i := range 20 {
-		w := e.do(attacker, "GET", "/v1/accounts", e.admin.ID, "wrong", "")
-		if w.Code != 429 || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), backend.CodeRateLimited) {
-			t.Fatalf("attempt %d past the budget (Basic auth): %d %v %s", i, w.Code, w.Header(), w.Body)
+		for _, secret := range []string{"wrong", e.admin.Secret} {
+			w := e.do(attacker, "GET", "/v1/accounts", e.admin.ID, secret, "")
+			if w.Code != 429 || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), backend.CodeRateLimited) {
+				t.Fatalf("attempt %d past the burst (Basic auth): %d %v %s", i, w.Code, w.Header(), w.Body)
+			}
 		}
-		w = e.do(attacker, "POST", "/v1/login", "", "", loginBody(k.ID, "wrong"))
-		if w.Code != 429 || w.Header().Get("Retry-After") == "" {
-			t.Fatalf("attempt %d past the budget (login): %d %s", i, w.Code, w.Body)
+		for _, secret := range []string{"wrong", k.Secret} {
+			if w := e.do(attacker, "POST", "/v1/login", "", "", loginBody(k.ID, secret)); w.Code != 429 {
+				t.Fatalf("attempt %d past the burst (login): %d %s", i, w.Code, w.Body)
+			}
 		}
 	}
 	if got := w429RetryAfter(e.do(attacker, "POST", "/v1/login", "", "", loginBody(k.ID, "wrong"))); got != "60" {
 		t.Errorf("Retry-After = %q, want 60", got)
 	}
-	if a, v := e.failures(t, e.admin.ID), e.failures(t, k.ID); a != 1 || v != 1 {
-		t.Fatalf("rate-limited attempts counted: admin %d, victim %d failed_login_attempts; want 1 and 1", a, v)
-	}
-	if acct, _ := e.svc.GetAccount(ctx, k.ID); acct.Locked {
-		t.Fatal("the victim is locked")
+	if acct, _ := e.svc.GetAccount(ctx, k.ID); acct.Locked || acct.FailedLoginAttempts != 0 {
+		t.Fatalf("the victim: locked %v, failed_login_attempts %d", acct.Locked, acct.FailedLoginAttempts)
 	}
 
-	// Right credentials from the same address still pass.
-	if w := e.do(attacker, "GET", "/v1/accounts", e.admin.ID, e.admin.Secret, ""); w.Code != 200 {
-		t.Fatalf("right Basic auth past the budget: %d %s", w.Code, w.Body)
-	}
-	if w := e.do(attacker, "POST", "/v1/login", "", "", loginBody(k.ID, k.Secret)); w.Code != 204 {
-		t.Fatalf("right login past the budget: %d %s", w.Code, w.Body)
-	}
-
-	// Another address has its own budget and its failures count.
-	if w := e.do(other, "POST", "/v1/login", "", "", loginBody(k.ID, "wrong")); w.Code != 401 {
+	// Another address is not affected, nor is another account at the same address.
+	if w := e.do(other, "POST", "/v1/login", "", "", loginBody(k.ID, k.Secret)); w.Code != 204 {
 		t.Fatalf("other address: %d %s", w.Code, w.Body)
 	}
-	if v := e.failures(t, k.ID); v != 1 { // the right login above reset it to 0
-		t.Fatalf("victim failed_login_attempts %d, want 1", v)
+	k2, err := e.svc.CreateAccount(ctx, backend.CreateAccountRequest{Name: "bystander"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := e.do(attacker, "POST", "/v1/login", "", "", loginBody(k2.ID, k2.Secret)); w.Code != 204 {
+		t.Fatalf("other account, same address: %d %s", w.Code, w.Body)
 	}
 
-	// One refill period gives one more counted attempt.
+	// After the wait one attempt is checked; its failure doubles the wait.
 	e.clock.Add(time.Minute)
 	if w := e.do(attacker, "POST", "/v1/login", "", "", loginBody(k.ID, "wrong")); w.Code != 401 {
-		t.Fatalf("after a refill: %d %s", w.Code, w.Body)
+		t.Fatalf("after the wait: %d %s", w.Code, w.Body)
 	}
-	if w := e.do(attacker, "POST", "/v1/login", "", "", loginBody(k.ID, "wrong")); w.Code != 429 {
-		t.Fatalf("after the refilled token: %d %s", w.Code, w.Body)
+	if got := w429RetryAfter(e.do(attacker, "POST", "/v1/login", "", "", loginBody(k.ID, k.Secret))); got != "120" {
+		t.Fatalf("Retry-After after a failure past the wait = %q, want 120", got)
 	}
-	if v := e.failures(t, k.ID); v != 2 {
-		t.Fatalf("victim failed_login_attempts %d, want 2", v)
+	// The right secret after the wait passes and forgets the failures.
+	e.clock.Add(2 * time.Minute)
+	if w := e.do(attacker, "POST", "/v1/login", "", "", loginBody(k.ID, k.Secret)); w.Code != 204 {
+		t.Fatalf("right secret after the wait: %d %s", w.Code, w.Body)
+	}
+	if w := e.do(attacker, "POST", "/v1/login", "", "", loginBody(k.ID, "wrong")); w.Code != 401 {
+		t.Fatalf("a failure after a success is in a new burst: %d %s", w.Code, w.Body)
+	}
+	// The failures are in the audit log, each marked as not counted.
+	evs, err := e.svc.ListAuditEvents(ctx, backend.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed int
+	for _, ev := range evs {
+		if ev.Action == backend.ActionLoginFailure {
+			failed++
+			if !strings.Contains(ev.Detail, "not counted") {
+				t.Errorf("failure event without 'not counted': %+v", ev)
+			}
+		}
+	}
+	if failed != 6 {
+		t.Errorf("%d login.failure events, want 6 (the throttled attempts are not checked)", failed)
 	}
 }
 
@@ -176,18 +197,14 @@ func TestSuccessfulBasicAuthWritesNothing(t *testing.T) {
 		t.Fatalf("10 authenticated reads wrote %d audit events: %+v", after-before, evs)
 	}
 
-	// A failure still counts, and the next success resets the count (with
-	// the login.success event of a real login).
+	// A failure is audited and never counted.
 	if w := e.do("192.0.2.1", "GET", "/v1/accounts", e.admin.ID, "wrong", ""); w.Code != 401 {
 		t.Fatalf("wrong: %d", w.Code)
 	}
-	if n := e.failures(t, e.admin.ID); n != 1 {
-		t.Fatalf("failed_login_attempts = %d, want 1", n)
-	}
-	if w := e.do("192.0.2.1", "GET", "/v1/accounts", e.admin.ID, e.admin.Secret, ""); w.Code != 200 {
-		t.Fatalf("GET: %d", w.Code)
-	}
 	if n := e.failures(t, e.admin.ID); n != 0 {
-		t.Fatalf("failed_login_attempts = %d after a success, want 0", n)
+		t.Fatalf("failed_login_attempts = %d after a network failure, want 0", n)
+	}
+	if after := lastSeq(t, e.svc); after != before+1 {
+		t.Fatalf("a failed Basic auth wrote %d audit events, want 1", after-before)
 	}
 }

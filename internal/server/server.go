@@ -33,16 +33,11 @@ const (
 // Authenticator checks an admin API caller's Basic credentials.
 type Authenticator interface {
 	// AuthenticateAdmin returns the account whose ID and secret these are. It
-	// must count a failure toward that account's lockout (as Backend.Login
-	// does). The account need not be an admin; the server checks.
+	// should audit a failure without counting it toward the account's lockout
+	// (as backend.Service.AuthenticateAdmin does): the server throttles
+	// failures per client address and account. The account need not be an
+	// admin; the server checks.
 	AuthenticateAdmin(ctx context.Context, id, secret string) (*backend.Account, error)
-}
-
-// SecretChecker checks credentials without writing anything: no audit event,
-// no failure count. *backend.Service implements it. The server uses it for a
-// client past its failed-login budget, whose failures must not count.
-type SecretChecker interface {
-	CheckSecret(ctx context.Context, id, secret string) (*backend.Account, error)
 }
 
 // BackendAuthenticator authenticates through Backend.Login (which counts
@@ -65,23 +60,25 @@ type Config struct {
 	// Authenticator (a *backend.Service is: a successful auth only reads),
 	// else BackendAuthenticator{Backend}.
 	Admin Authenticator
-	// FailedLogins limits failed logins per client address; the zero value
-	// takes the defaults (see RateLimit).
+	// FailedLogins throttles failed logins per client address and account;
+	// the zero value takes the defaults (see RateLimit).
 	FailedLogins RateLimit
 	// Logger receives one line per request; nil means slog.Default().
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Version is the binary's version, said by GET /v1/version; "" means "dev".
+	Version string
 }
 
 // server holds the handler's dependencies.
 type server struct {
 	b       backend.Backend
 	auth    Authenticator
-	check   SecretChecker // nil when neither Admin nor Backend has one
 	limit   *limiter
 	log     *slog.Logger
 	maxBody int64
+	ver     string
 	mux     *http.ServeMux
 }
 
@@ -99,6 +96,7 @@ func routes() []route {
 	return []route{
 		{"GET", "/healthz", true, (*server).healthz},
 		{"GET", "/v1/openapi.json", true, (*server).openapi},
+		{"GET", "/v1/version", true, (*server).version},
 		{"POST", "/v1/login", true, (*server).login},
 
 		{"GET", "/v1/accounts", false, (*server).listAccounts},
@@ -134,6 +132,7 @@ func New(cfg Config) http.Handler {
 		auth:    cfg.Admin,
 		log:     cfg.Logger,
 		maxBody: cfg.MaxBodyBytes,
+		ver:     cfg.Version,
 		limit:   newLimiter(cfg.FailedLogins),
 		mux:     http.NewServeMux(),
 	}
@@ -144,13 +143,11 @@ func New(cfg Config) http.Handler {
 			s.auth = BackendAuthenticator{Backend: cfg.Backend}
 		}
 	}
-	if c, ok := s.auth.(SecretChecker); ok {
-		s.check = c
-	} else if c, ok := cfg.Backend.(SecretChecker); ok {
-		s.check = c
-	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.ver == "" {
+		s.ver = "dev"
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
@@ -165,6 +162,10 @@ func New(cfg Config) http.Handler {
 func (s *server) endpoint(rt route) http.Handler {
 	h := rt.h
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := cleanRequest(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if !rt.public {
 			ctx, err := s.authenticate(w, r)
 			if err != nil {

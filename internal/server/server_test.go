@@ -173,10 +173,10 @@ func TestAuth(t *testing.T) {
 	if m1 != m2 {
 		t.Errorf("the messages tell a wrong secret from an unknown ID:\n%s\n%s", m1, m2)
 	}
-	// The failure counts toward the admin's lockout.
+	// A network failure never counts toward the admin's lockout.
 	a, err := e.svc.GetAccount(c, e.admin.ID)
-	if err != nil || a.FailedLoginAttempts != 1 {
-		t.Fatalf("admin failed_login_attempts = %v (%v), want 1", a, err)
+	if err != nil || a.FailedLoginAttempts != 0 {
+		t.Fatalf("admin failed_login_attempts = %v (%v), want 0", a, err)
 	}
 
 	// A non-admin account with the right secret is forbidden.
@@ -185,7 +185,7 @@ func TestAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, raw = e.do(t, "GET", "/v1/accounts", &backendtest.Admin{ID: plain.ID, Secret: plain.Secret}, "", nil)
-	wantError(t, resp, raw, 403, backend.CodeUnauthorized)
+	wantError(t, resp, raw, 403, backend.CodeForbidden)
 
 	// The audit actor of an authenticated call is the admin's name.
 	resp, raw = e.do(t, "POST", "/v1/accounts", &e.admin, `{"name":"by-admin"}`, nil)
@@ -198,11 +198,17 @@ func TestAuth(t *testing.T) {
 		t.Errorf("last event %+v, want a create by %s", last, backendtest.AdminName)
 	}
 
-	// Wrong secrets lock the admin at the threshold (the successful calls
-	// above reset the count); then even the right one fails.
+	// Wrong secrets over the network never lock the admin; counted logins
+	// (the login command) do, and then even the right secret fails.
 	for range backend.DefaultLockoutThreshold {
 		resp, raw = e.do(t, "GET", "/v1/accounts", &wrong, "", nil)
 		wantError(t, resp, raw, 401, backend.CodeUnauthorized)
+	}
+	if a, _ := e.svc.GetAccount(c, e.admin.ID); a.Locked || a.FailedLoginAttempts != 0 {
+		t.Fatalf("network failures counted: locked %v, failed_login_attempts %d", a.Locked, a.FailedLoginAttempts)
+	}
+	for range backend.DefaultLockoutThreshold {
+		_ = e.svc.Login(c, backend.LoginRequest{AccountID: e.admin.ID, Secret: "wrong"})
 	}
 	if a, _ := e.svc.GetAccount(c, e.admin.ID); !a.Locked {
 		t.Fatal("the admin account is not locked")
@@ -264,7 +270,9 @@ func TestErrorsAndLimits(t *testing.T) {
 		t.Errorf("Allow = %q", allow)
 	}
 
-	// Login: 204, 401 login_failed, 423 locked; no admin auth needed.
+	// Login: 204, 401 login_failed, 423 locked; no admin auth needed. A
+	// network login never locks: the account is locked by counted logins
+	// (the App Host's apps, the login command).
 	login := func(secret string) (*http.Response, []byte) {
 		b, _ := json.Marshal(backend.LoginRequest{AccountID: k.ID, Secret: secret})
 		return e.do(t, "POST", "/v1/login", nil, string(b), nil)
@@ -272,11 +280,11 @@ func TestErrorsAndLimits(t *testing.T) {
 	if resp, raw = login(k.Secret); resp.StatusCode != 204 {
 		t.Fatalf("login: %d %s", resp.StatusCode, raw)
 	}
-	for range backend.DefaultLockoutThreshold - 1 {
-		resp, raw = login("wrong")
-		wantError(t, resp, raw, 401, backend.CodeLoginFailed)
+	resp, raw = login("wrong")
+	wantError(t, resp, raw, 401, backend.CodeLoginFailed)
+	for range backend.DefaultLockoutThreshold {
+		_ = e.svc.Login(context.Background(), backend.LoginRequest{AccountID: k.ID, Secret: "wrong"})
 	}
-	_, _ = login("wrong")
 	resp, raw = login(k.Secret)
 	wantError(t, resp, raw, 423, backend.CodeLocked)
 

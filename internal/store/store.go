@@ -156,4 +156,12 @@ type Tx interface {
 	AppendAudit(ctx context.Context, e AuditRow) (int64, error)
 	// ListAudit returns events with Seq > afterSeq, oldest first; limit 0 means all.
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditRow, error)
+
+	// GetSetting returns a store-wide setting (ErrNotFound when unset).
+	GetSetting(ctx context.Context, name string) ([]byte, error)
+	// PutSetting inserts or overwrites a store-wide setting.
+	PutSetting(ctx context.Context, name string, value []byte) error
+	// FirstSealedIdempotency returns the sealed secret of one remembered
+	// regenerate result, or ErrNotFound when none is stored.
+	FirstSealedIdempotency(ctx context.Context) ([]byte, error)
 }

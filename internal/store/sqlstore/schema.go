@@ -80,6 +80,14 @@ var migrations = [][]string{
 		`ALTER TABLE accounts ADD COLUMN expose_secret BOOL_T NOT NULL DEFAULT TRUE`,
 		`ALTER TABLE accounts ADD COLUMN sealed_secret BLOB_T`,
 	},
+	// Store-wide settings: the sealing key's check value ("key_check"), so
+	// that every process on the store must hold the same key.
+	{
+		`CREATE TABLE settings (
+			name TEXT PRIMARY KEY,
+			value BLOB_T NOT NULL
+		)`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes.

@@ -88,7 +88,7 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin %s write transaction: %w", s.d.Name, s.d.Classify(err))
 	}
-	return s.run(sqlTx, s.writeStmts, fn)
+	return s.run(sqlTx, s.writeStmts, true, fn)
 }
 
 // Read implements store.Store.
@@ -99,20 +99,34 @@ func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin %s read transaction: %w", s.d.Name, s.d.Classify(err))
 	}
-	return s.run(sqlTx, s.readStmts, fn)
+	return s.run(sqlTx, s.readStmts, false, fn)
 }
 
 // run commits when fn returns nil and rolls back otherwise, also on panic, so
 // a failed change never leaves half its rows behind.
-func (s *Store) run(sqlTx *sql.Tx, stmts *stmtCache, fn func(store.Tx) error) (err error) {
+func (s *Store) run(sqlTx *sql.Tx, stmts *stmtCache, write bool, fn func(store.Tx) error) (err error) {
 	done := false
 	defer func() {
 		if !done {
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&tx{s: s, tx: sqlTx, stmts: stmts}); err != nil {
+	base := &tx{s: s, tx: sqlTx, stmts: stmts}
+	var (
+		t store.Tx = base
+		w *writeTx
+	)
+	if write {
+		w = newWriteTx(base)
+		t = w
+	}
+	if err := fn(t); err != nil {
 		return err
+	}
+	if w != nil {
+		if err := w.flush(w.ctx); err != nil {
+			return err
+		}
 	}
 	done = true
 	if err := sqlTx.Commit(); err != nil {

@@ -389,13 +389,18 @@ func (t *tx) AppendAudit(ctx context.Context, e store.AuditRow) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("append audit event: %w", err)
 	}
-	_, err = t.exec(ctx, `INSERT INTO audit (seq, event_time, actor, action, target_type, target_id, target_name, detail)
+	return seq, t.insertAudit(ctx, seq, e)
+}
+
+// insertAudit stores e with sequence number seq.
+func (t *tx) insertAudit(ctx context.Context, seq int64, e store.AuditRow) error {
+	_, err := t.exec(ctx, `INSERT INTO audit (seq, event_time, actor, action, target_type, target_id, target_name, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		seq, t.s.encodeTime(e.Time), e.Actor, e.Action, e.TargetType, e.TargetID, e.TargetName, e.Detail)
 	if err != nil {
-		return 0, fmt.Errorf("append audit event: %w", err)
+		return fmt.Errorf("append audit event: %w", err)
 	}
-	return seq, nil
+	return nil
 }
 
 func (t *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]store.AuditRow, error) {

@@ -29,6 +29,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteAccountWithSecrets", testDeleteAccountWithSecrets},
 		{"Idempotency", testIdempotency},
 		{"Audit", testAudit},
+		{"Settings", testSettings},
+		{"WriteTxMemory", testWriteTxMemory},
 		{"Rollback", testRollback},
 		{"ReadIsReadOnly", testReadIsReadOnly},
 		{"ConcurrentWriters", func(t *testing.T, s store.Store) { Concurrent(t, s) }},

@@ -1,0 +1,147 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/apphost/terraform-provider-apphost/internal/store"
+)
+
+// MinAdminSecretLength is the shortest admin secret accepted from outside
+// (APPHOST_ADMIN_KEY_SECRET): generated secrets are 256 random bits in 43
+// base64url characters, and an admin secret is what every guess aims at.
+const MinAdminSecretLength = 32
+
+// ActorRecoverAdmin is the audit actor of the recover-admin command.
+const ActorRecoverAdmin = "recover-admin"
+
+// adminName is the name of an admin account that recover-admin creates.
+const adminName = "admin"
+
+// refuseLastAdmin fails when row is the store's only admin account: deleting
+// it would leave the admin API with no way in.
+func (o *op) refuseLastAdmin(row store.AccountRow) error {
+	if !row.Admin {
+		return nil
+	}
+	rows, err := o.tx.ListAccounts(o.ctx)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, r := range rows {
+		if r.Admin {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil
+	}
+	return Errorf(CodeConflict, "API key account %q is the last admin account and cannot be deleted: "+
+		"the admin API would have no account left to log in with; create another admin account first", row.Name)
+}
+
+// RecoverResult is what RecoverAdmin did.
+type RecoverResult struct {
+	Account Account
+	// Secret is the new secret; "" with unlock only.
+	Secret string
+	// Created is set when no admin account was left and one was created.
+	Created bool
+}
+
+// RecoverAdmin is the break-glass way back into the admin API for whoever
+// holds the store: it regenerates the secret of the admin account id (""
+// means the oldest admin account) and unlocks it, or, with no admin account
+// left and no id given, creates one. With unlockOnly it unlocks and resets
+// the failed logins without a new secret. It is audited as the actor
+// recover-admin (api_key_account.regenerate, .create or .update).
+func (s *Service) RecoverAdmin(ctx context.Context, id string, unlockOnly bool) (*RecoverResult, error) {
+	if id != "" {
+		if err := validateID("key_id", id); err != nil {
+			return nil, err
+		}
+	}
+	ctx = WithActor(ctx, ActorRecoverAdmin)
+	var out *RecoverResult
+	err := s.write(ctx, func(o *op) error {
+		rows, err := o.tx.ListAccounts(o.ctx)
+		if err != nil {
+			return err
+		}
+		admins := slices.DeleteFunc(rows, func(r store.AccountRow) bool { return !r.Admin })
+		slices.SortFunc(admins, func(a, b store.AccountRow) int {
+			if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+				return c
+			}
+			if a.ID < b.ID {
+				return -1
+			}
+			return 1
+		})
+		var row store.AccountRow
+		switch {
+		case id != "":
+			i := slices.IndexFunc(admins, func(r store.AccountRow) bool { return r.ID == id })
+			if i < 0 {
+				if r, err := o.tx.GetAccount(o.ctx, id); err == nil {
+					return InvalidField("key_id", "API key account %q (%s) is not an admin account; recover-admin recovers admin accounts only", r.Name, id)
+				}
+				return Errorf(CodeNotFound, "no API key account with ID %s in this store; omit --key-id to recover the oldest admin account", id)
+			}
+			row = admins[i]
+		case len(admins) > 0:
+			row = admins[0]
+		case unlockOnly:
+			return Errorf(CodeNotFound, "the store has no admin account to unlock; run recover-admin without --unlock-only to create one")
+		default:
+			secret, hash := newSecret()
+			name := adminName
+			if _, err := o.tx.GetAccountByName(o.ctx, name); err == nil {
+				name = adminName + "-" + uuid.NewString()[:8]
+			}
+			row, err := o.insertAccount(account{
+				id: uuid.NewString(), name: name, description: "created by recover-admin", hash: hash, admin: true, expose: true,
+			})
+			if err != nil {
+				return err
+			}
+			out = &RecoverResult{Account: toAccount(row, nil), Secret: secret, Created: true}
+			return nil
+		}
+
+		wasLocked, failed := row.Locked, row.FailedLoginAttempts
+		row.Locked, row.FailedLoginAttempts, row.UpdatedAt = false, 0, o.now
+		if unlockOnly {
+			if err := o.tx.UpdateAccount(o.ctx, row); err != nil {
+				return err
+			}
+			if err := o.audit(ActionAccountUpdate, TargetAccount, row.ID, row.Name,
+				fmt.Sprintf("unlocked (was locked=%t, failed_login_attempts=%d)", wasLocked, failed)); err != nil {
+				return err
+			}
+			out = &RecoverResult{Account: toAccount(row, nil)}
+			return nil
+		}
+		secret, hash := newSecret()
+		row.SecretHash = hash
+		row.SecretVersion++
+		row.SecretCreatedAt = o.now
+		if err := o.tx.UpdateAccount(o.ctx, row); err != nil {
+			return err
+		}
+		if err := o.audit(ActionAccountRegenerate, TargetAccount, row.ID, row.Name,
+			fmt.Sprintf("secret_version=%d, unlocked (was locked=%t, failed_login_attempts=%d)", row.SecretVersion, wasLocked, failed)); err != nil {
+			return err
+		}
+		out = &RecoverResult{Account: toAccount(row, nil), Secret: secret}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

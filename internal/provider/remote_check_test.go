@@ -1,0 +1,180 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
+)
+
+// planAll runs terraform plan and returns its exit code and its stdout and
+// stderr together (diagnostics go to stderr).
+func (w *tfWorkdir) planAll(env []string) (int, string, time.Duration) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(w.t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, w.bin, "plan", "-input=false", "-no-color")
+	cmd.Dir = w.dir
+	cmd.Env = append(append([]string(nil), w.env...), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	var exit *exec.ExitError
+	code := 0
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		w.t.Fatalf("terraform plan: %v", err)
+	}
+	return code, out.String(), time.Since(start)
+}
+
+// TestAccRemote_configureChecksServer (finding 4): terraform plan against a
+// bad remote backend fails in Configure, with an error that names the
+// endpoint and says what to do: a wrong secret is tried once per plan (one
+// login.failure, never counted, so three CI plans lock nobody), a closed
+// port is about the server (not "store unavailable") and fails fast, and a
+// server older than API version 2 is refused as too old for one-operation
+// rotation. The right credentials plan.
+func TestAccRemote_configureChecksServer(t *testing.T) {
+	requireAcc(t)
+	store, keyFile := remoteStores[0].open(t)
+	admin := newAdmin()
+	r := startReplica(t, store, keyFile, admin)
+	b := backendtest.NewClient(t, r.URL, admin)
+	w := newTFWorkdir(t)
+	w.write(`
+terraform {
+  required_providers {
+    apphost = { source = "apphost/apphost" }
+  }
+}
+
+provider "apphost" {}
+
+resource "apphost_api_key_account" "k" {
+  name = "configure-check"
+}
+`)
+
+	// A wrong secret, three times; then this address is throttled at the
+	// admin account, and a fourth plan says so.
+	wrong := backendtest.Admin{ID: admin.ID, Secret: strings.Repeat("w", 43)}
+	before := failures(t, b, admin.ID)
+	for i := range 3 {
+		code, out, _ := w.planAll(remoteEnvVars(r.URL, wrong))
+		if code == 0 || !strings.Contains(out, r.URL) || !strings.Contains(out, "rejected the credentials") ||
+			!strings.Contains(out, "recover-admin") {
+			t.Fatalf("plan %d with a wrong secret: exit %d\n%s", i, code, out)
+		}
+	}
+	if code, out, _ := w.planAll(remoteEnvVars(r.URL, wrong)); code == 0 || !strings.Contains(out, "refuses logins from this address") {
+		t.Fatalf("plan past the throttle: exit %d\n%s", code, out)
+	}
+	// The store, read directly (this address is throttled at the admin).
+	if got := failuresInStore(t, store, admin.ID) - before; got != 3 {
+		t.Errorf("four plans with a wrong secret made %d failed logins, want 3 (one each, never retried; the fourth throttled unchecked)", got)
+	}
+	if out := runBinary(t, "accounts", "--store", store, "--json"); !strings.Contains(out, `"failed_login_attempts":0`) || strings.Contains(out, `"locked":true`) {
+		t.Fatalf("the accounts after four bad plans: %s, want none locked and no failure counted", out)
+	}
+
+	// A closed port: a message about the server, quickly.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	_ = ln.Close()
+	code, out, took := w.planAll(remoteEnvVars(closed, admin))
+	if code == 0 || !strings.Contains(out, "Cannot reach the apphost server") || !strings.Contains(out, closed) ||
+		strings.Contains(out, "store is unavailable") {
+		t.Fatalf("plan against a closed port: exit %d\n%s", code, out)
+	}
+	if took > 20*time.Second {
+		t.Errorf("plan against a closed port took %s; the check is made once", took)
+	}
+
+	// Servers too old: no /v1/version (API version 1), or api_version 1.
+	for name, h := range map[string]http.HandlerFunc{
+		"no /v1/version": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":{"code":"not_found","message":"no such API path"}}`))
+		},
+		"api_version 1": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"version":"v0.9.0","api_version":1}`))
+		},
+	} {
+		old := httptest.NewServer(h)
+		code, out, _ := w.planAll(remoteEnvVars(old.URL, admin))
+		old.Close()
+		if code == 0 || !strings.Contains(out, "too old") || !strings.Contains(out, "one-operation rotation") ||
+			!strings.Contains(out, "API version 2") || !strings.Contains(out, old.URL) {
+			t.Fatalf("plan against a server with %s: exit %d\n%s", name, code, out)
+		}
+	}
+
+	// The right credentials plan through another replica of the store (the
+	// throttle is per server process, and this address is throttled on r).
+	r2 := startReplica(t, store, keyFile, admin)
+	if code, out, _ := w.planAll(remoteEnvVars(r2.URL, admin)); code != 0 || !strings.Contains(out, "1 to add") {
+		t.Fatalf("plan with the right credentials: exit %d\n%s", code, out)
+	}
+}
+
+// runBinary runs the built binary with args and returns its stdout.
+func runBinary(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(providerBinary(t), args...)
+	cmd.Env = cleanEnv()
+	cmd.Dir = t.TempDir()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, stderr.String())
+	}
+	return string(out)
+}
+
+// failuresInStore counts account id's login.failure events in the store's
+// audit log, read with the audit command (which needs no key file).
+func failuresInStore(t *testing.T, store, id string) int {
+	t.Helper()
+	n := 0
+	for line := range strings.Lines(runBinary(t, "audit", "--store", store, "--json")) {
+		if strings.Contains(line, `"action":"login.failure"`) && strings.Contains(line, id) {
+			n++
+		}
+	}
+	return n
+}
+
+// failures counts the login.failure events of account id.
+func failures(t *testing.T, b backend.Backend, id string) int {
+	t.Helper()
+	evs, err := b.ListAuditEvents(t.Context(), backend.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Action == backend.ActionLoginFailure && e.TargetID == id {
+			n++
+		}
+	}
+	return n
+}
