@@ -10,6 +10,19 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
 
+// embeddedConfig starts a configuration on the embedded store in the
+// working directory.
+const embeddedConfig = `terraform {
+  required_providers {
+    apphost = { source = "apphost/apphost" }
+  }
+}
+
+provider "apphost" {
+  store_path = ".apphost/apphost.db"
+}
+`
+
 // TestImportAndRotateInOneApply: import blocks for a key, its app and the
 // app's bound secret, and a rotation trigger on the key, in one apply: the
 // imports land, the key rotates in one backend operation, the app runs on
@@ -29,16 +42,7 @@ func TestImportAndRotateInOneApply(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, dir, "main.tf", `terraform {
-  required_providers {
-    apphost = { source = "apphost/apphost" }
-  }
-}
-
-provider "apphost" {
-  store_path = ".apphost/apphost.db"
-}
-
+	writeFile(t, dir, "main.tf", embeddedConfig+`
 import {
   to = apphost_api_key_account.siem
   id = "siem-forwarder"
@@ -113,16 +117,7 @@ func TestStateUpgradeFromFirstDesign(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
-	writeFile(t, dir, "main.tf", `terraform {
-  required_providers {
-    apphost = { source = "apphost/apphost" }
-  }
-}
-
-provider "apphost" {
-  store_path = ".apphost/apphost.db"
-}
-
+	writeFile(t, dir, "main.tf", embeddedConfig+`
 resource "apphost_api_key_account" "siem" {
   name              = "siem-forwarder"
   rotation_triggers = { quarter = "2026-Q4" }
@@ -195,16 +190,7 @@ func TestPlanNamesEachRotatingKey(t *testing.T) {
 	dir := t.TempDir()
 	config := func(quarter string) string {
 		var b strings.Builder
-		b.WriteString(`terraform {
-  required_providers {
-    apphost = { source = "apphost/apphost" }
-  }
-}
-
-provider "apphost" {
-  store_path = ".apphost/apphost.db"
-}
-`)
+		b.WriteString(embeddedConfig)
 		for _, k := range []string{"k1", "k2", "k3"} {
 			b.WriteString(`
 resource "apphost_api_key_account" "` + k + `" {
@@ -260,16 +246,7 @@ func TestNameTakenOnCreate(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, dir, "main.tf", `terraform {
-  required_providers {
-    apphost = { source = "apphost/apphost" }
-  }
-}
-
-provider "apphost" {
-  store_path = ".apphost/apphost.db"
-}
-
+	writeFile(t, dir, "main.tf", embeddedConfig+`
 resource "apphost_api_key_account" "k" {
   name = "taken"
 }

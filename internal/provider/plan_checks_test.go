@@ -13,13 +13,6 @@ import (
 // Bad input fails at plan time, on the attribute at fault, before anything changes.
 func TestAccPlanChecks_badInput(t *testing.T) {
 	e := newAccEnv(t)
-	ctx := context.Background()
-	if _, err := e.b.CreateAccount(ctx, backend.CreateAccountRequest{Name: "taken"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.b.CreateApp(ctx, backend.CreateAppRequest{Name: "taken-app", AppHost: "default"}); err != nil {
-		t.Fatal(err)
-	}
 	before := e.lastSeq()
 
 	resource.UnitTest(t, resource.TestCase{

@@ -32,23 +32,17 @@ resource "apphost_api_key_account" %[1]q {
 
 // accAppBound is an apphost_app block with its app secret bound to the key
 // account key and no value: the recommended way.
-func accAppBound(label, key string) string {
-	return fmt.Sprintf(`
-resource "apphost_app" %[1]q {
-  name = %[1]q
-}
-
-resource "apphost_app_secret" %[1]q {
-  app_id             = apphost_app.%[1]s.id
-  name               = apphost_api_key_account.%[2]s.name
-  api_key_account_id = apphost_api_key_account.%[2]s.id
-}
-`, label, key)
-}
+func accAppBound(label, key string) string { return accAppAndSecret(label, key, "") }
 
 // accAppWithSecret is an apphost_app block with its app secret bound to the
 // key account key, its value from the key's secret: the first design's way.
 func accAppWithSecret(label, key string) string {
+	return accAppAndSecret(label, key, "value = apphost_api_key_account."+key+".secret")
+}
+
+// accAppAndSecret is an apphost_app block and its app secret bound to the key
+// account key; extra is added verbatim to the app secret.
+func accAppAndSecret(label, key, extra string) string {
 	return fmt.Sprintf(`
 resource "apphost_app" %[1]q {
   name = %[1]q
@@ -58,9 +52,9 @@ resource "apphost_app_secret" %[1]q {
   app_id             = apphost_app.%[1]s.id
   name               = apphost_api_key_account.%[2]s.name
   api_key_account_id = apphost_api_key_account.%[2]s.id
-  value              = apphost_api_key_account.%[2]s.secret
+  %[3]s
 }
-`, label, key)
+`, label, key, extra)
 }
 
 func triggers(v string) string { return fmt.Sprintf("rotation_triggers = { r = %q }", v) }
