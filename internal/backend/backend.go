@@ -12,58 +12,44 @@ import (
 	"time"
 )
 
-// Defaults of the domain.
-const (
-	// DefaultLockoutThreshold is how many failed logins lock an account.
-	DefaultLockoutThreshold = 5
-	// DefaultAppHost is the App Host an app runs on unless told otherwise.
-	DefaultAppHost = "default"
-	// MaxNameLength bounds account, app, app host and app secret names.
-	MaxNameLength = 128
-	// MaxDescriptionLength bounds descriptions.
-	MaxDescriptionLength = 1024
-	// MaxConfigEntries bounds the number of entries of an app's config.
-	MaxConfigEntries = 256
-	// MaxConfigValueLength bounds a config key or value.
-	MaxConfigValueLength = 4096
-	// MaxSecretValueLength bounds an app secret value.
-	MaxSecretValueLength = 8192
-)
+// Backend is the seam between the provider and an admin backend.
+//
+// Every method returns a *Error (see errors.go) for failures the caller can
+// act on: not found, conflict, invalid input, an account still in use, a
+// secret_version that moved since the plan. Its request and response types
+// follow it in this file.
+type Backend interface {
+	CreateAccount(ctx context.Context, req CreateAccountRequest) (*AccountWithSecret, error)
+	GetAccount(ctx context.Context, id string) (*Account, error)
+	GetAccountByName(ctx context.Context, name string) (*Account, error)
+	ListAccounts(ctx context.Context, req ListAccountsRequest) ([]Account, error)
+	UpdateAccount(ctx context.Context, req UpdateAccountRequest) (*Account, error)
+	RegenerateSecret(ctx context.Context, req RegenerateRequest) (*AccountWithSecret, error)
+	DeleteAccount(ctx context.Context, req DeleteAccountRequest) error
+	// Login checks an account's ID and secret, counting failures toward the lockout.
+	Login(ctx context.Context, req LoginRequest) error
 
-// App status values: what the App Host is actually doing with an app.
-const (
-	// StatusRunning: deployed, and its last login succeeded (or it needs none).
-	StatusRunning = "running"
-	// StatusFailed: deployed, but it cannot log in (stale secret or locked account).
-	StatusFailed = "failed"
-	// StatusStopped: not running on the App Host.
-	StatusStopped = "stopped"
-)
+	CreateApp(ctx context.Context, req CreateAppRequest) (*App, error)
+	GetApp(ctx context.Context, id string) (*App, error)
+	GetAppByName(ctx context.Context, name string) (*App, error)
+	ListApps(ctx context.Context, req ListAppsRequest) ([]App, error)
+	UpdateApp(ctx context.Context, req UpdateAppRequest) (*App, error)
+	// DeleteApp undeploys the app and deletes it with its secrets.
+	DeleteApp(ctx context.Context, id string) error
+	// DeployApp sets the app meant to be deployed and runs it (its secrets log in).
+	DeployApp(ctx context.Context, id string) (*App, error)
+	// UndeployApp sets the app not meant to be deployed and stops it.
+	UndeployApp(ctx context.Context, id string) (*App, error)
 
-// Audit actions, exactly as DESIGN.md names them.
-const (
-	ActionAccountCreate     = "api_key_account.create"
-	ActionAccountUpdate     = "api_key_account.update"
-	ActionAccountDelete     = "api_key_account.delete"
-	ActionAccountRegenerate = "api_key_account.regenerate"
-	ActionAccountLock       = "api_key_account.lock"
-	ActionLoginSuccess      = "login.success"
-	ActionLoginFailure      = "login.failure"
-	ActionAppCreate         = "app.create"
-	ActionAppUpdate         = "app.update"
-	ActionAppDelete         = "app.delete"
-	ActionAppDeploy         = "app.deploy"
-	ActionAppUndeploy       = "app.undeploy"
-	ActionAppSecretPut      = "app_secret.put"
-	ActionAppSecretDelete   = "app_secret.delete"
-)
+	PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*AppSecret, error)
+	GetAppSecret(ctx context.Context, appID, name string) (*AppSecret, error)
+	DeleteAppSecret(ctx context.Context, req DeleteAppSecretRequest) error
 
-// Audit target types.
-const (
-	TargetAccount   = "api_key_account"
-	TargetApp       = "app"
-	TargetAppSecret = "app_secret"
-)
+	ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
+
+	// Close releases the backend's resources.
+	Close() error
+}
 
 // Account is an API key account as every read returns it: never with its secret.
 type Account struct {
@@ -259,41 +245,4 @@ type AuditQuery struct {
 	AfterSeq int64 `json:"after_seq,omitempty"`
 	// Limit caps the number of events; 0 means all.
 	Limit int `json:"limit,omitempty"`
-}
-
-// Backend is the seam between the provider and an admin backend.
-//
-// Every method returns a *Error (see errors.go) for failures the caller can
-// act on: not found, conflict, invalid input, apps still running.
-type Backend interface {
-	CreateAccount(ctx context.Context, req CreateAccountRequest) (*AccountWithSecret, error)
-	GetAccount(ctx context.Context, id string) (*Account, error)
-	GetAccountByName(ctx context.Context, name string) (*Account, error)
-	ListAccounts(ctx context.Context, req ListAccountsRequest) ([]Account, error)
-	UpdateAccount(ctx context.Context, req UpdateAccountRequest) (*Account, error)
-	RegenerateSecret(ctx context.Context, req RegenerateRequest) (*AccountWithSecret, error)
-	DeleteAccount(ctx context.Context, req DeleteAccountRequest) error
-	// Login checks an account's ID and secret, counting failures toward the lockout.
-	Login(ctx context.Context, req LoginRequest) error
-
-	CreateApp(ctx context.Context, req CreateAppRequest) (*App, error)
-	GetApp(ctx context.Context, id string) (*App, error)
-	GetAppByName(ctx context.Context, name string) (*App, error)
-	ListApps(ctx context.Context, req ListAppsRequest) ([]App, error)
-	UpdateApp(ctx context.Context, req UpdateAppRequest) (*App, error)
-	// DeleteApp undeploys the app and deletes it with its secrets.
-	DeleteApp(ctx context.Context, id string) error
-	// DeployApp sets the app meant to be deployed and runs it (its secrets log in).
-	DeployApp(ctx context.Context, id string) (*App, error)
-	// UndeployApp sets the app not meant to be deployed and stops it.
-	UndeployApp(ctx context.Context, id string) (*App, error)
-
-	PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*AppSecret, error)
-	GetAppSecret(ctx context.Context, appID, name string) (*AppSecret, error)
-	DeleteAppSecret(ctx context.Context, req DeleteAppSecretRequest) error
-
-	ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
-
-	// Close releases the backend's resources.
-	Close() error
 }
