@@ -26,11 +26,10 @@ func dataSources() []func() datasource.DataSource {
 // ProviderData. It returns nil without a diagnostic while the provider is not
 // configured yet (ProviderData nil), as the framework expects.
 func dataSourceBackend(providerData any, diags *diag.Diagnostics) backend.Backend {
-	b, problem := configuredBackend(providerData)
-	if problem != "" {
-		diags.AddError("Unexpected data source configure type", problem)
+	if d := configured(providerData, diags); d != nil {
+		return d.backend
 	}
-	return b
+	return nil
 }
 
 // checkDataSourceConfigured adds an error when Read runs without a backend.

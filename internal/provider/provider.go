@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -46,13 +48,26 @@ var (
 
 // New returns a function that makes the provider, as providerserver.Serve wants it.
 func New(version string) func() provider.Provider {
+	return newWithClock(version, time.Now)
+}
+
+// newWithClock is New with the clock the resources read (tests set one).
+func newWithClock(version string, now func() time.Time) func() provider.Provider {
 	return func() provider.Provider {
-		return &apphostProvider{version: version}
+		return &apphostProvider{version: version, now: now}
 	}
 }
 
 type apphostProvider struct {
 	version string
+	now     func() time.Time
+}
+
+// providerData is what Configure hands to every resource and data source.
+type providerData struct {
+	backend backend.Backend
+	// now is the clock: Read records the time of each refresh with it.
+	now func() time.Time
 }
 
 // providerModel is the provider configuration.
@@ -177,8 +192,8 @@ func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureR
 					"Original error: %s", storePath, err))
 			return
 		}
-		resp.DataSourceData = b
-		resp.ResourceData = b
+		resp.DataSourceData = &providerData{backend: b, now: p.now}
+		resp.ResourceData = resp.DataSourceData
 		return
 	}
 
@@ -249,8 +264,8 @@ func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureR
 	tflog.Debug(ctx, "Checked the remote apphost backend", map[string]any{
 		"endpoint": endpoint, "server_version": info.Version, "api_version": info.APIVersion,
 	})
-	resp.DataSourceData = b
-	resp.ResourceData = b
+	resp.DataSourceData = &providerData{backend: b, now: p.now}
+	resp.ResourceData = resp.DataSourceData
 }
 
 func (p *apphostProvider) Resources(_ context.Context) []func() resource.Resource {
@@ -302,17 +317,20 @@ func embeddedBackend(ctx context.Context, storePath string) (backend.Backend, er
 	return svc, nil
 }
 
-// configuredBackend extracts the backend from ProviderData.
-func configuredBackend(data any) (backend.Backend, string) {
+// configured returns the provider data of a resource's or data source's
+// Configure: nil, with no diagnostic, while the provider is not configured
+// yet (ProviderData nil), as the framework expects.
+func configured(data any, diags *diag.Diagnostics) *providerData {
 	if data == nil {
-		return nil, ""
+		return nil
 	}
-	b, ok := data.(backend.Backend)
+	d, ok := data.(*providerData)
 	if !ok {
-		return nil, fmt.Sprintf("Expected backend.Backend, got %T. This is always a bug in the provider: "+
-			"please report it.", data)
+		diags.AddError("Unexpected provider data",
+			fmt.Sprintf("Expected *providerData, got %T. This is always a bug in the provider: please report it.", data))
+		return nil
 	}
-	return b, ""
+	return d
 }
 
 // joinNames joins names for a message: "a", "b" and "c".

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
@@ -17,8 +19,31 @@ import (
 )
 
 // testAccProviders serves the provider in-process.
-var testAccProviders = map[string]func() (tfprotov6.ProviderServer, error){
-	"apphost": providerserver.NewProtocol6WithError(New("test")()),
+var testAccProviders = providersWithClock(time.Now)
+
+// providersWithClock serves the provider in-process with the clock now.
+func providersWithClock(now func() time.Time) map[string]func() (tfprotov6.ProviderServer, error) {
+	return map[string]func() (tfprotov6.ProviderServer, error){
+		"apphost": providerserver.NewProtocol6WithError(newWithClock("test", now)()),
+	}
+}
+
+// testClock is time.Now moved by an offset a test sets.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) set(d time.Duration) {
+	c.mu.Lock()
+	c.offset = d
+	c.mu.Unlock()
 }
 
 // accEnv is one test's embedded backend: its own store file, opened in the

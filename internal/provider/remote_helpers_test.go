@@ -2,18 +2,15 @@ package provider
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,59 +19,18 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
 // The remote acceptance tests run the provider in-process against real
 // `terraform-provider-apphost serve` processes on loopback, built once per
 // test binary from the module root.
 
-// TestMain only owns the directory of the binary built for the remote tests.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { tfcli.Main(m) }
 
-var (
-	buildOnce sync.Once
-	binDir    string // holds terraform-provider-apphost once built
-	binErr    error
-)
-
-// providerBinary builds the binary (the provider and the serve command) on
-// first use and returns its path.
-func providerBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		start := time.Now()
-		binErr = buildBinary()
-		if binErr == nil {
-			t.Logf("built the provider binary in %s", time.Since(start).Round(time.Millisecond))
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("building the provider binary: %v", binErr)
-	}
-	return filepath.Join(binDir, "terraform-provider-apphost")
-}
-
-// buildBinary builds the module root's main package into binDir, a
-// directory that outlives the test that asked first (TestMain removes it).
-func buildBinary() error {
-	dir, err := os.MkdirTemp("", "apphost-acc-bin-")
-	if err != nil {
-		return err
-	}
-	binDir = dir
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "terraform-provider-apphost"), ".")
-	cmd.Dir = filepath.Join("..", "..") // the module root
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %w\n%s", err, msg)
-	}
-	return nil
-}
+// providerBinary is the binary of the provider and its serve command, built
+// once per test binary.
+var providerBinary = tfcli.ProviderBinary
 
 // requireAcc skips t unless TF_ACC is set, before any server is started
 // (resource.Test would skip only later).
@@ -108,15 +64,7 @@ func newAdmin() backendtest.Admin {
 
 // cleanEnv is the environment without APPHOST_* and TF_* variables, so a
 // developer's settings reach neither the servers nor terraform.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "APPHOST_") && !strings.HasPrefix(kv, "TF_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+var cleanEnv = tfcli.CleanEnv
 
 // replica is one `serve` process.
 type replica struct {
@@ -286,41 +234,21 @@ provider "apphost" {
 `, e.replica.URL, e.admin.ID, e.admin.Secret)
 }
 
-// terraformCLI returns the Terraform CLI the acceptance tests use.
-func terraformCLI(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("TF_ACC_TERRAFORM_PATH"); p != "" {
-		return p
-	}
-	for _, name := range []string{"terraform", "tofu"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("neither terraform nor tofu is on PATH")
-	return ""
-}
-
 // tfWorkdir is a Terraform working directory whose CLI configuration
 // points apphost/apphost at the built binary (dev_overrides: no init).
 type tfWorkdir struct {
 	t   *testing.T
-	dir string
-	bin string
-	env []string
+	w   *tfcli.Workdir
+	dir string   // w.Dir
+	bin string   // w.CLI
+	env []string // w.Env
 }
 
 func newTFWorkdir(t *testing.T) *tfWorkdir {
 	t.Helper()
-	w := &tfWorkdir{t: t, dir: t.TempDir(), bin: terraformCLI(t)}
-	rc := filepath.Join(t.TempDir(), "terraformrc")
-	cfg := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"apphost/apphost\" = %q\n  }\n  direct {}\n}\n",
-		filepath.Dir(providerBinary(t)))
-	if err := os.WriteFile(rc, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	w.env = append(cleanEnv(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
-	return w
+	w := tfcli.New(t, "")
+	w.Timeout = 5 * time.Minute
+	return &tfWorkdir{t: t, w: w, dir: w.Dir, bin: w.CLI, env: w.Env}
 }
 
 // write replaces the configuration.
@@ -339,31 +267,11 @@ func (w *tfWorkdir) run(env []string, args []string, ok ...int) (string, int) {
 	if len(ok) == 0 {
 		ok = []int{0}
 	}
-	ctx, cancel := context.WithTimeout(w.t.Context(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, w.bin, append(args, "-no-color")...)
-	cmd.Dir = w.dir
-	cmd.Env = append(append([]string(nil), w.env...), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		w.t.Fatalf("terraform %s: %v", args[0], err)
+	r := w.w.WithEnv(env...).RunT(w.t, args...)
+	if !slices.Contains(ok, r.Code) {
+		w.t.Fatalf("%s", r)
 	}
-	w.t.Logf("terraform %s: exit %d in %s", strings.Join(args, " "), code, time.Since(start).Round(time.Millisecond))
-	for _, c := range ok {
-		if c == code {
-			return stdout.String(), code
-		}
-	}
-	w.t.Fatalf("terraform %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
-	return "", code
+	return r.Stdout, r.Code
 }
 
 // remoteEnvVars points the provider at the server at url through the

@@ -48,6 +48,7 @@ func newAPIKeyAccountResource() resource.Resource { return &apiKeyAccountResourc
 
 type apiKeyAccountResource struct {
 	backend backend.Backend
+	now     func() time.Time
 }
 
 type apiKeyAccountModel struct {
@@ -172,12 +173,9 @@ func (r *apiKeyAccountResource) Schema(_ context.Context, _ resource.SchemaReque
 }
 
 func (r *apiKeyAccountResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	b, msg := configuredBackend(req.ProviderData)
-	if msg != "" {
-		resp.Diagnostics.AddError("Unexpected provider data", msg)
-		return
+	if d := configured(req.ProviderData, &resp.Diagnostics); d != nil {
+		r.backend, r.now = d.backend, d.now
 	}
-	r.backend = b
 }
 
 // setAccount copies what a read of the backend knows into m.
@@ -263,7 +261,7 @@ func (r *apiKeyAccountResource) Read(ctx context.Context, req resource.ReadReque
 		// The backend shows it no more: a copy in state is stale.
 		state.Secret = types.StringNull()
 	}
-	now, _ := json.Marshal(time.Now().UTC().Format(time.RFC3339Nano))
+	now, _ := json.Marshal(r.now().UTC().Format(time.RFC3339Nano))
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRefreshedAt, now)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -406,8 +404,16 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 	if req.Private != nil {
 		if raw, _ := req.Private.GetKey(ctx, privateRefreshedAt); len(raw) > 0 {
 			var s string
-			if json.Unmarshal(raw, &s) == nil {
-				refreshedAt, _ = time.Parse(time.RFC3339Nano, s)
+			err := json.Unmarshal(raw, &s)
+			if err == nil {
+				refreshedAt, err = time.Parse(time.RFC3339Nano, s)
+			}
+			if err != nil && !plan.RotationPeriod.IsNull() {
+				resp.Diagnostics.AddAttributeWarning(path.Root("rotation_period"), "rotation_period not checked",
+					fmt.Sprintf("The time of the last refresh of API key account %q, kept in the resource's private "+
+						"state, could not be read (%s), so this plan cannot tell whether the secret is older than "+
+						"rotation_period. Run terraform apply -refresh-only (or any refreshing plan) to record it again.",
+						state.Name.ValueString(), err))
 			}
 		}
 	}
@@ -533,6 +539,10 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 		// Save the rotated state at once: nothing after this may lose it.
 		resp.Diagnostics.Append(resp.State.Set(ctx, &cur)...)
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRegeneratedElsewhere, nil)...)
+		// The secret is new as of its creation: a plan that does not refresh
+		// first must not measure its age against a refresh made before it.
+		created, _ := json.Marshal(a.SecretCreatedAt.UTC().Format(time.RFC3339Nano))
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRefreshedAt, created)...)
 		tflog.Info(ctx, "Rotated API key account secret", map[string]any{
 			"id": id, "name": a.Name, "secret_version": a.SecretVersion, "apps": len(a.Apps),
 			"rotation_ms": float64(time.Since(start).Microseconds()) / 1000,

@@ -383,22 +383,25 @@ func TestAccAPIKeyAccount_outsideAppRotated(t *testing.T) {
 }
 
 // TestAccAPIKeyAccount_period: once the secret is older than
-// rotation_period at a refresh, the plan regenerates it. The period is long
-// enough that the refresh after the rotation does not find it expired again.
+// rotation_period at a refresh, the plan regenerates it. The provider's
+// clock is moved past the period for the step's refresh and back before the
+// refresh after the rotation, so no test sleeps.
 func TestAccAPIKeyAccount_period(t *testing.T) {
 	t.Parallel()
 	e := newAccEnv(t)
 	config := func(period string) string {
 		return e.provider() + accKey("a", "key-a", fmt.Sprintf("rotation_period = %q", period)) + accAppWithSecret("a1", "a")
 	}
+	clock := &testClock{}
 	var seq int64
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProviders,
+		ProtoV6ProviderFactories: providersWithClock(clock.Now),
 		Steps: []resource.TestStep{
-			{Config: config("1h")},
+			{Config: config("720h")},
 			{
-				PreConfig: func() { e.mark(&seq)(); time.Sleep(8 * time.Second) },
-				Config:    config("8s"),
+				// The same period, read at a refresh 31 days later.
+				PreConfig: func() { e.mark(&seq)(); clock.set(31 * 24 * time.Hour) },
+				Config:    config("720h"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
@@ -406,7 +409,11 @@ func TestAccAPIKeyAccount_period(t *testing.T) {
 						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionUpdate),
 					},
 				},
-				Check: e.checkRotationOrder(&seq, "key-a", "key-a", "a1"),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkRotationOrder(&seq, "key-a", "key-a", "a1"),
+					// Back to now: the refresh after the apply finds a fresh secret.
+					func(*terraform.State) error { clock.set(0); return nil },
+				),
 			},
 		},
 	})

@@ -106,12 +106,9 @@ func (r *appResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *
 }
 
 func (r *appResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	b, msg := configuredBackend(req.ProviderData)
-	if msg != "" {
-		resp.Diagnostics.AddError("Unexpected provider data", msg)
-		return
+	if d := configured(req.ProviderData, &resp.Diagnostics); d != nil {
+		r.backend = d.backend
 	}
-	r.backend = b
 }
 
 func (m *appModel) setApp(a *backend.App) {

@@ -146,12 +146,9 @@ func (r *appSecretResource) ValidateConfig(ctx context.Context, req resource.Val
 }
 
 func (r *appSecretResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	b, msg := configuredBackend(req.ProviderData)
-	if msg != "" {
-		resp.Diagnostics.AddError("Unexpected provider data", msg)
-		return
+	if d := configured(req.ProviderData, &resp.Diagnostics); d != nil {
+		r.backend = d.backend
 	}
-	r.backend = b
 }
 
 // ModifyPlan warns that a bound secret needs no value, checks at plan time
