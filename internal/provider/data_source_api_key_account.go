@@ -145,7 +145,7 @@ func (d *apiKeyAccountDataSource) Read(ctx context.Context, req datasource.ReadR
 		}
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Error reading API key account", dsReadErrorDetail("the API key account", err))
+		addBackendError(&resp.Diagnostics, "Error reading API key account", "The API key account could not be read.", err)
 		return
 	}
 
@@ -157,7 +157,7 @@ func (d *apiKeyAccountDataSource) Read(ctx context.Context, req datasource.ReadR
 		ExposeSecret:        types.BoolValue(acct.ExposeSecret),
 		FailedLoginAttempts: types.Int64Value(acct.FailedLoginAttempts),
 		SecretVersion:       types.Int64Value(acct.SecretVersion),
-		SecretCreatedAt:     types.StringValue(dsFormatTime(acct.SecretCreatedAt)),
+		SecretCreatedAt:     types.StringValue(formatTime(acct.SecretCreatedAt)),
 		Admin:               types.BoolValue(acct.Admin),
 		Apps:                dsNonNilStrings(acct.Apps),
 	}

@@ -171,7 +171,7 @@ func (d *apiKeyAccountsDataSource) Read(ctx context.Context, req datasource.Read
 	}
 	accts, err := d.backend.ListAccounts(ctx, list)
 	if err != nil {
-		resp.Diagnostics.AddError("Error listing API key accounts", dsReadErrorDetail("API key accounts", err))
+		addBackendError(&resp.Diagnostics, "Error listing API key accounts", "The API key accounts could not be listed.", err)
 		return
 	}
 
@@ -195,7 +195,7 @@ func (d *apiKeyAccountsDataSource) Read(ctx context.Context, req datasource.Read
 			ExposeSecret:        a.ExposeSecret,
 			FailedLoginAttempts: a.FailedLoginAttempts,
 			SecretVersion:       a.SecretVersion,
-			SecretCreatedAt:     dsFormatTime(a.SecretCreatedAt),
+			SecretCreatedAt:     formatTime(a.SecretCreatedAt),
 			Apps:                dsNonNilStrings(a.Apps),
 		})
 		m.IDs = append(m.IDs, a.ID)

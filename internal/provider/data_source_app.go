@@ -173,7 +173,7 @@ func (d *appDataSource) Read(ctx context.Context, req datasource.ReadRequest, re
 		}
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Error reading app", dsReadErrorDetail("the app", err))
+		addBackendError(&resp.Diagnostics, "Error reading app", "The app could not be read.", err)
 		return
 	}
 

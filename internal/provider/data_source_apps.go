@@ -108,7 +108,7 @@ func (d *appsDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 	}
 	apps, err := d.backend.ListApps(ctx, list)
 	if err != nil {
-		resp.Diagnostics.AddError("Error listing apps", dsReadErrorDetail("apps", err))
+		addBackendError(&resp.Diagnostics, "Error listing apps", "The apps could not be listed.", err)
 		return
 	}
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -40,14 +39,6 @@ func checkDataSourceConfigured(b backend.Backend, diags *diag.Diagnostics) bool 
 		return false
 	}
 	return true
-}
-
-// dsFormatTime renders a backend time as RFC 3339 in UTC, or "" for the zero time.
-func dsFormatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 // dsNonNilStrings returns s, or an empty slice for nil, so that the state holds
@@ -155,12 +146,4 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
-}
-
-// dsReadErrorDetail is the detail of a failed backend read.
-func dsReadErrorDetail(what string, err error) string {
-	if backend.IsUnavailable(err) {
-		return fmt.Sprintf("The backend could not be reached while reading %s; try again. Error: %s", what, err)
-	}
-	return fmt.Sprintf("The backend returned an error while reading %s: %s", what, err)
 }

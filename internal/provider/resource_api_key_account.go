@@ -198,7 +198,14 @@ func secretValue(a *backend.AccountWithSecret) types.String {
 	return types.StringValue(a.Secret)
 }
 
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// formatTime renders a backend time as RFC 3339 in UTC, or "" for the zero
+// time: the one time format of every resource and data source.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
 
 func (r *apiKeyAccountResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	ctx = maskSecrets(ctx)
