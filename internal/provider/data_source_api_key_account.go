@@ -67,25 +67,23 @@ func (d *apiKeyAccountDataSource) Schema(_ context.Context, _ datasource.SchemaR
 				Computed:            true,
 			},
 			"locked": schema.BoolAttribute{
-				MarkdownDescription: "Whether the account is locked after too many failed logins. " +
-					"A locked account rejects even the right secret until its secret is regenerated.",
-				Computed: true,
+				MarkdownDescription: descAccountLocked,
+				Computed:            true,
 			},
 			"expose_secret": schema.BoolAttribute{
-				MarkdownDescription: "Whether the backend shows the account's secret at create and at each rotation. " +
-					"With `false`, no backend response ever carries it; bound app secrets still receive it.",
-				Computed: true,
+				MarkdownDescription: descAccountExposeSecret,
+				Computed:            true,
 			},
 			"failed_login_attempts": schema.Int64Attribute{
-				MarkdownDescription: "Failed logins since the last successful login or regeneration.",
+				MarkdownDescription: descAccountFailedLogins,
 				Computed:            true,
 			},
 			"secret_version": schema.Int64Attribute{
-				MarkdownDescription: "The version of the account's secret: 1 at creation, one more at each regeneration.",
+				MarkdownDescription: descAccountSecretVersion,
 				Computed:            true,
 			},
 			"secret_created_at": schema.StringAttribute{
-				MarkdownDescription: "When the current secret was created (RFC 3339, UTC).",
+				MarkdownDescription: descAccountSecretCreated,
 				Computed:            true,
 			},
 			"admin": schema.BoolAttribute{
@@ -93,10 +91,9 @@ func (d *apiKeyAccountDataSource) Schema(_ context.Context, _ datasource.SchemaR
 				Computed:            true,
 			},
 			"apps": schema.ListAttribute{
-				MarkdownDescription: "Names of the apps with an app secret bound to this account, sorted. " +
-					"A rotation of the account redeploys the ones meant to be deployed.",
-				ElementType: types.StringType,
-				Computed:    true,
+				MarkdownDescription: descAccountApps,
+				ElementType:         types.StringType,
+				Computed:            true,
 			},
 		},
 	}

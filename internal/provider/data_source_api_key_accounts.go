@@ -90,27 +90,27 @@ func (d *apiKeyAccountsDataSource) Schema(_ context.Context, _ datasource.Schema
 							Computed:            true,
 						},
 						"locked": schema.BoolAttribute{
-							MarkdownDescription: "Whether the account is locked after too many failed logins.",
+							MarkdownDescription: descAccountLocked,
 							Computed:            true,
 						},
 						"expose_secret": schema.BoolAttribute{
-							MarkdownDescription: "Whether the backend shows the account's secret at create and rotation (`false`: never).",
+							MarkdownDescription: descAccountExposeSecret,
 							Computed:            true,
 						},
 						"failed_login_attempts": schema.Int64Attribute{
-							MarkdownDescription: "Failed logins since the last successful login or regeneration.",
+							MarkdownDescription: descAccountFailedLogins,
 							Computed:            true,
 						},
 						"secret_version": schema.Int64Attribute{
-							MarkdownDescription: "The version of the account's secret: 1 at creation, one more at each regeneration.",
+							MarkdownDescription: descAccountSecretVersion,
 							Computed:            true,
 						},
 						"secret_created_at": schema.StringAttribute{
-							MarkdownDescription: "When the current secret was created (RFC 3339, UTC).",
+							MarkdownDescription: descAccountSecretCreated,
 							Computed:            true,
 						},
 						"apps": schema.ListAttribute{
-							MarkdownDescription: "Names of the apps with an app secret bound to the account, sorted.",
+							MarkdownDescription: descAccountApps,
 							ElementType:         types.StringType,
 							Computed:            true,
 						},

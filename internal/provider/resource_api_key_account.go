@@ -157,15 +157,15 @@ func (r *apiKeyAccountResource) Schema(_ context.Context, _ resource.SchemaReque
 				Computed: true,
 			},
 			"secret_created_at": schema.StringAttribute{
-				MarkdownDescription: "When the current secret was created (RFC 3339).",
+				MarkdownDescription: descAccountSecretCreated,
 				Computed:            true,
 			},
 			"locked": schema.BoolAttribute{
-				MarkdownDescription: "Whether the account is locked by too many failed logins, as of the last refresh.",
+				MarkdownDescription: descAccountLocked + " As of the last refresh.",
 				Computed:            true,
 			},
 			"failed_login_attempts": schema.Int64Attribute{
-				MarkdownDescription: "Failed logins since the last success or regeneration, as of the last refresh.",
+				MarkdownDescription: descAccountFailedLogins + " As of the last refresh.",
 				Computed:            true,
 			},
 		},
