@@ -97,8 +97,6 @@ func IsInUse(err error) bool { return CodeOf(err) == CodeInUse }
 // not the one the caller expected to replace.
 func IsVersionMismatch(err error) bool { return CodeOf(err) == CodeVersionMismatch }
 
-// IsLocked reports whether err says the account is locked.
-func IsLocked(err error) bool { return CodeOf(err) == CodeLocked }
 
 // IsUnavailable reports whether err is a transient failure worth retrying.
 func IsUnavailable(err error) bool { return CodeOf(err) == CodeUnavailable }

@@ -6,22 +6,9 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
-
-// auditEvent is one line of `audit --json`.
-type auditEvent struct {
-	Seq        int64     `json:"seq"`
-	Time       time.Time `json:"time"`
-	Actor      string    `json:"actor"`
-	Action     string    `json:"action"`
-	TargetType string    `json:"target_type"`
-	TargetID   string    `json:"target_id"`
-	TargetName string    `json:"target_name"`
-	Detail     string    `json:"detail"`
-}
 
 func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flagSet("audit", "--store STORE [--json] [--after SEQ]", stderr)
@@ -54,7 +41,8 @@ func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, e := range events {
-			if err := enc.Encode(auditEvent(e)); err != nil {
+			// One line of audit --json is the event as the API returns it.
+			if err := enc.Encode(e); err != nil {
 				fmt.Fprintf(stderr, "%s audit: %v\n", Program, err)
 				return exitFail
 			}

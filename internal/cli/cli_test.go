@@ -196,7 +196,7 @@ func TestAudit(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	f.noSecret(t, stdout, stderr)
-	events := jsonLines[auditEvent](t, stdout)
+	events := jsonLines[backend.AuditEvent](t, stdout)
 	if len(events) == 0 {
 		t.Fatal("no audit events")
 	}
@@ -223,7 +223,7 @@ func TestAudit(t *testing.T) {
 	if code != 0 {
 		t.Fatal(code)
 	}
-	later := jsonLines[auditEvent](t, stdout)
+	later := jsonLines[backend.AuditEvent](t, stdout)
 	if len(later) == 0 || later[0].Seq <= mid || later[len(later)-1].Seq != events[len(events)-1].Seq {
 		t.Errorf("--after %d gave %+v", mid, later)
 	}
