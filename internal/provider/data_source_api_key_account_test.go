@@ -16,7 +16,7 @@ func TestAccAPIKeyAccountDataSource(t *testing.T) {
 	locked := f.accounts["backup-agent"]
 
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: dsProviderFactories(),
+		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
 			{
 				Config: f.providerConfig() + `
@@ -57,7 +57,7 @@ func TestAccAPIKeyAccountDataSource_errors(t *testing.T) {
 	f := newDSFixture(t)
 
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: dsProviderFactories(),
+		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
 			{
 				// Not found by name: the error names the near matches.

@@ -24,7 +24,7 @@ func TestAccAPIKeyAccountsDataSource(t *testing.T) {
 	a := f.accounts
 
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: dsProviderFactories(),
+		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
 			{
 				Config: f.providerConfig() + `
@@ -121,7 +121,7 @@ func TestAccAPIKeyAccountsDataSource_invalidFilters(t *testing.T) {
 	f := newDSFixture(t)
 
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: dsProviderFactories(),
+		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
 			{
 				Config: f.providerConfig() + `

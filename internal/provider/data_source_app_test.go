@@ -18,7 +18,7 @@ func TestAccAppDataSource(t *testing.T) {
 	col := f.apps["collector"]
 
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: dsProviderFactories(),
+		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
 			{
 				Config: f.providerConfig() + `

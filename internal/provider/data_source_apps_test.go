@@ -25,7 +25,7 @@ func TestAccAppsDataSource(t *testing.T) {
 	apps := f.apps
 
 	resource.UnitTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: dsProviderFactories(),
+		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
 			{
 				Config: f.providerConfig() + `

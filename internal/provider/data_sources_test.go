@@ -3,31 +3,21 @@ package provider
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	tfjson "github.com/hashicorp/terraform-json"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
-	"github.com/apphost/terraform-provider-apphost/internal/local"
 )
-
-// dsProviderFactories serves the provider in-process for the data source tests.
-func dsProviderFactories() map[string]func() (tfprotov6.ProviderServer, error) {
-	return map[string]func() (tfprotov6.ProviderServer, error){
-		"apphost": providerserver.NewProtocol6WithError(New("test")()),
-	}
-}
 
 // dsRFC3339 matches the secret_created_at the data sources return.
 var dsRFC3339 = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$`)
 
-// dsFixture is a backend store filled for the data source tests:
+// dsFixture is the test's embedded backend (an accEnv) filled for the data
+// source tests:
 //
 //	accounts siem-forwarder, siem-collector, billing-export and backup-agent
 //	(locked by wrong logins);
@@ -36,9 +26,9 @@ var dsRFC3339 = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?
 //	bound to siem-collector) and billing (default App Host, deployed, no
 //	secrets).
 type dsFixture struct {
-	storePath string
-	accounts  map[string]*backend.AccountWithSecret
-	apps      map[string]*backend.App
+	*accEnv
+	accounts map[string]*backend.AccountWithSecret
+	apps     map[string]*backend.App
 }
 
 // secrets returns every secret the fixture knows, to prove none reaches state.
@@ -51,31 +41,17 @@ func (f *dsFixture) secrets() []string {
 }
 
 // providerConfig is the provider block that uses the fixture's store.
-func (f *dsFixture) providerConfig() string {
-	return fmt.Sprintf(`
-provider "apphost" {
-  store_path = %[1]q
-}
-`, f.storePath)
-}
+func (f *dsFixture) providerConfig() string { return f.provider() }
 
 func newDSFixture(t *testing.T) *dsFixture {
 	t.Helper()
 	ctx := t.Context()
 	f := &dsFixture{
-		storePath: filepath.Join(t.TempDir(), "apphost.db"),
-		accounts:  map[string]*backend.AccountWithSecret{},
-		apps:      map[string]*backend.App{},
+		accEnv:   newAccEnv(t),
+		accounts: map[string]*backend.AccountWithSecret{},
+		apps:     map[string]*backend.App{},
 	}
-	b, err := local.Open(ctx, local.Config{Store: "sqlite:" + f.storePath})
-	if err != nil {
-		t.Fatalf("opening the store: %v", err)
-	}
-	defer func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("closing the store: %v", err)
-		}
-	}()
+	b := f.b
 
 	for _, a := range []struct{ name, desc string }{
 		{"siem-forwarder", "Forwards events to the SIEM"},
@@ -110,9 +86,8 @@ func newDSFixture(t *testing.T) *dsFixture {
 			t.Fatalf("creating app %s: %v", a.name, err)
 		}
 		if a.account != "" {
-			value := f.accounts[a.account].Secret
 			if _, err := b.PutAppSecret(ctx, backend.PutAppSecretRequest{
-				AppID: app.ID, Name: "siem", AccountID: f.accounts[a.account].ID, Value: &value,
+				AppID: app.ID, Name: "siem", AccountID: f.accounts[a.account].ID,
 			}); err != nil {
 				t.Fatalf("putting the secret of app %s: %v", a.name, err)
 			}
