@@ -27,6 +27,7 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/apiversion"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
+	"github.com/apphost/terraform-provider-apphost/internal/local"
 )
 
 // Environment variables read by the provider configuration.
@@ -34,12 +35,11 @@ const (
 	envEndpoint     = "APPHOST_ENDPOINT"
 	envAPIKeyID     = "APPHOST_API_KEY_ID"
 	envAPIKeySecret = "APPHOST_API_KEY_SECRET" //nolint:gosec // a variable name, not a secret
-	envStorePath    = "APPHOST_STORE_PATH"
+	// The embedded backend's store: the same variable and default as the
+	// admin commands, from the package that opens it.
+	envStorePath     = local.EnvStorePath
+	defaultStorePath = local.DefaultStorePath
 )
-
-// defaultStorePath is the embedded backend's database file, relative to the
-// working directory.
-var defaultStorePath = filepath.Join(".apphost", "apphost.db")
 
 var (
 	_ provider.Provider                     = (*apphostProvider)(nil)
