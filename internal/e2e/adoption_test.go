@@ -12,6 +12,7 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/cli"
 	"github.com/apphost/terraform-provider-apphost/internal/local"
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
 // TestAdoption brings a backend filled outside Terraform under Terraform:
@@ -22,7 +23,7 @@ import (
 // secret on the app secret) and checks that this first rotation keeps the
 // app running and the account unlocked.
 func TestAdoption(t *testing.T) {
-	requireTerraform(t)
+	tfcli.Require(t)
 	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
@@ -62,7 +63,7 @@ func TestAdoption(t *testing.T) {
 		}
 	}
 	writeFile(t, dir, "imports.tf", imports.String())
-	if r := terraform(ctx, t, dir, "fmt", "-check", "imports.tf"); r.code != 0 {
+	if r := tfcli.Run(t, dir, "fmt", "-check", "imports.tf"); r.Code != 0 {
 		t.Errorf("the import blocks are not terraform fmt clean: %s", r)
 	}
 	writeFile(t, dir, "provider.tf", `terraform {
@@ -78,8 +79,8 @@ provider "apphost" {
 }
 `)
 
-	r := terraform(ctx, t, dir, "plan", "-generate-config-out=generated.tf")
-	if r.code != 0 || !strings.Contains(r.stdout, "Plan: 6 to import, 0 to add, 0 to change, 0 to destroy.") {
+	r := tfcli.Run(t, dir, "plan", "-generate-config-out=generated.tf")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Plan: 6 to import, 0 to add, 0 to change, 0 to destroy.") {
 		t.Fatalf("plan -generate-config-out: %s", r)
 	}
 	generated, err := os.ReadFile(filepath.Join(dir, "generated.tf"))
@@ -113,13 +114,13 @@ provider "apphost" {
 	if regexp.MustCompile(`(?m)^\s+secret\s+=`).Match(generated) || bytes.Contains(generated, []byte(siem.Secret)) {
 		t.Errorf("generated.tf holds a secret:\n%s", generated)
 	}
-	if r := terraform(ctx, t, dir, "fmt", "-check", "generated.tf"); r.code != 0 {
+	if r := tfcli.Run(t, dir, "fmt", "-check", "generated.tf"); r.Code != 0 {
 		t.Errorf("generated.tf is not terraform fmt clean: %s", r)
 	}
 
 	seq := lastSeq(ctx, t, store)
-	r = terraform(ctx, t, dir, "apply", "-auto-approve")
-	if r.code != 0 || !strings.Contains(r.stdout, "Resources: 6 imported, 0 added, 0 changed, 0 destroyed.") {
+	r = tfcli.Run(t, dir, "apply", "-auto-approve")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Resources: 6 imported, 0 added, 0 changed, 0 destroyed.") {
 		t.Fatalf("apply of the imports: %s", r)
 	}
 	// Importing reads: the backend saw no change and no login.
@@ -128,8 +129,8 @@ provider "apphost" {
 	}
 
 	// Everything the generated configuration holds reads back as it is.
-	r = terraform(ctx, t, dir, "plan", "-detailed-exitcode")
-	if r.code != 0 || !strings.Contains(r.stdout, "No changes.") {
+	r = tfcli.Run(t, dir, "plan", "-detailed-exitcode")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "No changes.") {
 		t.Fatalf("plan after the import is not empty: %s", r)
 	}
 
@@ -143,13 +144,13 @@ provider "apphost" {
   expose_secret     = false
 }
 `)
-	r = terraform(ctx, t, dir, "plan", "-detailed-exitcode")
-	if r.code != 2 || !strings.Contains(r.stdout, "Plan: 0 to add, 1 to change, 0 to destroy.") ||
-		!strings.Contains(r.stdout, `API key account "siem-forwarder" will be rotated`) || !strings.Contains(r.stdout, "siem-east") {
+	r = tfcli.Run(t, dir, "plan", "-detailed-exitcode")
+	if r.Code != 2 || !strings.Contains(r.Stdout, "Plan: 0 to add, 1 to change, 0 to destroy.") ||
+		!strings.Contains(r.Stdout, `API key account "siem-forwarder" will be rotated`) || !strings.Contains(r.Stdout, "siem-east") {
 		t.Fatalf("plan of the takeover: want the key rotated in place, naming the app it redeploys: %s", r)
 	}
 	seq = lastSeq(ctx, t, store)
-	if r := terraform(ctx, t, dir, "apply", "-auto-approve"); r.code != 0 {
+	if r := tfcli.Run(t, dir, "apply", "-auto-approve"); r.Code != 0 {
 		t.Fatalf("apply of the takeover: %s", r)
 	}
 	b = openStore(ctx, t, store)
@@ -166,7 +167,7 @@ provider "apphost" {
 			t.Errorf("a login failed during the takeover: %+v", e)
 		}
 	}
-	if r := terraform(ctx, t, dir, "plan", "-detailed-exitcode"); r.code != 0 {
+	if r := tfcli.Run(t, dir, "plan", "-detailed-exitcode"); r.Code != 0 {
 		t.Fatalf("plan after the takeover is not empty: %s", r)
 	}
 }

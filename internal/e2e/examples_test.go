@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
 // requiredProviders is added to a copy of an example folder that does not
@@ -33,15 +35,14 @@ var (
 // another provider (examples/rotation-time-rotating uses hashicorp/time,
 // which cannot be installed without the registry) is checked for format only.
 func TestExamples(t *testing.T) {
-	requireTerraform(t)
+	tfcli.Require(t)
 	t.Parallel()
-	ctx := t.Context()
 	examples, err := filepath.Abs(filepath.Join("..", "..", "examples"))
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	if r := terraform(ctx, t, examples, "fmt", "-check", "-diff", "-recursive"); r.code != 0 {
+	if r := tfcli.Run(t, examples, "fmt", "-check", "-diff", "-recursive"); r.Code != 0 {
 		t.Errorf("examples/ is not terraform fmt clean (run make generate): %s", r)
 	}
 
@@ -57,7 +58,7 @@ func TestExamples(t *testing.T) {
 			if other != "" {
 				t.Skipf("needs the provider %s, which cannot be installed here", other)
 			}
-			if r := terraform(ctx, t, dir, "validate"); r.code != 0 {
+			if r := tfcli.Run(t, dir, "validate"); r.Code != 0 {
 				t.Errorf("terraform validate: %s", r)
 			}
 		})
@@ -73,8 +74,8 @@ resource "apphost_api_key_account" "k" {
   no_such_field = true
 }
 `)
-		r := terraform(ctx, t, dir, "validate")
-		if r.code == 0 || !strings.Contains(r.stderr, "no_such_field") {
+		r := tfcli.Run(t, dir, "validate")
+		if r.Code == 0 || !strings.Contains(r.Stderr, "no_such_field") {
 			t.Errorf("validate of a config with an unknown attribute: %s", r)
 		}
 	})
@@ -148,9 +149,8 @@ func copyExample(t *testing.T, folder string) (dir, other string) {
 // rotation that asserts secret_version went up by one, a plan that rotates
 // nothing, on a store of its own.
 func TestTerraformTestExample(t *testing.T) {
-	requireTerraform(t)
+	tfcli.Require(t)
 	t.Parallel()
-	ctx := t.Context()
 	folder, err := filepath.Abs(filepath.Join("..", "..", "examples", "terraform-test"))
 	if err != nil {
 		t.Fatal(err)
@@ -170,8 +170,8 @@ func TestTerraformTestExample(t *testing.T) {
 		}
 		writeFile(t, filepath.Join(dir, "tests"), filepath.Base(f), string(src))
 	}
-	r := terraform(ctx, t, dir, "test")
-	if r.code != 0 || !regexp.MustCompile(`Success! \d+ passed, 0 failed`).MatchString(r.stdout) {
+	r := tfcli.Run(t, dir, "test")
+	if r.Code != 0 || !regexp.MustCompile(`Success! \d+ passed, 0 failed`).MatchString(r.Stdout) {
 		t.Fatalf("terraform test: %s", r)
 	}
 }

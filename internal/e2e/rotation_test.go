@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
 // embeddedConfig starts a configuration on the embedded store in the
@@ -30,7 +31,7 @@ provider "apphost" {
 // the first design, which took its order from Terraform's graph, imported
 // objects carried no dependencies and this failed 1 run in 4.)
 func TestImportAndRotateInOneApply(t *testing.T) {
-	requireTerraform(t)
+	tfcli.Require(t)
 	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
@@ -75,8 +76,8 @@ resource "apphost_app_secret" "east" {
 }
 `)
 	seq := lastSeq(ctx, t, store)
-	r := terraform(ctx, t, dir, "apply", "-auto-approve")
-	if r.code != 0 || !strings.Contains(r.stdout, "Resources: 3 imported, 0 added, 1 changed, 0 destroyed.") {
+	r := tfcli.Run(t, dir, "apply", "-auto-approve")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Resources: 3 imported, 0 added, 1 changed, 0 destroyed.") {
 		t.Fatalf("apply of the imports and the rotation: %s", r)
 	}
 	ev := eventsAfter(ctx, t, store, seq)
@@ -97,7 +98,7 @@ resource "apphost_app_secret" "east" {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit log of the apply:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if r := terraform(ctx, t, dir, "plan", "-detailed-exitcode"); r.code != 0 {
+	if r := tfcli.Run(t, dir, "plan", "-detailed-exitcode"); r.Code != 0 {
 		t.Fatalf("plan after the apply is not empty: %s", r)
 	}
 	state, err := os.ReadFile(filepath.Join(dir, "terraform.tfstate"))
@@ -113,9 +114,8 @@ resource "apphost_app_secret" "east" {
 // existed (schema version 0 of apphost_api_key_account, with the first
 // design's value = key.secret) upgrades with no plan diff.
 func TestStateUpgradeFromFirstDesign(t *testing.T) {
-	requireTerraform(t)
+	tfcli.Require(t)
 	t.Parallel()
-	ctx := t.Context()
 	dir := t.TempDir()
 	writeFile(t, dir, "main.tf", embeddedConfig+`
 resource "apphost_api_key_account" "siem" {
@@ -134,7 +134,7 @@ resource "apphost_app_secret" "east" {
   value              = apphost_api_key_account.siem.secret
 }
 `)
-	if r := terraform(ctx, t, dir, "apply", "-auto-approve"); r.code != 0 {
+	if r := tfcli.Run(t, dir, "apply", "-auto-approve"); r.Code != 0 {
 		t.Fatalf("apply: %s", r)
 	}
 	// Make the state what the first design wrote: no expose_secret, version 0.
@@ -173,8 +173,8 @@ resource "apphost_app_secret" "east" {
 	}
 	// Without a refresh too: the upgrade alone, not Read, must fill it in.
 	for _, args := range [][]string{{"plan", "-refresh=false", "-detailed-exitcode"}, {"plan", "-detailed-exitcode"}} {
-		r := terraform(ctx, t, dir, args...)
-		if r.code != 0 || !strings.Contains(r.stdout, "No changes.") {
+		r := tfcli.Run(t, dir, args...)
+		if r.Code != 0 || !strings.Contains(r.Stdout, "No changes.") {
 			t.Fatalf("%s of the upgraded state is not empty: %s", strings.Join(args, " "), r)
 		}
 	}
@@ -184,9 +184,8 @@ resource "apphost_app_secret" "east" {
 // warning per key whose summary names it, so Terraform does not fold them
 // into "and N more similar warnings", and each names the apps it redeploys.
 func TestPlanNamesEachRotatingKey(t *testing.T) {
-	requireTerraform(t)
+	tfcli.Require(t)
 	t.Parallel()
-	ctx := t.Context()
 	dir := t.TempDir()
 	config := func(quarter string) string {
 		var b strings.Builder
@@ -213,22 +212,22 @@ resource "apphost_app_secret" "` + k + `" {
 		return b.String()
 	}
 	writeFile(t, dir, "main.tf", config("2026-Q4"))
-	if r := terraform(ctx, t, dir, "apply", "-auto-approve"); r.code != 0 {
+	if r := tfcli.Run(t, dir, "apply", "-auto-approve"); r.Code != 0 {
 		t.Fatalf("apply: %s", r)
 	}
 	writeFile(t, dir, "main.tf", config("2027-Q1"))
-	r := terraform(ctx, t, dir, "plan")
-	if r.code != 0 {
+	r := tfcli.Run(t, dir, "plan")
+	if r.Code != 0 {
 		t.Fatalf("plan: %s", r)
 	}
-	out := strings.Join(strings.Fields(r.stdout+r.stderr), " ")
+	out := strings.Join(strings.Fields(r.Stdout+r.Stderr), " ")
 	for _, k := range []string{"k1", "k2", "k3"} {
 		if !strings.Contains(out, `Warning: API key account "`+k+`" will be rotated`) || !strings.Contains(out, `"`+k+`-app"`) {
-			t.Errorf("the plan has no warning naming %s and its app:\n%s", k, r.stdout)
+			t.Errorf("the plan has no warning naming %s and its app:\n%s", k, r.Stdout)
 		}
 	}
 	if strings.Contains(out, "more similar warning") {
-		t.Errorf("the plan folds the rotation warnings:\n%s", r.stdout)
+		t.Errorf("the plan folds the rotation warnings:\n%s", r.Stdout)
 	}
 }
 
@@ -236,7 +235,7 @@ resource "apphost_app_secret" "` + k + `" {
 // a warning on the attribute that mentions moved, import and taint (the
 // plan cannot tell a clash from a replacement), and fails at apply.
 func TestNameTakenOnCreate(t *testing.T) {
-	requireTerraform(t)
+	tfcli.Require(t)
 	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
@@ -251,9 +250,9 @@ resource "apphost_api_key_account" "k" {
   name = "taken"
 }
 `)
-	r := terraform(ctx, t, dir, "plan")
-	out := strings.Join(strings.Fields(r.stdout+r.stderr), " ")
-	if r.code != 0 || !strings.Contains(out, `Warning: API key account name "taken" is taken`) {
+	r := tfcli.Run(t, dir, "plan")
+	out := strings.Join(strings.Fields(r.Stdout+r.Stderr), " ")
+	if r.Code != 0 || !strings.Contains(out, `Warning: API key account name "taken" is taken`) {
 		t.Fatalf("plan: want a warning, not an error: %s", r)
 	}
 	for _, want := range []string{"-replace", "moved block", "import block"} {
@@ -261,8 +260,8 @@ resource "apphost_api_key_account" "k" {
 			t.Errorf("the warning does not mention %q: %s", want, r)
 		}
 	}
-	r = terraform(ctx, t, dir, "apply", "-auto-approve")
-	if r.code == 0 || !strings.Contains(strings.Join(strings.Fields(r.stderr), " "), `an API key account named "taken" already exists`) {
+	r = tfcli.Run(t, dir, "apply", "-auto-approve")
+	if r.Code == 0 || !strings.Contains(strings.Join(strings.Fields(r.Stderr), " "), `an API key account named "taken" already exists`) {
 		t.Errorf("apply: want it to fail on the taken name: %s", r)
 	}
 }
