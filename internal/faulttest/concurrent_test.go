@@ -34,7 +34,7 @@ func TestConcurrentAppliesOneStore(t *testing.T) {
 	busyFailures := 0
 	both := func(trigger string) {
 		t.Helper()
-		runs := map[string]*tfRun{}
+		runs := map[string]tfRun{}
 		for _, prefix := range []string{"a", "b"} {
 			dirs[prefix].write(config(embeddedProvider(db), prefix, keysPer, appsPerKey, trigger))
 		}
@@ -44,15 +44,15 @@ func TestConcurrentAppliesOneStore(t *testing.T) {
 		for _, prefix := range []string{"a", "b"} {
 			res := runs[prefix].wait()
 			t.Logf("%s: %s", prefix, res)
-			if res.code == 0 {
+			if res.Code == 0 {
 				continue
 			}
 			// A clean failure says the store was busy; then a second run converges.
-			if !strings.Contains(res.out, "busy") && !strings.Contains(res.out, "locked by another writer") {
-				t.Fatalf("%s: the concurrent apply failed, and not cleanly on a busy store:\n%s", prefix, res.out)
+			if !strings.Contains(res.Output(), "busy") && !strings.Contains(res.Output(), "locked by another writer") {
+				t.Fatalf("%s: the concurrent apply failed, and not cleanly on a busy store:\n%s", prefix, res.Output())
 			}
 			busyFailures++
-			t.Logf("%s: failed cleanly on a busy store (%s); applying again", prefix, strings.Join(res.errorLines(), " | "))
+			t.Logf("%s: failed cleanly on a busy store (%s); applying again", prefix, strings.Join(res.ErrorLines(), " | "))
 			dirs[prefix].mustApply()
 		}
 	}
@@ -93,11 +93,11 @@ func TestConcurrentAppliesOneStore(t *testing.T) {
 
 	// Both plans at once: empty.
 	pa, pb := dirs["a"].start("plan", "-detailed-exitcode", "-input=false"), dirs["b"].start("plan", "-detailed-exitcode", "-input=false")
-	for _, r := range []*tfRun{pa, pb} {
+	for _, r := range []tfRun{pa, pb} {
 		res := r.wait()
 		t.Log(res)
-		if res.code != 0 {
-			t.Errorf("the plan after the concurrent applies is not empty:\n%s", res.out)
+		if res.Code != 0 {
+			t.Errorf("the plan after the concurrent applies is not empty:\n%s", res.Output())
 		}
 	}
 	integrityCheck(t, db)

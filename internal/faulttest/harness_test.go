@@ -5,135 +5,47 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	_ "modernc.org/sqlite" // the driver of the integrity checks
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
-// build is the provider binary, built once per test process.
-var build struct {
-	once sync.Once
-	dir  string
-	bin  string
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if build.dir != "" {
-		_ = os.RemoveAll(build.dir)
-	}
-	os.Exit(code)
-}
+// TestMain removes the provider binary that tfcli builds for the tests.
+func TestMain(m *testing.M) { tfcli.Main(m) }
 
 // requireAcc skips t unless TF_ACC is set: these tests run terraform.
 func requireAcc(t *testing.T) {
 	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
+	if os.Getenv(tfcli.EnvAcc) == "" {
 		t.Skip("TF_ACC is not set: the fault tests drive the real Terraform CLI (make test sets TF_ACC=1)")
 	}
 }
 
-// terraformPath is the CLI to drive: $TF_ACC_TERRAFORM_PATH, else terraform,
-// else tofu on PATH.
-func terraformPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("TF_ACC_TERRAFORM_PATH"); p != "" {
-		return p
-	}
-	for _, name := range []string{"terraform", "tofu"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("neither terraform nor tofu is on PATH; install Terraform >= 1.11 or set TF_ACC_TERRAFORM_PATH")
-	return ""
-}
-
-// providerBinary builds the provider from the module root once and returns
-// the binary's absolute path.
-func providerBinary(t *testing.T) string {
-	t.Helper()
-	build.once.Do(func() {
-		out, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			build.err = fmt.Errorf("go env GOMOD: %w", err)
-			return
-		}
-		gomod := strings.TrimSpace(string(out))
-		if gomod == "" || gomod == os.DevNull {
-			build.err = errors.New("go env GOMOD: not inside the module")
-			return
-		}
-		// One binary for every test of the package (TestMain removes it), so not t.TempDir.
-		build.dir, build.err = os.MkdirTemp("", "apphost-faulttest-bin-") //nolint:usetesting // shared across tests
-		if build.err != nil {
-			return
-		}
-		build.bin = filepath.Join(build.dir, "terraform-provider-apphost")
-		start := time.Now()
-		cmd := exec.Command("go", "build", "-ldflags", "-X main.version=faulttest", "-o", build.bin, ".")
-		cmd.Dir = filepath.Dir(gomod)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build: %w\n%s", err, out)
-			return
-		}
-		fmt.Fprintf(os.Stderr, "faulttest: built the provider in %s\n", time.Since(start).Round(time.Millisecond))
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
-	}
-	return build.bin
-}
+// providerBinary is the provider built once for every test of the package.
+var providerBinary = tfcli.ProviderBinary
 
 // tfDir is one Terraform working directory driven through the CLI with a
 // private CLI configuration whose dev_overrides point at the built provider.
 type tfDir struct {
+	*tfcli.Workdir
 	t   *testing.T
-	dir string
-	tf  string
-	bin string
-	env []string
+	bin string // the provider binary
 }
 
 // newTFDir makes a working directory dir (created when missing).
 func newTFDir(t *testing.T, dir string) *tfDir {
 	t.Helper()
-	bin := providerBinary(t)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	rc := filepath.Join(dir, ".terraformrc")
-	writeFile(t, rc, fmt.Sprintf(`provider_installation {
-  dev_overrides {
-    "apphost/apphost" = %q
-  }
-  direct {}
-}
-`, filepath.Dir(bin)))
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "TF_") || strings.HasPrefix(k, "APPHOST_") || k == "CHECKPOINT_DISABLE" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1")
-	return &tfDir{t: t, dir: dir, tf: terraformPath(t), bin: bin, env: env}
+	return &tfDir{Workdir: tfcli.New(t, dir), t: t, bin: providerBinary(t)}
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -151,100 +63,48 @@ func (w *tfDir) with(t *testing.T) *tfDir {
 }
 
 // write replaces the configuration.
-func (w *tfDir) write(config string) { writeFile(w.t, filepath.Join(w.dir, "main.tf"), config) }
-
-// tfResult is one finished terraform command.
-type tfResult struct {
-	args []string
-	out  string
-	code int
-	took time.Duration
-}
-
-func (r tfResult) String() string {
-	return fmt.Sprintf("terraform %s: exit %d in %s", strings.Join(r.args, " "), r.code, r.took.Round(time.Millisecond))
-}
-
-// errors returns the "Error: ..." summary lines of the output.
-func (r tfResult) errorLines() []string {
-	var out []string
-	for _, l := range strings.Split(r.out, "\n") {
-		l = strings.TrimSpace(strings.TrimLeft(l, "│╷╵ "))
-		if strings.HasPrefix(l, "Error: ") {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+func (w *tfDir) write(config string) { writeFile(w.t, filepath.Join(w.Dir, "main.tf"), config) }
 
 // tfRun is a started terraform command.
-type tfRun struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the command has exited
-	res  tfResult
-}
+type tfRun struct{ *tfcli.Running }
 
-func (w *tfDir) start(args ...string) *tfRun {
+// start starts terraform; the command is killed when the test ends.
+func (w *tfDir) start(args ...string) tfRun {
 	w.t.Helper()
-	args = append(args, "-no-color")
-	cmd := exec.Command(w.tf, args...)
-	cmd.Dir = w.dir
-	cmd.Env = w.env
-	buf := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = buf, buf
-	r := &tfRun{cmd: cmd, done: make(chan struct{})}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		w.t.Fatalf("starting terraform: %v", err)
+	r, err := w.Start(w.t.Context(), args...)
+	if err != nil {
+		w.t.Fatal(err)
 	}
-	go func() {
-		defer close(r.done)
-		err := cmd.Wait()
-		r.res = tfResult{args: args, out: buf.String(), took: time.Since(start)}
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			r.res.code = ee.ExitCode()
-		case err != nil:
-			r.res.code = -1
-			r.res.out += "\n" + err.Error()
-		}
-	}()
-	return r
+	return tfRun{r}
 }
 
-// exited reports whether the command has exited.
-func (r *tfRun) exited() bool {
-	select {
-	case <-r.done:
-		return true
-	default:
-		return false
+// wait waits for the command; a command that did not run to its end has
+// exit code -1 and the reason at the end of its stderr.
+func (r tfRun) wait() tfcli.Result {
+	res, err := r.Wait()
+	if err != nil {
+		res.Stderr += "\n" + err.Error()
 	}
+	return res
 }
 
-func (r *tfRun) wait() tfResult {
-	<-r.done
-	return r.res
-}
-
-func (w *tfDir) run(args ...string) tfResult {
+func (w *tfDir) run(args ...string) tfcli.Result {
 	w.t.Helper()
 	r := w.start(args...).wait()
-	w.t.Log(r)
+	w.t.Log(r.Summary())
 	return r
 }
 
-func (w *tfDir) startApply(extra ...string) *tfRun {
+func (w *tfDir) startApply(extra ...string) tfRun {
 	return w.start(append([]string{"apply", "-auto-approve", "-input=false"}, extra...)...)
 }
 
 // mustApply applies and fails t unless it succeeded.
-func (w *tfDir) mustApply() tfResult {
+func (w *tfDir) mustApply() tfcli.Result {
 	w.t.Helper()
 	r := w.run("apply", "-auto-approve", "-input=false")
-	if r.code != 0 {
-		w.t.Fatalf("%s\n%s", r, r.out)
+	if r.Code != 0 {
+		w.t.Fatalf("%s", r)
 	}
 	return r
 }
@@ -253,8 +113,8 @@ func (w *tfDir) mustApply() tfResult {
 func (w *tfDir) requireEmptyPlan() {
 	w.t.Helper()
 	r := w.run("plan", "-detailed-exitcode", "-input=false")
-	if r.code != 0 {
-		w.t.Errorf("the plan after the apply is not empty (%s):\n%s", r, r.out)
+	if r.Code != 0 {
+		w.t.Errorf("the plan after the apply is not empty: %s", r)
 	}
 }
 
@@ -273,7 +133,7 @@ type tfState struct {
 // state reads the local state file.
 func (w *tfDir) state() tfState {
 	w.t.Helper()
-	raw, err := os.ReadFile(filepath.Join(w.dir, "terraform.tfstate"))
+	raw, err := os.ReadFile(filepath.Join(w.Dir, "terraform.tfstate"))
 	if err != nil {
 		w.t.Fatalf("reading the state: %v", err)
 	}

@@ -63,12 +63,12 @@ func TestKillProviderMidRotation(t *testing.T) {
 			t.Logf("%s (killed pid %v at seq %d: %s %s)", res, pids, target.Seq, target.Action, target.TargetName)
 			t.Logf("faults injected: %d SIGKILL", len(pids))
 			if len(pids) == 0 {
-				t.Fatalf("no provider process to kill; the apply:\n%s", res.out)
+				t.Fatalf("no provider process to kill; the apply:\n%s", res.Output())
 			}
-			if res.code == 0 {
-				t.Fatalf("the apply succeeded although its provider was killed:\n%s", res.out)
+			if res.Code == 0 {
+				t.Fatalf("the apply succeeded although its provider was killed:\n%s", res.Output())
 			}
-			t.Logf("terraform reported: %s", strings.Join(res.errorLines(), " | "))
+			t.Logf("terraform reported: %s", strings.Join(res.ErrorLines(), " | "))
 
 			// The store right after the kill.
 			integrityCheck(t, db)
@@ -145,7 +145,7 @@ func TestKillProviderMidRotation(t *testing.T) {
 // changes, reads the audit log, and either kills it or lets it go on
 // (SIGCONT). It returns the target event, the newest sequence number at the
 // kill, and the PIDs killed.
-func watchAndKill(t *testing.T, b backend.Backend, run *tfRun, bin, db string, mark int64, act string) (backend.AuditEvent, int64, []int) {
+func watchAndKill(t *testing.T, b backend.Backend, run tfRun, bin, db string, mark int64, act string) (backend.AuditEvent, int64, []int) {
 	t.Helper()
 	ctx := context.Background()
 	wal := db + "-wal"
@@ -158,7 +158,7 @@ func watchAndKill(t *testing.T, b backend.Backend, run *tfRun, bin, db string, m
 	}
 	size, mod := walState()
 	var pids []int
-	parent := run.cmd.Process.Pid
+	parent := run.Cmd.Process.Pid
 	signal := func(sig syscall.Signal) {
 		for _, pid := range pids {
 			if isProvider(pid, parent, bin) {
@@ -169,7 +169,7 @@ func watchAndKill(t *testing.T, b backend.Backend, run *tfRun, bin, db string, m
 	after := mark
 	deadline := time.Now().Add(2 * time.Minute)
 	lastScan := time.Time{}
-	for time.Now().Before(deadline) && !run.exited() {
+	for time.Now().Before(deadline) && !run.Exited() {
 		s, m := walState()
 		if s == size && m.Equal(mod) {
 			if time.Since(lastScan) > 5*time.Millisecond {
@@ -210,11 +210,11 @@ func watchAndKill(t *testing.T, b backend.Backend, run *tfRun, bin, db string, m
 		signal(syscall.SIGCONT)
 	}
 	signal(syscall.SIGCONT)
-	if !run.exited() {
-		_ = run.cmd.Process.Kill()
+	if !run.Exited() {
+		_ = run.Cmd.Process.Kill()
 	}
 	res := run.wait()
-	t.Fatalf("no %s event appeared during the apply:\n%s", act, res.out)
+	t.Fatalf("no %s event appeared during the apply:\n%s", act, res.Output())
 	return backend.AuditEvent{}, 0, nil
 }
 

@@ -190,10 +190,10 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 		if len(f) != 1 {
 			t.Errorf("%d faults injected, want 1 (the refresh of the key)", len(f))
 		}
-		if res.code == 0 || !strings.Contains(res.out, "Error reading API key account") {
-			t.Fatalf("want the apply to fail on the refresh with \"Error reading API key account\":\n%s", res.out)
+		if res.Code == 0 || !strings.Contains(res.Output(), "Error reading API key account") {
+			t.Fatalf("want the apply to fail on the refresh with \"Error reading API key account\":\n%s", res.Output())
 		}
-		t.Logf("0: terraform reported: %s", strings.Join(res.errorLines(), " | "))
+		t.Logf("0: terraform reported: %s", strings.Join(res.ErrorLines(), " | "))
 		if ev := events(t, svc, mark); len(ev) != 0 {
 			t.Errorf("the apply failed at refresh but changed the backend:\n%s", auditLog(ev))
 		}
@@ -275,12 +275,12 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 		if len(f) != 1 {
 			t.Errorf("%d faults injected, want 1 (the first app secret PUT)", len(f))
 		}
-		if res.code == 0 {
-			t.Fatalf("the apply succeeded although an app secret PUT failed:\n%s", res.out)
+		if res.Code == 0 {
+			t.Fatalf("the apply succeeded although an app secret PUT failed:\n%s", res.Output())
 		}
-		t.Logf("c: terraform reported: %s", strings.Join(res.errorLines(), " | "))
-		if !strings.Contains(res.out, "Error storing app secret") {
-			t.Errorf("the apply's error does not say the app secret was not stored:\n%s", res.out)
+		t.Logf("c: terraform reported: %s", strings.Join(res.ErrorLines(), " | "))
+		if !strings.Contains(res.Output(), "Error storing app secret") {
+			t.Errorf("the apply's error does not say the app secret was not stored:\n%s", res.Output())
 		}
 		st := w.state()
 		ks, _ := st.key(key)
