@@ -31,12 +31,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tf=${TF_ACC_TERRAFORM_PATH:-$(command -v terraform || command -v tofu || true)}
-if [ "${BENCH_TF:-1}" != 0 ] && [ -z "$tf" ]; then
-	echo "bench: neither terraform nor tofu is on PATH (or set TF_ACC_TERRAFORM_PATH)" >&2
-	exit 1
-fi
-
 bin=$(mktemp -d "${TMPDIR:-/tmp}/apphost-bench-bin.XXXXXX")
 trap 'rm -rf "$bin"' EXIT
 
@@ -49,7 +43,8 @@ go build -o "$bin/loginload" ./internal/bench/loginload
 
 status=0
 if [ "${BENCH_TF:-1}" != 0 ]; then
-	BENCH_TERRAFORM="$tf" "$bin/tfbench" \
+	# tfbench finds the CLI as the tests do (internal/tfcli.Find).
+	"$bin/tfbench" \
 		-provider "$bin/terraform-provider-apphost" \
 		-noio "$bin/nullprovider" \
 		-rsswrap "$bin/rsswrap" || status=$?

@@ -1,6 +1,6 @@
 // Package benchutil holds what the benchmark programs share: starting the
 // apphost server (`terraform-provider-apphost serve`) on loopback, a
-// throwaway PostgreSQL schema, a process's peak RSS, a clean environment.
+// throwaway PostgreSQL schema, a process's peak RSS.
 package benchutil
 
 import (
@@ -21,24 +21,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-)
 
-// CleanEnv is the environment without anything that would change how
-// Terraform, the provider or the server behave: TF_*, APPHOST_*, CHECKPOINT_*
-// and BENCH_RSS_*.
-func CleanEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case strings.HasPrefix(k, "TF_"), strings.HasPrefix(k, "APPHOST_"),
-			strings.HasPrefix(k, "CHECKPOINT_"), strings.HasPrefix(k, "BENCH_RSS_"):
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
+)
 
 // Server is a running `terraform-provider-apphost serve`.
 type Server struct {
@@ -64,7 +49,7 @@ func StartServer(ctx context.Context, bin, store, keyFile, logPath string) (*Ser
 	}
 	defer func() { _ = logf.Close() }()
 	cmd := exec.Command(bin, args...) //nolint:gosec // the benchmark's own binary
-	cmd.Env = append(CleanEnv(),
+	cmd.Env = tfcli.CleanEnv(
 		"APPHOST_ADMIN_KEY_ID="+s.AdminID,
 		"APPHOST_ADMIN_KEY_SECRET="+s.AdminKey,
 	)

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
 // Backend kinds, in the order they run and print.
@@ -59,7 +61,8 @@ func main() {
 	flag.StringVar(&o.provider, "provider", "", "terraform-provider-apphost binary (required)")
 	flag.StringVar(&o.noio, "noio", "", "no-I/O provider binary (internal/bench/nullprovider; required)")
 	flag.StringVar(&o.rsswrap, "rsswrap", "", "RSS wrapper binary (internal/bench/rsswrap); empty: no RSS figures")
-	flag.StringVar(&o.terraform, "terraform", envOr("BENCH_TERRAFORM", "terraform"), "Terraform CLI")
+	flag.StringVar(&o.terraform, "terraform", os.Getenv("BENCH_TERRAFORM"),
+		"Terraform CLI (default: $TF_ACC_TERRAFORM_PATH, else terraform, else tofu on PATH)")
 	flag.StringVar(&o.jsonOut, "json", os.Getenv("BENCH_JSON"), "also write the results as JSON to this file")
 	flag.Parse()
 	if o.provider == "" || o.noio == "" {
@@ -68,6 +71,11 @@ func main() {
 	}
 
 	var err error
+	if o.terraform == "" {
+		if o.terraform, err = tfcli.Find(); err != nil {
+			fatalf("%v", err)
+		}
+	}
 	if o.ns, err = intList(envOr("BENCH_N", "100 300 1000")); err != nil {
 		fatalf("BENCH_N: %v", err)
 	}

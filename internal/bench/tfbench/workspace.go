@@ -19,6 +19,7 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/bench/benchutil"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
 // workspace is one backend at one N: a directory with the configuration, the
@@ -29,7 +30,7 @@ type workspace struct {
 	n        int
 	kind     string
 	dir      string
-	env      []string
+	tf       *tfcli.Workdir // the CLI in dir, its environment picking the backend
 	rssLog   string
 	rotation string // the rotation variable's current value
 	seq      int    // command counter, for log file names
@@ -56,40 +57,39 @@ func (b *bench) newWorkspace(ctx context.Context, n int, kind string) (*workspac
 		return nil, err
 	}
 
-	cliConfig := "disable_checkpoint = true\n"
-	ws.env = append(benchutil.CleanEnv(), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
+	var extra []string
+	providerDir := "" // terraform_data: no provider to serve
 	if kind != kindTFData {
 		target := o.provider
 		if kind == kindNoIO {
 			target = o.noio
 		}
-		binDir := filepath.Join(ws.dir, "bin")
-		if err := os.MkdirAll(binDir, 0o755); err != nil {
+		providerDir = filepath.Join(ws.dir, "bin")
+		if err := os.MkdirAll(providerDir, 0o755); err != nil {
 			return nil, err
 		}
 		link := target
 		if o.rsswrap != "" {
 			link = o.rsswrap
 			ws.rssLog = filepath.Join(ws.dir, "rss.log")
-			ws.env = append(ws.env, "BENCH_RSS_TARGET="+target, "BENCH_RSS_LOG="+ws.rssLog)
+			extra = append(extra, "BENCH_RSS_TARGET="+target, "BENCH_RSS_LOG="+ws.rssLog)
 		}
-		if err := os.Symlink(link, filepath.Join(binDir, "terraform-provider-apphost")); err != nil {
+		if err := os.Symlink(link, filepath.Join(providerDir, "terraform-provider-apphost")); err != nil {
 			return nil, err
 		}
-		cliConfig += fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"apphost/apphost\" = %q\n  }\n  direct {}\n}\n", binDir)
 	}
 	cliPath := filepath.Join(ws.dir, "terraformrc")
-	if err := os.WriteFile(cliPath, []byte(cliConfig), 0o644); err != nil {
+	if err := tfcli.WriteCLIConfig(cliPath, providerDir); err != nil {
 		return nil, err
 	}
-	ws.env = append(ws.env, "TF_CLI_CONFIG_FILE="+cliPath)
+	ws.tf = &tfcli.Workdir{CLI: o.terraform, Dir: ws.dir, Env: tfcli.Env(cliPath, extra...), Timeout: o.cmdTimeout}
 
 	switch kind {
 	case kindNoIO:
-		ws.env = append(ws.env, "APPHOST_BENCH_MEMSTORE="+filepath.Join(ws.dir, "mem.json"))
+		ws.tf.Env = append(ws.tf.Env, "APPHOST_BENCH_MEMSTORE="+filepath.Join(ws.dir, "mem.json"))
 	case kindEmbedded:
 		ws.storePath = filepath.Join(ws.dir, ".apphost", "apphost.db")
-		ws.env = append(ws.env, "APPHOST_STORE_PATH="+ws.storePath)
+		ws.tf.Env = append(ws.tf.Env, "APPHOST_STORE_PATH="+ws.storePath)
 	case kindServerSQ, kindServerPG:
 		store := "sqlite:" + filepath.Join(ws.dir, "server", "apphost.db")
 		keyFile := ""
@@ -111,7 +111,7 @@ func (b *bench) newWorkspace(ctx context.Context, n int, kind string) (*workspac
 			return nil, err
 		}
 		ws.server = srv
-		ws.env = append(ws.env,
+		ws.tf.Env = append(ws.tf.Env,
 			"APPHOST_ENDPOINT="+srv.URL,
 			"APPHOST_API_KEY_ID="+srv.AdminID,
 			"APPHOST_API_KEY_SECRET="+srv.AdminKey,
@@ -242,33 +242,20 @@ func (ws *workspace) terraform(ctx context.Context, name string, args ...string)
 	if ws.rssLog != "" {
 		_ = os.Remove(ws.rssLog)
 	}
-	cctx, cancel := context.WithTimeout(ctx, ws.o.cmdTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(cctx, ws.o.terraform, args...) //nolint:gosec // the benchmark's own command line
-	cmd.Dir = ws.dir
-	cmd.Env = append(slices.Clip(ws.env), "TF_LOG_PROVIDER=INFO", "TF_LOG_PATH="+tfLogPath)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.WaitDelay = 10 * time.Second
-	start := time.Now()
-	err = cmd.Run()
-	r := result{seconds: time.Since(start).Seconds()}
-	_, _ = logf.Write(out.Bytes())
-	r.summary = summaryLine(out.Bytes())
+	res, err := ws.tf.WithEnv("TF_LOG_PROVIDER=INFO", "TF_LOG_PATH="+tfLogPath).Run(ctx, args...)
+	r := result{seconds: res.Took.Seconds()}
+	_, _ = logf.WriteString(res.Stdout)
+	_, _ = logf.WriteString(res.Stderr)
+	r.summary = summaryLine([]byte(res.Output()))
 	r.peakKB = ws.readRSS()
 	r.rotationMS = readRotationMS(tfLogPath)
-	code := 0
-	var ee *exec.ExitError
 	switch {
-	case cctx.Err() != nil && ctx.Err() == nil:
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		return r, -1, fmt.Errorf("timed out after %s (BENCH_CMD_TIMEOUT); see %s", ws.o.cmdTimeout, logPath)
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
 	case err != nil:
 		return r, -1, err
 	}
-	return r, code, nil
+	return r, res.Code, nil
 }
 
 // readRSS returns the largest peak RSS the wrapper logged for this command.
@@ -399,7 +386,7 @@ func (ws *workspace) audit(ctx context.Context, after int64) ([]backend.AuditEve
 	case ws.storePath != "":
 		cmd := exec.CommandContext(ctx, ws.o.provider, "audit", "--store", "sqlite:"+ws.storePath, "--json", //nolint:gosec // the benchmark's own binary
 			"--after", strconv.FormatInt(after, 10))
-		cmd.Env = benchutil.CleanEnv()
+		cmd.Env = tfcli.CleanEnv()
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
