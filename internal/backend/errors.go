@@ -97,6 +97,5 @@ func IsInUse(err error) bool { return CodeOf(err) == CodeInUse }
 // not the one the caller expected to replace.
 func IsVersionMismatch(err error) bool { return CodeOf(err) == CodeVersionMismatch }
 
-
 // IsUnavailable reports whether err is a transient failure worth retrying.
 func IsUnavailable(err error) bool { return CodeOf(err) == CodeUnavailable }

@@ -58,9 +58,20 @@ func newWithClock(version string, now func() time.Time) func() provider.Provider
 	}
 }
 
+// NewWithBackend is New over a backend of the caller's choosing: Configure
+// opens no store and builds no client, and hands the resources b. It is for
+// the benchmark's no-I/O floor, which measures this provider without its I/O.
+func NewWithBackend(version string, b backend.Backend) func() provider.Provider {
+	return func() provider.Provider {
+		return &apphostProvider{version: version, now: time.Now, fixed: b}
+	}
+}
+
 type apphostProvider struct {
 	version string
 	now     func() time.Time
+	// fixed, when set, is the backend Configure hands out (NewWithBackend).
+	fixed backend.Backend
 }
 
 // providerData is what Configure hands to every resource and data source.
@@ -146,6 +157,11 @@ func (p *apphostProvider) ConfigValidators(_ context.Context) []provider.ConfigV
 }
 
 func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	if p.fixed != nil {
+		resp.DataSourceData = &providerData{backend: p.fixed, now: p.now}
+		resp.ResourceData = resp.DataSourceData
+		return
+	}
 	var cfg providerModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	if resp.Diagnostics.HasError() {

@@ -21,7 +21,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
 	"github.com/apphost/terraform-provider-apphost/internal/bench/membackend"
-	"github.com/apphost/terraform-provider-apphost/internal/bench/nullprovider/wrap"
 	"github.com/apphost/terraform-provider-apphost/internal/provider"
 )
 
@@ -34,7 +33,7 @@ func main() {
 		path = ".apphost/bench-mem.json"
 	}
 	b := membackend.New(path)
-	err := providerserver.Serve(context.Background(), wrap.WithBackend(provider.New("bench-noio"), b),
+	err := providerserver.Serve(context.Background(), provider.NewWithBackend("bench-noio", b),
 		providerserver.ServeOpts{Address: "registry.terraform.io/apphost/apphost", Debug: *debug})
 	if serr := b.Save(); serr != nil {
 		log.Printf("nullprovider: saving %s: %v", path, serr)
