@@ -2,8 +2,6 @@ package provider
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,24 +18,8 @@ import (
 // stderr together (diagnostics go to stderr).
 func (w *tfWorkdir) planAll(env []string) (int, string, time.Duration) {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(w.t.Context(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, w.bin, "plan", "-input=false", "-no-color")
-	cmd.Dir = w.dir
-	cmd.Env = append(append([]string(nil), w.env...), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	var exit *exec.ExitError
-	code := 0
-	switch {
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	case err != nil:
-		w.t.Fatalf("terraform plan: %v", err)
-	}
-	return code, out.String(), time.Since(start)
+	r := w.result(env, "plan", "-input=false")
+	return r.Code, r.Output(), r.Took
 }
 
 // TestAccRemote_configureChecksServer (finding 4): terraform plan against a

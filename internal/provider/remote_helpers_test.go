@@ -239,16 +239,14 @@ provider "apphost" {
 type tfWorkdir struct {
 	t   *testing.T
 	w   *tfcli.Workdir
-	dir string   // w.Dir
-	bin string   // w.CLI
-	env []string // w.Env
+	dir string // w.Dir
 }
 
 func newTFWorkdir(t *testing.T) *tfWorkdir {
 	t.Helper()
 	w := tfcli.New(t, "")
 	w.Timeout = 5 * time.Minute
-	return &tfWorkdir{t: t, w: w, dir: w.Dir, bin: w.CLI, env: w.Env}
+	return &tfWorkdir{t: t, w: w, dir: w.Dir}
 }
 
 // write replaces the configuration.
@@ -267,11 +265,17 @@ func (w *tfWorkdir) run(env []string, args []string, ok ...int) (string, int) {
 	if len(ok) == 0 {
 		ok = []int{0}
 	}
-	r := w.w.WithEnv(env...).RunT(w.t, args...)
+	r := w.result(env, args...)
 	if !slices.Contains(ok, r.Code) {
 		w.t.Fatalf("%s", r)
 	}
 	return r.Stdout, r.Code
+}
+
+// result runs terraform with args and extra environment, whatever its exit code.
+func (w *tfWorkdir) result(env []string, args ...string) tfcli.Result {
+	w.t.Helper()
+	return w.w.WithEnv(env...).RunT(w.t, args...)
 }
 
 // remoteEnvVars points the provider at the server at url through the

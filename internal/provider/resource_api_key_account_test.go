@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -528,13 +527,12 @@ terraform {
 		t.Fatal(err)
 	}
 	seq := e.lastSeq()
-	cmd := exec.Command(w.bin, "apply", "-no-color", "tfplan")
-	cmd.Dir, cmd.Env = w.dir, w.env
-	out, err := cmd.CombinedOutput()
-	if err == nil {
+	r := w.result(nil, "apply", "tfplan")
+	out := r.Output()
+	if r.Code == 0 {
 		t.Fatalf("the saved plan applied after another rotation:\n%s", out)
 	}
-	text := strings.Join(strings.Fields(string(out)), " ")
+	text := strings.Join(strings.Fields(out), " ")
 	for _, want := range []string{"API key account was rotated since the plan was made", "plan (or apply) again", "no longer 1", "Nothing was changed"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the apply's error does not say %q:\n%s", want, out)
