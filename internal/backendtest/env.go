@@ -20,7 +20,7 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
-	"github.com/apphost/terraform-provider-apphost/internal/local"
+	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
 	"github.com/apphost/terraform-provider-apphost/internal/server"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
@@ -108,7 +108,7 @@ func withSearchPath(t *testing.T, dsn, schema string) string {
 	return ""
 }
 
-// Open opens store with local.Open (the key file beside a SQLite store, or
+// Open opens store with embedded.Open (the key file beside a SQLite store, or
 // keyFile) and closes it when t ends.
 func Open(t testing.TB, store, keyFile string) *backend.Service {
 	t.Helper()
@@ -125,7 +125,7 @@ func openWithKey(t testing.TB, storeSpec, keyFile string) (*backend.Service, str
 	default:
 		keyFile = filepath.Join(t.TempDir(), "apphost.key")
 	}
-	svc, err := local.Open(context.Background(), local.Config{Store: storeSpec, KeyFile: keyFile})
+	svc, err := embedded.Open(context.Background(), embedded.Config{Store: storeSpec, KeyFile: keyFile})
 	if err != nil {
 		t.Fatalf("opening the store: %v", err)
 	}

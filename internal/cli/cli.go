@@ -17,7 +17,7 @@ import (
 	"strings"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
-	"github.com/apphost/terraform-provider-apphost/internal/local"
+	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 )
 
 // Version is the program's version, printed by the version command. main sets
@@ -161,7 +161,7 @@ type storeFlags struct {
 func (s *storeFlags) register(fs *flag.FlagSet) {
 	s.storeFlag(fs)
 	fs.StringVar(&s.keyFile, "key-file", "",
-		"the `FILE` of the key that seals app secret values (default: PATH.key beside a SQLite store; for PostgreSQL $APPHOST_KEY_FILE, else "+local.DefaultPostgresKeyFile+")")
+		"the `FILE` of the key that seals app secret values (default: PATH.key beside a SQLite store; for PostgreSQL $APPHOST_KEY_FILE, else "+embedded.DefaultPostgresKeyFile+")")
 }
 
 // registerStore registers --store only: for the commands that need no key
@@ -173,7 +173,7 @@ func (s *storeFlags) registerStore(fs *flag.FlagSet) {
 }
 
 func (s *storeFlags) storeFlag(fs *flag.FlagSet) {
-	fs.StringVar(&s.store, "store", local.DefaultStore(),
+	fs.StringVar(&s.store, "store", embedded.DefaultStore(),
 		"the backend's `STORE`: sqlite:PATH or postgres://...")
 }
 
@@ -182,7 +182,7 @@ func (s *storeFlags) storeFlag(fs *flag.FlagSet) {
 func (s *storeFlags) check(stderr io.Writer, cmd string) bool {
 	if strings.TrimSpace(s.store) == "" {
 		fmt.Fprintf(stderr, "%s %s: --store is empty: give sqlite:PATH or a postgres:// URL, or leave the flag out for the default (%s)\n",
-			Program, cmd, local.DefaultStore())
+			Program, cmd, embedded.DefaultStore())
 		return false
 	}
 	return true
@@ -190,20 +190,20 @@ func (s *storeFlags) check(stderr io.Writer, cmd string) bool {
 
 // open opens (creating if missing) the store the flags name.
 func (s *storeFlags) open(ctx context.Context, stderr io.Writer, cmd string) (*backend.Service, bool) {
-	return s.openWith(ctx, stderr, cmd, local.Config{Store: s.store, KeyFile: s.keyFile})
+	return s.openWith(ctx, stderr, cmd, embedded.Config{Store: s.store, KeyFile: s.keyFile})
 }
 
 // openNoKey opens the store without its key file, for commands that read no
 // secret (audit, accounts).
 func (s *storeFlags) openNoKey(ctx context.Context, stderr io.Writer, cmd string) (*backend.Service, bool) {
-	return s.openWith(ctx, stderr, cmd, local.Config{Store: s.store, NoKey: true})
+	return s.openWith(ctx, stderr, cmd, embedded.Config{Store: s.store, NoKey: true})
 }
 
-func (s *storeFlags) openWith(ctx context.Context, stderr io.Writer, cmd string, cfg local.Config) (*backend.Service, bool) {
+func (s *storeFlags) openWith(ctx context.Context, stderr io.Writer, cmd string, cfg embedded.Config) (*backend.Service, bool) {
 	if !s.check(stderr, cmd) {
 		return nil, false
 	}
-	svc, err := local.Open(ctx, cfg)
+	svc, err := embedded.Open(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s %s: opening store %s: %v\n", Program, cmd, redactStore(s.store), err)
 		return nil, false
@@ -213,7 +213,7 @@ func (s *storeFlags) openWith(ctx context.Context, stderr io.Writer, cmd string,
 
 // redactStore hides a password in a postgres:// store URL (user:PASSWORD@
 // and ?password=...).
-func redactStore(store string) string { return local.RedactStore(store) }
+func redactStore(store string) string { return embedded.RedactStore(store) }
 
 func runVersion(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flagSet("version", "", stderr)

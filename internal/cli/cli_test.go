@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
-	"github.com/apphost/terraform-provider-apphost/internal/local"
+	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 )
 
 // run runs the CLI with args and stdin and returns its exit code and outputs.
@@ -36,9 +36,9 @@ func newFixture(t *testing.T) fixture {
 	t.Helper()
 	ctx := context.Background()
 	store := "sqlite:" + filepath.Join(t.TempDir(), "apphost.db")
-	b, err := local.Open(ctx, local.Config{Store: store})
+	b, err := embedded.Open(ctx, embedded.Config{Store: store})
 	if err != nil {
-		t.Fatalf("local.Open: %v", err)
+		t.Fatalf("embedded.Open: %v", err)
 	}
 	defer b.Close()
 

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/apphost/terraform-provider-apphost/internal/local"
+	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 )
 
 // runRecoverAdmin is the break-glass way back into a backend whose admin
@@ -26,14 +26,14 @@ func runRecoverAdmin(ctx context.Context, args []string, _ io.Reader, stdout, st
 		return exitUsage
 	}
 	// A mistyped path or URL must not create a store.
-	exists, err := local.Exists(ctx, sf.store)
+	exists, err := embedded.Exists(ctx, sf.store)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s recover-admin: %v\n", Program, err)
 		return exitFail
 	}
 	if !exists {
 		fmt.Fprintf(stderr, "%s recover-admin: store %s does not exist: check --store (or %s); recover-admin never creates a store\n",
-			Program, redactStore(sf.store), local.EnvStorePath)
+			Program, redactStore(sf.store), embedded.EnvStorePath)
 		return exitFail
 	}
 	// Admin secrets are never sealed: no key file is needed or created.

@@ -22,7 +22,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
-	"github.com/apphost/terraform-provider-apphost/internal/local"
+	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 	"github.com/apphost/terraform-provider-apphost/internal/server"
 )
 
@@ -160,7 +160,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
 	}
 
-	svc, err := local.Open(ctx, local.Config{Store: sf.store, KeyFile: sf.keyFile, LockoutThreshold: threshold})
+	svc, err := embedded.Open(ctx, embedded.Config{Store: sf.store, KeyFile: sf.keyFile, LockoutThreshold: threshold})
 	if err != nil {
 		return fail("opening store %s: %v", redactStore(sf.store), err)
 	}

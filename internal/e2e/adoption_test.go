@@ -11,7 +11,7 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/cli"
-	"github.com/apphost/terraform-provider-apphost/internal/local"
+	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
@@ -174,7 +174,7 @@ provider "apphost" {
 
 func openStore(ctx context.Context, t *testing.T, store string) backend.Backend {
 	t.Helper()
-	b, err := local.Open(ctx, local.Config{Store: store})
+	b, err := embedded.Open(ctx, embedded.Config{Store: store})
 	if err != nil {
 		t.Fatalf("opening %s: %v", store, err)
 	}

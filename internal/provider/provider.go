@@ -27,7 +27,7 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/apiversion"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
-	"github.com/apphost/terraform-provider-apphost/internal/local"
+	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 )
 
 // Environment variables read by the provider configuration.
@@ -37,8 +37,8 @@ const (
 	envAPIKeySecret = "APPHOST_API_KEY_SECRET" //nolint:gosec // a variable name, not a secret
 	// The embedded backend's store: the same variable and default as the
 	// admin commands, from the package that opens it.
-	envStorePath     = local.EnvStorePath
-	defaultStorePath = local.DefaultStorePath
+	envStorePath     = embedded.EnvStorePath
+	defaultStorePath = embedded.DefaultStorePath
 )
 
 var (
@@ -304,10 +304,10 @@ func stringOrEnv(v types.String, env string) string {
 	return os.Getenv(env)
 }
 
-// embedded caches the embedded backends opened by this process, by absolute
+// openedEmbedded caches the embedded backends opened by this process, by absolute
 // store path. Configure runs many times in one process (tests, several
 // provider blocks), and they must share one open store. They are never closed.
-var embedded = struct {
+var openedEmbedded = struct {
 	sync.Mutex
 	m map[string]backend.Backend
 }{m: map[string]backend.Backend{}}
@@ -319,9 +319,9 @@ func embeddedBackend(ctx context.Context, storePath string) (backend.Backend, er
 	if err != nil {
 		return nil, err
 	}
-	embedded.Lock()
-	defer embedded.Unlock()
-	if b, ok := embedded.m[abs]; ok {
+	openedEmbedded.Lock()
+	defer openedEmbedded.Unlock()
+	if b, ok := openedEmbedded.m[abs]; ok {
 		return b, nil
 	}
 	tflog.Debug(ctx, "Opening embedded apphost backend", map[string]any{"store_path": abs})
@@ -329,7 +329,7 @@ func embeddedBackend(ctx context.Context, storePath string) (backend.Backend, er
 	if err != nil {
 		return nil, err
 	}
-	embedded.m[abs] = svc
+	openedEmbedded.m[abs] = svc
 	return svc, nil
 }
 

@@ -25,7 +25,7 @@ func TestTwoServersParallelRegeneratePostgres(t *testing.T) {
 }
 
 // testTwoServersParallelRegenerate runs two servers, each over its own
-// local.Open of one store, and regenerates one account through both at once
+// embedded.Open of one store, and regenerates one account through both at once
 // without idempotency keys: every success must be one rotation, in order.
 func testTwoServersParallelRegenerate(t *testing.T, store string) {
 	keyFile := filepath.Join(t.TempDir(), "shared.key")

@@ -54,7 +54,7 @@ func (a BackendAuthenticator) AuthenticateAdmin(ctx context.Context, id, secret 
 
 // Config configures the handler.
 type Config struct {
-	// Backend serves every call; usually a *backend.Service from local.Open.
+	// Backend serves every call; usually a *backend.Service from embedded.Open.
 	Backend backend.Backend
 	// Admin authenticates callers; nil means Backend itself when it is an
 	// Authenticator (a *backend.Service is: a successful auth only reads),

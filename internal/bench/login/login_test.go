@@ -18,7 +18,7 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/bench/benchutil"
-	"github.com/apphost/terraform-provider-apphost/internal/local"
+	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 	"github.com/apphost/terraform-provider-apphost/internal/server"
 )
 
@@ -33,7 +33,7 @@ func BenchmarkLogin(b *testing.B) {
 		runLogins(b, srv.URL, body)
 	})
 	b.Run("server-sqlite", func(b *testing.B) {
-		svc, err := local.Open(b.Context(), local.Config{Store: "sqlite:" + filepath.Join(b.TempDir(), "apphost.db")})
+		svc, err := embedded.Open(b.Context(), embedded.Config{Store: "sqlite:" + filepath.Join(b.TempDir(), "apphost.db")})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func BenchmarkLogin(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer drop()
-		svc, err := local.Open(b.Context(), local.Config{Store: store, KeyFile: filepath.Join(b.TempDir(), "key")})
+		svc, err := embedded.Open(b.Context(), embedded.Config{Store: store, KeyFile: filepath.Join(b.TempDir(), "key")})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -62,7 +62,7 @@ func BenchmarkLogin(b *testing.B) {
 // BenchmarkLoginService is the domain's Login alone, without HTTP: what the
 // server's handler adds is the difference to BenchmarkLogin/server-sqlite.
 func BenchmarkLoginService(b *testing.B) {
-	svc, err := local.Open(b.Context(), local.Config{Store: "sqlite:" + filepath.Join(b.TempDir(), "apphost.db")})
+	svc, err := embedded.Open(b.Context(), embedded.Config{Store: "sqlite:" + filepath.Join(b.TempDir(), "apphost.db")})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,7 +1,7 @@
-// Package local opens the backend that runs in this process: the admin
+// Package embedded opens the backend that runs in this process: the admin
 // domain over a store named by a --store string (or the provider's
 // store_path), with the key file that seals its app secret values.
-package local
+package embedded
 
 import (
 	"context"
