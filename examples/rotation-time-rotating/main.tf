@@ -5,7 +5,8 @@
 # new one into their app secrets and deploy them again.
 #
 # This example needs the hashicorp/time provider from the registry
-# (terraform init). The provider's example tests only check its format.
+# (terraform init). The provider's example tests validate it with time_rotating
+# standing in as terraform_data, since the registry cannot be reached there.
 
 terraform {
   required_version = ">= 1.11"
