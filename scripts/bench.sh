@@ -36,10 +36,10 @@ trap 'rm -rf "$bin"' EXIT
 
 echo "bench: building into $bin" >&2
 go build -o "$bin/terraform-provider-apphost" .
-go build -o "$bin/nullprovider" ./internal/bench/nullprovider
-go build -o "$bin/rsswrap" ./internal/bench/rsswrap
-go build -o "$bin/tfbench" ./internal/bench/tfbench
-go build -o "$bin/loginload" ./internal/bench/loginload
+go build -o "$bin/nullprovider" ./bench/nullprovider
+go build -o "$bin/rsswrap" ./bench/rsswrap
+go build -o "$bin/tfbench" ./bench/tfbench
+go build -o "$bin/loginload" ./bench/loginload
 
 status=0
 if [ "${BENCH_TF:-1}" != 0 ]; then
@@ -52,8 +52,8 @@ fi
 
 if [ "${BENCH_LOGIN:-1}" != 0 ]; then
 	echo
-	echo "== login path: go test -bench BenchmarkLogin ./internal/bench/login (in-process, httptest) =="
-	go test -run '^$' -bench 'BenchmarkLogin' -benchtime "${BENCH_LOGIN_BENCHTIME:-2s}" ./internal/bench/login || status=$?
+	echo "== login path: go test -bench BenchmarkLogin ./bench/login (in-process, httptest) =="
+	go test -run '^$' -bench 'BenchmarkLogin' -benchtime "${BENCH_LOGIN_BENCHTIME:-2s}" ./bench/login || status=$?
 	echo
 	echo "== login path: loopback load test =="
 	"$bin/loginload" -provider "$bin/terraform-provider-apphost" \

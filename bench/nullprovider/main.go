@@ -20,7 +20,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
-	"github.com/apphost/terraform-provider-apphost/internal/bench/membackend"
+	"github.com/apphost/terraform-provider-apphost/bench/membackend"
 	"github.com/apphost/terraform-provider-apphost/internal/provider"
 )
 

@@ -1,6 +1,6 @@
 // Package membackend is a backend.Backend that keeps everything in maps
 // under one mutex: no disk, no network, no SQL, no encryption. It is the
-// "no-I/O" floor of the benchmark (see internal/bench/nullprovider): the real
+// "no-I/O" floor of the benchmark (see bench/nullprovider): the real
 // provider code served over it costs what the framework and the provider's
 // own logic cost, and nothing more.
 //

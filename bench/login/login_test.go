@@ -16,8 +16,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/apphost/terraform-provider-apphost/bench/benchutil"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
-	"github.com/apphost/terraform-provider-apphost/internal/bench/benchutil"
 	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 	"github.com/apphost/terraform-provider-apphost/internal/server"
 )

@@ -35,8 +35,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/apphost/terraform-provider-apphost/bench/benchutil"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
-	"github.com/apphost/terraform-provider-apphost/internal/bench/benchutil"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
 )
 

@@ -1,7 +1,7 @@
 // Command tfbench measures the apphost provider against two floors at N key
 // accounts, N apps and N app secrets: Terraform's built-in terraform_data with
 // the same graph, and the same provider code over an in-memory backend (the
-// "no-I/O" provider, internal/bench/nullprovider). For each N it runs, in one
+// "no-I/O" provider, bench/nullprovider). For each N it runs, in one
 // run and alternating between the backends, RUNS rounds of a refreshing
 // `terraform plan` and a rotation apply that regenerates every key (one
 // in-place update, one RegenerateSecret, per key), and prints the medians, the
@@ -59,8 +59,8 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.provider, "provider", "", "terraform-provider-apphost binary (required)")
-	flag.StringVar(&o.noio, "noio", "", "no-I/O provider binary (internal/bench/nullprovider; required)")
-	flag.StringVar(&o.rsswrap, "rsswrap", "", "RSS wrapper binary (internal/bench/rsswrap); empty: no RSS figures")
+	flag.StringVar(&o.noio, "noio", "", "no-I/O provider binary (bench/nullprovider; required)")
+	flag.StringVar(&o.rsswrap, "rsswrap", "", "RSS wrapper binary (bench/rsswrap); empty: no RSS figures")
 	flag.StringVar(&o.terraform, "terraform", os.Getenv("BENCH_TERRAFORM"),
 		"Terraform CLI (default: $TF_ACC_TERRAFORM_PATH, else terraform, else tofu on PATH)")
 	flag.StringVar(&o.jsonOut, "json", os.Getenv("BENCH_JSON"), "also write the results as JSON to this file")

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apphost/terraform-provider-apphost/bench/benchutil"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
-	"github.com/apphost/terraform-provider-apphost/internal/bench/benchutil"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
 	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
