@@ -7,6 +7,7 @@ package login_test
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"log/slog"
 	"net/http"
@@ -85,7 +86,7 @@ func BenchmarkLoginService(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
 }
 
-func benchServer(b *testing.B, svc *backend.Service) {
+func benchServer(b *testing.B, svc *core.Service) {
 	acct, err := svc.CreateAccount(b.Context(), backend.CreateAccountRequest{Name: "bench"})
 	if err != nil {
 		b.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"maps"
 	"os"
 	"path/filepath"
@@ -469,7 +470,7 @@ func (b *Backend) CreateAccount(ctx context.Context, req backend.CreateAccountRe
 	if !expose {
 		detail += ", expose_secret=false"
 	}
-	b.event(backend.ActorFrom(ctx), backend.ActionAccountCreate, backend.TargetAccount, a.ID, a.Name, detail)
+	b.event(core.ActorFrom(ctx), backend.ActionAccountCreate, backend.TargetAccount, a.ID, a.Name, detail)
 	return withSecret(b.accountOut(a), sec), nil
 }
 
@@ -546,7 +547,7 @@ func (b *Backend) UpdateAccount(ctx context.Context, req backend.UpdateAccountRe
 	if len(changes) > 0 {
 		a.Name, a.Description, a.UpdatedAt = req.Name, req.Description, now()
 		b.dirty = true
-		b.event(backend.ActorFrom(ctx), backend.ActionAccountUpdate, backend.TargetAccount, a.ID, a.Name, "changed "+strings.Join(changes, ", "))
+		b.event(core.ActorFrom(ctx), backend.ActionAccountUpdate, backend.TargetAccount, a.ID, a.Name, "changed "+strings.Join(changes, ", "))
 	}
 	return b.accountOut(a), nil
 }
@@ -582,7 +583,7 @@ func (b *Backend) RegenerateSecret(ctx context.Context, req backend.RegenerateRe
 	if req.ExposeSecret != nil {
 		a.ExposeSecret = *req.ExposeSecret
 	}
-	sec := b.rotate(backend.ActorFrom(ctx), a)
+	sec := b.rotate(core.ActorFrom(ctx), a)
 	if req.IdempotencyKey != "" {
 		kept := ""
 		if a.ExposeSecret {
@@ -658,7 +659,7 @@ func (b *Backend) DeleteAccount(ctx context.Context, req backend.DeleteAccountRe
 	delete(b.bound, a.ID)
 	delete(b.s.Accounts, a.ID)
 	b.dirty = true
-	b.event(backend.ActorFrom(ctx), backend.ActionAccountDelete, backend.TargetAccount, a.ID, a.Name, "")
+	b.event(core.ActorFrom(ctx), backend.ActionAccountDelete, backend.TargetAccount, a.ID, a.Name, "")
 	return nil
 }
 
@@ -668,7 +669,7 @@ func (b *Backend) Login(ctx context.Context, req backend.LoginRequest) error {
 		return err
 	}
 	defer b.mu.Unlock()
-	switch res, name := b.attemptLogin(backend.ActorFrom(ctx), req.AccountID, req.Secret); res {
+	switch res, name := b.attemptLogin(core.ActorFrom(ctx), req.AccountID, req.Secret); res {
 	case loginUnknown, loginWrongSecret:
 		return backend.Errorf(backend.CodeLoginFailed, "wrong API key ID or secret")
 	case loginLocked:
@@ -719,7 +720,7 @@ func (b *Backend) CreateApp(ctx context.Context, req backend.CreateAppRequest) (
 	}
 	b.s.Apps[a.ID] = a
 	b.dirty = true
-	actor := backend.ActorFrom(ctx)
+	actor := core.ActorFrom(ctx)
 	b.event(actor, backend.ActionAppCreate, backend.TargetApp, a.ID, a.Name, "app_host="+a.AppHost)
 	if req.Deployed {
 		b.deploy(actor, a, time.Time{})
@@ -813,7 +814,7 @@ func (b *Backend) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 	if !maps.Equal(req.Config, a.Config) {
 		changed = append(changed, "config")
 	}
-	actor := backend.ActorFrom(ctx)
+	actor := core.ActorFrom(ctx)
 	wasRunning := a.Running()
 	if len(changed) > 0 {
 		if wasRunning {
@@ -847,7 +848,7 @@ func (b *Backend) DeleteApp(ctx context.Context, id string) error {
 	if !ok {
 		return notFound("app", id)
 	}
-	actor := backend.ActorFrom(ctx)
+	actor := core.ActorFrom(ctx)
 	if a.Running() {
 		b.stop(actor, a, false, "app deleted")
 	}
@@ -875,7 +876,7 @@ func (b *Backend) DeployApp(ctx context.Context, id string) (*backend.App, error
 		return nil, notFound("app", id)
 	}
 	if !a.Deployed || a.Status != backend.StatusRunning {
-		b.deploy(backend.ActorFrom(ctx), a, time.Time{})
+		b.deploy(core.ActorFrom(ctx), a, time.Time{})
 	}
 	return b.appOut(a), nil
 }
@@ -891,7 +892,7 @@ func (b *Backend) UndeployApp(ctx context.Context, id string) (*backend.App, err
 		return nil, notFound("app", id)
 	}
 	if a.Deployed || a.Status != backend.StatusStopped {
-		b.stop(backend.ActorFrom(ctx), a, false, "")
+		b.stop(core.ActorFrom(ctx), a, false, "")
 	}
 	return b.appOut(a), nil
 }
@@ -960,7 +961,7 @@ func (b *Backend) PutAppSecret(ctx context.Context, req backend.PutAppSecretRequ
 		return &out, nil
 	}
 
-	actor := backend.ActorFrom(ctx)
+	actor := core.ActorFrom(ctx)
 	var stoppedAt time.Time
 	if a.Deployed {
 		stoppedAt = b.pause(actor, a, "to change app secret "+req.Name)
@@ -1024,7 +1025,7 @@ func (b *Backend) DeleteAppSecret(ctx context.Context, req backend.DeleteAppSecr
 	if !ok {
 		return backend.Errorf(backend.CodeNotFound, "app secret %q of app %q not found", req.Name, a.Name)
 	}
-	actor := backend.ActorFrom(ctx)
+	actor := core.ActorFrom(ctx)
 	stoppedAt := b.pause(actor, a, "to remove app secret "+req.Name)
 	b.bind(a.ID, s.AccountID, "")
 	delete(b.s.Secrets[a.ID], req.Name)

@@ -1,10 +1,9 @@
-// Package backend is the admin domain of apphost: API key accounts and their
-// secrets, logins and lockout, apps on an App Host, app secrets, the App Host
-// runtime and the audit log.
-//
-// The Backend interface is the one seam between the Terraform provider and a
-// backend. It has two implementations: Service (the domain in-process over a
-// store) and the HTTP client of a remote server (package client).
+// Package backend is the one seam between the Terraform provider and an
+// apphost backend: the Backend interface, its request and response types,
+// its errors and the input rules every backend applies. It has two
+// implementations: core.Service (the admin domain in-process over a store)
+// and the HTTP client of a remote server (package client), and it imports
+// neither, so the client needs nothing of the domain.
 package backend
 
 import (

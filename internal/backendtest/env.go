@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"log/slog"
 	"net/http"
@@ -110,13 +111,13 @@ func withSearchPath(t *testing.T, dsn, schema string) string {
 
 // Open opens store with embedded.Open (the key file beside a SQLite store, or
 // keyFile) and closes it when t ends.
-func Open(t testing.TB, store, keyFile string) *backend.Service {
+func Open(t testing.TB, store, keyFile string) *core.Service {
 	t.Helper()
 	svc, _ := openWithKey(t, store, keyFile)
 	return svc
 }
 
-func openWithKey(t testing.TB, storeSpec, keyFile string) (*backend.Service, string) {
+func openWithKey(t testing.TB, storeSpec, keyFile string) (*core.Service, string) {
 	t.Helper()
 	switch {
 	case keyFile != "":
@@ -183,7 +184,7 @@ func planter(storeSpec, keyFile string) func(t *testing.T, appID, name, accountI
 }
 
 // Bootstrap creates the admin account on svc, as serve does on an empty store.
-func Bootstrap(t testing.TB, svc *backend.Service) Admin {
+func Bootstrap(t testing.TB, svc *core.Service) Admin {
 	t.Helper()
 	a := Admin{ID: uuid.NewString(), Secret: rand.Text() + rand.Text()}
 	if _, err := svc.CreateAdminAccount(context.Background(), a.ID, AdminName, a.Secret); err != nil {

@@ -3,6 +3,7 @@ package backendtest
 import (
 	"context"
 	"errors"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,7 +125,7 @@ func rotateAndHang(t *testing.T, spec string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := backend.NewService(hangingStore{Store: st, marker: os.Getenv(envKillMarker)}, box, backend.Options{})
+	svc := core.NewService(hangingStore{Store: st, marker: os.Getenv(envKillMarker)}, box, core.Options{})
 	_, err = svc.RegenerateSecret(ctx, backend.RegenerateRequest{ID: os.Getenv(envKillAccount)})
 	t.Fatalf("the rotation returned (%v); it should have hung", err)
 }

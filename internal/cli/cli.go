@@ -13,10 +13,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"strings"
 
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 )
 
@@ -189,17 +189,17 @@ func (s *storeFlags) check(stderr io.Writer, cmd string) bool {
 }
 
 // open opens (creating if missing) the store the flags name.
-func (s *storeFlags) open(ctx context.Context, stderr io.Writer, cmd string) (*backend.Service, bool) {
+func (s *storeFlags) open(ctx context.Context, stderr io.Writer, cmd string) (*core.Service, bool) {
 	return s.openWith(ctx, stderr, cmd, embedded.Config{Store: s.store, KeyFile: s.keyFile})
 }
 
 // openNoKey opens the store without its key file, for commands that read no
 // secret (audit, accounts).
-func (s *storeFlags) openNoKey(ctx context.Context, stderr io.Writer, cmd string) (*backend.Service, bool) {
+func (s *storeFlags) openNoKey(ctx context.Context, stderr io.Writer, cmd string) (*core.Service, bool) {
 	return s.openWith(ctx, stderr, cmd, embedded.Config{Store: s.store, NoKey: true})
 }
 
-func (s *storeFlags) openWith(ctx context.Context, stderr io.Writer, cmd string, cfg embedded.Config) (*backend.Service, bool) {
+func (s *storeFlags) openWith(ctx context.Context, stderr io.Writer, cmd string, cfg embedded.Config) (*core.Service, bool) {
 	if !s.check(stderr, cmd) {
 		return nil, false
 	}

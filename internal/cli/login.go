@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"strings"
 
@@ -48,7 +49,7 @@ func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer b.Close()
 
-	err = b.Login(backend.WithActor(ctx, actor), backend.LoginRequest{AccountID: *keyID, Secret: secret})
+	err = b.Login(core.WithActor(ctx, actor), backend.LoginRequest{AccountID: *keyID, Secret: secret})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s login: %s\n", Program, loginFailure(*keyID, err))
 		return exitFail

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"log/slog"
 	"net"
@@ -232,10 +233,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 // checkAdminEnv refuses an admin secret from APPHOST_ADMIN_KEY_SECRET that is
 // too short to withstand guessing.
 func checkAdminEnv() error {
-	if secret := os.Getenv(EnvAdminKeySecret); secret != "" && len(secret) < backend.MinAdminSecretLength {
+	if secret := os.Getenv(EnvAdminKeySecret); secret != "" && len(secret) < core.MinAdminSecretLength {
 		return fmt.Errorf("%s has %d characters; an admin secret must have at least %d: "+
 			"use a random one (openssl rand -base64 32), or unset %s and %s to have serve generate one",
-			EnvAdminKeySecret, len(secret), backend.MinAdminSecretLength, EnvAdminKeyID, EnvAdminKeySecret)
+			EnvAdminKeySecret, len(secret), core.MinAdminSecretLength, EnvAdminKeyID, EnvAdminKeySecret)
 	}
 	return nil
 }
@@ -243,7 +244,7 @@ func checkAdminEnv() error {
 // bootstrapAdmin creates the admin account on a store that has none: from
 // APPHOST_ADMIN_KEY_ID and APPHOST_ADMIN_KEY_SECRET when both are set, else
 // generated and printed once to stdout (the one output that shows a secret).
-func bootstrapAdmin(ctx context.Context, svc *backend.Service, stdout io.Writer, log *slog.Logger) error {
+func bootstrapAdmin(ctx context.Context, svc *core.Service, stdout io.Writer, log *slog.Logger) error {
 	has, err := svc.HasAdminAccount(ctx)
 	if err != nil {
 		return fmt.Errorf("checking for an admin account: %w", err)

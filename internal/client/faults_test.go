@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -25,7 +26,7 @@ var faultsInjected atomic.Int64
 // faultEnv is a real server over a fresh SQLite store behind a fault proxy,
 // and a client of the proxy.
 type faultEnv struct {
-	svc   *backend.Service
+	svc   *core.Service
 	proxy *faultproxy.Proxy
 	c     *client.Client
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"net/url"
 	"os"
 	"strings"
@@ -97,7 +98,7 @@ func describe(s string) string {
 
 // Open opens the store and its key file (creating both when missing) and
 // returns the domain over them. The caller closes it.
-func Open(ctx context.Context, cfg Config) (*backend.Service, error) {
+func Open(ctx context.Context, cfg Config) (*core.Service, error) {
 	spec := cfg.Store
 	if spec == "" {
 		spec = DefaultStore()
@@ -106,7 +107,7 @@ func Open(ctx context.Context, cfg Config) (*backend.Service, error) {
 	if err != nil {
 		return nil, &backend.Error{Code: backend.CodeInvalid, Field: "store", Message: err.Error()}
 	}
-	opts := backend.Options{LockoutThreshold: cfg.LockoutThreshold}
+	opts := core.Options{LockoutThreshold: cfg.LockoutThreshold}
 	if cfg.NoKey {
 		var st store.Store
 		if kind.sqlitePath != "" {
@@ -117,7 +118,7 @@ func Open(ctx context.Context, cfg Config) (*backend.Service, error) {
 		if err != nil {
 			return nil, storeError(redactError(err, kind.postgresDSN))
 		}
-		return backend.NewService(st, nil, opts), nil
+		return core.NewService(st, nil, opts), nil
 	}
 
 	keyFile := cfg.KeyFile
@@ -156,7 +157,7 @@ func Open(ctx context.Context, cfg Config) (*backend.Service, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	return backend.NewService(st, box, opts), nil
+	return core.NewService(st, box, opts), nil
 }
 
 // preloadKey checks an existing key file before the store is opened (or

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"os"
 	"path/filepath"
@@ -247,7 +248,7 @@ func embeddedProvider(storePath string) string {
 }
 
 // openStore opens the SQLite store at path in this process (closed when t ends).
-func openStore(t *testing.T, path string) *backend.Service {
+func openStore(t *testing.T, path string) *core.Service {
 	t.Helper()
 	return backendtest.Open(t, "sqlite:"+path, "")
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"net/http"
 	"time"
 
@@ -86,7 +87,7 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request) (context.C
 	var acct *backend.Account
 	err := s.limitedLogin(w, r, id, func() error {
 		var err error
-		acct, err = s.auth.AuthenticateAdmin(backend.WithActor(r.Context(), authActor), id, secret)
+		acct, err = s.auth.AuthenticateAdmin(core.WithActor(r.Context(), authActor), id, secret)
 		return err
 	})
 	if err != nil {
@@ -102,5 +103,5 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request) (context.C
 			"API key account %q is not an admin account and may not call the admin API", acct.Name)}
 	}
 	setLoggedActor(r.Context(), acct.Name)
-	return backend.WithActor(r.Context(), acct.Name), nil
+	return core.WithActor(r.Context(), acct.Name), nil
 }

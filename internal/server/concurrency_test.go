@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -29,7 +30,7 @@ func TestTwoServersParallelRegeneratePostgres(t *testing.T) {
 // without idempotency keys: every success must be one rotation, in order.
 func testTwoServersParallelRegenerate(t *testing.T, store string) {
 	keyFile := filepath.Join(t.TempDir(), "shared.key")
-	svcs := []*backend.Service{backendtest.Open(t, store, keyFile), backendtest.Open(t, store, keyFile)}
+	svcs := []*core.Service{backendtest.Open(t, store, keyFile), backendtest.Open(t, store, keyFile)}
 	admin := backendtest.Bootstrap(t, svcs[0])
 	var urls []string
 	for _, svc := range svcs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"math"
 	"net/http"
@@ -160,7 +161,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err := s.limitedLogin(w, r, req.AccountID, func() error {
-		return s.networkLogin(backend.WithActor(r.Context(), anonymousActor), req)
+		return s.networkLogin(core.WithActor(r.Context(), anonymousActor), req)
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"log/slog"
 	"net/http"
@@ -33,7 +34,7 @@ func (c *clock) Add(d time.Duration) {
 // limitedEnv is a handler over a fresh store with a small failed-login budget,
 // called directly so each request can come from any address.
 type limitedEnv struct {
-	svc   *backend.Service
+	svc   *core.Service
 	h     http.Handler
 	admin backendtest.Admin
 	clock *clock

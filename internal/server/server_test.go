@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,7 +24,7 @@ import (
 
 // env is a server over a fresh SQLite store, with its log captured.
 type env struct {
-	svc   *backend.Service
+	svc   *core.Service
 	url   string
 	admin backendtest.Admin
 	logs  *syncBuffer

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"net/http"
 	"net/url"
@@ -23,7 +24,7 @@ func (s *server) version(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		info.APIKeyAccount = backend.ActorFrom(ctx)
+		info.APIKeyAccount = core.ActorFrom(ctx)
 	}
 	writeJSON(w, http.StatusOK, info)
 	return nil

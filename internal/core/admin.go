@@ -1,8 +1,9 @@
-package backend
+package core
 
 import (
 	"context"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"slices"
 
 	"github.com/google/uuid"
@@ -40,13 +41,13 @@ func (o *op) refuseLastAdmin(row store.AccountRow) error {
 	if n > 1 {
 		return nil
 	}
-	return Errorf(CodeConflict, "API key account %q is the last admin account and cannot be deleted: "+
+	return backend.Errorf(backend.CodeConflict, "API key account %q is the last admin account and cannot be deleted: "+
 		"the admin API would have no account left to log in with; create another admin account first", row.Name)
 }
 
 // RecoverResult is what RecoverAdmin did.
 type RecoverResult struct {
-	Account Account
+	Account backend.Account
 	// Secret is the new secret; "" with unlock only.
 	Secret string
 	// Created is set when no admin account was left and one was created.
@@ -88,15 +89,15 @@ func (s *Service) RecoverAdmin(ctx context.Context, id string, unlockOnly bool) 
 			i := slices.IndexFunc(admins, func(r store.AccountRow) bool { return r.ID == id })
 			if i < 0 {
 				if r, err := o.tx.GetAccount(o.ctx, id); err == nil {
-					return InvalidField("key_id", "API key account %q (%s) is not an admin account; recover-admin recovers admin accounts only", r.Name, id)
+					return backend.InvalidField("key_id", "API key account %q (%s) is not an admin account; recover-admin recovers admin accounts only", r.Name, id)
 				}
-				return Errorf(CodeNotFound, "no API key account with ID %s in this store; omit --key-id to recover the oldest admin account", id)
+				return backend.Errorf(backend.CodeNotFound, "no API key account with ID %s in this store; omit --key-id to recover the oldest admin account", id)
 			}
 			row = admins[i]
 		case len(admins) > 0:
 			row = admins[0]
 		case unlockOnly:
-			return Errorf(CodeNotFound, "the store has no admin account to unlock; run recover-admin without --unlock-only to create one")
+			return backend.Errorf(backend.CodeNotFound, "the store has no admin account to unlock; run recover-admin without --unlock-only to create one")
 		default:
 			secret, hash := newSecret()
 			name := adminName
@@ -119,7 +120,7 @@ func (s *Service) RecoverAdmin(ctx context.Context, id string, unlockOnly bool) 
 			if err := o.tx.UpdateAccount(o.ctx, row); err != nil {
 				return err
 			}
-			if err := o.audit(ActionAccountUpdate, TargetAccount, row.ID, row.Name,
+			if err := o.audit(backend.ActionAccountUpdate, backend.TargetAccount, row.ID, row.Name,
 				fmt.Sprintf("unlocked (was locked=%t, failed_login_attempts=%d)", wasLocked, failed)); err != nil {
 				return err
 			}
@@ -133,7 +134,7 @@ func (s *Service) RecoverAdmin(ctx context.Context, id string, unlockOnly bool) 
 		if err := o.tx.UpdateAccount(o.ctx, row); err != nil {
 			return err
 		}
-		if err := o.audit(ActionAccountRegenerate, TargetAccount, row.ID, row.Name,
+		if err := o.audit(backend.ActionAccountRegenerate, backend.TargetAccount, row.ID, row.Name,
 			fmt.Sprintf("secret_version=%d, unlocked (was locked=%t, failed_login_attempts=%d)", row.SecretVersion, wasLocked, failed)); err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package backend
+package core
 
 import (
 	"cmp"
@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -28,12 +29,12 @@ const (
 
 // errLoginFailed is one message for an unknown ID and a wrong secret, so a
 // caller cannot probe which IDs exist.
-func errLoginFailed() *Error {
-	return Errorf(CodeLoginFailed, "wrong API key ID or secret")
+func errLoginFailed() *backend.Error {
+	return backend.Errorf(backend.CodeLoginFailed, "wrong API key ID or secret")
 }
 
-func errLocked(name string) *Error {
-	return Errorf(CodeLocked, "API key account %q is locked after too many failed logins; regenerate its secret to unlock it", name)
+func errLocked(name string) *backend.Error {
+	return backend.Errorf(backend.CodeLocked, "API key account %q is locked after too many failed logins; regenerate its secret to unlock it", name)
 }
 
 // Login checks an account's ID and secret. A failure is recorded (and may
@@ -46,7 +47,7 @@ func errLocked(name string) *Error {
 // still checked and recorded on its own, in arrival order, exactly as it
 // would be in a transaction of its own: it sees the failure counts and locks
 // of the logins before it and gets its own audit events and sequence numbers.
-func (s *Service) Login(ctx context.Context, req LoginRequest) error {
+func (s *Service) Login(ctx context.Context, req backend.LoginRequest) error {
 	return s.queueLogin(ctx, req, false)
 }
 
@@ -55,11 +56,11 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) error {
 // failure count, but a failure never counts toward the account's lockout, so
 // an anonymous caller cannot lock anyone out. The server throttles failed
 // network logins per client address and account instead.
-func (s *Service) NetworkLogin(ctx context.Context, req LoginRequest) error {
+func (s *Service) NetworkLogin(ctx context.Context, req backend.LoginRequest) error {
 	return s.queueLogin(ctx, req, true)
 }
 
-func (s *Service) queueLogin(ctx context.Context, req LoginRequest, network bool) error {
+func (s *Service) queueLogin(ctx context.Context, req backend.LoginRequest, network bool) error {
 	if err := validateLogin(req); err != nil {
 		return err
 	}
@@ -147,7 +148,7 @@ type loginQueue struct {
 type loginCall struct {
 	ctx     context.Context
 	actor   string
-	req     LoginRequest
+	req     backend.LoginRequest
 	network bool      // a failure does not count toward the lockout
 	err     error     // the result, set before wake gets true
 	wake    chan bool // true: done, err is set; false: run the next group
@@ -168,7 +169,7 @@ func (s *Service) runLoginGroup(ctx context.Context) {
 	defer func() {
 		if !completed { // a panic: nothing of the group is known to be stored
 			for _, c := range group {
-				c.err = &Error{Code: CodeInternal, Message: "internal error"}
+				c.err = &backend.Error{Code: backend.CodeInternal, Message: "internal error"}
 			}
 		}
 		s.handOffLogins(group)
@@ -245,7 +246,7 @@ func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 // login checks one login as o's actor and returns its result as Login does
 // (nil, login_failed or locked); a store failure is the second result. count
 // says whether a failure counts toward the lockout.
-func (o *op) login(req LoginRequest, count bool) (failure, err error) {
+func (o *op) login(req backend.LoginRequest, count bool) (failure, err error) {
 	res, name, err := o.attemptLoginCounting(o.actor, req.AccountID, req.Secret, count)
 	if err != nil {
 		return nil, err
@@ -277,7 +278,7 @@ func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginRe
 		if _, perr := uuid.Parse(id); perr != nil {
 			target = "(not an API key ID)"
 		}
-		return loginUnknown, "", o.auditAs(actor, ActionLoginFailure, TargetAccount, target, "", "unknown API key ID")
+		return loginUnknown, "", o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, target, "", "unknown API key ID")
 	}
 	if err != nil {
 		return 0, "", err
@@ -291,7 +292,7 @@ func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginRe
 				return 0, "", err
 			}
 		}
-		return loginOK, a.Name, o.auditAs(actor, ActionLoginSuccess, TargetAccount, a.ID, a.Name, "")
+		return loginOK, a.Name, o.auditAs(actor, backend.ActionLoginSuccess, backend.TargetAccount, a.ID, a.Name, "")
 	}
 
 	wasLocked := a.Locked
@@ -301,7 +302,7 @@ func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginRe
 		if wasLocked {
 			detail, res = "account locked, not counted (network login)", loginLocked
 		}
-		return res, a.Name, o.auditAs(actor, ActionLoginFailure, TargetAccount, a.ID, a.Name, detail)
+		return res, a.Name, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name, detail)
 	}
 	a.FailedLoginAttempts++
 	if !a.Locked && a.FailedLoginAttempts >= o.s.threshold {
@@ -316,14 +317,14 @@ func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginRe
 		detail = "account locked"
 	}
 	detail += fmt.Sprintf(", failed_login_attempts=%d", a.FailedLoginAttempts)
-	if err := o.auditAs(actor, ActionLoginFailure, TargetAccount, a.ID, a.Name, detail); err != nil {
+	if err := o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name, detail); err != nil {
 		return 0, "", err
 	}
 	if !a.Locked {
 		return loginWrongSecret, a.Name, nil
 	}
 	if !wasLocked {
-		if err := o.auditAs(actor, ActionAccountLock, TargetAccount, a.ID, a.Name,
+		if err := o.auditAs(actor, backend.ActionAccountLock, backend.TargetAccount, a.ID, a.Name,
 			fmt.Sprintf("locked after %d failed logins", a.FailedLoginAttempts)); err != nil {
 			return 0, "", err
 		}

@@ -1,8 +1,9 @@
-package backend
+package core
 
 import (
 	"context"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"sync"
 	"testing"
 )
@@ -22,14 +23,14 @@ func TestConcurrentLoginsGroupCommit(t *testing.T) {
 			if i%10 == 0 {
 				secret = "wrong"
 			}
-			err := e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: secret})
+			err := e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: secret})
 			if (err == nil) != (i%10 != 0) {
 				t.Errorf("login %d: %v", i, err)
 			}
 		})
 	}
 	wg.Wait()
-	ev, err := e.s.ListAuditEvents(context.Background(), AuditQuery{AfterSeq: before})
+	ev, err := e.s.ListAuditEvents(context.Background(), backend.AuditQuery{AfterSeq: before})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestLoginGroupFailureFallsBack(t *testing.T) {
 	e := newEnv(t, 0)
 	a := e.account(t, "k")
 	e.st.mu.Lock()
-	e.st.failAudit = ActionLoginFailure
+	e.st.failAudit = backend.ActionLoginFailure
 	e.st.mu.Unlock()
 	var wg sync.WaitGroup
 	for i := range 20 {
@@ -63,9 +64,9 @@ func TestLoginGroupFailureFallsBack(t *testing.T) {
 			if i%2 == 0 {
 				secret = "wrong"
 			}
-			err := e.s.Login(context.Background(), LoginRequest{AccountID: a.ID, Secret: secret})
+			err := e.s.Login(context.Background(), backend.LoginRequest{AccountID: a.ID, Secret: secret})
 			switch {
-			case i%2 == 0 && CodeOf(err) != CodeInternal:
+			case i%2 == 0 && backend.CodeOf(err) != backend.CodeInternal:
 				t.Errorf("wrong login %d: %v, want an internal error", i, err)
 			case i%2 == 1 && err != nil:
 				t.Errorf("right login %d: %v", i, err)

@@ -1,7 +1,8 @@
-package backend
+package core
 
 import (
 	"errors"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,20 +17,20 @@ import (
 // naming the field.
 func FuzzValidateName(f *testing.F) {
 	for _, s := range []string{"siem-forwarder", "a", "A.b_c-9", "", "-x", ".hidden", "..", "a/b", "a b", "é", "a\x00",
-		"a\n", strings.Repeat("x", MaxNameLength), strings.Repeat("x", MaxNameLength+1), "%2F", "a\u202eb"} {
+		"a\n", strings.Repeat("x", backend.MaxNameLength), strings.Repeat("x", backend.MaxNameLength+1), "%2F", "a\u202eb"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		err := validateName("name", s)
 		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) || e.Code != CodeInvalid || e.Field != "name" {
+			var e *backend.Error
+			if !errors.As(err, &e) || e.Code != backend.CodeInvalid || e.Field != "name" {
 				t.Fatalf("validateName(%q) = %#v, want a CodeInvalid on field name", s, err)
 			}
 			return
 		}
 		switch {
-		case s == "" || len(s) > MaxNameLength:
+		case s == "" || len(s) > backend.MaxNameLength:
 			t.Fatalf("validateName accepted %q (length %d)", s, len(s))
 		case url.PathEscape(s) != s:
 			t.Fatalf("validateName accepted %q, which a URL path must escape", s)
@@ -51,9 +52,9 @@ func FuzzValidateConfig(f *testing.F) {
 	f.Add([]byte("=v"), uint16(0))
 	f.Add([]byte("k=\xff"), uint16(0))
 	f.Add([]byte("\xfe=v"), uint16(0))
-	f.Add([]byte("k="+strings.Repeat("v", MaxConfigValueLength+1)), uint16(0))
-	f.Add([]byte("k=v"), uint16(MaxConfigEntries))
-	f.Add([]byte(""), uint16(MaxConfigEntries+1))
+	f.Add([]byte("k="+strings.Repeat("v", backend.MaxConfigValueLength+1)), uint16(0))
+	f.Add([]byte("k=v"), uint16(backend.MaxConfigEntries))
+	f.Add([]byte(""), uint16(backend.MaxConfigEntries+1))
 	f.Fuzz(func(t *testing.T, data []byte, extra uint16) {
 		cfg := map[string]string{}
 		for line := range strings.SplitSeq(string(data), "\n") {
@@ -66,22 +67,22 @@ func FuzzValidateConfig(f *testing.F) {
 		}
 		err := validateConfig(cfg)
 		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) || e.Code != CodeInvalid || e.Field != "config" {
+			var e *backend.Error
+			if !errors.As(err, &e) || e.Code != backend.CodeInvalid || e.Field != "config" {
 				t.Fatalf("validateConfig = %#v, want a CodeInvalid on field config", err)
 			}
 			for k, v := range cfg {
-				if len(v) > MaxConfigValueLength && strings.Contains(e.Message, v) {
+				if len(v) > backend.MaxConfigValueLength && strings.Contains(e.Message, v) {
 					t.Fatalf("the error echoes an oversized value of %q", k)
 				}
 			}
 			return
 		}
-		if len(cfg) > MaxConfigEntries {
+		if len(cfg) > backend.MaxConfigEntries {
 			t.Fatalf("accepted %d entries", len(cfg))
 		}
 		for k, v := range cfg {
-			if k == "" || len(k) > MaxConfigValueLength || len(v) > MaxConfigValueLength || !utf8.ValidString(k) || !utf8.ValidString(v) {
+			if k == "" || len(k) > backend.MaxConfigValueLength || len(v) > backend.MaxConfigValueLength || !utf8.ValidString(k) || !utf8.ValidString(v) {
 				t.Fatalf("accepted entry %q=%q", k, v)
 			}
 		}

@@ -1,4 +1,4 @@
-package backend
+package core
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"slices"
 	"strings"
 	"time"
@@ -36,16 +37,16 @@ func hashSecret(secret string) []byte {
 	return sum[:]
 }
 
-func accountNotFound(id string) *Error {
-	return Errorf(CodeNotFound, "API key account %q not found", id)
+func accountNotFound(id string) *backend.Error {
+	return backend.Errorf(backend.CodeNotFound, "API key account %q not found", id)
 }
 
-func accountNameTaken(name string) *Error {
-	return &Error{Code: CodeConflict, Field: "name", Message: fmt.Sprintf("an API key account named %q already exists", name)}
+func accountNameTaken(name string) *backend.Error {
+	return &backend.Error{Code: backend.CodeConflict, Field: "name", Message: fmt.Sprintf("an API key account named %q already exists", name)}
 }
 
 func (o *op) getAccount(id string) (store.AccountRow, error) {
-	if !CleanText(id) {
+	if !backend.CleanText(id) {
 		return store.AccountRow{}, accountNotFound(id)
 	}
 	a, err := o.tx.GetAccount(o.ctx, id)
@@ -59,7 +60,7 @@ func (o *op) getAccount(id string) (store.AccountRow, error) {
 func (o *op) checkAccountFree(id, name string) error {
 	if id != "" {
 		if _, err := o.tx.GetAccount(o.ctx, id); err == nil {
-			return Errorf(CodeConflict, "an API key account with ID %q already exists", id)
+			return backend.Errorf(backend.CodeConflict, "an API key account with ID %q already exists", id)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -82,10 +83,10 @@ func (o *op) accountApps(id string) ([]string, error) {
 }
 
 // account is row as every read returns it, with the names of its bound apps.
-func (o *op) account(row store.AccountRow) (Account, error) {
+func (o *op) account(row store.AccountRow) (backend.Account, error) {
 	apps, err := o.accountApps(row.ID)
 	if err != nil {
-		return Account{}, err
+		return backend.Account{}, err
 	}
 	return toAccount(row, apps), nil
 }
@@ -106,11 +107,11 @@ func boundAppNames(secrets []store.AppSecretRow) map[string][]string {
 	return m
 }
 
-func toAccount(r store.AccountRow, apps []string) Account {
+func toAccount(r store.AccountRow, apps []string) backend.Account {
 	if apps == nil {
 		apps = []string{}
 	}
-	return Account{
+	return backend.Account{
 		ID:                  r.ID,
 		Name:                r.Name,
 		Description:         r.Description,
@@ -129,15 +130,15 @@ func toAccount(r store.AccountRow, apps []string) Account {
 
 // withSecret is what create and regenerate return: the secret only where the
 // account's expose_secret allows.
-func withSecret(a Account, secret string) *AccountWithSecret {
+func withSecret(a backend.Account, secret string) *backend.AccountWithSecret {
 	if !a.ExposeSecret {
 		secret = ""
 	}
-	return &AccountWithSecret{Account: a, Secret: secret}
+	return &backend.AccountWithSecret{Account: a, Secret: secret}
 }
 
 // CreateAccount creates a non-admin account with a new secret, returned once.
-func (s *Service) CreateAccount(ctx context.Context, req CreateAccountRequest) (*AccountWithSecret, error) {
+func (s *Service) CreateAccount(ctx context.Context, req backend.CreateAccountRequest) (*backend.AccountWithSecret, error) {
 	if err := validateName("name", req.Name); err != nil {
 		return nil, err
 	}
@@ -146,7 +147,7 @@ func (s *Service) CreateAccount(ctx context.Context, req CreateAccountRequest) (
 	}
 	expose := req.ExposeSecret == nil || *req.ExposeSecret
 	secret, hash := newSecret()
-	var out *AccountWithSecret
+	var out *backend.AccountWithSecret
 	err := s.write(ctx, func(o *op) error {
 		row, err := o.insertAccount(account{
 			id: uuid.NewString(), name: req.Name, description: req.Description, hash: hash,
@@ -166,7 +167,7 @@ func (s *Service) CreateAccount(ctx context.Context, req CreateAccountRequest) (
 
 // CreateAdminAccount creates an admin account with the given ID and secret:
 // the server's bootstrap from APPHOST_ADMIN_KEY_ID and APPHOST_ADMIN_KEY_SECRET.
-func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret string) (*Account, error) {
+func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret string) (*backend.Account, error) {
 	if err := validateID("id", id); err != nil {
 		return nil, err
 	}
@@ -174,13 +175,13 @@ func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret strin
 		return nil, err
 	}
 	if len(secret) < MinAdminSecretLength {
-		return nil, InvalidField("secret", "an admin secret must have at least %d characters, this one has %d: "+
+		return nil, backend.InvalidField("secret", "an admin secret must have at least %d characters, this one has %d: "+
 			"use a random one, such as 32 random bytes in base64url (openssl rand -base64 32), or let serve generate one", MinAdminSecretLength, len(secret))
 	}
-	if len(secret) > MaxSecretValueLength {
-		return nil, InvalidField("secret", "secret is %d bytes long; the limit is %d", len(secret), MaxSecretValueLength)
+	if len(secret) > backend.MaxSecretValueLength {
+		return nil, backend.InvalidField("secret", "secret is %d bytes long; the limit is %d", len(secret), backend.MaxSecretValueLength)
 	}
-	var out *Account
+	var out *backend.Account
 	err := s.write(ctx, func(o *op) error {
 		// Admin secrets are never sealed: no app secret can be bound to them.
 		// They are always shown, or a regenerate would leave nobody holding one.
@@ -236,7 +237,7 @@ func (o *op) insertAccount(a account) (store.AccountRow, error) {
 	if !a.expose {
 		detail += ", expose_secret=false"
 	}
-	return row, o.audit(ActionAccountCreate, TargetAccount, row.ID, row.Name, detail)
+	return row, o.audit(backend.ActionAccountCreate, backend.TargetAccount, row.ID, row.Name, detail)
 }
 
 // HasAdminAccount reports whether the store holds an admin account.
@@ -254,26 +255,26 @@ func (s *Service) HasAdminAccount(ctx context.Context) (bool, error) {
 }
 
 // GetAccount returns the account with id.
-func (s *Service) GetAccount(ctx context.Context, id string) (*Account, error) {
+func (s *Service) GetAccount(ctx context.Context, id string) (*backend.Account, error) {
 	return s.getAccountBy(ctx, func(o *op) (store.AccountRow, error) { return o.getAccount(id) })
 }
 
 // GetAccountByName returns the account named name.
-func (s *Service) GetAccountByName(ctx context.Context, name string) (*Account, error) {
+func (s *Service) GetAccountByName(ctx context.Context, name string) (*backend.Account, error) {
 	return s.getAccountBy(ctx, func(o *op) (store.AccountRow, error) {
-		if !CleanText(name) {
-			return store.AccountRow{}, Errorf(CodeNotFound, "no API key account named %q", name)
+		if !backend.CleanText(name) {
+			return store.AccountRow{}, backend.Errorf(backend.CodeNotFound, "no API key account named %q", name)
 		}
 		a, err := o.tx.GetAccountByName(o.ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
-			return a, Errorf(CodeNotFound, "no API key account named %q", name)
+			return a, backend.Errorf(backend.CodeNotFound, "no API key account named %q", name)
 		}
 		return a, err
 	})
 }
 
-func (s *Service) getAccountBy(ctx context.Context, get func(o *op) (store.AccountRow, error)) (*Account, error) {
-	var out *Account
+func (s *Service) getAccountBy(ctx context.Context, get func(o *op) (store.AccountRow, error)) (*backend.Account, error) {
+	var out *backend.Account
 	err := s.read(ctx, func(o *op) error {
 		row, err := get(o)
 		if err != nil {
@@ -294,8 +295,8 @@ func (s *Service) getAccountBy(ctx context.Context, get func(o *op) (store.Accou
 
 // ListAccounts returns the accounts sorted by name, in two queries whatever
 // their number.
-func (s *Service) ListAccounts(ctx context.Context, req ListAccountsRequest) ([]Account, error) {
-	out := []Account{}
+func (s *Service) ListAccounts(ctx context.Context, req backend.ListAccountsRequest) ([]backend.Account, error) {
+	out := []backend.Account{}
 	err := s.read(ctx, func(o *op) error {
 		rows, err := o.tx.ListAccounts(o.ctx)
 		if err != nil {
@@ -321,7 +322,7 @@ func (s *Service) ListAccounts(ctx context.Context, req ListAccountsRequest) ([]
 }
 
 // UpdateAccount renames an account or changes its description; never its secret.
-func (s *Service) UpdateAccount(ctx context.Context, req UpdateAccountRequest) (*Account, error) {
+func (s *Service) UpdateAccount(ctx context.Context, req backend.UpdateAccountRequest) (*backend.Account, error) {
 	if err := validateID("id", req.ID); err != nil {
 		return nil, err
 	}
@@ -331,7 +332,7 @@ func (s *Service) UpdateAccount(ctx context.Context, req UpdateAccountRequest) (
 	if err := validateDescription(req.Description); err != nil {
 		return nil, err
 	}
-	var out *Account
+	var out *backend.Account
 	err := s.write(ctx, func(o *op) error {
 		row, err := o.getAccount(req.ID)
 		if err != nil {
@@ -355,7 +356,7 @@ func (s *Service) UpdateAccount(ctx context.Context, req UpdateAccountRequest) (
 				}
 				return err
 			}
-			if err := o.audit(ActionAccountUpdate, TargetAccount, row.ID, row.Name, "changed "+strings.Join(changes, ", ")); err != nil {
+			if err := o.audit(backend.ActionAccountUpdate, backend.TargetAccount, row.ID, row.Name, "changed "+strings.Join(changes, ", ")); err != nil {
 				return err
 			}
 		}
@@ -379,23 +380,23 @@ func (s *Service) UpdateAccount(ctx context.Context, req UpdateAccountRequest) (
 // app secret, and deploy those apps again (each logs in with the new secret).
 // Only a store error rolls it back; a failed login of an app as another
 // account is that account's business and does not.
-func (s *Service) RegenerateSecret(ctx context.Context, req RegenerateRequest) (*AccountWithSecret, error) {
+func (s *Service) RegenerateSecret(ctx context.Context, req backend.RegenerateRequest) (*backend.AccountWithSecret, error) {
 	if err := validateID("id", req.ID); err != nil {
 		return nil, err
 	}
-	if err := validateText("idempotency_key", req.IdempotencyKey, MaxNameLength); err != nil {
+	if err := validateText("idempotency_key", req.IdempotencyKey, backend.MaxNameLength); err != nil {
 		return nil, err
 	}
 	if req.ExpectedSecretVersion < 0 {
-		return nil, InvalidField("expected_secret_version", "expected_secret_version must not be negative")
+		return nil, backend.InvalidField("expected_secret_version", "expected_secret_version must not be negative")
 	}
-	var out *AccountWithSecret
+	var out *backend.AccountWithSecret
 	err := s.write(ctx, func(o *op) error {
 		row, err := o.getAccount(req.ID)
 		if err != nil {
 			return err
 		}
-		if err := o.tx.DeleteIdempotencyBefore(o.ctx, o.now.Add(-IdempotencyWindow)); err != nil {
+		if err := o.tx.DeleteIdempotencyBefore(o.ctx, o.now.Add(-backend.IdempotencyWindow)); err != nil {
 			return err
 		}
 		if req.IdempotencyKey != "" {
@@ -411,7 +412,7 @@ func (s *Service) RegenerateSecret(ctx context.Context, req RegenerateRequest) (
 			}
 		}
 		if req.ExpectedSecretVersion != 0 && req.ExpectedSecretVersion != row.SecretVersion {
-			return Errorf(CodeVersionMismatch,
+			return backend.Errorf(backend.CodeVersionMismatch,
 				"the secret of API key account %q is at secret_version %d, not %d as this request expected: it was "+
 					"regenerated since the plan was made. Nothing was changed; plan again",
 				row.Name, row.SecretVersion, req.ExpectedSecretVersion)
@@ -458,7 +459,7 @@ func (s *Service) RegenerateSecret(ctx context.Context, req RegenerateRequest) (
 }
 
 // replayRegenerate returns the remembered result of a rotation.
-func (o *op) replayRegenerate(row store.AccountRow, prev store.IdempotencyRow) (*AccountWithSecret, error) {
+func (o *op) replayRegenerate(row store.AccountRow, prev store.IdempotencyRow) (*backend.AccountWithSecret, error) {
 	a, err := o.account(row)
 	if err != nil {
 		return nil, err
@@ -469,7 +470,7 @@ func (o *op) replayRegenerate(row store.AccountRow, prev store.IdempotencyRow) (
 	}
 	plain, err := o.s.box.Open(prev.SealedSecret)
 	if err != nil {
-		return nil, &Error{Code: CodeKeyFile, Message: "cannot decrypt the remembered result of this regenerate request", Err: err}
+		return nil, &backend.Error{Code: backend.CodeKeyFile, Message: "cannot decrypt the remembered result of this regenerate request", Err: err}
 	}
 	return withSecret(a, string(plain)), nil
 }
@@ -511,7 +512,7 @@ func (o *op) rotate(row *store.AccountRow) (string, error) {
 	if !row.ExposeSecret {
 		detail += ", expose_secret=false"
 	}
-	if err := o.audit(ActionAccountRegenerate, TargetAccount, row.ID, row.Name, detail); err != nil {
+	if err := o.audit(backend.ActionAccountRegenerate, backend.TargetAccount, row.ID, row.Name, detail); err != nil {
 		return "", err
 	}
 
@@ -527,7 +528,7 @@ func (o *op) rotate(row *store.AccountRow) (string, error) {
 			return "", err
 		}
 		id, name := secretTarget(sec.AppID, sec.AppName, sec.Name)
-		if err := o.audit(ActionAppSecretPut, TargetAppSecret, id, name,
+		if err := o.audit(backend.ActionAppSecretPut, backend.TargetAppSecret, id, name,
 			fmt.Sprintf("api_key_account=%s, sealed by rotation to secret_version=%d", row.Name, row.SecretVersion)); err != nil {
 			return "", err
 		}
@@ -555,7 +556,7 @@ func (o *op) rotate(row *store.AccountRow) (string, error) {
 
 // DeleteAccount deletes the account. It is refused while any app secret is
 // bound to it: the apps would be left with a secret that can never log in.
-func (s *Service) DeleteAccount(ctx context.Context, req DeleteAccountRequest) error {
+func (s *Service) DeleteAccount(ctx context.Context, req backend.DeleteAccountRequest) error {
 	if err := validateID("id", req.ID); err != nil {
 		return err
 	}
@@ -572,11 +573,11 @@ func (s *Service) DeleteAccount(ctx context.Context, req DeleteAccountRequest) e
 			return err
 		}
 		if len(apps) > 0 {
-			return InUseError(row.Name, apps)
+			return backend.InUseError(row.Name, apps)
 		}
 		if err := o.tx.DeleteAccount(o.ctx, row.ID); err != nil {
 			return err
 		}
-		return o.audit(ActionAccountDelete, TargetAccount, row.ID, row.Name, "")
+		return o.audit(backend.ActionAccountDelete, backend.TargetAccount, row.ID, row.Name, "")
 	})
 }

@@ -1,9 +1,10 @@
-package backend
+package core
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"maps"
 	"strings"
 
@@ -12,16 +13,16 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
 
-func appNotFound(id string) *Error {
-	return Errorf(CodeNotFound, "app %q not found", id)
+func appNotFound(id string) *backend.Error {
+	return backend.Errorf(backend.CodeNotFound, "app %q not found", id)
 }
 
-func appNameTaken(name string) *Error {
-	return &Error{Code: CodeConflict, Field: "name", Message: fmt.Sprintf("an app named %q already exists", name)}
+func appNameTaken(name string) *backend.Error {
+	return &backend.Error{Code: backend.CodeConflict, Field: "name", Message: fmt.Sprintf("an app named %q already exists", name)}
 }
 
 func (o *op) getApp(id string) (store.AppRow, error) {
-	if !CleanText(id) {
+	if !backend.CleanText(id) {
 		return store.AppRow{}, appNotFound(id)
 	}
 	a, err := o.tx.GetApp(o.ctx, id)
@@ -41,7 +42,7 @@ func (o *op) checkAppNameFree(name string) error {
 }
 
 // loadApp returns app as the API shows it, with its secrets.
-func (o *op) loadApp(row store.AppRow) (*App, error) {
+func (o *op) loadApp(row store.AppRow) (*backend.App, error) {
 	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppID: row.ID})
 	if err != nil {
 		return nil, err
@@ -50,10 +51,10 @@ func (o *op) loadApp(row store.AppRow) (*App, error) {
 	return &a, nil
 }
 
-func toApp(r store.AppRow, secrets []store.AppSecretRow) App {
+func toApp(r store.AppRow, secrets []store.AppSecretRow) backend.App {
 	cfg := map[string]string{}
 	maps.Copy(cfg, r.Config)
-	out := App{
+	out := backend.App{
 		ID:        r.ID,
 		Name:      r.Name,
 		AppHost:   r.AppHost,
@@ -63,7 +64,7 @@ func toApp(r store.AppRow, secrets []store.AppSecretRow) App {
 		Status:    r.Status,
 		CreatedAt: r.CreatedAt.UTC(),
 		UpdatedAt: r.UpdatedAt.UTC(),
-		Secrets:   make([]AppSecret, 0, len(secrets)),
+		Secrets:   make([]backend.AppSecret, 0, len(secrets)),
 	}
 	for _, s := range secrets {
 		s.AppName = r.Name
@@ -80,7 +81,7 @@ type appSettings struct {
 
 func (a *appSettings) validate() error {
 	if a.AppHost == "" {
-		a.AppHost = DefaultAppHost
+		a.AppHost = backend.DefaultAppHost
 	}
 	if a.Config == nil {
 		a.Config = map[string]string{}
@@ -98,12 +99,12 @@ func (a *appSettings) validate() error {
 }
 
 // CreateApp creates an app and, when req.Deployed, deploys it at once.
-func (s *Service) CreateApp(ctx context.Context, req CreateAppRequest) (*App, error) {
+func (s *Service) CreateApp(ctx context.Context, req backend.CreateAppRequest) (*backend.App, error) {
 	set := appSettings{Name: req.Name, AppHost: req.AppHost, Version: req.Version, Config: req.Config}
 	if err := set.validate(); err != nil {
 		return nil, err
 	}
-	var out *App
+	var out *backend.App
 	err := s.write(ctx, func(o *op) error {
 		if err := o.checkAppNameFree(set.Name); err != nil {
 			return err
@@ -114,7 +115,7 @@ func (s *Service) CreateApp(ctx context.Context, req CreateAppRequest) (*App, er
 			AppHost:   set.AppHost,
 			Version:   set.Version,
 			Config:    set.Config,
-			Status:    StatusStopped,
+			Status:    backend.StatusStopped,
 			CreatedAt: o.now,
 			UpdatedAt: o.now,
 		}
@@ -124,7 +125,7 @@ func (s *Service) CreateApp(ctx context.Context, req CreateAppRequest) (*App, er
 			}
 			return err
 		}
-		if err := o.audit(ActionAppCreate, TargetApp, row.ID, row.Name, "app_host="+row.AppHost); err != nil {
+		if err := o.audit(backend.ActionAppCreate, backend.TargetApp, row.ID, row.Name, "app_host="+row.AppHost); err != nil {
 			return err
 		}
 		if req.Deployed {
@@ -144,26 +145,26 @@ func (s *Service) CreateApp(ctx context.Context, req CreateAppRequest) (*App, er
 }
 
 // GetApp returns the app with id.
-func (s *Service) GetApp(ctx context.Context, id string) (*App, error) {
+func (s *Service) GetApp(ctx context.Context, id string) (*backend.App, error) {
 	return s.getAppBy(ctx, func(o *op) (store.AppRow, error) { return o.getApp(id) })
 }
 
 // GetAppByName returns the app named name.
-func (s *Service) GetAppByName(ctx context.Context, name string) (*App, error) {
+func (s *Service) GetAppByName(ctx context.Context, name string) (*backend.App, error) {
 	return s.getAppBy(ctx, func(o *op) (store.AppRow, error) {
-		if !CleanText(name) {
-			return store.AppRow{}, Errorf(CodeNotFound, "no app named %q", name)
+		if !backend.CleanText(name) {
+			return store.AppRow{}, backend.Errorf(backend.CodeNotFound, "no app named %q", name)
 		}
 		a, err := o.tx.GetAppByName(o.ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
-			return a, Errorf(CodeNotFound, "no app named %q", name)
+			return a, backend.Errorf(backend.CodeNotFound, "no app named %q", name)
 		}
 		return a, err
 	})
 }
 
-func (s *Service) getAppBy(ctx context.Context, get func(o *op) (store.AppRow, error)) (*App, error) {
-	var out *App
+func (s *Service) getAppBy(ctx context.Context, get func(o *op) (store.AppRow, error)) (*backend.App, error) {
+	var out *backend.App
 	err := s.read(ctx, func(o *op) error {
 		row, err := get(o)
 		if err != nil {
@@ -180,8 +181,8 @@ func (s *Service) getAppBy(ctx context.Context, get func(o *op) (store.AppRow, e
 
 // ListApps returns the apps sorted by name, in two queries whatever their
 // number (one when there are none).
-func (s *Service) ListApps(ctx context.Context, req ListAppsRequest) ([]App, error) {
-	out := []App{}
+func (s *Service) ListApps(ctx context.Context, req backend.ListAppsRequest) ([]backend.App, error) {
+	out := []backend.App{}
 	err := s.read(ctx, func(o *op) error {
 		// With a key, only the apps bound to it and their secrets are read:
 		// a plan asks this for every key it rotates.
@@ -220,7 +221,7 @@ func (s *Service) ListApps(ctx context.Context, req ListAppsRequest) ([]App, err
 	return out, nil
 }
 
-func matchApp(a App, req ListAppsRequest) bool {
+func matchApp(a backend.App, req backend.ListAppsRequest) bool {
 	if req.AppHost != "" && a.AppHost != req.AppHost {
 		return false
 	}
@@ -243,7 +244,7 @@ func matchApp(a App, req ListAppsRequest) bool {
 
 // UpdateApp replaces an app's settings. A change while the app runs is
 // applied as undeploy, change, deploy, as on a real App Host.
-func (s *Service) UpdateApp(ctx context.Context, req UpdateAppRequest) (*App, error) {
+func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (*backend.App, error) {
 	if err := validateID("id", req.ID); err != nil {
 		return nil, err
 	}
@@ -251,7 +252,7 @@ func (s *Service) UpdateApp(ctx context.Context, req UpdateAppRequest) (*App, er
 	if err := set.validate(); err != nil {
 		return nil, err
 	}
-	var out *App
+	var out *backend.App
 	err := s.write(ctx, func(o *op) error {
 		row, err := o.getApp(req.ID)
 		if err != nil {
@@ -274,7 +275,7 @@ func (s *Service) UpdateApp(ctx context.Context, req UpdateAppRequest) (*App, er
 			changed = append(changed, "config")
 		}
 
-		wasRunning := (App{Status: row.Status}).Running()
+		wasRunning := (backend.App{Status: row.Status}).Running()
 		if len(changed) > 0 {
 			if wasRunning {
 				// Stopped for good right away when the update also undeploys.
@@ -295,7 +296,7 @@ func (s *Service) UpdateApp(ctx context.Context, req UpdateAppRequest) (*App, er
 			if oldName != row.Name {
 				detail += " (was " + oldName + ")"
 			}
-			if err := o.audit(ActionAppUpdate, TargetApp, row.ID, row.Name, detail); err != nil {
+			if err := o.audit(backend.ActionAppUpdate, backend.TargetApp, row.ID, row.Name, detail); err != nil {
 				return err
 			}
 		}
@@ -323,17 +324,17 @@ func (s *Service) UpdateApp(ctx context.Context, req UpdateAppRequest) (*App, er
 
 // DeployApp makes the app meant to be deployed and starts it; a failed app
 // is started again. A running app is left as it is.
-func (s *Service) DeployApp(ctx context.Context, id string) (*App, error) {
+func (s *Service) DeployApp(ctx context.Context, id string) (*backend.App, error) {
 	if err := validateID("id", id); err != nil {
 		return nil, err
 	}
-	var out *App
+	var out *backend.App
 	err := s.write(ctx, func(o *op) error {
 		row, err := o.getApp(id)
 		if err != nil {
 			return err
 		}
-		if !row.Deployed || row.Status != StatusRunning {
+		if !row.Deployed || row.Status != backend.StatusRunning {
 			if err := o.deploy(&row); err != nil {
 				return err
 			}
@@ -348,17 +349,17 @@ func (s *Service) DeployApp(ctx context.Context, id string) (*App, error) {
 }
 
 // UndeployApp makes the app not meant to be deployed and stops it.
-func (s *Service) UndeployApp(ctx context.Context, id string) (*App, error) {
+func (s *Service) UndeployApp(ctx context.Context, id string) (*backend.App, error) {
 	if err := validateID("id", id); err != nil {
 		return nil, err
 	}
-	var out *App
+	var out *backend.App
 	err := s.write(ctx, func(o *op) error {
 		row, err := o.getApp(id)
 		if err != nil {
 			return err
 		}
-		if row.Deployed || row.Status != StatusStopped {
+		if row.Deployed || row.Status != backend.StatusStopped {
 			if err := o.stop(&row, false, ""); err != nil {
 				return err
 			}
@@ -382,7 +383,7 @@ func (s *Service) DeleteApp(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if (App{Status: row.Status}).Running() {
+		if (backend.App{Status: row.Status}).Running() {
 			if err := o.stop(&row, false, "app deleted"); err != nil {
 				return err
 			}
@@ -399,6 +400,6 @@ func (s *Service) DeleteApp(ctx context.Context, id string) error {
 		if err := o.tx.DeleteApp(o.ctx, row.ID); err != nil {
 			return err
 		}
-		return o.audit(ActionAppDelete, TargetApp, row.ID, row.Name, "")
+		return o.audit(backend.ActionAppDelete, backend.TargetApp, row.ID, row.Name, "")
 	})
 }

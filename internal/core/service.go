@@ -1,15 +1,16 @@
-package backend
+package core
 
 import (
 	"context"
 	"errors"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
 
-var _ Backend = (*Service)(nil)
+var _ backend.Backend = (*Service)(nil)
 
 // Options tune a Service. Zero values take the defaults.
 type Options struct {
@@ -35,7 +36,7 @@ type Service struct {
 func NewService(st store.Store, box *secretbox.Box, opts Options) *Service {
 	s := &Service{st: st, box: box, threshold: int64(opts.LockoutThreshold), now: opts.Now}
 	if s.threshold <= 0 {
-		s.threshold = DefaultLockoutThreshold
+		s.threshold = backend.DefaultLockoutThreshold
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -112,22 +113,22 @@ func mapError(err error) error {
 	if err == nil {
 		return nil
 	}
-	var e *Error
+	var e *backend.Error
 	if errors.As(err, &e) {
 		return err
 	}
 	switch {
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		return &Error{Code: CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
+		return &backend.Error{Code: backend.CodeUnavailable, Message: "the store is unavailable; retry later", Err: err}
 	case errors.Is(err, store.ErrSchemaNewer):
-		return &Error{Code: CodeSchemaNewer, Message: "the store was written by a newer version of apphost; upgrade this program", Err: err}
+		return &backend.Error{Code: backend.CodeSchemaNewer, Message: "the store was written by a newer version of apphost; upgrade this program", Err: err}
 	case errors.Is(err, secretbox.ErrWrongKey), errors.Is(err, secretbox.ErrCorrupt):
-		return &Error{Code: CodeKeyFile, Message: "cannot decrypt a stored app secret value", Err: err}
+		return &backend.Error{Code: backend.CodeKeyFile, Message: "cannot decrypt a stored app secret value", Err: err}
 	case errors.Is(err, store.ErrConflict):
 		// A unique name taken between our check and our write.
-		return &Error{Code: CodeConflict, Message: "a concurrent change took the same name; retry", Err: err}
+		return &backend.Error{Code: backend.CodeConflict, Message: "a concurrent change took the same name; retry", Err: err}
 	case errors.Is(err, context.Canceled):
-		return &Error{Code: CodeUnavailable, Message: "the request was canceled", Err: err}
+		return &backend.Error{Code: backend.CodeUnavailable, Message: "the request was canceled", Err: err}
 	}
-	return &Error{Code: CodeInternal, Message: "internal error", Err: err}
+	return &backend.Error{Code: backend.CodeInternal, Message: "internal error", Err: err}
 }

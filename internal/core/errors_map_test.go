@@ -1,9 +1,10 @@
-package backend
+package core
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"sync"
 	"testing"
 
@@ -16,16 +17,16 @@ func TestMapError(t *testing.T) {
 		err  error
 		code string
 	}{
-		{fmt.Errorf("x: %w", store.ErrUnavailable), CodeUnavailable},
-		{fmt.Errorf("x: %w", store.ErrSchemaNewer), CodeSchemaNewer},
-		{fmt.Errorf("x: %w", store.ErrConflict), CodeConflict},
-		{secretbox.ErrWrongKey, CodeKeyFile},
-		{errors.New("boom"), CodeInternal},
-		{Errorf(CodeNotFound, "x"), CodeNotFound},
+		{fmt.Errorf("x: %w", store.ErrUnavailable), backend.CodeUnavailable},
+		{fmt.Errorf("x: %w", store.ErrSchemaNewer), backend.CodeSchemaNewer},
+		{fmt.Errorf("x: %w", store.ErrConflict), backend.CodeConflict},
+		{secretbox.ErrWrongKey, backend.CodeKeyFile},
+		{errors.New("boom"), backend.CodeInternal},
+		{backend.Errorf(backend.CodeNotFound, "x"), backend.CodeNotFound},
 	} {
 		got := mapError(tc.err)
-		if CodeOf(got) != tc.code || !errors.Is(got, tc.err) {
-			t.Errorf("mapError(%v) = %v (%s), want %s wrapping it", tc.err, got, CodeOf(got), tc.code)
+		if backend.CodeOf(got) != tc.code || !errors.Is(got, tc.err) {
+			t.Errorf("mapError(%v) = %v (%s), want %s wrapping it", tc.err, got, backend.CodeOf(got), tc.code)
 		}
 	}
 	if mapError(nil) != nil {
@@ -42,8 +43,8 @@ func TestConcurrentLoginsCountExactly(t *testing.T) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			err := e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: "wrong"})
-			if c := CodeOf(err); c != CodeLoginFailed && c != CodeLocked {
+			err := e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: "wrong"})
+			if c := backend.CodeOf(err); c != backend.CodeLoginFailed && c != backend.CodeLocked {
 				t.Errorf("login: %v", err)
 			}
 		})
@@ -55,7 +56,7 @@ func TestConcurrentLoginsCountExactly(t *testing.T) {
 	}
 	locks := 0
 	for _, x := range e.events(t) {
-		if x.Action == ActionAccountLock {
+		if x.Action == backend.ActionAccountLock {
 			locks++
 		}
 	}

@@ -1,7 +1,8 @@
-package backend
+package core
 
 import (
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/store"
@@ -15,15 +16,15 @@ import (
 // runApp has the App Host start app: every secret with a value and an account
 // binding logs in, as the app. It returns the app's resulting status.
 func (o *op) runApp(app store.AppRow, secrets []store.AppSecretRow) (string, error) {
-	status := StatusRunning
+	status := backend.StatusRunning
 	for _, sec := range secrets {
 		if sec.AccountID == "" || sec.Ciphertext == nil {
 			continue // nothing to log in with
 		}
 		plain, err := o.s.box.Open(sec.Ciphertext)
 		if err != nil {
-			return "", &Error{
-				Code:    CodeKeyFile,
+			return "", &backend.Error{
+				Code:    backend.CodeKeyFile,
 				Message: fmt.Sprintf("cannot decrypt app secret %q of app %q", sec.Name, app.Name),
 				Err:     err,
 			}
@@ -33,7 +34,7 @@ func (o *op) runApp(app store.AppRow, secrets []store.AppSecretRow) (string, err
 			return "", err
 		}
 		if !ok {
-			status = StatusFailed
+			status = backend.StatusFailed
 		}
 	}
 	return status, nil
@@ -79,7 +80,7 @@ func (o *op) deployWith(app *store.AppRow, secrets []store.AppSecretRow, stopped
 	if !stoppedAt.IsZero() {
 		detail += fmt.Sprintf(", downtime_ms=%.3f", float64(o.clock().Sub(stoppedAt))/float64(time.Millisecond))
 	}
-	if err := o.audit(ActionAppDeploy, TargetApp, app.ID, app.Name, detail); err != nil {
+	if err := o.audit(backend.ActionAppDeploy, backend.TargetApp, app.ID, app.Name, detail); err != nil {
 		return err
 	}
 	status, err := o.runApp(*app, secrets)
@@ -93,17 +94,17 @@ func (o *op) deployWith(app *store.AppRow, secrets []store.AppSecretRow, stopped
 // stop stops app on its App Host. keepDeployed leaves it meant to be deployed
 // (stopped while its secrets change) rather than undeployed for good.
 func (o *op) stop(app *store.AppRow, keepDeployed bool, detail string) error {
-	if err := o.audit(ActionAppUndeploy, TargetApp, app.ID, app.Name, detail); err != nil {
+	if err := o.audit(backend.ActionAppUndeploy, backend.TargetApp, app.ID, app.Name, detail); err != nil {
 		return err
 	}
-	app.Deployed, app.Status, app.UpdatedAt = keepDeployed, StatusStopped, o.now
+	app.Deployed, app.Status, app.UpdatedAt = keepDeployed, backend.StatusStopped, o.now
 	return o.tx.UpdateApp(o.ctx, *app)
 }
 
 // pause stops app, if it runs, for a change of its secrets, keeping it meant
 // to be deployed; it returns when it stopped it (zero if it did not).
 func (o *op) pause(app *store.AppRow, detail string) (time.Time, error) {
-	if !(App{Status: app.Status}).Running() {
+	if !(backend.App{Status: app.Status}).Running() {
 		return time.Time{}, nil
 	}
 	if err := o.stop(app, true, detail); err != nil {

@@ -1,7 +1,8 @@
-package backend
+package core
 
 import (
 	"context"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"strings"
 	"testing"
 )
@@ -26,10 +27,10 @@ func TestAuthenticateAdmin(t *testing.T) {
 	}
 
 	// CheckSecret with a wrong secret, or an unknown ID: refused, nothing written.
-	if _, err := e.s.CheckSecret(ctx, k.ID, "wrong"); CodeOf(err) != CodeLoginFailed {
+	if _, err := e.s.CheckSecret(ctx, k.ID, "wrong"); backend.CodeOf(err) != backend.CodeLoginFailed {
 		t.Fatalf("CheckSecret(wrong) = %v", err)
 	}
-	if _, err := e.s.CheckSecret(ctx, "00000000-0000-0000-0000-000000000000", "x"); CodeOf(err) != CodeLoginFailed {
+	if _, err := e.s.CheckSecret(ctx, "00000000-0000-0000-0000-000000000000", "x"); backend.CodeOf(err) != backend.CodeLoginFailed {
 		t.Fatalf("CheckSecret(unknown) = %v", err)
 	}
 	if got := e.actionsSince(t, seq); len(got) != 0 || e.getAccount(t, k.ID).FailedLoginAttempts != 0 {
@@ -38,16 +39,16 @@ func TestAuthenticateAdmin(t *testing.T) {
 
 	// A failure is a network login: audited, never counted. A success after
 	// counted failures (the login command's) resets the count like Login.
-	if _, err := e.s.AuthenticateAdmin(ctx, k.ID, "wrong"); CodeOf(err) != CodeLoginFailed {
+	if _, err := e.s.AuthenticateAdmin(ctx, k.ID, "wrong"); backend.CodeOf(err) != backend.CodeLoginFailed {
 		t.Fatalf("AuthenticateAdmin(wrong) = %v", err)
 	}
 	if n := e.getAccount(t, k.ID).FailedLoginAttempts; n != 0 {
 		t.Fatalf("failed_login_attempts = %d after a network failure, want 0", n)
 	}
-	if got := e.actionsSince(t, seq); len(got) != 1 || !strings.Contains(got[0], ActionLoginFailure) {
+	if got := e.actionsSince(t, seq); len(got) != 1 || !strings.Contains(got[0], backend.ActionLoginFailure) {
 		t.Fatalf("a failed AuthenticateAdmin wrote %v, want one login.failure", got)
 	}
-	_ = e.s.Login(ctx, LoginRequest{AccountID: k.ID, Secret: "wrong"})
+	_ = e.s.Login(ctx, backend.LoginRequest{AccountID: k.ID, Secret: "wrong"})
 	if n := e.getAccount(t, k.ID).FailedLoginAttempts; n != 1 {
 		t.Fatalf("failed_login_attempts = %d after a counted failure, want 1", n)
 	}
@@ -67,15 +68,15 @@ func TestAuthenticateAdmin(t *testing.T) {
 		t.Fatal("network failures locked the account")
 	}
 	for range 3 {
-		_ = e.s.Login(ctx, LoginRequest{AccountID: k.ID, Secret: "wrong"})
+		_ = e.s.Login(ctx, backend.LoginRequest{AccountID: k.ID, Secret: "wrong"})
 	}
 	if !e.getAccount(t, k.ID).Locked {
 		t.Fatal("not locked at the threshold")
 	}
-	if _, err := e.s.AuthenticateAdmin(ctx, k.ID, k.Secret); CodeOf(err) != CodeLocked {
+	if _, err := e.s.AuthenticateAdmin(ctx, k.ID, k.Secret); backend.CodeOf(err) != backend.CodeLocked {
 		t.Fatalf("AuthenticateAdmin(locked) = %v", err)
 	}
-	if _, err := e.s.CheckSecret(ctx, k.ID, k.Secret); CodeOf(err) != CodeLocked {
+	if _, err := e.s.CheckSecret(ctx, k.ID, k.Secret); backend.CodeOf(err) != backend.CodeLocked {
 		t.Fatalf("CheckSecret(locked) = %v", err)
 	}
 }

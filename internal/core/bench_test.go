@@ -1,8 +1,9 @@
-package backend
+package core
 
 import (
 	"context"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -18,8 +19,8 @@ const benchN = 1000
 // benchFixture is a store of benchN accounts, apps and secrets on SQLite.
 type benchFixture struct {
 	s        *Service
-	accounts []*AccountWithSecret
-	apps     []*App
+	accounts []*backend.AccountWithSecret
+	apps     []*backend.App
 }
 
 func newBenchFixture(b *testing.B) *benchFixture {
@@ -38,15 +39,15 @@ func newBenchFixture(b *testing.B) *benchFixture {
 	ctx := context.Background()
 	for i := range benchN {
 		name := fmt.Sprintf("k%04d", i)
-		acct, err := f.s.CreateAccount(ctx, CreateAccountRequest{Name: name})
+		acct, err := f.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: name})
 		if err != nil {
 			b.Fatal(err)
 		}
-		app, err := f.s.CreateApp(ctx, CreateAppRequest{Name: name, Deployed: true})
+		app, err := f.s.CreateApp(ctx, backend.CreateAppRequest{Name: name, Deployed: true})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := f.s.PutAppSecret(ctx, PutAppSecretRequest{
+		if _, err := f.s.PutAppSecret(ctx, backend.PutAppSecretRequest{
 			AppID: app.ID, Name: "key", AccountID: acct.ID, Value: &acct.Secret,
 		}); err != nil {
 			b.Fatal(err)
@@ -102,7 +103,7 @@ func BenchmarkListAppsBound(b *testing.B) {
 	running := true
 	i := 0
 	for b.Loop() {
-		apps, err := f.s.ListApps(b.Context(), ListAppsRequest{BoundToAccountID: f.accounts[i%benchN].ID, Running: &running})
+		apps, err := f.s.ListApps(b.Context(), backend.ListAppsRequest{BoundToAccountID: f.accounts[i%benchN].ID, Running: &running})
 		if err != nil || len(apps) != 1 {
 			b.Fatalf("ListApps = %d apps, %v", len(apps), err)
 		}
@@ -117,7 +118,7 @@ func BenchmarkRotate(b *testing.B) {
 	f := newBenchFixture(b)
 	i := 0
 	for b.Loop() {
-		if _, err := f.s.RegenerateSecret(b.Context(), RegenerateRequest{
+		if _, err := f.s.RegenerateSecret(b.Context(), backend.RegenerateRequest{
 			ID: f.accounts[i%benchN].ID, IdempotencyKey: fmt.Sprint(i),
 		}); err != nil {
 			b.Fatal(err)
@@ -140,11 +141,11 @@ func BenchmarkLoginParallel(b *testing.B) {
 	}
 	s := NewService(st, box, Options{})
 	defer func() { _ = s.Close() }()
-	acct, err := s.CreateAccount(b.Context(), CreateAccountRequest{Name: "bench"})
+	acct, err := s.CreateAccount(b.Context(), backend.CreateAccountRequest{Name: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	req := LoginRequest{AccountID: acct.ID, Secret: acct.Secret}
+	req := backend.LoginRequest{AccountID: acct.ID, Secret: acct.Secret}
 	var once sync.Once
 	b.SetParallelism(25)
 	b.ResetTimer()

@@ -1,17 +1,18 @@
-package backend
+package core
 
 import (
 	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
 
-func toAppSecret(r store.AppSecretRow) AppSecret {
-	return AppSecret{
+func toAppSecret(r store.AppSecretRow) backend.AppSecret {
+	return backend.AppSecret{
 		AppID:     r.AppID,
 		AppName:   r.AppName,
 		Name:      r.Name,
@@ -31,13 +32,13 @@ func (o *op) deleteAppSecret(sec store.AppSecretRow, detail string) error {
 		return err
 	}
 	id, name := secretTarget(sec.AppID, sec.AppName, sec.Name)
-	return o.audit(ActionAppSecretDelete, TargetAppSecret, id, name, detail)
+	return o.audit(backend.ActionAppSecretDelete, backend.TargetAppSecret, id, name, detail)
 }
 
 // PutAppSecret stores an app secret (see PutAppSecretRequest). A change of
 // the stored value or binding redeploys the app if it is meant to be
 // deployed: undeploy, put, deploy, in this one transaction.
-func (s *Service) PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*AppSecret, error) {
+func (s *Service) PutAppSecret(ctx context.Context, req backend.PutAppSecretRequest) (*backend.AppSecret, error) {
 	if err := validateID("app_id", req.AppID); err != nil {
 		return nil, err
 	}
@@ -54,7 +55,7 @@ func (s *Service) PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*A
 			return nil, err
 		}
 	}
-	var out *AppSecret
+	var out *backend.AppSecret
 	err := s.write(ctx, func(o *op) error {
 		app, err := o.getApp(req.AppID)
 		if err != nil {
@@ -104,7 +105,7 @@ func (s *Service) PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*A
 			return err
 		}
 		id, name := secretTarget(app.ID, app.Name, req.Name)
-		if err := o.audit(ActionAppSecretPut, TargetAppSecret, id, name, detail); err != nil {
+		if err := o.audit(backend.ActionAppSecretPut, backend.TargetAppSecret, id, name, detail); err != nil {
 			return err
 		}
 		if app.Deployed {
@@ -124,7 +125,7 @@ func (s *Service) PutAppSecret(ctx context.Context, req PutAppSecretRequest) (*A
 
 // appSecretValue decides the plaintext a put stores (nil: keep the stored
 // ciphertext) and the audit detail that says where it came from.
-func (o *op) appSecretValue(app store.AppRow, req PutAppSecretRequest, prev store.AppSecretRow, existed bool) ([]byte, string, error) {
+func (o *op) appSecretValue(app store.AppRow, req backend.PutAppSecretRequest, prev store.AppSecretRow, existed bool) ([]byte, string, error) {
 	if req.AccountID == "" {
 		switch {
 		case req.Value != nil:
@@ -132,7 +133,7 @@ func (o *op) appSecretValue(app store.AppRow, req PutAppSecretRequest, prev stor
 		case existed && prev.Ciphertext != nil:
 			return nil, "unbound, value kept", nil
 		}
-		return nil, "", InvalidField("value", "app secret %q of app %q is not bound to an API key account, so it needs "+
+		return nil, "", backend.InvalidField("value", "app secret %q of app %q is not bound to an API key account, so it needs "+
 			"a value: set value (or value_wo), or bind it with api_key_account_id", req.Name, app.Name)
 	}
 	acc, err := o.getAccount(req.AccountID)
@@ -140,14 +141,14 @@ func (o *op) appSecretValue(app store.AppRow, req PutAppSecretRequest, prev stor
 		return nil, "", err
 	}
 	if acc.Admin {
-		return nil, "", InvalidField("api_key_account_id", "API key account %q is an admin account: admin accounts are "+
+		return nil, "", backend.InvalidField("api_key_account_id", "API key account %q is an admin account: admin accounts are "+
 			"never bound to apps. Bind the app secret to a non-admin API key account", acc.Name)
 	}
 	detail := "api_key_account=" + acc.Name
 	if req.Value != nil {
 		if subtle.ConstantTimeCompare(hashSecret(*req.Value), acc.SecretHash) != 1 {
 			// A stale copy would make the app fail its logins and lock the account.
-			return nil, "", &Error{Code: CodeStaleValue, Field: "value", Message: fmt.Sprintf(
+			return nil, "", &backend.Error{Code: backend.CodeStaleValue, Field: "value", Message: fmt.Sprintf(
 				"the value of app secret %q of app %q is not the current secret of API key account %q "+
 					"(secret_version %d). A bound secret needs no value: remove `value` (or `value_wo`), and "+
 					"the backend fills it with the account's current secret and rotates it with the account",
@@ -156,20 +157,20 @@ func (o *op) appSecretValue(app store.AppRow, req PutAppSecretRequest, prev stor
 		return []byte(*req.Value), detail + ", value set", nil
 	}
 	if acc.SealedSecret == nil {
-		return nil, "", &Error{Code: CodeNoSealedSecret, Field: "api_key_account_id", Message: fmt.Sprintf(
+		return nil, "", &backend.Error{Code: backend.CodeNoSealedSecret, Field: "api_key_account_id", Message: fmt.Sprintf(
 			"API key account %q has no sealed copy of its secret (it was created by an older version of apphost), "+
 				"so the backend cannot fill the bound app secret %q of app %q. Rotate that account once (change its "+
 				"rotation_triggers and apply), then apply again", acc.Name, req.Name, app.Name)}
 	}
 	plain, err := o.s.box.Open(acc.SealedSecret)
 	if err != nil {
-		return nil, "", &Error{Code: CodeKeyFile, Message: fmt.Sprintf("cannot decrypt the sealed secret of API key account %q", acc.Name), Err: err}
+		return nil, "", &backend.Error{Code: backend.CodeKeyFile, Message: fmt.Sprintf("cannot decrypt the sealed secret of API key account %q", acc.Name), Err: err}
 	}
 	// A sealed copy that is not the current secret (left by a path that
 	// changed the hash without resealing, such as an older server on the same
 	// store) would make the app fail its logins and lock the account.
 	if subtle.ConstantTimeCompare(hashSecret(string(plain)), acc.SecretHash) != 1 {
-		return nil, "", &Error{Code: CodeNoSealedSecret, Field: "api_key_account_id", Message: fmt.Sprintf(
+		return nil, "", &backend.Error{Code: backend.CodeNoSealedSecret, Field: "api_key_account_id", Message: fmt.Sprintf(
 			"the sealed copy of the secret of API key account %q is not its current secret (it was regenerated by an "+
 				"older version of apphost), so the backend cannot fill the bound app secret %q of app %q. Rotate that "+
 				"account once (change its rotation_triggers and apply), then apply again", acc.Name, req.Name, app.Name)}
@@ -187,17 +188,17 @@ func (o *op) holds(sec store.AppSecretRow, value []byte) (bool, error) {
 	}
 	plain, err := o.s.box.Open(sec.Ciphertext)
 	if err != nil {
-		return false, &Error{Code: CodeKeyFile, Message: fmt.Sprintf("cannot decrypt app secret %q", sec.Name), Err: err}
+		return false, &backend.Error{Code: backend.CodeKeyFile, Message: fmt.Sprintf("cannot decrypt app secret %q", sec.Name), Err: err}
 	}
 	return subtle.ConstantTimeCompare(plain, value) == 1, nil
 }
 
 // GetAppSecret returns an app secret, never its value.
-func (s *Service) GetAppSecret(ctx context.Context, appID, name string) (*AppSecret, error) {
+func (s *Service) GetAppSecret(ctx context.Context, appID, name string) (*backend.AppSecret, error) {
 	if err := validateID("app_id", appID); err != nil {
 		return nil, err
 	}
-	var out *AppSecret
+	var out *backend.AppSecret
 	err := s.read(ctx, func(o *op) error {
 		app, err := o.getApp(appID)
 		if err != nil {
@@ -220,7 +221,7 @@ func (s *Service) GetAppSecret(ctx context.Context, appID, name string) (*AppSec
 func (o *op) getAppSecret(app store.AppRow, name string) (store.AppSecretRow, error) {
 	row, err := o.tx.GetAppSecret(o.ctx, app.ID, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return row, Errorf(CodeNotFound, "app secret %q of app %q not found", name, app.Name)
+		return row, backend.Errorf(backend.CodeNotFound, "app secret %q of app %q not found", name, app.Name)
 	}
 	row.AppName = app.Name
 	return row, err
@@ -229,7 +230,7 @@ func (o *op) getAppSecret(app store.AppRow, name string) (store.AppSecretRow, er
 // DeleteAppSecret removes an app secret: it undeploys the app, removes the
 // secret and deploys the app again if it is meant to be deployed, so an app
 // never stays stopped because one of its secrets went.
-func (s *Service) DeleteAppSecret(ctx context.Context, req DeleteAppSecretRequest) error {
+func (s *Service) DeleteAppSecret(ctx context.Context, req backend.DeleteAppSecretRequest) error {
 	if err := validateID("app_id", req.AppID); err != nil {
 		return err
 	}
@@ -257,21 +258,21 @@ func (s *Service) DeleteAppSecret(ctx context.Context, req DeleteAppSecretReques
 }
 
 // ListAuditEvents returns audit events oldest first.
-func (s *Service) ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
+func (s *Service) ListAuditEvents(ctx context.Context, q backend.AuditQuery) ([]backend.AuditEvent, error) {
 	if q.Limit < 0 {
-		return nil, InvalidField("limit", "limit must not be negative")
+		return nil, backend.InvalidField("limit", "limit must not be negative")
 	}
 	if q.AfterSeq < 0 {
-		return nil, InvalidField("after_seq", "after_seq must not be negative")
+		return nil, backend.InvalidField("after_seq", "after_seq must not be negative")
 	}
-	out := []AuditEvent{}
+	out := []backend.AuditEvent{}
 	err := s.read(ctx, func(o *op) error {
 		rows, err := o.tx.ListAudit(o.ctx, q.AfterSeq, q.Limit)
 		if err != nil {
 			return err
 		}
 		for _, r := range rows {
-			out = append(out, AuditEvent{
+			out = append(out, backend.AuditEvent{
 				Seq:        r.Seq,
 				Time:       r.Time.UTC(),
 				Actor:      r.Actor,

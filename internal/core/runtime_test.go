@@ -1,8 +1,9 @@
-package backend
+package core
 
 import (
 	"context"
 	"errors"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,12 +16,12 @@ import (
 
 // deployedWithSecret sets up the DESIGN.md example: a key account and a
 // deployed app with an app secret bound to it (filled by the backend).
-func deployedWithSecret(t *testing.T, e *env) (*AccountWithSecret, *App) {
+func deployedWithSecret(t *testing.T, e *env) (*backend.AccountWithSecret, *backend.App) {
 	t.Helper()
 	acc := e.account(t, "siem-forwarder")
 	app := e.app(t, "forwarder", true)
 	e.put(t, app.ID, "siem-forwarder", acc.ID, nil)
-	if got := e.getApp(t, app.ID); got.Status != StatusRunning {
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning {
 		t.Fatalf("status = %s, want running", got.Status)
 	}
 	return acc, app
@@ -36,7 +37,7 @@ func TestDeployLogsIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != StatusRunning || !got.Deployed {
+	if got.Status != backend.StatusRunning || !got.Deployed {
 		t.Errorf("deployed app = %+v", got)
 	}
 	want := []string{"terraform app.deploy web", "web login.success k"}
@@ -76,7 +77,7 @@ func TestStaleSecretInRunningAppLocksAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"terraform app.deploy forwarder"}
-	for range DefaultLockoutThreshold {
+	for range backend.DefaultLockoutThreshold {
 		want = append(want, "forwarder login.failure siem-forwarder")
 	}
 	want = append(want, "forwarder api_key_account.lock siem-forwarder")
@@ -86,17 +87,17 @@ func TestStaleSecretInRunningAppLocksAccount(t *testing.T) {
 	if got := e.getAccount(t, acc.ID); !got.Locked {
 		t.Error("account not locked")
 	}
-	if got := e.getApp(t, app.ID); got.Status != StatusFailed {
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusFailed {
 		t.Errorf("app status = %s, want failed", got.Status)
 	}
 
 	// The cure is one rotation: it unlocks and reseals, and the app runs.
-	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1})
+	r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.secrets = append(e.secrets, r.Secret)
-	if r.Locked || e.getApp(t, app.ID).Status != StatusRunning {
+	if r.Locked || e.getApp(t, app.ID).Status != backend.StatusRunning {
 		t.Errorf("after rotation: account %+v, app %s", r.Account, e.getApp(t, app.ID).Status)
 	}
 }
@@ -117,7 +118,7 @@ func TestRotationIsOneOperation(t *testing.T) {
 	e.put(t, neighbour.ID, "k", neighbourKey.ID, nil)
 	seq := e.lastSeq(t)
 
-	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1, IdempotencyKey: "apply-1"})
+	r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1, IdempotencyKey: "apply-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestRotationIsOneOperation(t *testing.T) {
 		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
 	}
 	for _, ev := range e.events(t) {
-		if ev.Seq > seq && ev.Action == ActionAppDeploy && !strings.Contains(ev.Detail, "downtime_ms=") {
+		if ev.Seq > seq && ev.Action == backend.ActionAppDeploy && !strings.Contains(ev.Detail, "downtime_ms=") {
 			t.Errorf("deploy event without downtime_ms: %q", ev.Detail)
 		}
 	}
@@ -146,11 +147,11 @@ func TestRotationIsOneOperation(t *testing.T) {
 		t.Errorf("account = %+v", got)
 	}
 	for _, id := range []string{app.ID, another.ID, neighbour.ID} {
-		if got := e.getApp(t, id); got.Status != StatusRunning || !got.Deployed {
+		if got := e.getApp(t, id); got.Status != backend.StatusRunning || !got.Deployed {
 			t.Errorf("app %s = %s, deployed %v", got.Name, got.Status, got.Deployed)
 		}
 	}
-	if got := e.getApp(t, idle.ID); got.Status != StatusStopped || got.Deployed {
+	if got := e.getApp(t, idle.ID); got.Status != backend.StatusStopped || got.Deployed {
 		t.Errorf("idle app = %+v; want it left undeployed", got)
 	}
 	// The idle app got the new secret too: deploying it later logs in.
@@ -162,13 +163,13 @@ func TestRotationIsOneOperation(t *testing.T) {
 		t.Errorf("deploy of idle app = %q", acts)
 	}
 	// The new secret is the bound value from now on; the old one is refused.
-	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: another.ID, Name: "k", AccountID: acc.ID, Value: &acc.Secret})
-	wantCode(t, err, CodeStaleValue)
+	_, err = e.s.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: another.ID, Name: "k", AccountID: acc.ID, Value: &acc.Secret})
+	wantCode(t, err, backend.CodeStaleValue)
 
 	// A retry with the same Idempotency-Key returns the same result and
 	// rotates nothing, even though the version moved on.
 	seq = e.lastSeq(t)
-	again, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1, IdempotencyKey: "apply-1"})
+	again, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1, IdempotencyKey: "apply-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func TestRotationEventsReadTheClockPerEvent(t *testing.T) {
 	ticking := func() time.Time { e.clock.Advance(time.Millisecond); return e.clock.Now() }
 	s := NewService(e.st, e.box, Options{Now: ticking})
 	seq := e.lastSeq(t)
-	r, err := s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID})
+	r, err := s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: acc.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func TestRotationEventsReadTheClockPerEvent(t *testing.T) {
 	for _, ev := range e.events(t) {
 		if ev.Seq > seq {
 			times = append(times, ev.Time)
-			if ev.Action == ActionAppDeploy {
+			if ev.Action == backend.ActionAppDeploy {
 				deploy = ev.Detail
 			}
 		}
@@ -219,15 +220,15 @@ func TestRegenerateWithStaleExpectedVersionChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	acc, app := deployedWithSecret(t, e)
 	seq := e.lastSeq(t)
-	_, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 7, IdempotencyKey: "x"})
-	wantCode(t, err, CodeVersionMismatch)
+	_, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 7, IdempotencyKey: "x"})
+	wantCode(t, err, backend.CodeVersionMismatch)
 	if !strings.Contains(err.Error(), "plan again") || !strings.Contains(err.Error(), "secret_version 1") {
 		t.Errorf("message = %q", err)
 	}
 	if acts := e.actionsSince(t, seq); len(acts) != 0 {
 		t.Errorf("refusal changed something: %q", acts)
 	}
-	if got := e.getApp(t, app.ID); got.Status != StatusRunning {
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning {
 		t.Errorf("app = %s", got.Status)
 	}
 	// The idempotency key was not consumed by the refusal.
@@ -251,8 +252,8 @@ func TestRotationSurvivesAnotherKeysFailure(t *testing.T) {
 	acc, app := deployedWithSecret(t, e)
 	second := e.account(t, "second")
 	e.put(t, app.ID, "second", second.ID, nil)
-	_ = e.s.Login(ctx, LoginRequest{AccountID: second.ID, Secret: "wrong"}) // locks at threshold 1
-	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1})
+	_ = e.s.Login(ctx, backend.LoginRequest{AccountID: second.ID, Secret: "wrong"}) // locks at threshold 1
+	r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: acc.ID, ExpectedSecretVersion: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func TestRotationSurvivesAnotherKeysFailure(t *testing.T) {
 	if got := e.getAccount(t, acc.ID); got.SecretVersion != 2 || got.Locked {
 		t.Errorf("rotated account = %+v", got)
 	}
-	if got := e.getApp(t, app.ID); got.Status != StatusFailed || !got.Deployed {
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusFailed || !got.Deployed {
 		t.Errorf("app = %s deployed %v; want deployed and failing on the locked second key", got.Status, got.Deployed)
 	}
 }
@@ -269,7 +270,7 @@ func TestExposeSecretFalseNeverReturnsTheSecret(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
 	no := false
-	acc, err := e.s.CreateAccount(ctx, CreateAccountRequest{Name: "hidden", ExposeSecret: &no})
+	acc, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "hidden", ExposeSecret: &no})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,11 +279,11 @@ func TestExposeSecretFalseNeverReturnsTheSecret(t *testing.T) {
 	}
 	app := e.app(t, "web", true)
 	e.put(t, app.ID, "k", acc.ID, nil)
-	if got := e.getApp(t, app.ID); got.Status != StatusRunning {
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning {
 		t.Errorf("app bound to a hidden secret = %s", got.Status)
 	}
 	for range 2 { // the call, then its replay
-		r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, IdempotencyKey: "k1"})
+		r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: acc.ID, IdempotencyKey: "k1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,15 +293,15 @@ func TestExposeSecretFalseNeverReturnsTheSecret(t *testing.T) {
 	}
 	// Turning it on is a rotation that shows the new secret.
 	yes := true
-	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, ExposeSecret: &yes})
+	r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: acc.ID, ExposeSecret: &yes})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.secrets = append(e.secrets, r.Secret)
-	if r.Secret == "" || !r.ExposeSecret || e.getApp(t, app.ID).Status != StatusRunning {
+	if r.Secret == "" || !r.ExposeSecret || e.getApp(t, app.ID).Status != backend.StatusRunning {
 		t.Errorf("regenerate with expose_secret = true: %+v, secret shown %v", r.Account, r.Secret != "")
 	}
-	if err := e.s.Login(ctx, LoginRequest{AccountID: acc.ID, Secret: r.Secret}); err != nil {
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: acc.ID, Secret: r.Secret}); err != nil {
 		t.Error(err)
 	}
 }
@@ -318,16 +319,16 @@ func TestBoundSecretValues(t *testing.T) {
 		t.Errorf("storing what is stored = %q, want nothing", acts)
 	}
 	// Any other value is refused: it would lock the account.
-	_, err := e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "siem-forwarder", AccountID: acc.ID, Value: ptr("ahk_not-the-secret")})
-	wantCode(t, err, CodeStaleValue)
+	_, err := e.s.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "siem-forwarder", AccountID: acc.ID, Value: ptr("ahk_not-the-secret")})
+	wantCode(t, err, backend.CodeStaleValue)
 	for _, want := range []string{`is not the current secret of API key account "siem-forwarder" (secret_version 1)`, "A bound secret needs no value: remove `value`"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message = %q, want %q", err, want)
 		}
 	}
 	// An unbound secret needs a value; with one it redeploys the app.
-	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "opaque"})
-	wantCode(t, err, CodeInvalid)
+	_, err = e.s.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "opaque"})
+	wantCode(t, err, backend.CodeInvalid)
 	seq = e.lastSeq(t)
 	e.put(t, app.ID, "opaque", "", ptr("opaque-config-value"))
 	want := []string{
@@ -343,8 +344,8 @@ func TestBoundSecretValues(t *testing.T) {
 	if _, err := e.s.CreateAdminAccount(ctx, "admin-id", "admin", "admin-secret-value-of-32-characters"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "admin", AccountID: "admin-id"})
-	wantCode(t, err, CodeInvalid)
+	_, err = e.s.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "admin", AccountID: "admin-id"})
+	wantCode(t, err, backend.CodeInvalid)
 }
 
 // An account from a store written before sealed account secrets cannot fill
@@ -365,18 +366,18 @@ func TestAccountWithoutSealedSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := e.app(t, "web", true)
-	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "k", AccountID: acc.ID})
-	wantCode(t, err, CodeNoSealedSecret)
+	_, err = e.s.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "k", AccountID: acc.ID})
+	wantCode(t, err, backend.CodeNoSealedSecret)
 	if !strings.Contains(err.Error(), "Rotate that account once") {
 		t.Errorf("message = %q", err)
 	}
-	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID})
+	r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: acc.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.secrets = append(e.secrets, r.Secret)
 	e.put(t, app.ID, "k", acc.ID, nil)
-	if got := e.getApp(t, app.ID); got.Status != StatusRunning {
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning {
 		t.Errorf("app = %s", got.Status)
 	}
 }
@@ -389,7 +390,7 @@ func TestDeleteOneOfTwoSecretsKeepsAppRunning(t *testing.T) {
 	second := e.account(t, "second")
 	e.put(t, app.ID, "second", second.ID, nil)
 	seq := e.lastSeq(t)
-	if err := e.s.DeleteAppSecret(ctx, DeleteAppSecretRequest{AppID: app.ID, Name: "second"}); err != nil {
+	if err := e.s.DeleteAppSecret(ctx, backend.DeleteAppSecretRequest{AppID: app.ID, Name: "second"}); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
@@ -401,7 +402,7 @@ func TestDeleteOneOfTwoSecretsKeepsAppRunning(t *testing.T) {
 	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
 		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
 	}
-	if got := e.getApp(t, app.ID); got.Status != StatusRunning || !got.Deployed || len(got.Secrets) != 1 {
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning || !got.Deployed || len(got.Secrets) != 1 {
 		t.Errorf("app = %+v", got)
 	}
 }
@@ -420,7 +421,7 @@ func TestWrongKeyFileIsKeyFileError(t *testing.T) {
 	s2 := NewService(e.st, other, Options{Now: e.clock.Now})
 	seq := e.lastSeq(t)
 	_, err = s2.DeployApp(ctx, app.ID)
-	wantCode(t, err, CodeKeyFile)
+	wantCode(t, err, backend.CodeKeyFile)
 	if !strings.Contains(err.Error(), "restore the key file") {
 		t.Errorf("message = %q", err)
 	}
@@ -428,7 +429,7 @@ func TestWrongKeyFileIsKeyFileError(t *testing.T) {
 	if acts := e.actionsSince(t, seq); len(acts) != 0 {
 		t.Errorf("audit after failed deploy = %q", acts)
 	}
-	if got := e.getApp(t, app.ID); got.Deployed || got.Status != StatusStopped {
+	if got := e.getApp(t, app.ID); got.Deployed || got.Status != backend.StatusStopped {
 		t.Errorf("app after failed deploy = %+v", got)
 	}
 }
@@ -441,24 +442,24 @@ func TestFailedStepRollsBackEverything(t *testing.T) {
 
 	// DeleteApp fails at its last step: the undeploy and the secret deletion
 	// before it must not remain.
-	e.st.failAudit = ActionAppDelete
+	e.st.failAudit = backend.ActionAppDelete
 	err := e.s.DeleteApp(ctx, app.ID)
-	wantCode(t, err, CodeInternal)
+	wantCode(t, err, backend.CodeInternal)
 	if !errors.Is(err, errInjected) {
 		t.Errorf("err = %v", err)
 	}
-	if got := e.getApp(t, app.ID); got.Status != StatusRunning || len(got.Secrets) != 1 {
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning || len(got.Secrets) != 1 {
 		t.Errorf("app after failed delete = %+v", got)
 	}
 
 	// A rotation fails at its last step (the redeploy): nothing happened.
-	e.st.failAudit = ActionAppDeploy
-	_, err = e.s.RegenerateSecret(ctx, RegenerateRequest{ID: acc.ID, IdempotencyKey: "y"})
-	wantCode(t, err, CodeInternal)
+	e.st.failAudit = backend.ActionAppDeploy
+	_, err = e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: acc.ID, IdempotencyKey: "y"})
+	wantCode(t, err, backend.CodeInternal)
 	if got := e.getAccount(t, acc.ID); got.SecretVersion != 1 || got.Locked || got.FailedLoginAttempts != 0 {
 		t.Errorf("account after failed regenerate = %+v", got)
 	}
-	if got := e.getApp(t, app.ID); got.Status != StatusRunning || !got.Deployed {
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning || !got.Deployed {
 		t.Errorf("app after failed regenerate = %+v", got)
 	}
 	e.st.failAudit = ""
@@ -486,7 +487,7 @@ func TestAdminRegenerateShowsTheSecret(t *testing.T) {
 	if _, err := e.s.CreateAdminAccount(ctx, "admin-id", "admin", "admin-secret-value-of-32-characters"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: "admin-id"})
+	r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: "admin-id"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,7 +495,7 @@ func TestAdminRegenerateShowsTheSecret(t *testing.T) {
 	if r.Secret == "" || !r.ExposeSecret || r.HasSealedSecret {
 		t.Fatalf("admin regenerate = %+v, secret shown %v", r.Account, r.Secret != "")
 	}
-	if err := e.s.Login(ctx, LoginRequest{AccountID: "admin-id", Secret: r.Secret}); err != nil {
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: "admin-id", Secret: r.Secret}); err != nil {
 		t.Error(err)
 	}
 }
@@ -519,8 +520,8 @@ func TestStaleSealedCopyIsNotUsed(t *testing.T) {
 	}
 	app := e.app(t, "web", true)
 	seq := e.lastSeq(t)
-	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "k", AccountID: acc.ID})
-	wantCode(t, err, CodeNoSealedSecret)
+	_, err = e.s.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "k", AccountID: acc.ID})
+	wantCode(t, err, backend.CodeNoSealedSecret)
 	if acts := e.actionsSince(t, seq); len(acts) != 0 {
 		t.Errorf("the refusal changed something: %q", acts)
 	}

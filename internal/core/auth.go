@@ -1,9 +1,10 @@
-package backend
+package core
 
 import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
@@ -16,12 +17,12 @@ import (
 // It is the cheap path of a caller that authenticates on every request (the
 // server's Basic auth), and the check a rate-limited caller may still make
 // without its failures counting toward anyone's lockout.
-func (s *Service) CheckSecret(ctx context.Context, id, secret string) (*Account, error) {
+func (s *Service) CheckSecret(ctx context.Context, id, secret string) (*backend.Account, error) {
 	hash := hashSecret(secret) // before the lookup, so an unknown ID costs the same
-	if err := validateLogin(LoginRequest{AccountID: id, Secret: secret}); err != nil {
+	if err := validateLogin(backend.LoginRequest{AccountID: id, Secret: secret}); err != nil {
 		return nil, err
 	}
-	var out *Account
+	var out *backend.Account
 	err := s.read(ctx, func(o *op) error {
 		row, err := o.tx.GetAccount(o.ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -54,15 +55,15 @@ func (s *Service) CheckSecret(ctx context.Context, id, secret string) (*Account,
 // account instead), and a success after failures resets the count as Login
 // does. The account is returned whether or not it is an admin; the caller
 // decides what that allows.
-func (s *Service) AuthenticateAdmin(ctx context.Context, id, secret string) (*Account, error) {
+func (s *Service) AuthenticateAdmin(ctx context.Context, id, secret string) (*backend.Account, error) {
 	a, err := s.CheckSecret(ctx, id, secret)
 	switch {
 	case err == nil && a.FailedLoginAttempts == 0:
 		return a, nil
-	case err != nil && CodeOf(err) != CodeLoginFailed && CodeOf(err) != CodeLocked:
+	case err != nil && backend.CodeOf(err) != backend.CodeLoginFailed && backend.CodeOf(err) != backend.CodeLocked:
 		return nil, err // the store failed: nothing was decided, nothing to count
 	}
-	if err := s.NetworkLogin(ctx, LoginRequest{AccountID: id, Secret: secret}); err != nil {
+	if err := s.NetworkLogin(ctx, backend.LoginRequest{AccountID: id, Secret: secret}); err != nil {
 		return nil, err
 	}
 	return s.CheckSecret(ctx, id, secret)

@@ -1,10 +1,11 @@
-package backend
+package core
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"slices"
 	"strings"
 	"testing"
@@ -61,7 +62,7 @@ func TestCreateAccountSecretAndStorage(t *testing.T) {
 	}
 
 	ev := e.events(t)
-	if len(ev) != 1 || ev[0].Action != ActionAccountCreate || ev[0].TargetType != TargetAccount ||
+	if len(ev) != 1 || ev[0].Action != backend.ActionAccountCreate || ev[0].TargetType != backend.TargetAccount ||
 		ev[0].TargetID != a.ID || ev[0].TargetName != "siem-forwarder" || ev[0].Actor != DefaultActor ||
 		ev[0].Detail != "secret_version=1" || ev[0].Seq != 1 {
 		t.Errorf("audit = %+v", ev)
@@ -72,26 +73,26 @@ func TestCreateAccountConflictAndValidation(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
 	e.account(t, "a")
-	_, err := e.s.CreateAccount(ctx, CreateAccountRequest{Name: "a"})
-	wantCode(t, err, CodeConflict)
+	_, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "a"})
+	wantCode(t, err, backend.CodeConflict)
 	if err.Error() != `an API key account named "a" already exists` {
 		t.Errorf("message = %q", err)
 	}
 
 	for _, tc := range []struct {
-		req   CreateAccountRequest
+		req   backend.CreateAccountRequest
 		field string
 		msg   string
 	}{
-		{CreateAccountRequest{Name: ""}, "name", "must not be empty"},
-		{CreateAccountRequest{Name: "-x"}, "name", "must start with a letter or digit"},
-		{CreateAccountRequest{Name: "a b"}, "name", "letters, digits, '.', '_' and '-'"},
-		{CreateAccountRequest{Name: strings.Repeat("x", MaxNameLength+1)}, "name", "the limit is 128"},
-		{CreateAccountRequest{Name: "ok", Description: strings.Repeat("d", MaxDescriptionLength+1)}, "description", "the limit is 1024"},
+		{backend.CreateAccountRequest{Name: ""}, "name", "must not be empty"},
+		{backend.CreateAccountRequest{Name: "-x"}, "name", "must start with a letter or digit"},
+		{backend.CreateAccountRequest{Name: "a b"}, "name", "letters, digits, '.', '_' and '-'"},
+		{backend.CreateAccountRequest{Name: strings.Repeat("x", backend.MaxNameLength+1)}, "name", "the limit is 128"},
+		{backend.CreateAccountRequest{Name: "ok", Description: strings.Repeat("d", backend.MaxDescriptionLength+1)}, "description", "the limit is 1024"},
 	} {
 		_, err := e.s.CreateAccount(ctx, tc.req)
-		wantCode(t, err, CodeInvalid)
-		var be *Error
+		wantCode(t, err, backend.CodeInvalid)
+		var be *backend.Error
 		if !asError(err, &be) || be.Field != tc.field || !strings.Contains(be.Message, tc.msg) {
 			t.Errorf("%+v: err = %v (field %q), want field %q and %q", tc.req, err, be.Field, tc.field, tc.msg)
 		}
@@ -106,40 +107,40 @@ func TestNotFound(t *testing.T) {
 	ctx := context.Background()
 	id := "3f0c1b8e-0000-4000-8000-000000000000"
 	_, err := e.s.GetAccount(ctx, id)
-	wantCode(t, err, CodeNotFound)
+	wantCode(t, err, backend.CodeNotFound)
 	if !strings.Contains(err.Error(), "API key account") || !strings.Contains(err.Error(), id) {
 		t.Errorf("message = %q", err)
 	}
-	_, err = e.s.UpdateAccount(ctx, UpdateAccountRequest{ID: id, Name: "x"})
-	wantCode(t, err, CodeNotFound)
-	_, err = e.s.RegenerateSecret(ctx, RegenerateRequest{ID: id})
-	wantCode(t, err, CodeNotFound)
-	wantCode(t, e.s.DeleteAccount(ctx, DeleteAccountRequest{ID: id}), CodeNotFound)
+	_, err = e.s.UpdateAccount(ctx, backend.UpdateAccountRequest{ID: id, Name: "x"})
+	wantCode(t, err, backend.CodeNotFound)
+	_, err = e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: id})
+	wantCode(t, err, backend.CodeNotFound)
+	wantCode(t, e.s.DeleteAccount(ctx, backend.DeleteAccountRequest{ID: id}), backend.CodeNotFound)
 	_, err = e.s.GetAccountByName(ctx, "nobody")
-	wantCode(t, err, CodeNotFound)
+	wantCode(t, err, backend.CodeNotFound)
 
 	_, err = e.s.GetApp(ctx, id)
-	wantCode(t, err, CodeNotFound)
+	wantCode(t, err, backend.CodeNotFound)
 	if !strings.Contains(err.Error(), "app") || !strings.Contains(err.Error(), id) {
 		t.Errorf("message = %q", err)
 	}
 	_, err = e.s.DeployApp(ctx, id)
-	wantCode(t, err, CodeNotFound)
-	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: id, Name: "s", Value: ptr("v")})
-	wantCode(t, err, CodeNotFound)
+	wantCode(t, err, backend.CodeNotFound)
+	_, err = e.s.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: id, Name: "s", Value: ptr("v")})
+	wantCode(t, err, backend.CodeNotFound)
 	if !strings.Contains(err.Error(), id) {
 		t.Errorf("message does not name the app: %q", err)
 	}
 
 	app := e.app(t, "app", false)
-	_, err = e.s.PutAppSecret(ctx, PutAppSecretRequest{AppID: app.ID, Name: "s", AccountID: id})
-	wantCode(t, err, CodeNotFound)
+	_, err = e.s.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "s", AccountID: id})
+	wantCode(t, err, backend.CodeNotFound)
 	if !strings.Contains(err.Error(), "API key account") {
 		t.Errorf("message = %q", err)
 	}
 	_, err = e.s.GetAppSecret(ctx, app.ID, "s")
-	wantCode(t, err, CodeNotFound)
-	wantCode(t, e.s.DeleteAppSecret(ctx, DeleteAppSecretRequest{AppID: app.ID, Name: "s"}), CodeNotFound)
+	wantCode(t, err, backend.CodeNotFound)
+	wantCode(t, e.s.DeleteAppSecret(ctx, backend.DeleteAppSecretRequest{AppID: app.ID, Name: "s"}), backend.CodeNotFound)
 }
 
 func TestUpdateAccount(t *testing.T) {
@@ -149,11 +150,11 @@ func TestUpdateAccount(t *testing.T) {
 	e.account(t, "b")
 	e.clock.Advance(time.Minute)
 
-	_, err := e.s.UpdateAccount(ctx, UpdateAccountRequest{ID: a.ID, Name: "b"})
-	wantCode(t, err, CodeConflict)
+	_, err := e.s.UpdateAccount(ctx, backend.UpdateAccountRequest{ID: a.ID, Name: "b"})
+	wantCode(t, err, backend.CodeConflict)
 
 	seq := e.lastSeq(t)
-	got, err := e.s.UpdateAccount(ctx, UpdateAccountRequest{ID: a.ID, Name: "a2", Description: "d"})
+	got, err := e.s.UpdateAccount(ctx, backend.UpdateAccountRequest{ID: a.ID, Name: "a2", Description: "d"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestUpdateAccount(t *testing.T) {
 		t.Errorf("audit = %q", acts)
 	}
 	// No change, no event.
-	if _, err := e.s.UpdateAccount(ctx, UpdateAccountRequest{ID: a.ID, Name: "a2", Description: "d"}); err != nil {
+	if _, err := e.s.UpdateAccount(ctx, backend.UpdateAccountRequest{ID: a.ID, Name: "a2", Description: "d"}); err != nil {
 		t.Fatal(err)
 	}
 	if acts := e.actionsSince(t, seq); len(acts) != 1 {
@@ -177,12 +178,12 @@ func TestLoginLockoutAtThreshold(t *testing.T) {
 	ctx := WithActor(context.Background(), "admin")
 	a := e.account(t, "k")
 
-	if err := e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: a.Secret}); err != nil {
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: a.Secret}); err != nil {
 		t.Fatalf("login with the right secret: %v", err)
 	}
 	for i := 1; i <= 2; i++ {
-		err := e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: "ahk_wrong"})
-		wantCode(t, err, CodeLoginFailed)
+		err := e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: "ahk_wrong"})
+		wantCode(t, err, backend.CodeLoginFailed)
 		if err.Error() != "wrong API key ID or secret" {
 			t.Errorf("message = %q", err)
 		}
@@ -191,14 +192,14 @@ func TestLoginLockoutAtThreshold(t *testing.T) {
 		}
 	}
 	// The third failure reaches the threshold and locks.
-	wantCode(t, e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: "ahk_wrong"}), CodeLocked)
+	wantCode(t, e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: "ahk_wrong"}), backend.CodeLocked)
 	got := e.getAccount(t, a.ID)
 	if !got.Locked || got.FailedLoginAttempts != 3 {
 		t.Errorf("at threshold: %+v", got)
 	}
 	// Locked rejects even the right secret, and counts it.
-	err := e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: a.Secret})
-	wantCode(t, err, CodeLocked)
+	err := e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: a.Secret})
+	wantCode(t, err, backend.CodeLocked)
 	if got := e.getAccount(t, a.ID); got.FailedLoginAttempts != 4 {
 		t.Errorf("failed = %d, want 4", got.FailedLoginAttempts)
 	}
@@ -227,16 +228,16 @@ func TestLoginLockoutAtThreshold(t *testing.T) {
 func TestLoginUnknownIDSameMessage(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
-	err := e.s.Login(ctx, LoginRequest{AccountID: "3f0c1b8e-0000-4000-8000-000000000000", Secret: "x"})
-	wantCode(t, err, CodeLoginFailed)
+	err := e.s.Login(ctx, backend.LoginRequest{AccountID: "3f0c1b8e-0000-4000-8000-000000000000", Secret: "x"})
+	wantCode(t, err, backend.CodeLoginFailed)
 	if err.Error() != "wrong API key ID or secret" {
 		t.Errorf("message = %q", err)
 	}
 	// A secret typed into the ID field is not written to the audit log.
 	e.secrets = append(e.secrets, "ahk_pasted-in-the-wrong-field")
-	wantCode(t, e.s.Login(ctx, LoginRequest{AccountID: "ahk_pasted-in-the-wrong-field", Secret: "x"}), CodeLoginFailed)
+	wantCode(t, e.s.Login(ctx, backend.LoginRequest{AccountID: "ahk_pasted-in-the-wrong-field", Secret: "x"}), backend.CodeLoginFailed)
 	ev := e.events(t)
-	if len(ev) != 2 || ev[0].Action != ActionLoginFailure || ev[0].TargetID != "3f0c1b8e-0000-4000-8000-000000000000" {
+	if len(ev) != 2 || ev[0].Action != backend.ActionLoginFailure || ev[0].TargetID != "3f0c1b8e-0000-4000-8000-000000000000" {
 		t.Errorf("audit = %+v", ev)
 	}
 }
@@ -246,9 +247,9 @@ func TestLoginSuccessResetsFailures(t *testing.T) {
 	ctx := context.Background()
 	a := e.account(t, "k")
 	for range 4 {
-		_ = e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: "nope"})
+		_ = e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: "nope"})
 	}
-	if err := e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: a.Secret}); err != nil {
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: a.Secret}); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.getAccount(t, a.ID); got.FailedLoginAttempts != 0 || got.Locked {
@@ -261,14 +262,14 @@ func TestRegenerateUnlocks(t *testing.T) {
 	ctx := context.Background()
 	a := e.account(t, "k")
 	for range 2 {
-		_ = e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: "nope"})
+		_ = e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: "nope"})
 	}
 	if !e.getAccount(t, a.ID).Locked {
 		t.Fatal("not locked")
 	}
 	e.clock.Advance(time.Hour)
 	seq := e.lastSeq(t)
-	r, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: a.ID})
+	r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: a.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,11 +282,11 @@ func TestRegenerateUnlocks(t *testing.T) {
 	}
 	ev := e.events(t)
 	last := ev[len(ev)-1]
-	if last.Action != ActionAccountRegenerate || last.Detail != "secret_version=2, apps=0" || last.Seq != seq+1 {
+	if last.Action != backend.ActionAccountRegenerate || last.Detail != "secret_version=2, apps=0" || last.Seq != seq+1 {
 		t.Errorf("audit = %+v", last)
 	}
-	wantCode(t, e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: a.Secret}), CodeLoginFailed)
-	if err := e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: r.Secret}); err != nil {
+	wantCode(t, e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: a.Secret}), backend.CodeLoginFailed)
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: r.Secret}); err != nil {
 		t.Errorf("new secret: %v", err)
 	}
 }
@@ -294,13 +295,13 @@ func TestRegenerateIdempotent(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
 	a := e.account(t, "k")
-	first, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: a.ID, IdempotencyKey: "run-1"})
+	first, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: a.ID, IdempotencyKey: "run-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.secrets = append(e.secrets, first.Secret)
 	e.clock.Advance(time.Hour)
-	again, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: a.ID, IdempotencyKey: "run-1"})
+	again, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: a.ID, IdempotencyKey: "run-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,12 +311,12 @@ func TestRegenerateIdempotent(t *testing.T) {
 	if got := e.getAccount(t, a.ID); got.SecretVersion != 2 {
 		t.Errorf("stored version = %d, want 2", got.SecretVersion)
 	}
-	if err := e.s.Login(ctx, LoginRequest{AccountID: a.ID, Secret: again.Secret}); err != nil {
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: a.ID, Secret: again.Secret}); err != nil {
 		t.Errorf("replayed secret does not log in: %v", err)
 	}
 
 	// Another key regenerates.
-	other, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: a.ID, IdempotencyKey: "run-2"})
+	other, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: a.ID, IdempotencyKey: "run-2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,8 +326,8 @@ func TestRegenerateIdempotent(t *testing.T) {
 	}
 
 	// Past the window the key is forgotten.
-	e.clock.Advance(IdempotencyWindow + time.Minute)
-	late, err := e.s.RegenerateSecret(ctx, RegenerateRequest{ID: a.ID, IdempotencyKey: "run-1"})
+	e.clock.Advance(backend.IdempotencyWindow + time.Minute)
+	late, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: a.ID, IdempotencyKey: "run-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +337,7 @@ func TestRegenerateIdempotent(t *testing.T) {
 	}
 	var regens int
 	for _, x := range e.events(t) {
-		if x.Action == ActionAccountRegenerate {
+		if x.Action == backend.ActionAccountRegenerate {
 			regens++
 		}
 	}
@@ -367,17 +368,17 @@ func TestAdminAccount(t *testing.T) {
 	if has, _ := e.s.HasAdminAccount(ctx); !has {
 		t.Error("HasAdminAccount = false")
 	}
-	if err := e.s.Login(ctx, LoginRequest{AccountID: "admin-id", Secret: "admin-secret-value-of-32-characters"}); err != nil {
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: "admin-id", Secret: "admin-secret-value-of-32-characters"}); err != nil {
 		t.Error(err)
 	}
 	_, err = e.s.CreateAdminAccount(ctx, "admin-id", "admin2", "another-admin-secret-of-32-characters")
-	wantCode(t, err, CodeConflict)
+	wantCode(t, err, backend.CodeConflict)
 	_, err = e.s.CreateAdminAccount(ctx, "id4", "admin4", "7391")
-	wantCode(t, err, CodeInvalid)
+	wantCode(t, err, backend.CodeInvalid)
 	_, err = e.s.CreateAdminAccount(ctx, "", "admin3", "x")
-	wantCode(t, err, CodeInvalid)
+	wantCode(t, err, backend.CodeInvalid)
 	_, err = e.s.CreateAdminAccount(ctx, "id3", "admin3", "")
-	wantCode(t, err, CodeInvalid)
+	wantCode(t, err, backend.CodeInvalid)
 }
 
 func TestListAccountsFilterAndQueryCount(t *testing.T) {
@@ -387,7 +388,7 @@ func TestListAccountsFilterAndQueryCount(t *testing.T) {
 	for i := range 10 {
 		ids = append(ids, e.account(t, fmt.Sprintf("acc-%02d", i)).ID)
 	}
-	_ = e.s.Login(ctx, LoginRequest{AccountID: ids[3], Secret: "nope"}) // locks at threshold 1
+	_ = e.s.Login(ctx, backend.LoginRequest{AccountID: ids[3], Secret: "nope"}) // locks at threshold 1
 	for i := range 5 {
 		app := e.app(t, fmt.Sprintf("app-%d", 4-i), false)
 		e.put(t, app.ID, "s1", ids[0], nil)
@@ -395,7 +396,7 @@ func TestListAccountsFilterAndQueryCount(t *testing.T) {
 	}
 
 	e.st.resetCount()
-	all, err := e.s.ListAccounts(ctx, ListAccountsRequest{})
+	all, err := e.s.ListAccounts(ctx, backend.ListAccountsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,13 +413,13 @@ func TestListAccountsFilterAndQueryCount(t *testing.T) {
 		t.Errorf("unbound account apps = %#v, want empty", all[1].Apps)
 	}
 	locked := true
-	ls, err := e.s.ListAccounts(ctx, ListAccountsRequest{Locked: &locked})
+	ls, err := e.s.ListAccounts(ctx, backend.ListAccountsRequest{Locked: &locked})
 	if err != nil || len(ls) != 1 || ls[0].ID != ids[3] {
 		t.Errorf("locked filter = %v, %v", ls, err)
 	}
 
 	e.st.resetCount()
-	apps, err := e.s.ListApps(ctx, ListAppsRequest{})
+	apps, err := e.s.ListApps(ctx, backend.ListAppsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,12 +431,12 @@ func TestListAccountsFilterAndQueryCount(t *testing.T) {
 	}
 }
 
-func asError(err error, target **Error) bool {
-	e, ok := err.(*Error)
+func asError(err error, target **backend.Error) bool {
+	e, ok := err.(*backend.Error)
 	if ok {
 		*target = e
 	} else {
-		*target = &Error{}
+		*target = &backend.Error{}
 	}
 	return ok
 }

@@ -1,7 +1,8 @@
-package backend
+package core
 
 import (
 	"context"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"strings"
 	"testing"
 )
@@ -15,8 +16,8 @@ func TestLastAdminCannotBeDeleted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = e.s.DeleteAccount(ctx, DeleteAccountRequest{ID: a1.ID})
-	wantCode(t, err, CodeConflict)
+	err = e.s.DeleteAccount(ctx, backend.DeleteAccountRequest{ID: a1.ID})
+	wantCode(t, err, backend.CodeConflict)
 	if err == nil || !strings.Contains(err.Error(), "last admin") {
 		t.Fatalf("DeleteAccount(last admin) = %v", err)
 	}
@@ -24,10 +25,10 @@ func TestLastAdminCannotBeDeleted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.s.DeleteAccount(ctx, DeleteAccountRequest{ID: a1.ID}); err != nil {
+	if err := e.s.DeleteAccount(ctx, backend.DeleteAccountRequest{ID: a1.ID}); err != nil {
 		t.Fatalf("DeleteAccount with another admin left: %v", err)
 	}
-	wantCode(t, e.s.DeleteAccount(ctx, DeleteAccountRequest{ID: a2.ID}), CodeConflict)
+	wantCode(t, e.s.DeleteAccount(ctx, backend.DeleteAccountRequest{ID: a2.ID}), backend.CodeConflict)
 }
 
 // TestRecoverAdmin: regenerates and unlocks the oldest admin (or the one
@@ -39,19 +40,19 @@ func TestRecoverAdmin(t *testing.T) {
 
 	// No admin: one is created.
 	_, err := e.s.RecoverAdmin(ctx, "", true)
-	wantCode(t, err, CodeNotFound)
+	wantCode(t, err, backend.CodeNotFound)
 	res, err := e.s.RecoverAdmin(ctx, "", false)
 	if err != nil || !res.Created || res.Secret == "" || !res.Account.Admin {
 		t.Fatalf("RecoverAdmin on a store without admin = %+v, %v", res, err)
 	}
-	if err := e.s.Login(ctx, LoginRequest{AccountID: res.Account.ID, Secret: res.Secret}); err != nil {
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: res.Account.ID, Secret: res.Secret}); err != nil {
 		t.Fatalf("login with the recovered secret: %v", err)
 	}
 	first := res.Account
 
 	// Locked: regenerated and unlocked.
 	for range 2 {
-		_ = e.s.Login(ctx, LoginRequest{AccountID: first.ID, Secret: "wrong"})
+		_ = e.s.Login(ctx, backend.LoginRequest{AccountID: first.ID, Secret: "wrong"})
 	}
 	if !e.getAccount(t, first.ID).Locked {
 		t.Fatal("not locked")
@@ -60,44 +61,44 @@ func TestRecoverAdmin(t *testing.T) {
 	if err != nil || res.Created || res.Account.ID != first.ID || res.Account.SecretVersion != 2 {
 		t.Fatalf("RecoverAdmin = %+v, %v", res, err)
 	}
-	if err := e.s.Login(ctx, LoginRequest{AccountID: first.ID, Secret: res.Secret}); err != nil {
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: first.ID, Secret: res.Secret}); err != nil {
 		t.Fatalf("login after recovery: %v", err)
 	}
 	evs := e.events(t)
-	var regen *AuditEvent
+	var regen *backend.AuditEvent
 	for i := range evs {
-		if evs[i].Action == ActionAccountRegenerate {
+		if evs[i].Action == backend.ActionAccountRegenerate {
 			regen = &evs[i]
 		}
 	}
 	if regen == nil || regen.Actor != ActorRecoverAdmin || regen.TargetID != first.ID {
 		t.Fatalf("regenerate event %+v, want one by %s", regen, ActorRecoverAdmin)
 	}
-	if evs[0].Action != ActionAccountCreate || evs[0].Actor != ActorRecoverAdmin {
+	if evs[0].Action != backend.ActionAccountCreate || evs[0].Actor != ActorRecoverAdmin {
 		t.Errorf("create event %+v, want one by %s", evs[0], ActorRecoverAdmin)
 	}
 
 	// Unlock only: same secret, unlocked.
 	for range 2 {
-		_ = e.s.Login(ctx, LoginRequest{AccountID: first.ID, Secret: "wrong"})
+		_ = e.s.Login(ctx, backend.LoginRequest{AccountID: first.ID, Secret: "wrong"})
 	}
 	u, err := e.s.RecoverAdmin(ctx, first.ID, true)
 	if err != nil || u.Secret != "" || u.Account.Locked || u.Account.SecretVersion != 2 {
 		t.Fatalf("RecoverAdmin(unlock only) = %+v, %v", u, err)
 	}
-	if err := e.s.Login(ctx, LoginRequest{AccountID: first.ID, Secret: res.Secret}); err != nil {
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: first.ID, Secret: res.Secret}); err != nil {
 		t.Fatalf("login after unlock: %v", err)
 	}
 
 	// A non-admin or unknown ID is refused.
-	k, err := e.s.CreateAccount(ctx, CreateAccountRequest{Name: "app-key"})
+	k, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "app-key"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.s.RecoverAdmin(ctx, k.ID, false)
-	wantCode(t, err, CodeInvalid)
+	wantCode(t, err, backend.CodeInvalid)
 	_, err = e.s.RecoverAdmin(ctx, "33333333-3333-3333-3333-333333333333", false)
-	wantCode(t, err, CodeNotFound)
+	wantCode(t, err, backend.CodeNotFound)
 }
 
 // TestNetworkLoginNeverCounts: a network login's failures are audited and
@@ -106,23 +107,23 @@ func TestRecoverAdmin(t *testing.T) {
 func TestNetworkLoginNeverCounts(t *testing.T) {
 	e := newEnv(t, 2)
 	ctx := context.Background()
-	k, err := e.s.CreateAccount(ctx, CreateAccountRequest{Name: "k"})
+	k, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 10 {
-		wantCode(t, e.s.NetworkLogin(ctx, LoginRequest{AccountID: k.ID, Secret: "wrong"}), CodeLoginFailed)
+		wantCode(t, e.s.NetworkLogin(ctx, backend.LoginRequest{AccountID: k.ID, Secret: "wrong"}), backend.CodeLoginFailed)
 	}
 	if a := e.getAccount(t, k.ID); a.Locked || a.FailedLoginAttempts != 0 {
 		t.Fatalf("after 10 network failures: locked %v, failed_login_attempts %d", a.Locked, a.FailedLoginAttempts)
 	}
 	for range 2 {
-		_ = e.s.Login(ctx, LoginRequest{AccountID: k.ID, Secret: "wrong"})
+		_ = e.s.Login(ctx, backend.LoginRequest{AccountID: k.ID, Secret: "wrong"})
 	}
 	if !e.getAccount(t, k.ID).Locked {
 		t.Fatal("counted logins did not lock")
 	}
-	wantCode(t, e.s.NetworkLogin(ctx, LoginRequest{AccountID: k.ID, Secret: k.Secret}), CodeLocked)
+	wantCode(t, e.s.NetworkLogin(ctx, backend.LoginRequest{AccountID: k.ID, Secret: k.Secret}), backend.CodeLocked)
 }
 
 // TestBadBytesAreRefusedBeforeTheStore: NUL bytes and invalid UTF-8 are a
@@ -130,16 +131,16 @@ func TestNetworkLoginNeverCounts(t *testing.T) {
 func TestBadBytesAreRefusedBeforeTheStore(t *testing.T) {
 	e := newEnv(t, 5)
 	ctx := context.Background()
-	wantCode(t, e.s.Login(ctx, LoginRequest{AccountID: "a\x00b", Secret: "x"}), CodeLoginFailed)
-	wantCode(t, e.s.Login(ctx, LoginRequest{AccountID: "a\xffb", Secret: "x"}), CodeLoginFailed)
+	wantCode(t, e.s.Login(ctx, backend.LoginRequest{AccountID: "a\x00b", Secret: "x"}), backend.CodeLoginFailed)
+	wantCode(t, e.s.Login(ctx, backend.LoginRequest{AccountID: "a\xffb", Secret: "x"}), backend.CodeLoginFailed)
 	_, err := e.s.GetAccount(ctx, "ab\x00cd")
-	wantCode(t, err, CodeNotFound)
+	wantCode(t, err, backend.CodeNotFound)
 	_, err = e.s.GetAccountByName(ctx, "ab\x00cd")
-	wantCode(t, err, CodeNotFound)
+	wantCode(t, err, backend.CodeNotFound)
 	_, err = e.s.GetApp(ctx, "ab\x00cd")
-	wantCode(t, err, CodeNotFound)
-	_, err = e.s.CreateAccount(ctx, CreateAccountRequest{Name: "k", Description: "nul\x00here"})
-	wantCode(t, err, CodeInvalid)
+	wantCode(t, err, backend.CodeNotFound)
+	_, err = e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "k", Description: "nul\x00here"})
+	wantCode(t, err, backend.CodeInvalid)
 	_, err = e.s.CheckSecret(ctx, "a\x00b", "x")
-	wantCode(t, err, CodeLoginFailed)
+	wantCode(t, err, backend.CodeLoginFailed)
 }

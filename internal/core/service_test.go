@@ -1,8 +1,9 @@
-package backend
+package core
 
 import (
 	"context"
 	"errors"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -137,9 +138,9 @@ func newEnv(t *testing.T, threshold int) *env {
 	return e
 }
 
-func (e *env) account(t *testing.T, name string) *AccountWithSecret {
+func (e *env) account(t *testing.T, name string) *backend.AccountWithSecret {
 	t.Helper()
-	a, err := e.s.CreateAccount(context.Background(), CreateAccountRequest{Name: name})
+	a, err := e.s.CreateAccount(context.Background(), backend.CreateAccountRequest{Name: name})
 	if err != nil {
 		t.Fatalf("CreateAccount(%s): %v", name, err)
 	}
@@ -147,9 +148,9 @@ func (e *env) account(t *testing.T, name string) *AccountWithSecret {
 	return a
 }
 
-func (e *env) app(t *testing.T, name string, deployed bool) *App {
+func (e *env) app(t *testing.T, name string, deployed bool) *backend.App {
 	t.Helper()
-	a, err := e.s.CreateApp(context.Background(), CreateAppRequest{Name: name, Deployed: deployed})
+	a, err := e.s.CreateApp(context.Background(), backend.CreateAppRequest{Name: name, Deployed: deployed})
 	if err != nil {
 		t.Fatalf("CreateApp(%s): %v", name, err)
 	}
@@ -161,7 +162,7 @@ func (e *env) put(t *testing.T, appID, name, accountID string, value *string) {
 	if value != nil {
 		e.secrets = append(e.secrets, *value)
 	}
-	_, err := e.s.PutAppSecret(context.Background(), PutAppSecretRequest{
+	_, err := e.s.PutAppSecret(context.Background(), backend.PutAppSecretRequest{
 		AppID: appID, Name: name, AccountID: accountID, Value: value,
 	})
 	if err != nil {
@@ -169,9 +170,9 @@ func (e *env) put(t *testing.T, appID, name, accountID string, value *string) {
 	}
 }
 
-func (e *env) events(t *testing.T) []AuditEvent {
+func (e *env) events(t *testing.T) []backend.AuditEvent {
 	t.Helper()
-	ev, err := e.s.ListAuditEvents(context.Background(), AuditQuery{})
+	ev, err := e.s.ListAuditEvents(context.Background(), backend.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func (e *env) events(t *testing.T) []AuditEvent {
 // actionsSince returns "actor action target_name" of the events after seq.
 func (e *env) actionsSince(t *testing.T, seq int64) []string {
 	t.Helper()
-	ev, err := e.s.ListAuditEvents(context.Background(), AuditQuery{AfterSeq: seq})
+	ev, err := e.s.ListAuditEvents(context.Background(), backend.AuditQuery{AfterSeq: seq})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func (e *env) lastSeq(t *testing.T) int64 {
 	return ev[len(ev)-1].Seq
 }
 
-func (e *env) getAccount(t *testing.T, id string) *Account {
+func (e *env) getAccount(t *testing.T, id string) *backend.Account {
 	t.Helper()
 	a, err := e.s.GetAccount(context.Background(), id)
 	if err != nil {
@@ -210,7 +211,7 @@ func (e *env) getAccount(t *testing.T, id string) *Account {
 	return a
 }
 
-func (e *env) getApp(t *testing.T, id string) *App {
+func (e *env) getApp(t *testing.T, id string) *backend.App {
 	t.Helper()
 	a, err := e.s.GetApp(context.Background(), id)
 	if err != nil {
@@ -221,7 +222,7 @@ func (e *env) getApp(t *testing.T, id string) *App {
 
 func (e *env) assertNoSecretInAudit(t *testing.T) {
 	t.Helper()
-	ev, err := e.s.ListAuditEvents(context.Background(), AuditQuery{})
+	ev, err := e.s.ListAuditEvents(context.Background(), backend.AuditQuery{})
 	if err != nil {
 		t.Errorf("list audit: %v", err)
 		return
@@ -244,7 +245,7 @@ func ptr(s string) *string { return &s }
 
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
-	if CodeOf(err) != code {
-		t.Fatalf("err = %v (code %q), want code %q", err, CodeOf(err), code)
+	if backend.CodeOf(err) != code {
+		t.Fatalf("err = %v (code %q), want code %q", err, backend.CodeOf(err), code)
 	}
 }
