@@ -142,6 +142,10 @@ func New(cfg Config) http.Handler {
 		h := w.Header()
 		h.Set("Content-Security-Policy", ContentSecurityPolicy)
 		h.Set("Cache-Control", "no-store")
+		// Not the API's no-referrer: under it Chromium sends "Origin: null"
+		// with a form post, and the CSRF check needs the real origin. A
+		// referrer still never leaves this server.
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		if r.TLS != nil {

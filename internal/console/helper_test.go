@@ -110,8 +110,12 @@ func newWorld(t *testing.T) *world {
 	app("siem-archiver", "apphost-west", siem.ID)
 	billApp := app("billing-export", "apphost-east", billing.ID)
 
-	// The rotation: both siem apps undeployed, the key regenerated, the
+	// Two failed logins at the siem key (a stale copy somewhere), then the
+	// rotation: both siem apps undeployed, the key regenerated, the
 	// apps deployed again with the new secret.
+	for range 2 {
+		_ = svc.Login(ctx, backend.LoginRequest{AccountID: siem.ID, Secret: "stale-" + strings.Repeat("z", 40)})
+	}
 	rot, err := svc.RegenerateSecret(ctx, backend.RegenerateRequest{ID: siem.ID})
 	must(err)
 	w.secrets = append(w.secrets, rot.Secret)

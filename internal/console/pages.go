@@ -271,37 +271,37 @@ func buildRotation(reg backend.AuditEvent, window []backend.AuditEvent) rotation
 	if at < 0 {
 		return rot
 	}
-	sameTx := func(e backend.AuditEvent) bool {
+	near := func(e backend.AuditEvent) bool {
 		d := e.Time.Sub(reg.Time)
-		return e.Actor == reg.Actor && d < time.Minute && d > -time.Minute
+		return d < time.Minute && d > -time.Minute
 	}
-	// After reg: the secrets, deploys and logins of the same transaction.
-	end := at + 1
-	for ; end < len(window); end++ {
-		e := window[end]
-		if !sameTx(e) {
+	// After reg, the same transaction: the secrets sealed and the apps
+	// deployed (by reg's actor), each deploy followed by the logins of the
+	// app it started (whose actor is the app).
+	for _, e := range window[at+1:] {
+		if !near(e) {
 			break
 		}
-		switch e.Action {
-		case backend.ActionAppSecretPut, backend.ActionLoginSuccess, backend.ActionLoginFailure, backend.ActionAccountLock:
-		case backend.ActionAppDeploy:
+		n := len(rot.Apps)
+		if e.Actor == reg.Actor && e.Action == backend.ActionAppSecretPut && n == 0 {
+			continue
+		}
+		if e.Actor == reg.Actor && e.Action == backend.ActionAppDeploy {
 			ms, _ := strconv.ParseFloat(detailField(e.Detail, "downtime_ms"), 64)
 			rot.Apps = append(rot.Apps, rotationApp{ID: e.TargetID, Name: e.TargetName, ms: ms, Downtime: fmt.Sprintf("%.3f ms", ms)})
 			continue
-		default:
-			end = len(window) // another kind of event: the transaction ended
-			continue
 		}
-		// A login after a deploy is that app's (the runtime logs in as each
-		// app's bound accounts right after deploying it).
-		if n := len(rot.Apps); n > 0 && e.TargetID == reg.TargetID {
+		if n > 0 && e.Actor == rot.Apps[n-1].Name {
 			switch e.Action {
 			case backend.ActionLoginSuccess:
-				rot.Apps[n-1].LoggedIn = true
-			case backend.ActionLoginFailure:
+				rot.Apps[n-1].LoggedIn = rot.Apps[n-1].LoggedIn || e.TargetID == reg.TargetID
+				continue
+			case backend.ActionLoginFailure, backend.ActionAccountLock:
 				rot.Apps[n-1].LoginFailed = true
+				continue
 			}
 		}
+		break // the transaction's events end here
 	}
 	for _, e := range window {
 		if (e.Action == backend.ActionLoginFailure || e.Action == backend.ActionAccountLock) && e.TargetID == reg.TargetID {

@@ -168,7 +168,7 @@ func TestHeadersAndNoScript(t *testing.T) {
 			t.Errorf("GET %s: CSP %q", p, csp)
 		}
 		for k, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-			"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"} {
+			"Cache-Control": "no-store", "Referrer-Policy": "same-origin"} {
 			if got := h.Get(k); got != want {
 				t.Errorf("GET %s: %s = %q, want %q", p, k, got, want)
 			}
