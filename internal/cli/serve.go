@@ -181,7 +181,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 
 	srv := &http.Server{
-		Handler: server.New(server.Config{Backend: svc, Logger: log, Version: Version,
+		Handler: server.New(server.Config{Backend: svc, Console: svc, Logger: log, Version: Version,
 			FailedLogins: server.RateLimit{Burst: loginBurst, Backoff: backoff, MaxBackoff: backoffMax, TrustedProxies: trustedProx}}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: server.ReadHeaderTimeout,

@@ -105,3 +105,26 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request) (context.C
 	setLoggedActor(r.Context(), acct.Name)
 	return core.WithActor(r.Context(), acct.Name), nil
 }
+
+// consoleActor is the audit actor of a console sign-in's login.
+const consoleActor = "console"
+
+// consoleSignIn is the console's sign-in: the same check as an API call's
+// Basic credentials, under the same throttle of the client address at the
+// account, and for admin accounts only.
+func (s *server) consoleSignIn(w http.ResponseWriter, r *http.Request, id, secret string) (*backend.Account, error) {
+	var acct *backend.Account
+	err := s.limitedLogin(w, r, id, func() error {
+		var err error
+		acct, err = s.auth.AuthenticateAdmin(core.WithActor(r.Context(), consoleActor), id, secret)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !acct.Admin {
+		return nil, backend.Errorf(backend.CodeForbidden, "API key account %q is not an admin account", acct.Name)
+	}
+	setLoggedActor(r.Context(), acct.Name)
+	return acct, nil
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/console"
 )
 
 // DefaultMaxBodyBytes bounds a request body unless Config says otherwise. An
@@ -69,6 +70,16 @@ type Config struct {
 	MaxBodyBytes int64
 	// Version is the binary's version, said by GET /v1/version; "" means "dev".
 	Version string
+	// Console, when set, serves the read-only web console under /console/
+	// (package console) from this source, usually the same *backend.Service
+	// as Backend. Its sign-in is the admin API's login: same accounts, same
+	// throttle.
+	Console console.Source
+	// ConsoleSessionTTL is how long a console session lasts; 0 means
+	// console.DefaultSessionTTL.
+	ConsoleSessionTTL time.Duration
+	// Now is the console's clock (session expiry); nil means time.Now.
+	Now func() time.Time
 }
 
 // server holds the handler's dependencies.
@@ -154,6 +165,13 @@ func New(cfg Config) http.Handler {
 	}
 	for _, rt := range routes() {
 		s.mux.Handle(rt.method+" "+rt.path, s.endpoint(rt))
+	}
+	if cfg.Console != nil {
+		s.mux.Handle("/console/", console.New(console.Config{
+			Source: cfg.Console, SignIn: s.consoleSignIn, Now: cfg.Now,
+			SessionTTL: cfg.ConsoleSessionTTL, Logger: s.log,
+		}))
+		s.mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 	}
 	return s.middleware(s.dispatch)
 }

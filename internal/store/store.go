@@ -93,6 +93,25 @@ type AppSecretFilter struct {
 	// OfAppsBoundTo selects every secret of the apps that have at least one
 	// secret bound to this account (the secrets an App Host reloads with).
 	OfAppsBoundTo string
+	// AppIDs selects the secrets of these apps (one page of them); empty
+	// does not filter.
+	AppIDs []string
+	// AccountIDs selects the secrets bound to these accounts (one page of
+	// them); empty does not filter.
+	AccountIDs []string
+}
+
+// AuditPage selects one page of the audit log, newest first.
+type AuditPage struct {
+	// BeforeSeq keeps events with a smaller sequence number; 0 does not filter.
+	BeforeSeq int64
+	// TargetID keeps the events whose target is this ID, or an app secret
+	// of it (target ID "TargetID/NAME"); "" does not filter.
+	TargetID string
+	// Action keeps the events of this action; "" does not filter.
+	Action string
+	// Limit caps the number of events; it must be at least 1.
+	Limit int
 }
 
 // IdempotencyRow remembers the result of a regenerate for retries.
@@ -124,6 +143,9 @@ type Tx interface {
 	GetAccount(ctx context.Context, id string) (AccountRow, error)
 	GetAccountByName(ctx context.Context, name string) (AccountRow, error)
 	ListAccounts(ctx context.Context) ([]AccountRow, error)
+	// ListAccountsPage returns up to limit (at least 1) accounts named
+	// after afterName, sorted by name: one page, in one query.
+	ListAccountsPage(ctx context.Context, afterName string, limit int) ([]AccountRow, error)
 	// UpdateAccount overwrites every field of the row with a.ID.
 	UpdateAccount(ctx context.Context, a AccountRow) error
 	DeleteAccount(ctx context.Context, id string) error
@@ -132,6 +154,9 @@ type Tx interface {
 	GetApp(ctx context.Context, id string) (AppRow, error)
 	GetAppByName(ctx context.Context, name string) (AppRow, error)
 	ListApps(ctx context.Context) ([]AppRow, error)
+	// ListAppsPage returns up to limit (at least 1) apps named after
+	// afterName, sorted by name: one page, in one query.
+	ListAppsPage(ctx context.Context, afterName string, limit int) ([]AppRow, error)
 	// ListAppsBoundTo returns the apps with at least one secret bound to
 	// account accountID, in one query whatever the number of apps.
 	ListAppsBoundTo(ctx context.Context, accountID string) ([]AppRow, error)
@@ -156,6 +181,8 @@ type Tx interface {
 	AppendAudit(ctx context.Context, e AuditRow) (int64, error)
 	// ListAudit returns events with Seq > afterSeq, oldest first; limit 0 means all.
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditRow, error)
+	// ListAuditPage returns one page of events, newest first (see AuditPage).
+	ListAuditPage(ctx context.Context, p AuditPage) ([]AuditRow, error)
 
 	// GetSetting returns a store-wide setting (ErrNotFound when unset).
 	GetSetting(ctx context.Context, name string) ([]byte, error)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
@@ -156,6 +157,17 @@ func (t *tx) ListAccounts(ctx context.Context) ([]store.AccountRow, error) {
 	return scanRows(t, rows, scanAccount)
 }
 
+func (t *tx) ListAccountsPage(ctx context.Context, afterName string, limit int) ([]store.AccountRow, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("list accounts page: limit %d must be at least 1", limit)
+	}
+	rows, err := t.query(ctx, `SELECT `+accountCols+` FROM accounts WHERE name > ? ORDER BY name LIMIT ?`, afterName, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(t, rows, scanAccount)
+}
+
 func (t *tx) UpdateAccount(ctx context.Context, a store.AccountRow) error {
 	err := t.execOne(ctx, fmt.Sprintf("account %q", a.ID), `UPDATE accounts SET
 		name = ?, description = ?, secret_hash = ?, admin = ?, secret_version = ?, secret_created_at = ?,
@@ -246,6 +258,17 @@ func (t *tx) ListApps(ctx context.Context) ([]store.AppRow, error) {
 	return scanRows(t, rows, scanApp)
 }
 
+func (t *tx) ListAppsPage(ctx context.Context, afterName string, limit int) ([]store.AppRow, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("list apps page: limit %d must be at least 1", limit)
+	}
+	rows, err := t.query(ctx, `SELECT `+appCols+` FROM apps WHERE name > ? ORDER BY name LIMIT ?`, afterName, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(t, rows, scanApp)
+}
+
 func (t *tx) ListAppsBoundTo(ctx context.Context, accountID string) ([]store.AppRow, error) {
 	rows, err := t.query(ctx, `SELECT `+appCols+` FROM apps
 		WHERE id IN (SELECT app_id FROM app_secrets WHERE account_id = ?) ORDER BY name`, accountID)
@@ -327,6 +350,18 @@ func (t *tx) ListAppSecrets(ctx context.Context, f store.AppSecretFilter) ([]sto
 		where = append(where, `s.app_id IN (SELECT app_id FROM app_secrets WHERE account_id = ?)`)
 		args = append(args, f.OfAppsBoundTo)
 	}
+	if len(f.AppIDs) > 0 {
+		where = append(where, `s.app_id IN (`+placeholders(len(f.AppIDs))+`)`)
+		for _, id := range f.AppIDs {
+			args = append(args, id)
+		}
+	}
+	if len(f.AccountIDs) > 0 {
+		where = append(where, `s.account_id IN (`+placeholders(len(f.AccountIDs))+`)`)
+		for _, id := range f.AccountIDs {
+			args = append(args, id)
+		}
+	}
 	q := secretSelect
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
@@ -336,6 +371,11 @@ func (t *tx) ListAppSecrets(ctx context.Context, f store.AppSecretFilter) ([]sto
 		return nil, err
 	}
 	return scanRows(t, rows, scanSecret)
+}
+
+// placeholders is "?, ?, ..." with n marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 func (t *tx) DeleteAppSecret(ctx context.Context, appID, name string) error {
@@ -415,9 +455,44 @@ func (t *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]store.
 	if err != nil {
 		return nil, err
 	}
-	return scanRows(t, rows, func(r *sql.Rows) (store.AuditRow, error) {
-		var e store.AuditRow
-		err := r.Scan(&e.Seq, timeCol{&e.Time}, &e.Actor, &e.Action, &e.TargetType, &e.TargetID, &e.TargetName, &e.Detail)
-		return e, err
-	})
+	return scanRows(t, rows, scanAudit)
+}
+
+func scanAudit(r *sql.Rows) (store.AuditRow, error) {
+	var e store.AuditRow
+	err := r.Scan(&e.Seq, timeCol{&e.Time}, &e.Actor, &e.Action, &e.TargetType, &e.TargetID, &e.TargetName, &e.Detail)
+	return e, err
+}
+
+// ListAuditPage walks the log backwards from BeforeSeq on the primary key,
+// so a page costs the same however long the log is (a filter scans back
+// until it has found a page).
+func (t *tx) ListAuditPage(ctx context.Context, p store.AuditPage) ([]store.AuditRow, error) {
+	if p.Limit < 1 {
+		return nil, fmt.Errorf("list audit page: limit %d must be at least 1", p.Limit)
+	}
+	where := []string{`1 = 1`}
+	var args []any
+	if p.BeforeSeq > 0 {
+		where = append(where, `seq < ?`)
+		args = append(args, p.BeforeSeq)
+	}
+	if p.TargetID != "" {
+		// The prefix test is substr, not LIKE (an ID holding % or _ matches
+		// only itself) nor a range (collations order '/' differently).
+		prefix := p.TargetID + "/"
+		where = append(where, `(target_id = ? OR substr(target_id, 1, ?) = ?)`)
+		args = append(args, p.TargetID, utf8.RuneCountInString(prefix), prefix)
+	}
+	if p.Action != "" {
+		where = append(where, `action = ?`)
+		args = append(args, p.Action)
+	}
+	args = append(args, p.Limit)
+	rows, err := t.query(ctx, `SELECT seq, event_time, actor, action, target_type, target_id, target_name, detail
+		FROM audit WHERE `+strings.Join(where, ` AND `)+` ORDER BY seq DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(t, rows, scanAudit)
 }

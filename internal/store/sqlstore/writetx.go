@@ -112,6 +112,14 @@ func (w *writeTx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]s
 	return w.tx.ListAudit(ctx, afterSeq, limit)
 }
 
+// ListAuditPage implements store.Tx, after writing the pending events.
+func (w *writeTx) ListAuditPage(ctx context.Context, p store.AuditPage) ([]store.AuditRow, error) {
+	if err := w.flush(ctx); err != nil {
+		return nil, err
+	}
+	return w.tx.ListAuditPage(ctx, p)
+}
+
 // flush inserts the pending events in one statement. A failure fails the
 // transaction (Store.run rolls it back).
 func (w *writeTx) flush(ctx context.Context) error {

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Idempotency", testIdempotency},
 		{"Audit", testAudit},
 		{"Settings", testSettings},
+		{"Paging", testPaging},
 		{"WriteTxMemory", testWriteTxMemory},
 		{"Rollback", testRollback},
 		{"ReadIsReadOnly", testReadIsReadOnly},

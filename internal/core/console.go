@@ -1,0 +1,210 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+
+	"github.com/apphost/terraform-provider-apphost/internal/store"
+)
+
+// Page reads of the web console (package console). They are methods of
+// Service, not of the Backend interface: the console runs inside serve, next
+// to the store, and reads one page per query however many rows there are.
+
+// MaxPageSize bounds the limit of a page read.
+const MaxPageSize = 500
+
+// consoleKeySetting is the store-wide setting holding the console's session
+// signing key, so that every replica on the store accepts every session.
+const consoleKeySetting = "console_session_key"
+
+func checkLimit(limit int) error {
+	if limit < 1 || limit > MaxPageSize {
+		return backend.InvalidField("limit", "limit must be between 1 and %d, got %d", MaxPageSize, limit)
+	}
+	return nil
+}
+
+// AccountsPage returns up to limit accounts named after after, sorted by
+// name, each with the names of its bound apps: two queries a page.
+func (s *Service) AccountsPage(ctx context.Context, after string, limit int) ([]backend.Account, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	out := []backend.Account{}
+	err := s.read(ctx, func(o *op) error {
+		rows, err := o.tx.ListAccountsPage(o.ctx, after, limit)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AccountIDs: ids})
+		if err != nil {
+			return err
+		}
+		bound := boundAppNames(secrets)
+		for _, r := range rows {
+			out = append(out, toAccount(r, bound[r.ID]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AppsPage returns up to limit apps named after after, sorted by name, each
+// with its secrets (never their values): two queries a page.
+func (s *Service) AppsPage(ctx context.Context, after string, limit int) ([]backend.App, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	out := []backend.App{}
+	err := s.read(ctx, func(o *op) error {
+		rows, err := o.tx.ListAppsPage(o.ctx, after, limit)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppIDs: ids})
+		if err != nil {
+			return err
+		}
+		byApp := map[string][]store.AppSecretRow{}
+		for _, sec := range secrets {
+			byApp[sec.AppID] = append(byApp[sec.AppID], sec)
+		}
+		for _, r := range rows {
+			out = append(out, toApp(r, byApp[r.ID]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AccountNames returns the names of the accounts with these IDs (unknown
+// IDs are left out), in one read.
+func (s *Service) AccountNames(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	err := s.read(ctx, func(o *op) error {
+		for _, id := range ids {
+			if _, ok := out[id]; ok {
+				continue
+			}
+			a, err := o.tx.GetAccount(o.ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out[id] = a.Name
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AuditPageQuery selects one page of the audit log, newest first.
+type AuditPageQuery struct {
+	// BeforeSeq keeps events with a smaller sequence number; 0 does not filter.
+	BeforeSeq int64
+	// TargetID keeps the events of this account or app (and of the app's
+	// secrets); "" does not filter.
+	TargetID string
+	// Action keeps the events of this action; "" does not filter.
+	Action string
+	// Limit caps the page, between 1 and MaxPageSize.
+	Limit int
+}
+
+// AuditPage returns one page of the audit log, newest first, in one query.
+func (s *Service) AuditPage(ctx context.Context, q AuditPageQuery) ([]backend.AuditEvent, error) {
+	if err := checkLimit(q.Limit); err != nil {
+		return nil, err
+	}
+	if q.BeforeSeq < 0 {
+		return nil, backend.InvalidField("before_seq", "before_seq must not be negative")
+	}
+	out := []backend.AuditEvent{}
+	err := s.read(ctx, func(o *op) error {
+		rows, err := o.tx.ListAuditPage(o.ctx, store.AuditPage{BeforeSeq: q.BeforeSeq, TargetID: q.TargetID, Action: q.Action, Limit: q.Limit})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			out = append(out, toAuditEvent(r))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func toAuditEvent(r store.AuditRow) backend.AuditEvent {
+	return backend.AuditEvent{
+		Seq:        r.Seq,
+		Time:       r.Time.UTC(),
+		Actor:      r.Actor,
+		Action:     r.Action,
+		TargetType: r.TargetType,
+		TargetID:   r.TargetID,
+		TargetName: r.TargetName,
+		Detail:     r.Detail,
+	}
+}
+
+// ConsoleSessionKey returns the store's key for signing console sessions,
+// creating a random one (256 bits) the first time: every process on the
+// store reads the same key, so a session made on one replica is good on
+// every other. The key never leaves the server.
+func (s *Service) ConsoleSessionKey(ctx context.Context) ([]byte, error) {
+	var key []byte
+	err := s.read(ctx, func(o *op) error {
+		var err error
+		key, err = o.tx.GetSetting(o.ctx, consoleKeySetting)
+		return err
+	})
+	if err == nil && len(key) >= 32 {
+		return key, nil
+	}
+	// Made under the write lock: of two replicas starting at once, the
+	// second finds the first's key.
+	err = s.st.Write(ctx, func(tx store.Tx) error {
+		k, err := tx.GetSetting(ctx, consoleKeySetting)
+		if err == nil && len(k) >= 32 {
+			key = k
+			return nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return fmt.Errorf("generating the console session key: %w", err)
+		}
+		return tx.PutSetting(ctx, consoleKeySetting, key)
+	})
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return key, nil
+}
