@@ -46,6 +46,14 @@ func chromium(t *testing.T) string {
 // network of its own: those hang on a machine without Internet access).
 func newChrome(t *testing.T) context.Context {
 	t.Helper()
+	// Not t.TempDir: Chromium's helper processes can still write to the
+	// profile for a moment after the browser has exited, and t.TempDir's
+	// cleanup then fails the test. Registered first, so it runs last.
+	profile, err := os.MkdirTemp("", "apphost-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeProfile(t, profile) })
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
 		chromedp.Headless,
@@ -56,7 +64,7 @@ func newChrome(t *testing.T) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -244,4 +252,17 @@ func textAll(sel string, out *[]string) chromedp.Action {
 // attrAll reads attribute attr of every node matching sel.
 func attrAll(sel, attr string, out *[]string) chromedp.Action {
 	return chromedp.Evaluate(fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).map(e => e.getAttribute(%q))`, sel, attr), out)
+}
+
+// removeProfile removes a Chromium profile directory, giving the browser's
+// last helper processes a moment to let go of it.
+func removeProfile(t *testing.T, dir string) {
+	var err error
+	for range 50 {
+		if err = os.RemoveAll(dir); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("leaving the Chromium profile %s: %v", dir, err)
 }
