@@ -49,7 +49,7 @@ func newChrome(t *testing.T) context.Context {
 	// Not t.TempDir: Chromium's helper processes can still write to the
 	// profile for a moment after the browser has exited, and t.TempDir's
 	// cleanup then fails the test. Registered first, so it runs last.
-	profile, err := os.MkdirTemp("", "apphost-chromium-")
+	profile, err := os.MkdirTemp("", "apphost-chromium-") //nolint:usetesting // see above: t.TempDir cannot wait for Chromium
 	if err != nil {
 		t.Fatal(err)
 	}
