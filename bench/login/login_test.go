@@ -73,7 +73,8 @@ func BenchmarkLoginService(b *testing.B) {
 		b.Fatal(err)
 	}
 	req := backend.LoginRequest{AccountID: acct.ID, Secret: acct.Secret}
-	b.SetParallelism(clients / 2)
+	// RunParallel runs parallelism x GOMAXPROCS goroutines: clients of them.
+	b.SetParallelism(max(1, clients/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
