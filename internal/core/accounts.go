@@ -516,15 +516,21 @@ func (o *op) rotate(row *store.AccountRow) (string, error) {
 		return "", err
 	}
 
-	// 3. Seal the new secret into every app secret bound to the account.
-	bound, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AccountID: row.ID})
+	// 3. Seal the new secret into every app secret bound to the account. One
+	// read gives them and the other secrets of their apps, which step 4
+	// deploys with.
+	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{OfAppsBoundTo: row.ID})
 	if err != nil {
 		return "", err
 	}
-	for _, sec := range bound {
+	for i := range secrets {
+		sec := &secrets[i]
+		if sec.AccountID != row.ID {
+			continue
+		}
 		sec.Ciphertext = o.s.box.Seal([]byte(secret))
 		sec.UpdatedAt = o.now
-		if err := o.tx.PutAppSecret(o.ctx, sec); err != nil {
+		if err := o.tx.PutAppSecret(o.ctx, *sec); err != nil {
 			return "", err
 		}
 		id, name := secretTarget(sec.AppID, sec.AppName, sec.Name)
@@ -535,13 +541,6 @@ func (o *op) rotate(row *store.AccountRow) (string, error) {
 	}
 
 	// 4. Deploy the apps again; each logs in with its secrets.
-	if len(apps) == 0 {
-		return secret, nil
-	}
-	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{OfAppsBoundTo: row.ID})
-	if err != nil {
-		return "", err
-	}
 	byApp := map[string][]store.AppSecretRow{}
 	for _, sec := range secrets {
 		byApp[sec.AppID] = append(byApp[sec.AppID], sec)
