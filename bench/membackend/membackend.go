@@ -233,19 +233,8 @@ func notFound(what, id string) error {
 	return backend.Errorf(backend.CodeNotFound, "%s %q not found", what, id)
 }
 
-// The input checks of the domain (package backend keeps its own unexported).
-
-func validateName(field, v string) error {
-	switch {
-	case v == "":
-		return backend.InvalidField(field, "%s must not be empty", field)
-	case len(v) > backend.MaxNameLength:
-		return backend.InvalidField(field, "%s is %d characters long; the limit is %d", field, len(v), backend.MaxNameLength)
-	case !backend.NamePattern.MatchString(v):
-		return backend.InvalidField(field, "%s %q is not valid: it %s", field, v, backend.NameRule)
-	}
-	return nil
-}
+// The input checks of the domain that package backend does not share; names
+// are checked with backend.ValidateName, as the domain does.
 
 func validateText(field, v string, limit int) error {
 	if len(v) > limit || !utf8.ValidString(v) {
@@ -440,7 +429,7 @@ func (b *Backend) pause(actor string, a *backend.App, detail string) time.Time {
 
 // CreateAccount implements backend.Backend.
 func (b *Backend) CreateAccount(ctx context.Context, req backend.CreateAccountRequest) (*backend.AccountWithSecret, error) {
-	if err := validateName("name", req.Name); err != nil {
+	if err := backend.ValidateName("name", req.Name); err != nil {
 		return nil, err
 	}
 	if err := validateText("description", req.Description, backend.MaxDescriptionLength); err != nil {
@@ -520,7 +509,7 @@ func (b *Backend) ListAccounts(_ context.Context, req backend.ListAccountsReques
 
 // UpdateAccount implements backend.Backend.
 func (b *Backend) UpdateAccount(ctx context.Context, req backend.UpdateAccountRequest) (*backend.Account, error) {
-	if err := validateName("name", req.Name); err != nil {
+	if err := backend.ValidateName("name", req.Name); err != nil {
 		return nil, err
 	}
 	if err := validateText("description", req.Description, backend.MaxDescriptionLength); err != nil {
@@ -684,10 +673,10 @@ func validateApp(name, host, version string, config map[string]string) (string, 
 	if host == "" {
 		host = backend.DefaultAppHost
 	}
-	if err := validateName("name", name); err != nil {
+	if err := backend.ValidateName("name", name); err != nil {
 		return "", err
 	}
-	if err := validateName("app_host", host); err != nil {
+	if err := backend.ValidateName("app_host", host); err != nil {
 		return "", err
 	}
 	if err := validateText("version", version, backend.MaxNameLength); err != nil {
@@ -905,7 +894,7 @@ func (b *Backend) UndeployApp(ctx context.Context, id string) (*backend.App, err
 // is stored changes nothing; a change redeploys the app if it is meant to be
 // deployed.
 func (b *Backend) PutAppSecret(ctx context.Context, req backend.PutAppSecretRequest) (*backend.AppSecret, error) {
-	if err := validateName("name", req.Name); err != nil {
+	if err := backend.ValidateName("name", req.Name); err != nil {
 		return nil, err
 	}
 	if req.Value != nil && (*req.Value == "" || len(*req.Value) > backend.MaxSecretValueLength) {

@@ -22,3 +22,17 @@ const NameRule = "must start with a letter or digit and contain only letters, di
 func CleanText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
+
+// ValidateName checks an account, app, app host or app secret name given as
+// input field: not empty, at most MaxNameLength, matching NamePattern.
+func ValidateName(field, v string) error {
+	switch {
+	case v == "":
+		return InvalidField(field, "%s must not be empty", field)
+	case len(v) > MaxNameLength:
+		return InvalidField(field, "%s is %d characters long; the limit is %d", field, len(v), MaxNameLength)
+	case !NamePattern.MatchString(v):
+		return InvalidField(field, "%s %q is not valid: it %s", field, v, NameRule)
+	}
+	return nil
+}

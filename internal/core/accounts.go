@@ -139,7 +139,7 @@ func withSecret(a backend.Account, secret string) *backend.AccountWithSecret {
 
 // CreateAccount creates a non-admin account with a new secret, returned once.
 func (s *Service) CreateAccount(ctx context.Context, req backend.CreateAccountRequest) (*backend.AccountWithSecret, error) {
-	if err := validateName("name", req.Name); err != nil {
+	if err := backend.ValidateName("name", req.Name); err != nil {
 		return nil, err
 	}
 	if err := validateDescription(req.Description); err != nil {
@@ -171,7 +171,7 @@ func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret strin
 	if err := validateID("id", id); err != nil {
 		return nil, err
 	}
-	if err := validateName("name", name); err != nil {
+	if err := backend.ValidateName("name", name); err != nil {
 		return nil, err
 	}
 	if len(secret) < MinAdminSecretLength {
@@ -326,7 +326,7 @@ func (s *Service) UpdateAccount(ctx context.Context, req backend.UpdateAccountRe
 	if err := validateID("id", req.ID); err != nil {
 		return nil, err
 	}
-	if err := validateName("name", req.Name); err != nil {
+	if err := backend.ValidateName("name", req.Name); err != nil {
 		return nil, err
 	}
 	if err := validateDescription(req.Description); err != nil {

@@ -86,10 +86,10 @@ func (a *appSettings) validate() error {
 	if a.Config == nil {
 		a.Config = map[string]string{}
 	}
-	if err := validateName("name", a.Name); err != nil {
+	if err := backend.ValidateName("name", a.Name); err != nil {
 		return err
 	}
-	if err := validateName("app_host", a.AppHost); err != nil {
+	if err := backend.ValidateName("app_host", a.AppHost); err != nil {
 		return err
 	}
 	if err := validateVersion(a.Version); err != nil {

@@ -42,7 +42,7 @@ func (s *Service) PutAppSecret(ctx context.Context, req backend.PutAppSecretRequ
 	if err := validateID("app_id", req.AppID); err != nil {
 		return nil, err
 	}
-	if err := validateName("name", req.Name); err != nil {
+	if err := backend.ValidateName("name", req.Name); err != nil {
 		return nil, err
 	}
 	if req.AccountID != "" {

@@ -7,18 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-func validateName(field, v string) error {
-	switch {
-	case v == "":
-		return backend.InvalidField(field, "%s must not be empty", field)
-	case len(v) > backend.MaxNameLength:
-		return backend.InvalidField(field, "%s is %d characters long; the limit is %d", field, len(v), backend.MaxNameLength)
-	case !backend.NamePattern.MatchString(v):
-		return backend.InvalidField(field, "%s %q is not valid: it %s", field, v, backend.NameRule)
-	}
-	return nil
-}
-
 func validateID(field, v string) error {
 	if v == "" {
 		return backend.InvalidField(field, "%s must not be empty", field)

@@ -21,11 +21,11 @@ func FuzzValidateName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		err := validateName("name", s)
+		err := backend.ValidateName("name", s)
 		if err != nil {
 			var e *backend.Error
 			if !errors.As(err, &e) || e.Code != backend.CodeInvalid || e.Field != "name" {
-				t.Fatalf("validateName(%q) = %#v, want a CodeInvalid on field name", s, err)
+				t.Fatalf("backend.ValidateName(%q) = %#v, want a CodeInvalid on field name", s, err)
 			}
 			return
 		}
