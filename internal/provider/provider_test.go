@@ -150,9 +150,20 @@ func (e *accEnv) checkRotationOrder(seq *int64, account, secretName string, apps
 				return fmt.Errorf("app %s did not log in after the regeneration:\n%s", app, auditLog(ev))
 			}
 		}
+		return e.checkNoFailedLogin(seq)(nil)
+	}
+}
+
+// checkNoFailedLogin checks that the audit log after seq has no failed login or lock.
+func (e *accEnv) checkNoFailedLogin(seq *int64) func(*terraform.State) error {
+	return func(*terraform.State) error {
+		ev, err := e.events(*seq)
+		if err != nil {
+			return err
+		}
 		for _, x := range ev {
 			if x.Action == backend.ActionLoginFailure || x.Action == backend.ActionAccountLock {
-				return fmt.Errorf("unexpected %s in the audit log:\n%s", x.Action, auditLog(ev))
+				return fmt.Errorf("unexpected %s:\n%s", x.Action, auditLog(ev))
 			}
 		}
 		return nil

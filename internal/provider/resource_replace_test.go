@@ -97,19 +97,3 @@ func (e *accEnv) checkReplacedKeyOrder(seq *int64, key string, apps ...string) f
 		return e.checkNoFailedLogin(seq)(s)
 	}
 }
-
-// checkNoFailedLogin checks that the audit log after seq has no failed login or lock.
-func (e *accEnv) checkNoFailedLogin(seq *int64) func(*terraform.State) error {
-	return func(*terraform.State) error {
-		ev, err := e.events(*seq)
-		if err != nil {
-			return err
-		}
-		for _, x := range ev {
-			if x.Action == backend.ActionLoginFailure || x.Action == backend.ActionAccountLock {
-				return fmt.Errorf("unexpected %s:\n%s", x.Action, auditLog(ev))
-			}
-		}
-		return nil
-	}
-}
