@@ -31,7 +31,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"maps"
 	"os"
 	"path/filepath"
@@ -45,6 +44,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 )
 
 var _ backend.Backend = (*Backend)(nil)

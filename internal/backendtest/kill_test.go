@@ -3,7 +3,6 @@ package backendtest
 import (
 	"context"
 	"errors"
-	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 	"github.com/apphost/terraform-provider-apphost/internal/store/postgres"

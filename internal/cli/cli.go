@@ -13,10 +13,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"strings"
 
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 )
 

@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"strings"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 )
 
 // maxSecretInput bounds what login reads from stdin.

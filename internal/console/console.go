@@ -17,7 +17,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 )
 
 // Defaults of Config.

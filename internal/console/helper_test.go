@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"context"
-	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"github.com/apphost/terraform-provider-apphost/internal/server"
 )
 

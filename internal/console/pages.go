@@ -2,7 +2,6 @@ package console
 
 import (
 	"fmt"
-	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"math"
 	"net/http"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 )
 
 const timeFormat = "2006-01-02 15:04:05Z"

@@ -5,12 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
 

@@ -2,9 +2,10 @@ package core
 
 import (
 	"context"
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"strings"
 	"testing"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
 
 // TestLastAdminCannotBeDeleted: the only admin account cannot go; with a

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
 
 func TestCreateAppDefaultsAndDeploy(t *testing.T) {

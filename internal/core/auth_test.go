@@ -2,9 +2,10 @@ package core
 
 import (
 	"context"
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"strings"
 	"testing"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
 
 // TestAuthenticateAdmin: a right secret is a read (no event); a wrong one is

@@ -3,11 +3,11 @@ package core
 import (
 	"context"
 	"fmt"
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
 	"github.com/apphost/terraform-provider-apphost/internal/store/sqlite"
 )

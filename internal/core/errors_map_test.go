@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"sync"
 	"testing"
 
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )

@@ -3,9 +3,10 @@ package core
 import (
 	"context"
 	"fmt"
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"sync"
 	"testing"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
 
 // Logins committed in one group are each checked and recorded on their own:

@@ -2,9 +2,9 @@ package core
 
 import (
 	"fmt"
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"time"
 
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
 

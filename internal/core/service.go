@@ -3,9 +3,9 @@ package core
 import (
 	"context"
 	"errors"
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"time"
 
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )

@@ -3,13 +3,13 @@ package core
 import (
 	"context"
 	"errors"
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 	"github.com/apphost/terraform-provider-apphost/internal/store/sqlite"

@@ -1,10 +1,11 @@
 package core
 
 import (
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
 
 func validateID(field, v string) error {

@@ -2,13 +2,14 @@ package core
 
 import (
 	"errors"
-	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
 
 // FuzzValidateName: an accepted name is non-empty, within MaxNameLength, and

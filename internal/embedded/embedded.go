@@ -7,12 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"net/url"
 	"os"
 	"strings"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 	"github.com/apphost/terraform-provider-apphost/internal/store/sqlite"

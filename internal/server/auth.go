@@ -2,11 +2,11 @@ package server
 
 import (
 	"context"
-	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"net/http"
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 )
 
 // authActor is the audit actor of the login that checks an admin caller's

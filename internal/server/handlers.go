@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"math"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 )
 
 // IdempotencyKeyHeader makes a regenerate safe to repeat: the same key for the

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/apiversion"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 )
 
 // version answers GET /v1/version: the binary's version and the API version,
