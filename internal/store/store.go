@@ -69,9 +69,20 @@ type AppRow struct {
 	Version   string
 	Config    map[string]string // stored as JSON; never nil when read
 	Deployed  bool              // desired state
-	Status    string            // running, failed or stopped
+	Status    string            // pending, starting, running, failed or stopped
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Paused: meant to be deployed, but stopped while its secrets change (by
+	// a rotation or a secret change); started again when the change is done.
+	Paused bool
+	// StatusDetail says why the app is pending or failed.
+	StatusDetail string
+	// HeldBy is the ID of the rotation that holds the app ("" when none):
+	// nothing else stops, starts or rebinds it until that rotation ends.
+	HeldBy string
+	// SecretNames are the app secrets the app needs: it is not started until
+	// all of them exist.
+	SecretNames []string
 }
 
 // AppSecretRow is an app secret as stored.
@@ -122,6 +133,68 @@ type IdempotencyRow struct {
 	SealedSecret  []byte
 	SecretVersion int64
 	CreatedAt     time.Time
+}
+
+// RotationRow is a rotation of an account's secret as stored: the durable
+// object one driver at a time carries from step to step under a lease.
+type RotationRow struct {
+	ID          string
+	AccountID   string
+	AccountName string
+	Strategy    string
+	// Reason is why the rotation was asked for (the plan's reasons).
+	Reason string
+	// TriggersHash is the hash of the rotation_triggers the rotation is for
+	// ("" when not asked by Terraform).
+	TriggersHash string
+	// IdempotencyKey and RequestHash identify the request: a retry with the
+	// key and the same request gets this rotation's result.
+	IdempotencyKey string
+	RequestHash    string
+	// ExposeSecret, when not nil, is the account's new expose_secret.
+	ExposeSecret *bool
+	FromVersion  int64
+	// ToVersion is the secret_version the rotation committed (0 before).
+	ToVersion int64
+	State     string
+	// Outcome is set when the rotation ends (State is then the same).
+	Outcome string
+	// Error says why a rotation was refused or ended with failures.
+	Error string
+	// Owner drives the rotation until LeaseUntil; Rev counts its writes
+	// (each step is a compare-and-set on it).
+	Owner      string
+	LeaseUntil time.Time
+	Rev        int64
+	Steps      []RotationStepRow // stored as JSON
+	// SealedResult is the new secret sealed, kept for the one-time result
+	// and for retries (nil when not exposed or once forgotten).
+	SealedResult []byte
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	EndedAt      time.Time // zero while active
+}
+
+// RotationStepRow is what a rotation did to one app.
+type RotationStepRow struct {
+	AppID   string    `json:"app_id"`
+	AppName string    `json:"app_name"`
+	AppHost string    `json:"app_host"`
+	Phase   string    `json:"phase"`
+	Stopped time.Time `json:"stopped_at,omitzero"`
+	Started time.Time `json:"started_at,omitzero"`
+	Running time.Time `json:"running_at,omitzero"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// RotationFilter selects rotations, newest first; empty fields do not filter.
+type RotationFilter struct {
+	AccountID      string
+	IdempotencyKey string
+	// ActiveOnly keeps the rotations that have not ended.
+	ActiveOnly bool
+	// Limit caps the number of rotations; 0 means all.
+	Limit int
 }
 
 // AuditRow is one audit event. Seq is assigned by AppendAudit.
@@ -183,6 +256,16 @@ type Tx interface {
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditRow, error)
 	// ListAuditPage returns one page of events, newest first (see AuditPage).
 	ListAuditPage(ctx context.Context, p AuditPage) ([]AuditRow, error)
+
+	InsertRotation(ctx context.Context, r RotationRow) error
+	GetRotation(ctx context.Context, id string) (RotationRow, error)
+	// UpdateRotation overwrites every field of the row with r.ID.
+	UpdateRotation(ctx context.Context, r RotationRow) error
+	// ListRotations returns the rotations f selects, newest first.
+	ListRotations(ctx context.Context, f RotationFilter) ([]RotationRow, error)
+	// ForgetRotationResultsBefore drops the sealed results of rotations
+	// created before t (the rows stay, as history).
+	ForgetRotationResultsBefore(ctx context.Context, t time.Time) error
 
 	// GetSetting returns a store-wide setting (ErrNotFound when unset).
 	GetSetting(ctx context.Context, name string) ([]byte, error)

@@ -88,6 +88,42 @@ var migrations = [][]string{
 			value BLOB_T NOT NULL
 		)`,
 	},
+	// Durable rotations: rotations as objects driven step by step under a
+	// lease, apps held by them, paused while their secrets change, with the
+	// secrets they need before they start.
+	{
+		`ALTER TABLE apps ADD COLUMN paused BOOL_T NOT NULL DEFAULT FALSE`,
+		`ALTER TABLE apps ADD COLUMN status_detail TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE apps ADD COLUMN held_by TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE apps ADD COLUMN secret_names TEXT NOT NULL DEFAULT '[]'`,
+		`CREATE TABLE rotations (
+			id TEXT PRIMARY KEY,
+			account_id TEXT NOT NULL,
+			account_name TEXT NOT NULL,
+			strategy TEXT NOT NULL,
+			reason TEXT NOT NULL,
+			triggers_hash TEXT NOT NULL,
+			idem_key TEXT NOT NULL,
+			request_hash TEXT NOT NULL,
+			expose_secret TEXT NOT NULL,
+			from_version BIGINT NOT NULL,
+			to_version BIGINT NOT NULL,
+			state TEXT NOT NULL,
+			outcome TEXT NOT NULL,
+			error TEXT NOT NULL,
+			owner TEXT NOT NULL,
+			lease_until TIME_T NOT NULL,
+			rev BIGINT NOT NULL,
+			steps TEXT NOT NULL,
+			sealed_result BLOB_T,
+			created_at TIME_T NOT NULL,
+			updated_at TIME_T NOT NULL,
+			ended_at TIME_T
+		)`,
+		`CREATE INDEX rotations_account ON rotations (account_id, created_at)`,
+		`CREATE INDEX rotations_idem_key ON rotations (idem_key)`,
+		`CREATE INDEX rotations_outcome ON rotations (outcome)`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes.

@@ -199,13 +199,14 @@ func (t *tx) DeleteAccount(ctx context.Context, id string) error {
 
 // --- apps ---
 
-const appCols = `id, name, app_host, version, config, deployed, status, created_at, updated_at`
+const appCols = `id, name, app_host, version, config, deployed, status, created_at, updated_at,
+	paused, status_detail, held_by, secret_names`
 
 func scanApp(r *sql.Rows) (store.AppRow, error) {
 	var a store.AppRow
-	var config string
+	var config, secretNames string
 	err := r.Scan(&a.ID, &a.Name, &a.AppHost, &a.Version, &config, &a.Deployed, &a.Status,
-		timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt})
+		timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}, &a.Paused, &a.StatusDetail, &a.HeldBy, &secretNames)
 	if err != nil {
 		return a, err
 	}
@@ -215,7 +216,22 @@ func scanApp(r *sql.Rows) (store.AppRow, error) {
 	if a.Config == nil {
 		a.Config = map[string]string{}
 	}
+	if err := json.Unmarshal([]byte(secretNames), &a.SecretNames); err != nil {
+		return a, fmt.Errorf("app %q: stored secret_names: %w", a.ID, err)
+	}
+	if len(a.SecretNames) == 0 {
+		a.SecretNames = nil
+	}
 	return a, nil
+}
+
+// encodeNames stores a list of names as a JSON array ("[]" for none).
+func encodeNames(names []string) string {
+	if len(names) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(names) // []string always encodes
+	return string(b)
 }
 
 func encodeConfig(c map[string]string) (string, error) {
@@ -231,9 +247,10 @@ func (t *tx) InsertApp(ctx context.Context, a store.AppRow) error {
 	if err != nil {
 		return fmt.Errorf("insert app %q: %w", a.Name, err)
 	}
-	_, err = t.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.AppHost, a.Version, config, a.Deployed, a.Status,
-		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt))
+		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt),
+		a.Paused, a.StatusDetail, a.HeldBy, encodeNames(a.SecretNames))
 	if err != nil {
 		return fmt.Errorf("insert app %q: %w", a.Name, err)
 	}
@@ -284,10 +301,12 @@ func (t *tx) UpdateApp(ctx context.Context, a store.AppRow) error {
 		return fmt.Errorf("update app %q: %w", a.ID, err)
 	}
 	err = t.execOne(ctx, fmt.Sprintf("app %q", a.ID), `UPDATE apps SET
-		name = ?, app_host = ?, version = ?, config = ?, deployed = ?, status = ?, created_at = ?, updated_at = ?
+		name = ?, app_host = ?, version = ?, config = ?, deployed = ?, status = ?, created_at = ?, updated_at = ?,
+		paused = ?, status_detail = ?, held_by = ?, secret_names = ?
 		WHERE id = ?`,
 		a.Name, a.AppHost, a.Version, config, a.Deployed, a.Status,
-		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt), a.ID)
+		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt),
+		a.Paused, a.StatusDetail, a.HeldBy, encodeNames(a.SecretNames), a.ID)
 	if err != nil {
 		return fmt.Errorf("update app: %w", err)
 	}
@@ -412,6 +431,125 @@ func (t *tx) DeleteIdempotencyBefore(ctx context.Context, before time.Time) erro
 	_, err := t.exec(ctx, `DELETE FROM idempotency WHERE created_at < ?`, t.s.encodeTime(before))
 	if err != nil {
 		return fmt.Errorf("delete old idempotency keys: %w", err)
+	}
+	return nil
+}
+
+// --- rotations ---
+
+const rotationCols = `id, account_id, account_name, strategy, reason, triggers_hash, idem_key, request_hash,
+	expose_secret, from_version, to_version, state, outcome, error, owner, lease_until, rev, steps, sealed_result,
+	created_at, updated_at, ended_at`
+
+func scanRotation(r *sql.Rows) (store.RotationRow, error) {
+	var x store.RotationRow
+	var expose, steps string
+	err := r.Scan(&x.ID, &x.AccountID, &x.AccountName, &x.Strategy, &x.Reason, &x.TriggersHash, &x.IdempotencyKey,
+		&x.RequestHash, &expose, &x.FromVersion, &x.ToVersion, &x.State, &x.Outcome, &x.Error, &x.Owner,
+		timeCol{&x.LeaseUntil}, &x.Rev, &steps, &x.SealedResult, timeCol{&x.CreatedAt}, timeCol{&x.UpdatedAt},
+		timeCol{&x.EndedAt}) // NULL while active: the zero time
+	if err != nil {
+		return x, err
+	}
+	switch expose {
+	case "true", "false":
+		v := expose == "true"
+		x.ExposeSecret = &v
+	}
+	if err := json.Unmarshal([]byte(steps), &x.Steps); err != nil {
+		return x, fmt.Errorf("rotation %q: stored steps: %w", x.ID, err)
+	}
+	return x, nil
+}
+
+// rotationArgs are the values of rotationCols, in order.
+func (t *tx) rotationArgs(x store.RotationRow) ([]any, error) {
+	steps, err := json.Marshal(x.Steps)
+	if err != nil {
+		return nil, fmt.Errorf("rotation %q: steps: %w", x.ID, err)
+	}
+	if x.Steps == nil {
+		steps = []byte("[]")
+	}
+	expose := ""
+	if x.ExposeSecret != nil {
+		expose = fmt.Sprint(*x.ExposeSecret)
+	}
+	var ended any
+	if !x.EndedAt.IsZero() {
+		ended = t.s.encodeTime(x.EndedAt)
+	}
+	return []any{x.ID, x.AccountID, x.AccountName, x.Strategy, x.Reason, x.TriggersHash, x.IdempotencyKey,
+		x.RequestHash, expose, x.FromVersion, x.ToVersion, x.State, x.Outcome, x.Error, x.Owner,
+		t.s.encodeTime(x.LeaseUntil), x.Rev, string(steps), x.SealedResult,
+		t.s.encodeTime(x.CreatedAt), t.s.encodeTime(x.UpdatedAt), ended}, nil
+}
+
+func (t *tx) InsertRotation(ctx context.Context, x store.RotationRow) error {
+	args, err := t.rotationArgs(x)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, `INSERT INTO rotations (`+rotationCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+		return fmt.Errorf("insert rotation %q: %w", x.ID, err)
+	}
+	return nil
+}
+
+func (t *tx) GetRotation(ctx context.Context, id string) (store.RotationRow, error) {
+	return one(ctx, t, fmt.Sprintf("rotation %q", id), scanRotation,
+		`SELECT `+rotationCols+` FROM rotations WHERE id = ?`, id)
+}
+
+func (t *tx) UpdateRotation(ctx context.Context, x store.RotationRow) error {
+	args, err := t.rotationArgs(x)
+	if err != nil {
+		return err
+	}
+	err = t.execOne(ctx, fmt.Sprintf("rotation %q", x.ID), `UPDATE rotations SET
+		id = ?, account_id = ?, account_name = ?, strategy = ?, reason = ?, triggers_hash = ?, idem_key = ?,
+		request_hash = ?, expose_secret = ?, from_version = ?, to_version = ?, state = ?, outcome = ?, error = ?,
+		owner = ?, lease_until = ?, rev = ?, steps = ?, sealed_result = ?, created_at = ?, updated_at = ?, ended_at = ?
+		WHERE id = ?`, append(args, x.ID)...)
+	if err != nil {
+		return fmt.Errorf("update rotation: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) ListRotations(ctx context.Context, f store.RotationFilter) ([]store.RotationRow, error) {
+	where := []string{`1 = 1`}
+	var args []any
+	if f.AccountID != "" {
+		where = append(where, `account_id = ?`)
+		args = append(args, f.AccountID)
+	}
+	if f.IdempotencyKey != "" {
+		where = append(where, `idem_key = ?`)
+		args = append(args, f.IdempotencyKey)
+	}
+	if f.ActiveOnly {
+		where = append(where, `outcome = ''`)
+	}
+	q := `SELECT ` + rotationCols + ` FROM rotations WHERE ` + strings.Join(where, ` AND `) +
+		` ORDER BY created_at DESC, id DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(t, rows, scanRotation)
+}
+
+func (t *tx) ForgetRotationResultsBefore(ctx context.Context, before time.Time) error {
+	_, err := t.exec(ctx, `UPDATE rotations SET sealed_result = NULL WHERE created_at < ? AND sealed_result IS NOT NULL`,
+		t.s.encodeTime(before))
+	if err != nil {
+		return fmt.Errorf("forget old rotation results: %w", err)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AppSecrets", testAppSecrets},
 		{"DeleteAccountWithSecrets", testDeleteAccountWithSecrets},
 		{"Idempotency", testIdempotency},
+		{"Rotations", testRotations},
 		{"Audit", testAudit},
 		{"Settings", testSettings},
 		{"Paging", testPaging},
@@ -190,6 +191,8 @@ func testApps(t *testing.T, s store.Store) {
 	z.Config = nil // stored as {}
 	y.Config = map[string]string{"k": "v", "quote\"d": "ü\n"}
 	y.Deployed, y.Status = true, "running"
+	y.Paused, y.StatusDetail, y.HeldBy = true, "waiting for app secret \"k\"", "r1"
+	y.SecretNames = []string{"k", "other"}
 	write(t, s, func(tx store.Tx) error {
 		if err := tx.InsertApp(ctx, z); err != nil {
 			return err
@@ -224,6 +227,7 @@ func testApps(t *testing.T, s store.Store) {
 	u := z
 	u.Name, u.AppHost, u.Version, u.Config = "w", "east", "2", map[string]string{"a": "b"}
 	u.Deployed, u.Status, u.UpdatedAt = true, "failed", now().Add(time.Minute)
+	u.Paused, u.StatusDetail, u.HeldBy, u.SecretNames = true, "exit code 3", "r2", []string{"s"}
 	write(t, s, func(tx store.Tx) error { return tx.UpdateApp(ctx, u) })
 	read(t, s, func(tx store.Tx) error {
 		got, err := tx.GetApp(ctx, z.ID)
