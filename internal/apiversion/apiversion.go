@@ -10,7 +10,15 @@ package apiversion
 //   - 2: a regenerate is one operation that undeploys, regenerates, reseals
 //     and redeploys the bound apps; network logins are throttled and never
 //     lock an account.
-const Current = 2
+//   - 3: rotations are objects (GET /v1/rotations), started asynchronously
+//     (Prefer: respond-async, 202) and driven under a lease; apps have
+//     secret_names and the pending status.
+const Current = 3
+
+// MinForRotationObjects is the oldest API version that keeps rotations as
+// objects: what a refresh needs to adopt a rotation an interrupted apply
+// committed, and what secret_names needs.
+const MinForRotationObjects = 3
 
 // MinForRotation is the oldest API version the provider accepts: an older
 // server regenerates without redeploying, so every running app bound to the

@@ -44,6 +44,15 @@ type Backend interface {
 	GetAppSecret(ctx context.Context, appID, name string) (*AppSecret, error)
 	DeleteAppSecret(ctx context.Context, req DeleteAppSecretRequest) error
 
+	// GetRotation returns a rotation, active or ended.
+	GetRotation(ctx context.Context, id string) (*Rotation, error)
+	// ListRotations returns rotations, newest first.
+	ListRotations(ctx context.Context, req ListRotationsRequest) ([]Rotation, error)
+	// RotationResult returns the account as a rotation left it, with the new
+	// secret where the account's expose_secret allows, to the holder of the
+	// rotation's idempotency key.
+	RotationResult(ctx context.Context, req RotationResultRequest) (*AccountWithSecret, error)
+
 	ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 
 	// Close releases the backend's resources.
@@ -80,6 +89,8 @@ type AccountWithSecret struct {
 	Account
 	// Secret is empty when ExposeSecret is false.
 	Secret string `json:"secret,omitempty"`
+	// Rotation is the rotation that regenerated the secret (regenerate only).
+	Rotation *Rotation `json:"rotation,omitempty"`
 }
 
 // App is an app on an App Host.
@@ -91,9 +102,17 @@ type App struct {
 	Config  map[string]string `json:"config"`
 	// Deployed is the desired state: the app is meant to run on its App Host.
 	Deployed bool `json:"deployed"`
-	// Status is what the App Host is doing: StatusRunning, StatusFailed or StatusStopped.
-	// An app can be Deployed and stopped while one of its secrets is being replaced.
-	Status    string    `json:"status"`
+	// Status is what the App Host is doing: StatusPending, StatusStarting,
+	// StatusRunning, StatusFailed or StatusStopped. An app can be Deployed and
+	// stopped while one of its secrets is being replaced.
+	Status string `json:"status"`
+	// StatusDetail says why an app is pending or failed.
+	StatusDetail string `json:"status_detail"`
+	// SecretNames are the app secrets the app needs: it does not start
+	// until all of them exist, and stops while one is missing.
+	SecretNames []string `json:"secret_names"`
+	// HeldBy is the ID of the rotation that holds the app, if any.
+	HeldBy    string    `json:"held_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	// Secrets are the app's secrets (never their values), sorted by name.
@@ -158,8 +177,15 @@ type RegenerateRequest struct {
 	ExposeSecret *bool `json:"expose_secret,omitempty"`
 	// IdempotencyKey, when set, makes a repeated request with the same key for
 	// the same account return the first result (the same secret) instead of
-	// regenerating again. Results are kept for IdempotencyWindow.
+	// regenerating again. Results are kept for IdempotencyWindow. The same key
+	// with another request is refused (CodeIdempotencyMismatch).
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// Reason says why the rotation is asked for (recorded with it).
+	Reason string `json:"reason,omitempty"`
+	// TriggersHash is TriggersHash of the rotation_triggers the rotation is
+	// for, recorded with it, so that a refresh can adopt a rotation that an
+	// interrupted apply committed.
+	TriggersHash string `json:"triggers_hash,omitempty"`
 }
 
 // IdempotencyWindow is how long a regenerate result is kept for retries.
@@ -189,6 +215,8 @@ type CreateAppRequest struct {
 	Version  string            `json:"version"`
 	Config   map[string]string `json:"config"`
 	Deployed bool              `json:"deployed"`
+	// SecretNames are the app secrets the app needs before it starts.
+	SecretNames []string `json:"secret_names,omitempty"`
 }
 
 // UpdateAppRequest replaces an app's settings. A change of name, app host,
@@ -201,6 +229,8 @@ type UpdateAppRequest struct {
 	Version  string            `json:"version"`
 	Config   map[string]string `json:"config"`
 	Deployed bool              `json:"deployed"`
+	// SecretNames are the app secrets the app needs before it starts.
+	SecretNames []string `json:"secret_names,omitempty"`
 }
 
 // ListAppsRequest filters ListApps. Zero values do not filter.

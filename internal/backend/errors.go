@@ -29,6 +29,15 @@ const (
 	CodeSchemaNewer  = "schema_newer" // the store was written by a newer version
 	CodeKeyFile      = "key_file"     // the encryption key file is missing or unreadable
 	CodeInternal     = "internal"
+	// CodeRefused: a rotation refused before it regenerated anything (an App
+	// Host that could not confirm); every app runs as before.
+	CodeRefused = "rotation_refused"
+	// CodeIdempotencyMismatch: an Idempotency-Key already used for another
+	// request; nothing changed.
+	CodeIdempotencyMismatch = "idempotency_key_reused"
+	// CodeInterrupted: the caller stopped waiting; the rotation goes on in
+	// the backend and its outcome is read later.
+	CodeInterrupted = "interrupted"
 )
 
 // Error is a failure the caller can act on.
@@ -96,6 +105,13 @@ func IsInUse(err error) bool { return CodeOf(err) == CodeInUse }
 // IsVersionMismatch reports whether err says the account's secret_version is
 // not the one the caller expected to replace.
 func IsVersionMismatch(err error) bool { return CodeOf(err) == CodeVersionMismatch }
+
+// IsRefused reports whether err is a rotation refused before it changed anything.
+func IsRefused(err error) bool { return CodeOf(err) == CodeRefused }
+
+// IsInterrupted reports whether the caller stopped waiting for a rotation
+// that goes on in the backend.
+func IsInterrupted(err error) bool { return CodeOf(err) == CodeInterrupted }
 
 // IsUnavailable reports whether err is a transient failure worth retrying.
 func IsUnavailable(err error) bool { return CodeOf(err) == CodeUnavailable }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/google/uuid"
 	retryablehttp "github.com/hashicorp/go-retryablehttp"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
@@ -35,6 +34,8 @@ type call struct {
 	unknownOutcome string
 	// anonymous calls send no credentials.
 	anonymous bool
+	// status, when set, receives the 2xx status of the response.
+	status *int
 }
 
 func (c *Client) do(ctx context.Context, k call) error {
@@ -85,6 +86,9 @@ func (c *Client) do(ctx context.Context, k call) error {
 	}()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeError(resp)
+	}
+	if k.status != nil {
+		*k.status = resp.StatusCode
 	}
 	if k.out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
@@ -193,31 +197,6 @@ func (c *Client) UpdateAccount(ctx context.Context, req backend.UpdateAccountReq
 	}
 	var out backend.Account
 	if err := c.do(ctx, call{method: "PUT", path: "/v1/accounts/" + pathID(req.ID), body: req, out: &out}); err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// RegenerateSecret implements backend.Backend. Every call carries an
-// Idempotency-Key (a new one when req has none), which is what makes its
-// retries safe: a repeat returns the first result, never a second rotation.
-func (c *Client) RegenerateSecret(ctx context.Context, req backend.RegenerateRequest) (*backend.AccountWithSecret, error) {
-	if req.ID == "" {
-		return nil, backend.InvalidField("id", "the API key account ID is empty")
-	}
-	key := req.IdempotencyKey
-	if key == "" {
-		key = uuid.NewString()
-	}
-	h := http.Header{}
-	h.Set(IdempotencyKeyHeader, key)
-	body := struct {
-		ExpectedSecretVersion int64 `json:"expected_secret_version,omitempty"`
-		ExposeSecret          *bool `json:"expose_secret,omitempty"`
-	}{req.ExpectedSecretVersion, req.ExposeSecret}
-	var out backend.AccountWithSecret
-	if err := c.do(ctx, call{method: "POST", path: "/v1/accounts/" + pathID(req.ID) + "/regenerate",
-		header: h, body: body, out: &out, class: retrySafe}); err != nil {
 		return nil, err
 	}
 	return &out, nil

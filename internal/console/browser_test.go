@@ -210,7 +210,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Text(`section.rotation`, &rot, chromedp.ByQuery),
 		textAll(`section.rotation td.downtime`, &downtimes),
 		attrAll(`section.rotation svg rect.bar`, "width", &bars))
-	if !strings.Contains(rot, "siem-forwarder → secret version 2") || !strings.Contains(rot, "siem-archiver") ||
+	if !strings.Contains(rot, "siem-forwarder · secret version 1 → 2") || !strings.Contains(rot, "siem-archiver") ||
 		strings.Count(rot, "login.failure") != 2 {
 		t.Errorf("the rotation of siem-forwarder:\n%s", rot)
 	}

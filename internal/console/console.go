@@ -55,6 +55,7 @@ type Source interface {
 	AccountNames(ctx context.Context, ids []string) (map[string]string, error)
 	AuditPage(ctx context.Context, q core.AuditPageQuery) ([]backend.AuditEvent, error)
 	ListAuditEvents(ctx context.Context, q backend.AuditQuery) ([]backend.AuditEvent, error)
+	ListRotations(ctx context.Context, req backend.ListRotationsRequest) ([]backend.Rotation, error)
 	ConsoleSessionKey(ctx context.Context) ([]byte, error)
 }
 

@@ -207,105 +207,93 @@ func (c *console) audit(w http.ResponseWriter, r *http.Request, v *view) {
 	c.render(w, r, http.StatusOK, "audit", v)
 }
 
-// rotationWindow is how many events either side of a regeneration the
-// rotations page reads to find the rotation's apps and what went on around it.
-const rotationWindow = 200
-
 type rotationApp struct {
 	ID          string
 	Name        string
+	AppHost     string
+	Phase       string
 	Downtime    string
 	BarWidth    string
 	Y           int
 	LoggedIn    bool
 	LoginFailed bool
+	Detail      string
 	ms          float64
 }
 
 type rotation struct {
-	Seq         int64
+	ID          string
 	Time        string
-	Actor       string
+	Ended       string
 	AccountID   string
 	AccountName string
-	Version     string
+	Strategy    string
+	State       string
+	// Bad: ended refused, rolled back or with failures; Active: not ended.
+	Bad, Active bool
+	Reason      string
+	From, To    int64
+	Error       string
+	Owner       string
 	Apps        []rotationApp
 	ChartHeight int
 	Around      []eventRow
 }
 
+// aroundWindow is how far before and after a rotation the page looks for
+// failed logins and locks of its account.
+const aroundWindow = time.Minute
+
 func (c *console) rotations(w http.ResponseWriter, r *http.Request, v *view) {
-	regens, err := c.cfg.Source.AuditPage(r.Context(), core.AuditPageQuery{Action: backend.ActionAccountRegenerate, Limit: Rotations})
+	list, err := c.cfg.Source.ListRotations(r.Context(), backend.ListRotationsRequest{Limit: Rotations})
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	var rows []rotation
-	for _, reg := range regens {
-		window, err := c.cfg.Source.ListAuditEvents(r.Context(), backend.AuditQuery{
-			AfterSeq: max(0, reg.Seq-rotationWindow-1), Limit: 2*rotationWindow + 1})
+	rows := make([]rotation, 0, len(list))
+	for _, x := range list {
+		// The account's failed logins and locks, newest first: one page.
+		events, err := c.cfg.Source.AuditPage(r.Context(), core.AuditPageQuery{TargetID: x.AccountID, Limit: 100})
 		if err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		rows = append(rows, buildRotation(reg, window))
+		rows = append(rows, buildRotation(x, events))
 	}
 	v.Title, v.Nav, v.Data = "Rotations", "rotations", struct{ Rows []rotation }{rows}
 	c.render(w, r, http.StatusOK, "rotations", v)
 }
 
-// buildRotation reads one rotation out of the events around its
-// regeneration reg. The rotation's own events are the run of the same
-// actor's events that one transaction writes: app.undeploy events before
-// reg; app_secret.put, app.deploy (with downtime_ms), and the apps' logins
-// after it. Failed logins and locks of the account anywhere in the window
-// are what happened around it.
-func buildRotation(reg backend.AuditEvent, window []backend.AuditEvent) rotation {
-	rot := rotation{Seq: reg.Seq, Time: reg.Time.Format(timeFormat), Actor: reg.Actor, AccountID: reg.TargetID, AccountName: reg.TargetName}
-	rot.Version = detailField(reg.Detail, "secret_version")
-	at := -1
-	for i, e := range window {
-		if e.Seq == reg.Seq {
-			at = i
-		}
+// buildRotation shows one rotation object: its steps (each app's downtime,
+// from its stop to its first login with the new secret, as the backend
+// measured it), and the failed logins and locks of its account around it.
+func buildRotation(x backend.Rotation, events []backend.AuditEvent) rotation {
+	rot := rotation{
+		ID: x.ID, Time: x.CreatedAt.Format(timeFormat), AccountID: x.AccountID, AccountName: x.AccountName,
+		Strategy: x.Strategy, State: x.State, Reason: x.Reason, From: x.FromVersion, To: x.ToVersion, Error: x.Error,
+		Owner: x.Owner, Active: !x.Ended(),
+		Bad: x.Outcome == backend.RotationRefused || x.Outcome == backend.RotationRolledBack || x.Outcome == backend.RotationDoneWithFailures,
 	}
-	if at < 0 {
-		return rot
+	end := time.Now()
+	if x.EndedAt != nil {
+		rot.Ended = x.EndedAt.Format(timeFormat)
+		end = *x.EndedAt
 	}
-	near := func(e backend.AuditEvent) bool {
-		d := e.Time.Sub(reg.Time)
-		return d < time.Minute && d > -time.Minute
-	}
-	// After reg, the same transaction: the secrets sealed and the apps
-	// deployed (by reg's actor), each deploy followed by the logins of the
-	// app it started (whose actor is the app).
-	for _, e := range window[at+1:] {
-		if !near(e) {
-			break
-		}
-		n := len(rot.Apps)
-		if e.Actor == reg.Actor && e.Action == backend.ActionAppSecretPut && n == 0 {
+	for _, st := range x.Steps {
+		if st.Phase == backend.StepSkipped {
 			continue
 		}
-		if e.Actor == reg.Actor && e.Action == backend.ActionAppDeploy {
-			ms, _ := strconv.ParseFloat(detailField(e.Detail, "downtime_ms"), 64)
-			rot.Apps = append(rot.Apps, rotationApp{ID: e.TargetID, Name: e.TargetName, ms: ms, Downtime: fmt.Sprintf("%.3f ms", ms)})
-			continue
+		a := rotationApp{ID: st.AppID, Name: st.AppName, AppHost: st.AppHost, Phase: st.Phase, Detail: st.Detail,
+			LoggedIn: st.RunningAt != nil, LoginFailed: st.Phase == backend.StepFailed, Downtime: "—"}
+		if st.DowntimeMS != nil {
+			a.ms = *st.DowntimeMS
+			a.Downtime = fmt.Sprintf("%.3f ms", a.ms)
 		}
-		if n > 0 && e.Actor == rot.Apps[n-1].Name {
-			switch e.Action {
-			case backend.ActionLoginSuccess:
-				rot.Apps[n-1].LoggedIn = rot.Apps[n-1].LoggedIn || e.TargetID == reg.TargetID
-				continue
-			case backend.ActionLoginFailure, backend.ActionAccountLock:
-				rot.Apps[n-1].LoginFailed = true
-				continue
-			}
-		}
-		break // the transaction's events end here
+		rot.Apps = append(rot.Apps, a)
 	}
-	for _, e := range window {
-		if (e.Action == backend.ActionLoginFailure || e.Action == backend.ActionAccountLock) && e.TargetID == reg.TargetID {
+	for _, e := range events {
+		if (e.Action == backend.ActionLoginFailure || e.Action == backend.ActionAccountLock) &&
+			!e.Time.Before(x.CreatedAt.Add(-aroundWindow)) && !e.Time.After(end.Add(aroundWindow)) {
 			rot.Around = append(rot.Around, toEventRow(e))
 		}
 	}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
+
+	"time"
 
 	"github.com/google/uuid"
 
@@ -55,16 +58,22 @@ func toApp(r store.AppRow, secrets []store.AppSecretRow) backend.App {
 	cfg := map[string]string{}
 	maps.Copy(cfg, r.Config)
 	out := backend.App{
-		ID:        r.ID,
-		Name:      r.Name,
-		AppHost:   r.AppHost,
-		Version:   r.Version,
-		Config:    cfg,
-		Deployed:  r.Deployed,
-		Status:    r.Status,
-		CreatedAt: r.CreatedAt.UTC(),
-		UpdatedAt: r.UpdatedAt.UTC(),
-		Secrets:   make([]backend.AppSecret, 0, len(secrets)),
+		ID:           r.ID,
+		Name:         r.Name,
+		AppHost:      r.AppHost,
+		Version:      r.Version,
+		Config:       cfg,
+		Deployed:     r.Deployed,
+		Status:       r.Status,
+		StatusDetail: r.StatusDetail,
+		SecretNames:  slices.Clone(r.SecretNames),
+		HeldBy:       r.HeldBy,
+		CreatedAt:    r.CreatedAt.UTC(),
+		UpdatedAt:    r.UpdatedAt.UTC(),
+		Secrets:      make([]backend.AppSecret, 0, len(secrets)),
+	}
+	if out.SecretNames == nil {
+		out.SecretNames = []string{}
 	}
 	for _, s := range secrets {
 		s.AppName = r.Name
@@ -77,6 +86,7 @@ func toApp(r store.AppRow, secrets []store.AppSecretRow) backend.App {
 type appSettings struct {
 	Name, AppHost, Version string
 	Config                 map[string]string
+	SecretNames            []string
 }
 
 func (a *appSettings) validate() error {
@@ -95,12 +105,19 @@ func (a *appSettings) validate() error {
 	if err := validateVersion(a.Version); err != nil {
 		return err
 	}
+	if err := validateSecretNames(a.SecretNames); err != nil {
+		return err
+	}
+	a.SecretNames = slices.Sorted(slices.Values(a.SecretNames))
+	if len(a.SecretNames) == 0 {
+		a.SecretNames = nil
+	}
 	return validateConfig(a.Config)
 }
 
 // CreateApp creates an app and, when req.Deployed, deploys it at once.
 func (s *Service) CreateApp(ctx context.Context, req backend.CreateAppRequest) (*backend.App, error) {
-	set := appSettings{Name: req.Name, AppHost: req.AppHost, Version: req.Version, Config: req.Config}
+	set := appSettings{Name: req.Name, AppHost: req.AppHost, Version: req.Version, Config: req.Config, SecretNames: req.SecretNames}
 	if err := set.validate(); err != nil {
 		return nil, err
 	}
@@ -110,14 +127,15 @@ func (s *Service) CreateApp(ctx context.Context, req backend.CreateAppRequest) (
 			return err
 		}
 		row := store.AppRow{
-			ID:        uuid.NewString(),
-			Name:      set.Name,
-			AppHost:   set.AppHost,
-			Version:   set.Version,
-			Config:    set.Config,
-			Status:    backend.StatusStopped,
-			CreatedAt: o.now,
-			UpdatedAt: o.now,
+			ID:          uuid.NewString(),
+			Name:        set.Name,
+			AppHost:     set.AppHost,
+			Version:     set.Version,
+			Config:      set.Config,
+			Status:      backend.StatusStopped,
+			SecretNames: set.SecretNames,
+			CreatedAt:   o.now,
+			UpdatedAt:   o.now,
 		}
 		if err := o.tx.InsertApp(o.ctx, row); err != nil {
 			if errors.Is(err, store.ErrConflict) {
@@ -248,13 +266,13 @@ func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 	if err := validateID("id", req.ID); err != nil {
 		return nil, err
 	}
-	set := appSettings{Name: req.Name, AppHost: req.AppHost, Version: req.Version, Config: req.Config}
+	set := appSettings{Name: req.Name, AppHost: req.AppHost, Version: req.Version, Config: req.Config, SecretNames: req.SecretNames}
 	if err := set.validate(); err != nil {
 		return nil, err
 	}
 	var out *backend.App
-	err := s.write(ctx, func(o *op) error {
-		row, err := o.getApp(req.ID)
+	err := s.writeUnheld(ctx, func(o *op) error {
+		row, err := o.getUnheldApp(req.ID)
 		if err != nil {
 			return err
 		}
@@ -274,6 +292,10 @@ func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 		if !maps.Equal(set.Config, row.Config) {
 			changed = append(changed, "config")
 		}
+		// secret_names restart nothing by themselves: the app stops only if
+		// it now lacks a secret it needs, and starts once it has them all.
+		namesChanged := !slices.Equal(set.SecretNames, row.SecretNames)
+		row.SecretNames = set.SecretNames
 
 		wasRunning := (backend.App{Status: row.Status}).Running()
 		if len(changed) > 0 {
@@ -309,9 +331,19 @@ func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 			err = o.deploy(&row)
 		case !req.Deployed && row.Deployed:
 			err = o.stop(&row, false, "")
+		case namesChanged && row.Deployed:
+			err = o.applySecretNames(&row)
 		}
 		if err != nil {
 			return err
+		}
+		if namesChanged && len(changed) == 0 {
+			if err := o.tx.UpdateApp(o.ctx, row); err != nil {
+				return err
+			}
+			if err := o.audit(backend.ActionAppUpdate, backend.TargetApp, row.ID, row.Name, "changed secret_names"); err != nil {
+				return err
+			}
 		}
 		out, err = o.loadApp(row)
 		return err
@@ -329,8 +361,8 @@ func (s *Service) DeployApp(ctx context.Context, id string) (*backend.App, error
 		return nil, err
 	}
 	var out *backend.App
-	err := s.write(ctx, func(o *op) error {
-		row, err := o.getApp(id)
+	err := s.writeUnheld(ctx, func(o *op) error {
+		row, err := o.getUnheldApp(id)
 		if err != nil {
 			return err
 		}
@@ -354,8 +386,8 @@ func (s *Service) UndeployApp(ctx context.Context, id string) (*backend.App, err
 		return nil, err
 	}
 	var out *backend.App
-	err := s.write(ctx, func(o *op) error {
-		row, err := o.getApp(id)
+	err := s.writeUnheld(ctx, func(o *op) error {
+		row, err := o.getUnheldApp(id)
 		if err != nil {
 			return err
 		}
@@ -378,8 +410,8 @@ func (s *Service) DeleteApp(ctx context.Context, id string) error {
 	if err := validateID("id", id); err != nil {
 		return err
 	}
-	return s.write(ctx, func(o *op) error {
-		row, err := o.getApp(id)
+	return s.writeUnheld(ctx, func(o *op) error {
+		row, err := o.getUnheldApp(id)
 		if err != nil {
 			return err
 		}
@@ -402,4 +434,51 @@ func (s *Service) DeleteApp(ctx context.Context, id string) error {
 		}
 		return o.audit(backend.ActionAppDelete, backend.TargetApp, row.ID, row.Name, "")
 	})
+}
+
+// getUnheldApp returns the app, or errBusy while a rotation holds it: a
+// write to a held app waits for the rotation's end.
+func (o *op) getUnheldApp(id string) (store.AppRow, error) {
+	app, err := o.getApp(id)
+	if err == nil && app.HeldBy != "" {
+		return app, errBusy{app.HeldBy}
+	}
+	return app, err
+}
+
+// writeUnheld is write for changes that must wait for the rotations that
+// hold what they touch: on errBusy it waits for that rotation to end (taking
+// it over if its driver's lease expired) and runs fn again.
+func (s *Service) writeUnheld(ctx context.Context, fn func(o *op) error) error {
+	for {
+		err := s.write(ctx, fn)
+		var busy errBusy
+		if !errors.As(err, &busy) {
+			return err
+		}
+		if err := s.awaitRotation(ctx, busy.rotationID); err != nil {
+			return err
+		}
+	}
+}
+
+// applySecretNames stops a running app that now lacks a secret it needs
+// (it waits, pending) and starts a pending one that now has them all.
+func (o *op) applySecretNames(app *store.AppRow) error {
+	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppID: app.ID})
+	if err != nil {
+		return err
+	}
+	missing := missingSecret(*app, secrets)
+	switch {
+	case missing != "" && (backend.App{Status: app.Status}).Running():
+		stoppedAt, err := o.pause(app, fmt.Sprintf("app secret %q, in secret_names, is missing", missing))
+		if err != nil {
+			return err
+		}
+		return o.deployWith(app, secrets, stoppedAt)
+	case missing == "" && app.Status == backend.StatusPending:
+		return o.deployWith(app, secrets, time.Time{})
+	}
+	return nil
 }

@@ -56,9 +56,12 @@ func (s *Service) PutAppSecret(ctx context.Context, req backend.PutAppSecretRequ
 		}
 	}
 	var out *backend.AppSecret
-	err := s.write(ctx, func(o *op) error {
-		app, err := o.getApp(req.AppID)
+	err := s.writeUnheld(ctx, func(o *op) error {
+		app, err := o.getUnheldApp(req.AppID)
 		if err != nil {
+			return err
+		}
+		if err := o.checkNoActiveRotation(req.AccountID); err != nil {
 			return err
 		}
 		prev, err := o.tx.GetAppSecret(o.ctx, app.ID, req.Name)
@@ -178,6 +181,22 @@ func (o *op) appSecretValue(app store.AppRow, req backend.PutAppSecretRequest, p
 	return plain, detail + ", filled from the account", nil
 }
 
+// checkNoActiveRotation returns errBusy while the account ("" : none) is
+// being rotated: a binding created meanwhile waits for the rotation's end.
+func (o *op) checkNoActiveRotation(accountID string) error {
+	if accountID == "" {
+		return nil
+	}
+	active, err := o.tx.ListRotations(o.ctx, store.RotationFilter{AccountID: accountID, ActiveOnly: true, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(active) > 0 {
+		return errBusy{active[0].ID}
+	}
+	return nil
+}
+
 // holds reports whether sec already stores value (nil: the value is kept).
 func (o *op) holds(sec store.AppSecretRow, value []byte) (bool, error) {
 	if value == nil {
@@ -234,8 +253,8 @@ func (s *Service) DeleteAppSecret(ctx context.Context, req backend.DeleteAppSecr
 	if err := validateID("app_id", req.AppID); err != nil {
 		return err
 	}
-	return s.write(ctx, func(o *op) error {
-		app, err := o.getApp(req.AppID)
+	return s.writeUnheld(ctx, func(o *op) error {
+		app, err := o.getUnheldApp(req.AppID)
 		if err != nil {
 			return err
 		}

@@ -74,8 +74,49 @@ func (o *op) redeploy(app *store.AppRow, stoppedAt time.Time) error {
 	return o.deployWith(app, secrets, stoppedAt)
 }
 
-// deployWith deploys app with secrets, its app secrets as they are now.
+// resume starts again, if it is meant to be deployed, an app that was
+// paused at stoppedAt (zero: it was not running) for a change of its secrets.
+func (o *op) resume(app *store.AppRow, stoppedAt time.Time) error {
+	app.Paused = false
+	if !app.Deployed {
+		app.UpdatedAt = o.now
+		return o.tx.UpdateApp(o.ctx, *app)
+	}
+	return o.redeploy(app, stoppedAt)
+}
+
+// missingSecret returns the first of the app's secret_names that it has no
+// secret of ("" when it has them all).
+func missingSecret(app store.AppRow, secrets []store.AppSecretRow) string {
+	for _, name := range app.SecretNames {
+		found := false
+		for _, sec := range secrets {
+			if sec.Name == name && sec.Ciphertext != nil {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return name
+		}
+	}
+	return ""
+}
+
+// deployWith deploys app with secrets, its app secrets as they are now. An
+// app that lacks one of its secret_names is not started: it waits, pending.
 func (o *op) deployWith(app *store.AppRow, secrets []store.AppSecretRow, stoppedAt time.Time) error {
+	app.Deployed, app.Paused, app.UpdatedAt = true, false, o.now
+	if missing := missingSecret(*app, secrets); missing != "" {
+		detail := fmt.Sprintf("waiting for app secret %q (in secret_names)", missing)
+		if app.Status != backend.StatusPending || app.StatusDetail != detail {
+			app.Status, app.StatusDetail = backend.StatusPending, detail
+			if err := o.audit(backend.ActionAppStatus, backend.TargetApp, app.ID, app.Name, "pending: "+detail); err != nil {
+				return err
+			}
+		}
+		return o.tx.UpdateApp(o.ctx, *app)
+	}
 	detail := fmt.Sprintf("app_host=%s, version=%s", app.AppHost, app.Version)
 	if !stoppedAt.IsZero() {
 		detail += fmt.Sprintf(", downtime_ms=%.3f", float64(o.clock().Sub(stoppedAt))/float64(time.Millisecond))
@@ -87,7 +128,10 @@ func (o *op) deployWith(app *store.AppRow, secrets []store.AppSecretRow, stopped
 	if err != nil {
 		return err
 	}
-	app.Deployed, app.Status, app.UpdatedAt = true, status, o.now
+	app.Status, app.StatusDetail = status, ""
+	if status == backend.StatusFailed {
+		app.StatusDetail = "a login with its secrets failed"
+	}
 	return o.tx.UpdateApp(o.ctx, *app)
 }
 
@@ -97,7 +141,8 @@ func (o *op) stop(app *store.AppRow, keepDeployed bool, detail string) error {
 	if err := o.audit(backend.ActionAppUndeploy, backend.TargetApp, app.ID, app.Name, detail); err != nil {
 		return err
 	}
-	app.Deployed, app.Status, app.UpdatedAt = keepDeployed, backend.StatusStopped, o.now
+	app.Deployed, app.Paused, app.UpdatedAt = keepDeployed, keepDeployed, o.now
+	app.Status, app.StatusDetail = backend.StatusStopped, ""
 	return o.tx.UpdateApp(o.ctx, *app)
 }
 

@@ -3,7 +3,11 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
@@ -19,6 +23,16 @@ type Options struct {
 	LockoutThreshold int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RotationLease is how long a rotation's driver may go silent before
+	// another may take the rotation over; 0 means DefaultRotationLease.
+	RotationLease time.Duration
+	// Owner names this Service as a rotation's driver; "" means a name made
+	// of the host name, the process ID and a random part.
+	Owner string
+	// AfterRotationStep, when set, is called after each committed step of a
+	// rotation this Service drives; an error stops the driver there, as if
+	// its process had died (for tests).
+	AfterRotationStep func(rotationID string) error
 }
 
 // Service is the admin domain over a store: the embedded backend, and what
@@ -29,12 +43,23 @@ type Service struct {
 	threshold int64
 	now       func() time.Time
 	logins    loginQueue // Login's group commit
+	owner     string     // this Service as a rotation's driver
+	lease     time.Duration
+	driving   drivingSet
+	afterStep func(rotationID string) error
 }
 
 // NewService returns a Service over st that seals app secret values with box.
 // The Service owns st: Close closes it.
 func NewService(st store.Store, box *secretbox.Box, opts Options) *Service {
-	s := &Service{st: st, box: box, threshold: int64(opts.LockoutThreshold), now: opts.Now}
+	s := &Service{st: st, box: box, threshold: int64(opts.LockoutThreshold), now: opts.Now,
+		owner: opts.Owner, lease: opts.RotationLease, afterStep: opts.AfterRotationStep}
+	if s.owner == "" {
+		s.owner = defaultOwner()
+	}
+	if s.lease <= 0 {
+		s.lease = DefaultRotationLease
+	}
 	if s.threshold <= 0 {
 		s.threshold = backend.DefaultLockoutThreshold
 	}
@@ -42,6 +67,13 @@ func NewService(st store.Store, box *secretbox.Box, opts Options) *Service {
 		s.now = time.Now
 	}
 	return s
+}
+
+// defaultOwner names a driver: host, process and a random part (two
+// Services of one process are two drivers).
+func defaultOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
 }
 
 // Close closes the store.
@@ -115,6 +147,12 @@ func mapError(err error) error {
 	}
 	var e *backend.Error
 	if errors.As(err, &e) {
+		return err
+	}
+	// The rotation engine's own signals pass to its callers unchanged.
+	var busy errBusy
+	var notOwner errNotOwner
+	if errors.As(err, &busy) || errors.As(err, &notOwner) {
 		return err
 	}
 	switch {

@@ -78,3 +78,21 @@ func validateSecretValue(v string) error {
 	}
 	return nil
 }
+
+// validateSecretNames checks an app's secret_names: valid names, no repeats.
+func validateSecretNames(names []string) error {
+	if len(names) > backend.MaxConfigEntries {
+		return backend.InvalidField("secret_names", "secret_names has %d names; the limit is %d", len(names), backend.MaxConfigEntries)
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if err := backend.ValidateName("secret_names", n); err != nil {
+			return err
+		}
+		if seen[n] {
+			return backend.InvalidField("secret_names", "secret_names lists %q twice", n)
+		}
+		seen[n] = true
+	}
+	return nil
+}

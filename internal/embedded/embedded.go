@@ -274,7 +274,7 @@ func storeSealed(ctx context.Context, st store.Store) (check, sealed []byte, err
 				return nil
 			}
 		}
-		s, err := tx.FirstSealedIdempotency(ctx)
+		s, err := tx.FirstSealedResult(ctx)
 		switch {
 		case err == nil:
 			sealed = s

@@ -249,16 +249,14 @@ func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// regenerateBody is the optional body of POST /v1/accounts/{id}/regenerate.
-// The idempotency key travels in the Idempotency-Key header.
-type regenerateBody struct {
-	ExpectedSecretVersion int64 `json:"expected_secret_version"`
-	ExposeSecret          *bool `json:"expose_secret"`
-}
-
+// regenerate starts a rotation of the account. With Prefer: respond-async
+// it answers 202 with the rotation at once and drives it in the background
+// (the client polls GET /v1/rotations/{id}, then asks for the result);
+// otherwise it answers 200 with the result when the rotation has ended. The
+// idempotency key travels in the Idempotency-Key header.
 func (s *server) regenerate(w http.ResponseWriter, r *http.Request) error {
-	var body regenerateBody
-	if err := decodeJSON(r, &body, true); err != nil {
+	var req backend.RegenerateRequest
+	if err := decodeJSON(r, &req, true); err != nil {
 		return err
 	}
 	if err := checkQuery(r.URL.Query()); err != nil {
@@ -268,12 +266,109 @@ func (s *server) regenerate(w http.ResponseWriter, r *http.Request) error {
 	if len(key) > maxIdempotencyKeyLength {
 		return badRequest(IdempotencyKeyHeader, "%s header is longer than %d characters", IdempotencyKeyHeader, maxIdempotencyKeyLength)
 	}
-	a, err := s.b.RegenerateSecret(r.Context(), backend.RegenerateRequest{
-		ID:                    r.PathValue("id"),
-		IdempotencyKey:        key,
-		ExpectedSecretVersion: body.ExpectedSecretVersion,
-		ExposeSecret:          body.ExposeSecret,
+	if key != "" && req.IdempotencyKey != "" && key != req.IdempotencyKey {
+		return badRequest("idempotency_key", "the body's idempotency_key and the %s header differ; send one", IdempotencyKeyHeader)
+	}
+	if key != "" {
+		req.IdempotencyKey = key
+	}
+	req.ID = r.PathValue("id")
+	if s.rotations != nil && preferAsync(r) {
+		rot, err := s.rotations.StartRotation(r.Context(), req)
+		if err != nil {
+			return err
+		}
+		if !rot.Ended() {
+			s.drive(r.Context(), rot.ID)
+		}
+		w.Header().Set("Preference-Applied", "respond-async")
+		w.Header().Set("Location", "/v1/rotations/"+url.PathEscape(rot.ID))
+		writeJSON(w, http.StatusAccepted, rot)
+		return nil
+	}
+	a, err := s.b.RegenerateSecret(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}
+
+// preferAsync reports whether the request's Prefer header asks for an
+// asynchronous answer (RFC 7240).
+func preferAsync(r *http.Request) bool {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, p := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(strings.SplitN(p, ";", 2)[0]), "respond-async") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// drive carries the rotation on in the background, beyond the request:
+// the server owns it under its lease until it ended (or the server stops,
+// and another driver takes it over once the lease expired).
+func (s *server) drive(ctx context.Context, id string) {
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		if err := s.rotations.DriveRotation(ctx, id); err != nil {
+			s.log.Warn("rotation driver stopped", "rotation", id, "error", err)
+		}
+	}()
+}
+
+func (s *server) listRotations(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if err := checkQuery(q, "api_key_account_id", "active", "limit"); err != nil {
+		return err
+	}
+	active, err := boolQuery(q, "active")
+	if err != nil {
+		return err
+	}
+	limit, err := intQuery(q, "limit")
+	if err != nil {
+		return err
+	}
+	list, err := s.b.ListRotations(r.Context(), backend.ListRotationsRequest{
+		AccountID: q.Get("api_key_account_id"), ActiveOnly: active != nil && *active, Limit: int(limit),
 	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rotations": list})
+	return nil
+}
+
+func (s *server) getRotation(w http.ResponseWriter, r *http.Request) error {
+	if err := checkQuery(r.URL.Query()); err != nil {
+		return err
+	}
+	rot, err := s.b.GetRotation(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rot)
+	return nil
+}
+
+// rotationResult returns a rotation's result to the holder of its
+// Idempotency-Key: the only answer besides the synchronous regenerate that
+// may carry the new secret.
+func (s *server) rotationResult(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeJSON(r, &struct{}{}, true); err != nil {
+		return err
+	}
+	if err := checkQuery(r.URL.Query()); err != nil {
+		return err
+	}
+	key := r.Header.Get(IdempotencyKeyHeader)
+	if key == "" {
+		return badRequest(IdempotencyKeyHeader, "the %s header must carry the key the rotation was asked with", IdempotencyKeyHeader)
+	}
+	a, err := s.b.RotationResult(r.Context(), backend.RotationResultRequest{ID: r.PathValue("id"), IdempotencyKey: key})
 	if err != nil {
 		return err
 	}

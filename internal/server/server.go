@@ -82,15 +82,23 @@ type Config struct {
 	Now func() time.Time
 }
 
+// RotationDriver starts rotations and drives them in the background, for
+// regenerates that ask for an asynchronous answer (core.Service is one).
+type RotationDriver interface {
+	StartRotation(ctx context.Context, req backend.RegenerateRequest) (*backend.Rotation, error)
+	DriveRotation(ctx context.Context, id string) error
+}
+
 // server holds the handler's dependencies.
 type server struct {
-	b       backend.Backend
-	auth    Authenticator
-	limit   *limiter
-	log     *slog.Logger
-	maxBody int64
-	ver     string
-	mux     *http.ServeMux
+	b         backend.Backend
+	rotations RotationDriver // nil: regenerates answer synchronously
+	auth      Authenticator
+	limit     *limiter
+	log       *slog.Logger
+	maxBody   int64
+	ver       string
+	mux       *http.ServeMux
 }
 
 // route is one API operation. The table is the single source of the mux and
@@ -131,6 +139,10 @@ func routes() []route {
 		{"GET", "/v1/apps/{id}/secrets/{name}", false, (*server).getAppSecret},
 		{"DELETE", "/v1/apps/{id}/secrets/{name}", false, (*server).deleteAppSecret},
 
+		{"GET", "/v1/rotations", false, (*server).listRotations},
+		{"GET", "/v1/rotations/{id}", false, (*server).getRotation},
+		{"POST", "/v1/rotations/{id}/result", false, (*server).rotationResult},
+
 		{"GET", "/v1/audit", false, (*server).listAudit},
 	}
 }
@@ -156,6 +168,9 @@ func New(cfg Config) http.Handler {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if d, ok := cfg.Backend.(RotationDriver); ok {
+		s.rotations = d
 	}
 	if s.ver == "" {
 		s.ver = "dev"

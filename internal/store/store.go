@@ -271,7 +271,8 @@ type Tx interface {
 	GetSetting(ctx context.Context, name string) ([]byte, error)
 	// PutSetting inserts or overwrites a store-wide setting.
 	PutSetting(ctx context.Context, name string, value []byte) error
-	// FirstSealedIdempotency returns the sealed secret of one remembered
-	// regenerate result, or ErrNotFound when none is stored.
-	FirstSealedIdempotency(ctx context.Context) ([]byte, error)
+	// FirstSealedResult returns the sealed secret of one remembered
+	// regenerate result (a rotation's, or an older store's idempotency
+	// row), or ErrNotFound when none is stored.
+	FirstSealedResult(ctx context.Context) ([]byte, error)
 }

@@ -25,12 +25,16 @@ func (t *tx) PutSetting(ctx context.Context, name string, value []byte) error {
 	return nil
 }
 
-// FirstSealedIdempotency returns the sealed secret of one remembered
-// regenerate result (store.ErrNotFound when there is none).
-func (t *tx) FirstSealedIdempotency(ctx context.Context) ([]byte, error) {
+// FirstSealedResult returns the sealed secret of one remembered regenerate
+// result: a rotation's, or one of the idempotency table of older stores
+// (store.ErrNotFound when there is none).
+func (t *tx) FirstSealedResult(ctx context.Context) ([]byte, error) {
 	return one(ctx, t, "remembered regenerate result", func(r *sql.Rows) ([]byte, error) {
 		var v []byte
 		err := r.Scan(&v)
 		return v, err
-	}, `SELECT sealed_secret FROM idempotency ORDER BY account_id, idem_key LIMIT 1`)
+	}, `SELECT v FROM (
+		SELECT sealed_secret AS v, 0 AS k FROM idempotency
+		UNION ALL SELECT sealed_result, 1 FROM rotations WHERE sealed_result IS NOT NULL
+	) AS sealed ORDER BY k LIMIT 1`)
 }

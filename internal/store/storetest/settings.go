@@ -14,8 +14,8 @@ func testSettings(t *testing.T, s store.Store) {
 	read(t, s, func(tx store.Tx) error {
 		_, err := tx.GetSetting(ctx, "key_check")
 		wantErr(t, "GetSetting(unset)", err, store.ErrNotFound)
-		_, err = tx.FirstSealedIdempotency(ctx)
-		wantErr(t, "FirstSealedIdempotency(none)", err, store.ErrNotFound)
+		_, err = tx.FirstSealedResult(ctx)
+		wantErr(t, "FirstSealedResult(none)", err, store.ErrNotFound)
 		return nil
 	})
 	a := NewAccount("settings")
@@ -37,7 +37,7 @@ func testSettings(t *testing.T, s store.Store) {
 			return err
 		}
 		equal(t, "key_check", v, []byte{3, 0, 4})
-		sealed, err := tx.FirstSealedIdempotency(ctx)
+		sealed, err := tx.FirstSealedResult(ctx)
 		if err != nil {
 			return err
 		}
