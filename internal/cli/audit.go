@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
@@ -66,7 +67,7 @@ func writeAuditTable(w io.Writer, events []backend.AuditEvent) error {
 			target = e.TargetID
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n",
-			e.Seq, e.Time.UTC().Format("2006-01-02 15:04:05.000"), cell(e.Actor), e.Action, cell(target), e.Detail)
+			e.Seq, formatTime(e.Time), cell(e.Actor), e.Action, cell(target), e.Detail)
 	}
 	return tw.Flush()
 }
@@ -78,3 +79,7 @@ func cell(s string) string {
 	}
 	return s
 }
+
+// formatTime is how the admin commands' tables show a time: UTC, to the
+// millisecond.
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") }

@@ -48,6 +48,7 @@ func commands() []command {
 		{"serve", "run the admin backend over HTTP", runServe},
 		{"audit", "print the audit log, oldest first", runAudit},
 		{"accounts", "print the API key account inventory", runAccounts},
+		{"rotations", "print the rotations, newest first, with their steps", runRotations},
 		{"login", "check an API key account's secret (read from stdin)", runLogin},
 		{"recover-admin", "break-glass: new secret for a locked or lost admin account", runRecoverAdmin},
 		{"version", "print the version", runVersion},

@@ -70,6 +70,30 @@ func (p *proxyList) Set(v string) error {
 // serveGCPercent is serve's GOGC unless the environment sets one.
 const serveGCPercent = 400
 
+// Rotation flags: the sweep's default period, and the shortest lease or
+// period that still leaves a driver time to renew.
+const (
+	defaultRotationSweep = 5 * time.Second
+	minRotationLease     = 100 * time.Millisecond
+)
+
+// sweepRotations finishes, every period, the rotations whose driver's lease
+// expired (a driver that died: another replica, or a provider).
+func sweepRotations(ctx context.Context, svc *core.Service, period time.Duration, log *slog.Logger) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := svc.SweepRotations(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("finishing rotations whose driver's lease expired", "error", err)
+		}
+	}
+}
+
 // shutdownTimeout bounds the wait for requests in flight on SIGTERM/SIGINT.
 const shutdownTimeout = 30 * time.Second
 
@@ -77,7 +101,7 @@ const shutdownTimeout = 30 * time.Second
 // ends). Logs are JSON lines on stderr; stdout gets the listening address and,
 // once, a generated admin secret.
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--tls-cert FILE --tls-key FILE] [--login-burst N] [--login-backoff DURATION] [--login-backoff-max DURATION] [--trusted-proxy CIDR]...", stderr)
+	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--tls-cert FILE --tls-key FILE] [--login-burst N] [--login-backoff DURATION] [--login-backoff-max DURATION] [--trusted-proxy CIDR]... [--rotation-lease DURATION] [--rotation-sweep DURATION]", stderr)
 	var (
 		sf          storeFlags
 		listen      string
@@ -88,6 +112,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		backoff     time.Duration
 		backoffMax  time.Duration
 		trustedProx proxyList
+		lease       time.Duration
+		sweep       time.Duration
 	)
 	sf.register(fs)
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
@@ -105,8 +131,16 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.Var(&trustedProx, "trusted-proxy",
 		"a reverse proxy (an address or a `CIDR`; repeat or comma-separate) whose X-Forwarded-For names the client address of the login throttle; "+
 			"without it the client address is the TCP peer")
+	fs.DurationVar(&lease, "rotation-lease", core.DefaultRotationLease,
+		"how long (a `DURATION`) a rotation's driver may go silent before another server (or the next apply) takes the rotation over")
+	fs.DurationVar(&sweep, "rotation-sweep", defaultRotationSweep,
+		"how often (a `DURATION`) this server looks for rotations whose driver's lease expired, and finishes them")
 	if code := parse(fs, args); code >= 0 {
 		return code
+	}
+	if lease < minRotationLease || sweep < minRotationLease {
+		fmt.Fprintf(stderr, "serve: --rotation-lease and --rotation-sweep must be at least %s\n", minRotationLease)
+		return exitUsage
 	}
 	if !sf.check(stderr, "serve") {
 		return exitUsage
@@ -161,7 +195,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
 	}
 
-	svc, err := embedded.Open(ctx, embedded.Config{Store: sf.store, KeyFile: sf.keyFile, LockoutThreshold: threshold})
+	svc, err := embedded.Open(ctx, embedded.Config{Store: sf.store, KeyFile: sf.keyFile, LockoutThreshold: threshold, RotationLease: lease})
 	if err != nil {
 		return fail("opening store %s: %v", redactStore(sf.store), err)
 	}
@@ -194,6 +228,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go sweepRotations(sigCtx, svc, sweep, log)
 	served := make(chan error, 1)
 	go func() {
 		// net/http's own 400 and 431 answers are made JSON by the wrapper.

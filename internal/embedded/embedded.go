@@ -4,6 +4,7 @@
 package embedded
 
 import (
+	"time"
 	"context"
 	"errors"
 	"fmt"
@@ -40,8 +41,10 @@ type Config struct {
 	// KeyFile is the key file; "" means PATH+".key" for SQLite, and
 	// $APPHOST_KEY_FILE else DefaultPostgresKeyFile for PostgreSQL.
 	KeyFile string
-	// LockoutThreshold: see backend.Options.
+	// LockoutThreshold: see core.Options.
 	LockoutThreshold int
+	// RotationLease: see core.Options; 0 means core.DefaultRotationLease.
+	RotationLease time.Duration
 	// NoKey opens the store without its key file, for commands that read no
 	// secret (audit, accounts): nothing is sealed or opened, and the key file
 	// is neither read nor created. Such a Service must not be asked to seal
@@ -107,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (*core.Service, error) {
 	if err != nil {
 		return nil, &backend.Error{Code: backend.CodeInvalid, Field: "store", Message: err.Error()}
 	}
-	opts := core.Options{LockoutThreshold: cfg.LockoutThreshold}
+	opts := core.Options{LockoutThreshold: cfg.LockoutThreshold, RotationLease: cfg.RotationLease}
 	if cfg.NoKey {
 		var st store.Store
 		if kind.sqlitePath != "" {
