@@ -89,11 +89,16 @@ resource "apphost_app_secret" "east" {
 		got = append(got, e.Actor+" "+e.Action+" "+e.TargetName)
 	}
 	want := []string{
+		"terraform rotation.start siem-forwarder",
+		"terraform rotation.step siem-forwarder", // prepared
 		"terraform app.undeploy siem-east",
+		"terraform rotation.step siem-forwarder", // stopped
 		"terraform api_key_account.regenerate siem-forwarder",
 		"terraform app_secret.put siem-east/api-key",
+		"terraform rotation.step siem-forwarder", // regenerated
 		"terraform app.deploy siem-east",
 		"siem-east login.success siem-forwarder",
+		"terraform rotation.end siem-forwarder",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit log of the apply:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
