@@ -1,0 +1,508 @@
+package memstore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apphost/terraform-provider-apphost/internal/store"
+)
+
+var _ store.Tx = (*tx)(nil)
+
+// sorted returns the rows of m that keep accepts, in the order of by.
+func sorted[K comparable, V any](m map[K]V, keep func(V) bool, by func(a, b V) int) []V {
+	var out []V
+	for _, v := range m {
+		if keep == nil || keep(v) {
+			out = append(out, v)
+		}
+	}
+	slices.SortFunc(out, by)
+	return out
+}
+
+// page keeps the rows named after afterName, up to limit (at least 1).
+func page[V any](what string, rows []V, name func(V) string, afterName string, limit int) ([]V, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("list %s page: limit %d must be at least 1", what, limit)
+	}
+	i, _ := slices.BinarySearchFunc(rows, afterName, func(v V, n string) int {
+		// Rows named afterName itself go before the page.
+		if name(v) <= n {
+			return -1
+		}
+		return 1
+	})
+	rows = rows[i:]
+	return rows[:min(limit, len(rows))], nil
+}
+
+// --- accounts ---
+
+func accountOut(a store.AccountRow) store.AccountRow {
+	a.SecretHash = bytes.Clone(a.SecretHash)
+	a.SealedSecret = bytes.Clone(a.SealedSecret)
+	return a
+}
+
+func accountIn(a store.AccountRow) store.AccountRow {
+	a.SecretHash = notNil(a.SecretHash)
+	a.SealedSecret = bytes.Clone(a.SealedSecret)
+	a.SecretCreatedAt, a.CreatedAt, a.UpdatedAt = stamp(a.SecretCreatedAt), stamp(a.CreatedAt), stamp(a.UpdatedAt)
+	return a
+}
+
+func byName[V any](name func(V) string) func(a, b V) int {
+	return func(a, b V) int { return strings.Compare(name(a), name(b)) }
+}
+
+func accountName(a store.AccountRow) string { return a.Name }
+
+// accountNamed finds the account named name other than except.
+func (t *tx) accountNamed(name, except string) (store.AccountRow, bool) {
+	for _, a := range t.db.Accounts {
+		if a.Name == name && a.ID != except {
+			return a, true
+		}
+	}
+	return store.AccountRow{}, false
+}
+
+func (t *tx) InsertAccount(_ context.Context, a store.AccountRow) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	if _, ok := t.db.Accounts[a.ID]; ok {
+		return conflict("insert account %q: ID %q is taken", a.Name, a.ID)
+	}
+	if _, ok := t.accountNamed(a.Name, ""); ok {
+		return conflict("insert account %q: the name is taken", a.Name)
+	}
+	set(t, t.db.Accounts, a.ID, accountIn(a))
+	return nil
+}
+
+func (t *tx) GetAccount(_ context.Context, id string) (store.AccountRow, error) {
+	if err := t.check(false); err != nil {
+		return store.AccountRow{}, err
+	}
+	a, ok := t.db.Accounts[id]
+	if !ok {
+		return a, notFound("account %q", id)
+	}
+	return accountOut(a), nil
+}
+
+func (t *tx) GetAccountByName(_ context.Context, name string) (store.AccountRow, error) {
+	if err := t.check(false); err != nil {
+		return store.AccountRow{}, err
+	}
+	a, ok := t.accountNamed(name, "")
+	if !ok {
+		return a, notFound("account named %q", name)
+	}
+	return accountOut(a), nil
+}
+
+func (t *tx) accounts() []store.AccountRow {
+	rows := sorted(t.db.Accounts, nil, byName(accountName))
+	for i := range rows {
+		rows[i] = accountOut(rows[i])
+	}
+	return rows
+}
+
+func (t *tx) ListAccounts(context.Context) ([]store.AccountRow, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	return t.accounts(), nil
+}
+
+func (t *tx) ListAccountsPage(_ context.Context, afterName string, limit int) ([]store.AccountRow, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	return page("accounts", t.accounts(), accountName, afterName, limit)
+}
+
+func (t *tx) UpdateAccount(_ context.Context, a store.AccountRow) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	if _, ok := t.db.Accounts[a.ID]; !ok {
+		return notFound("update account %q", a.ID)
+	}
+	if _, ok := t.accountNamed(a.Name, a.ID); ok {
+		return conflict("update account %q: the name %q is taken", a.ID, a.Name)
+	}
+	set(t, t.db.Accounts, a.ID, accountIn(a))
+	return nil
+}
+
+// DeleteAccount unbinds the account's app secrets and forgets its
+// regenerate results, as the SQL stores' foreign keys do.
+func (t *tx) DeleteAccount(_ context.Context, id string) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	if _, ok := t.db.Accounts[id]; !ok {
+		return notFound("delete account %q", id)
+	}
+	for k, s := range t.db.AppSecrets {
+		if s.AccountID == id {
+			s.AccountID = ""
+			set(t, t.db.AppSecrets, k, s)
+		}
+	}
+	for k := range t.db.Idempotency {
+		if k.AccountID == id {
+			del(t, t.db.Idempotency, k)
+		}
+	}
+	del(t, t.db.Accounts, id)
+	return nil
+}
+
+// --- apps ---
+
+func appOut(a store.AppRow) store.AppRow {
+	a.Config = config(a.Config)
+	return a
+}
+
+func appIn(a store.AppRow) store.AppRow {
+	a.Config = config(a.Config)
+	a.CreatedAt, a.UpdatedAt = stamp(a.CreatedAt), stamp(a.UpdatedAt)
+	return a
+}
+
+func appName(a store.AppRow) string { return a.Name }
+
+// appNamed finds the app named name other than except.
+func (t *tx) appNamed(name, except string) (store.AppRow, bool) {
+	for _, a := range t.db.Apps {
+		if a.Name == name && a.ID != except {
+			return a, true
+		}
+	}
+	return store.AppRow{}, false
+}
+
+func (t *tx) InsertApp(_ context.Context, a store.AppRow) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	if _, ok := t.db.Apps[a.ID]; ok {
+		return conflict("insert app %q: ID %q is taken", a.Name, a.ID)
+	}
+	if _, ok := t.appNamed(a.Name, ""); ok {
+		return conflict("insert app %q: the name is taken", a.Name)
+	}
+	set(t, t.db.Apps, a.ID, appIn(a))
+	return nil
+}
+
+func (t *tx) GetApp(_ context.Context, id string) (store.AppRow, error) {
+	if err := t.check(false); err != nil {
+		return store.AppRow{}, err
+	}
+	a, ok := t.db.Apps[id]
+	if !ok {
+		return a, notFound("app %q", id)
+	}
+	return appOut(a), nil
+}
+
+func (t *tx) GetAppByName(_ context.Context, name string) (store.AppRow, error) {
+	if err := t.check(false); err != nil {
+		return store.AppRow{}, err
+	}
+	a, ok := t.appNamed(name, "")
+	if !ok {
+		return a, notFound("app named %q", name)
+	}
+	return appOut(a), nil
+}
+
+// apps returns the apps keep accepts (nil: all), sorted by name.
+func (t *tx) apps(keep func(store.AppRow) bool) []store.AppRow {
+	rows := sorted(t.db.Apps, keep, byName(appName))
+	for i := range rows {
+		rows[i] = appOut(rows[i])
+	}
+	return rows
+}
+
+func (t *tx) ListApps(context.Context) ([]store.AppRow, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	return t.apps(nil), nil
+}
+
+func (t *tx) ListAppsPage(_ context.Context, afterName string, limit int) ([]store.AppRow, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	return page("apps", t.apps(nil), appName, afterName, limit)
+}
+
+// boundApps returns the IDs of the apps with a secret bound to accountID.
+func (t *tx) boundApps(accountID string) map[string]bool {
+	ids := map[string]bool{}
+	for k, s := range t.db.AppSecrets {
+		if s.AccountID == accountID {
+			ids[k.AppID] = true
+		}
+	}
+	return ids
+}
+
+func (t *tx) ListAppsBoundTo(_ context.Context, accountID string) ([]store.AppRow, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	bound := t.boundApps(accountID)
+	return t.apps(func(a store.AppRow) bool { return bound[a.ID] }), nil
+}
+
+func (t *tx) UpdateApp(_ context.Context, a store.AppRow) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	if _, ok := t.db.Apps[a.ID]; !ok {
+		return notFound("update app %q", a.ID)
+	}
+	if _, ok := t.appNamed(a.Name, a.ID); ok {
+		return conflict("update app %q: the name %q is taken", a.ID, a.Name)
+	}
+	set(t, t.db.Apps, a.ID, appIn(a))
+	return nil
+}
+
+func (t *tx) DeleteApp(_ context.Context, id string) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	if _, ok := t.db.Apps[id]; !ok {
+		return notFound("delete app %q", id)
+	}
+	for k := range t.db.AppSecrets {
+		if k.AppID == id {
+			del(t, t.db.AppSecrets, k)
+		}
+	}
+	del(t, t.db.Apps, id)
+	return nil
+}
+
+// --- app secrets ---
+
+// secretOut is a stored secret as reads return it, with its app's name.
+func (t *tx) secretOut(s store.AppSecretRow) store.AppSecretRow {
+	s.Ciphertext = bytes.Clone(s.Ciphertext)
+	s.AppName = t.db.Apps[s.AppID].Name
+	return s
+}
+
+func (t *tx) PutAppSecret(_ context.Context, s store.AppSecretRow) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	if _, ok := t.db.Apps[s.AppID]; !ok {
+		return notFound("put app secret %q: app %q", s.Name, s.AppID)
+	}
+	if _, ok := t.db.Accounts[s.AccountID]; s.AccountID != "" && !ok {
+		return notFound("put app secret %q of app %q: account %q", s.Name, s.AppID, s.AccountID)
+	}
+	s.Ciphertext = bytes.Clone(s.Ciphertext)
+	s.UpdatedAt = stamp(s.UpdatedAt)
+	s.AppName = ""
+	set(t, t.db.AppSecrets, secretKey{s.AppID, s.Name}, s)
+	return nil
+}
+
+func (t *tx) GetAppSecret(_ context.Context, appID, name string) (store.AppSecretRow, error) {
+	if err := t.check(false); err != nil {
+		return store.AppSecretRow{}, err
+	}
+	s, ok := t.db.AppSecrets[secretKey{appID, name}]
+	if !ok {
+		return s, notFound("app secret %q of app %q", name, appID)
+	}
+	return t.secretOut(s), nil
+}
+
+func (t *tx) ListAppSecrets(_ context.Context, f store.AppSecretFilter) ([]store.AppSecretRow, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	var ofBound map[string]bool
+	if f.OfAppsBoundTo != "" {
+		ofBound = t.boundApps(f.OfAppsBoundTo)
+	}
+	keep := func(s store.AppSecretRow) bool {
+		return (f.AppID == "" || s.AppID == f.AppID) &&
+			(f.AccountID == "" || s.AccountID == f.AccountID) &&
+			(ofBound == nil || ofBound[s.AppID]) &&
+			(len(f.AppIDs) == 0 || slices.Contains(f.AppIDs, s.AppID)) &&
+			(len(f.AccountIDs) == 0 || slices.Contains(f.AccountIDs, s.AccountID))
+	}
+	var out []store.AppSecretRow
+	for _, s := range t.db.AppSecrets {
+		if keep(s) {
+			out = append(out, t.secretOut(s))
+		}
+	}
+	slices.SortFunc(out, func(a, b store.AppSecretRow) int {
+		return cmp.Or(strings.Compare(a.AppName, b.AppName), strings.Compare(a.Name, b.Name))
+	})
+	return out, nil
+}
+
+func (t *tx) DeleteAppSecret(_ context.Context, appID, name string) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	k := secretKey{appID, name}
+	if _, ok := t.db.AppSecrets[k]; !ok {
+		return notFound("app secret %q of app %q", name, appID)
+	}
+	del(t, t.db.AppSecrets, k)
+	return nil
+}
+
+// --- idempotency ---
+
+func (t *tx) GetIdempotency(_ context.Context, accountID, key string) (store.IdempotencyRow, error) {
+	if err := t.check(false); err != nil {
+		return store.IdempotencyRow{}, err
+	}
+	r, ok := t.db.Idempotency[idemKey{accountID, key}]
+	if !ok {
+		return r, notFound("idempotency key %q of account %q", key, accountID)
+	}
+	r.SealedSecret = bytes.Clone(r.SealedSecret)
+	return r, nil
+}
+
+func (t *tx) PutIdempotency(_ context.Context, r store.IdempotencyRow) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	if _, ok := t.db.Accounts[r.AccountID]; !ok {
+		return notFound("put idempotency key: account %q", r.AccountID)
+	}
+	r.SealedSecret = notNil(r.SealedSecret)
+	r.CreatedAt = stamp(r.CreatedAt)
+	set(t, t.db.Idempotency, idemKey{r.AccountID, r.Key}, r)
+	return nil
+}
+
+func (t *tx) DeleteIdempotencyBefore(_ context.Context, before time.Time) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	before = stamp(before)
+	for k, r := range t.db.Idempotency {
+		if r.CreatedAt.Before(before) {
+			del(t, t.db.Idempotency, k)
+		}
+	}
+	return nil
+}
+
+// --- audit ---
+
+// AppendAudit numbers the event one more than the last: events are never
+// deleted, so that is the log's length plus one.
+func (t *tx) AppendAudit(_ context.Context, e store.AuditRow) (int64, error) {
+	if err := t.check(true); err != nil {
+		return 0, err
+	}
+	n := len(t.db.Audit)
+	e.Seq = int64(n) + 1
+	e.Time = stamp(e.Time)
+	t.db.Audit = append(t.db.Audit, e)
+	t.undo = append(t.undo, func() { t.db.Audit = t.db.Audit[:n] })
+	return e.Seq, nil
+}
+
+func (t *tx) ListAudit(_ context.Context, afterSeq int64, limit int) ([]store.AuditRow, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	events := t.db.Audit[min(max(afterSeq, 0), int64(len(t.db.Audit))):]
+	if limit > 0 {
+		events = events[:min(limit, len(events))]
+	}
+	return slices.Clone(events), nil
+}
+
+func (t *tx) ListAuditPage(_ context.Context, p store.AuditPage) ([]store.AuditRow, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	if p.Limit < 1 {
+		return nil, fmt.Errorf("list audit page: limit %d must be at least 1", p.Limit)
+	}
+	end := int64(len(t.db.Audit))
+	if p.BeforeSeq > 0 {
+		end = min(end, p.BeforeSeq-1)
+	}
+	var out []store.AuditRow
+	for i := end - 1; i >= 0 && len(out) < p.Limit; i-- {
+		e := t.db.Audit[i]
+		if p.TargetID != "" && e.TargetID != p.TargetID && !strings.HasPrefix(e.TargetID, p.TargetID+"/") {
+			continue
+		}
+		if p.Action != "" && e.Action != p.Action {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// --- settings ---
+
+func (t *tx) GetSetting(_ context.Context, name string) ([]byte, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	v, ok := t.db.Settings[name]
+	if !ok {
+		return nil, notFound("setting %q", name)
+	}
+	return bytes.Clone(v), nil
+}
+
+func (t *tx) PutSetting(_ context.Context, name string, value []byte) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	set(t, t.db.Settings, name, notNil(value))
+	return nil
+}
+
+// FirstSealedIdempotency returns the sealed secret of the first remembered
+// result by account ID and key, as the SQL stores order it.
+func (t *tx) FirstSealedIdempotency(context.Context) ([]byte, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	if len(t.db.Idempotency) == 0 {
+		return nil, notFound("remembered regenerate result")
+	}
+	first := slices.MinFunc(slices.Collect(maps.Keys(t.db.Idempotency)), func(a, b idemKey) int {
+		return cmp.Or(strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.Key, b.Key))
+	})
+	return bytes.Clone(t.db.Idempotency[first].SealedSecret), nil
+}
