@@ -92,15 +92,31 @@ var (
 
 // Write implements store.Store.
 func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
+	return s.run(ctx, true, fn)
+}
+
+// Read implements store.Store.
+func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
+	return s.run(ctx, false, fn)
+}
+
+// run runs fn in a transaction under the lock (held shared by a read) and
+// undoes its changes unless fn returns nil.
+func (s *Store) run(ctx context.Context, write bool, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("begin in-memory write transaction: %w", err)
+		return fmt.Errorf("begin in-memory transaction: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if write {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	} else {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+	}
 	if s.closed {
 		return errClosed
 	}
-	t := &tx{db: &s.db, write: true}
+	t := &tx{db: &s.db, write: write}
 	committed := false
 	defer func() {
 		t.ended = true
@@ -112,23 +128,10 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	committed = true
-	s.commits++
+	if write {
+		s.commits++
+	}
 	return nil
-}
-
-// Read implements store.Store.
-func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("begin in-memory read transaction: %w", err)
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return errClosed
-	}
-	t := &tx{db: &s.db}
-	defer func() { t.ended = true }()
-	return fn(t)
 }
 
 // tx is one transaction over the store's tables.

@@ -15,7 +15,7 @@ import (
 
 var _ store.Tx = (*tx)(nil)
 
-// sorted returns the rows of m that keep accepts, in the order of by.
+// sorted returns the rows of m that keep accepts (nil: all), in the order of by.
 func sorted[K comparable, V any](m map[K]V, keep func(V) bool, by func(a, b V) int) []V {
 	var out []V
 	for _, v := range m {
@@ -27,123 +27,159 @@ func sorted[K comparable, V any](m map[K]V, keep func(V) bool, by func(a, b V) i
 	return out
 }
 
-// page keeps the rows named after afterName, up to limit (at least 1).
-func page[V any](what string, rows []V, name func(V) string, afterName string, limit int) ([]V, error) {
-	if limit < 1 {
-		return nil, fmt.Errorf("list %s page: limit %d must be at least 1", what, limit)
-	}
-	i, _ := slices.BinarySearchFunc(rows, afterName, func(v V, n string) int {
-		// Rows named afterName itself go before the page.
-		if name(v) <= n {
-			return -1
+// named is a table of rows with an ID and a unique name (accounts, apps):
+// what their Tx methods share.
+type named[R any] struct {
+	what     string // "account", "app"
+	rows     func(*tables) map[string]R
+	id, name func(R) string
+	// in is a row as stored, out a stored row as returned (copies of its
+	// slices and maps, so that no caller shares them with the store).
+	in, out func(R) R
+}
+
+var accounts = named[store.AccountRow]{
+	what: "account",
+	rows: func(db *tables) map[string]store.AccountRow { return db.Accounts },
+	id:   func(a store.AccountRow) string { return a.ID },
+	name: func(a store.AccountRow) string { return a.Name },
+	in: func(a store.AccountRow) store.AccountRow {
+		a.SecretHash = notNil(a.SecretHash)
+		a.SealedSecret = bytes.Clone(a.SealedSecret)
+		a.SecretCreatedAt, a.CreatedAt, a.UpdatedAt = stamp(a.SecretCreatedAt), stamp(a.CreatedAt), stamp(a.UpdatedAt)
+		return a
+	},
+	out: func(a store.AccountRow) store.AccountRow {
+		a.SecretHash = bytes.Clone(a.SecretHash)
+		a.SealedSecret = bytes.Clone(a.SealedSecret)
+		return a
+	},
+}
+
+var apps = named[store.AppRow]{
+	what: "app",
+	rows: func(db *tables) map[string]store.AppRow { return db.Apps },
+	id:   func(a store.AppRow) string { return a.ID },
+	name: func(a store.AppRow) string { return a.Name },
+	in: func(a store.AppRow) store.AppRow {
+		a.Config = config(a.Config)
+		a.CreatedAt, a.UpdatedAt = stamp(a.CreatedAt), stamp(a.UpdatedAt)
+		return a
+	},
+	out: func(a store.AppRow) store.AppRow {
+		a.Config = config(a.Config)
+		return a
+	},
+}
+
+// taken reports whether a row other than except is named name.
+func (n named[R]) taken(t *tx, name, except string) (R, bool) {
+	for _, r := range n.rows(t.db) {
+		if n.name(r) == name && n.id(r) != except {
+			return r, true
 		}
-		return 1
-	})
-	rows = rows[i:]
-	return rows[:min(limit, len(rows))], nil
+	}
+	var zero R
+	return zero, false
+}
+
+func (n named[R]) insert(t *tx, r R) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	if _, ok := n.rows(t.db)[n.id(r)]; ok {
+		return conflict("insert %s %q: ID %q is taken", n.what, n.name(r), n.id(r))
+	}
+	if _, ok := n.taken(t, n.name(r), ""); ok {
+		return conflict("insert %s %q: the name is taken", n.what, n.name(r))
+	}
+	set(t, n.rows(t.db), n.id(r), n.in(r))
+	return nil
+}
+
+func (n named[R]) get(t *tx, id string) (R, error) {
+	if err := t.check(false); err != nil {
+		var zero R
+		return zero, err
+	}
+	r, ok := n.rows(t.db)[id]
+	if !ok {
+		return r, notFound("%s %q", n.what, id)
+	}
+	return n.out(r), nil
+}
+
+func (n named[R]) getByName(t *tx, name string) (R, error) {
+	if err := t.check(false); err != nil {
+		var zero R
+		return zero, err
+	}
+	r, ok := n.taken(t, name, "")
+	if !ok {
+		return r, notFound("%s named %q", n.what, name)
+	}
+	return n.out(r), nil
+}
+
+// list returns the rows keep accepts (nil: all), sorted by name.
+func (n named[R]) list(t *tx, keep func(R) bool) ([]R, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	rows := sorted(n.rows(t.db), keep, func(a, b R) int { return strings.Compare(n.name(a), n.name(b)) })
+	for i := range rows {
+		rows[i] = n.out(rows[i])
+	}
+	return rows, nil
+}
+
+// page returns up to limit (at least 1) rows named after afterName.
+func (n named[R]) page(t *tx, afterName string, limit int) ([]R, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("list %ss page: limit %d must be at least 1", n.what, limit)
+	}
+	rows, err := n.list(t, func(r R) bool { return n.name(r) > afterName })
+	return rows[:min(limit, len(rows))], err
+}
+
+func (n named[R]) update(t *tx, r R) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	if _, ok := n.rows(t.db)[n.id(r)]; !ok {
+		return notFound("update %s %q", n.what, n.id(r))
+	}
+	if _, ok := n.taken(t, n.name(r), n.id(r)); ok {
+		return conflict("update %s %q: the name %q is taken", n.what, n.id(r), n.name(r))
+	}
+	set(t, n.rows(t.db), n.id(r), n.in(r))
+	return nil
 }
 
 // --- accounts ---
 
-func accountOut(a store.AccountRow) store.AccountRow {
-	a.SecretHash = bytes.Clone(a.SecretHash)
-	a.SealedSecret = bytes.Clone(a.SealedSecret)
-	return a
-}
-
-func accountIn(a store.AccountRow) store.AccountRow {
-	a.SecretHash = notNil(a.SecretHash)
-	a.SealedSecret = bytes.Clone(a.SealedSecret)
-	a.SecretCreatedAt, a.CreatedAt, a.UpdatedAt = stamp(a.SecretCreatedAt), stamp(a.CreatedAt), stamp(a.UpdatedAt)
-	return a
-}
-
-func byName[V any](name func(V) string) func(a, b V) int {
-	return func(a, b V) int { return strings.Compare(name(a), name(b)) }
-}
-
-func accountName(a store.AccountRow) string { return a.Name }
-
-// accountNamed finds the account named name other than except.
-func (t *tx) accountNamed(name, except string) (store.AccountRow, bool) {
-	for _, a := range t.db.Accounts {
-		if a.Name == name && a.ID != except {
-			return a, true
-		}
-	}
-	return store.AccountRow{}, false
-}
-
 func (t *tx) InsertAccount(_ context.Context, a store.AccountRow) error {
-	if err := t.check(true); err != nil {
-		return err
-	}
-	if _, ok := t.db.Accounts[a.ID]; ok {
-		return conflict("insert account %q: ID %q is taken", a.Name, a.ID)
-	}
-	if _, ok := t.accountNamed(a.Name, ""); ok {
-		return conflict("insert account %q: the name is taken", a.Name)
-	}
-	set(t, t.db.Accounts, a.ID, accountIn(a))
-	return nil
+	return accounts.insert(t, a)
 }
 
 func (t *tx) GetAccount(_ context.Context, id string) (store.AccountRow, error) {
-	if err := t.check(false); err != nil {
-		return store.AccountRow{}, err
-	}
-	a, ok := t.db.Accounts[id]
-	if !ok {
-		return a, notFound("account %q", id)
-	}
-	return accountOut(a), nil
+	return accounts.get(t, id)
 }
 
 func (t *tx) GetAccountByName(_ context.Context, name string) (store.AccountRow, error) {
-	if err := t.check(false); err != nil {
-		return store.AccountRow{}, err
-	}
-	a, ok := t.accountNamed(name, "")
-	if !ok {
-		return a, notFound("account named %q", name)
-	}
-	return accountOut(a), nil
-}
-
-func (t *tx) accounts() []store.AccountRow {
-	rows := sorted(t.db.Accounts, nil, byName(accountName))
-	for i := range rows {
-		rows[i] = accountOut(rows[i])
-	}
-	return rows
+	return accounts.getByName(t, name)
 }
 
 func (t *tx) ListAccounts(context.Context) ([]store.AccountRow, error) {
-	if err := t.check(false); err != nil {
-		return nil, err
-	}
-	return t.accounts(), nil
+	return accounts.list(t, nil)
 }
 
 func (t *tx) ListAccountsPage(_ context.Context, afterName string, limit int) ([]store.AccountRow, error) {
-	if err := t.check(false); err != nil {
-		return nil, err
-	}
-	return page("accounts", t.accounts(), accountName, afterName, limit)
+	return accounts.page(t, afterName, limit)
 }
 
 func (t *tx) UpdateAccount(_ context.Context, a store.AccountRow) error {
-	if err := t.check(true); err != nil {
-		return err
-	}
-	if _, ok := t.db.Accounts[a.ID]; !ok {
-		return notFound("update account %q", a.ID)
-	}
-	if _, ok := t.accountNamed(a.Name, a.ID); ok {
-		return conflict("update account %q: the name %q is taken", a.ID, a.Name)
-	}
-	set(t, t.db.Accounts, a.ID, accountIn(a))
-	return nil
+	return accounts.update(t, a)
 }
 
 // DeleteAccount unbinds the account's app secrets and forgets its
@@ -172,86 +208,24 @@ func (t *tx) DeleteAccount(_ context.Context, id string) error {
 
 // --- apps ---
 
-func appOut(a store.AppRow) store.AppRow {
-	a.Config = config(a.Config)
-	return a
-}
-
-func appIn(a store.AppRow) store.AppRow {
-	a.Config = config(a.Config)
-	a.CreatedAt, a.UpdatedAt = stamp(a.CreatedAt), stamp(a.UpdatedAt)
-	return a
-}
-
-func appName(a store.AppRow) string { return a.Name }
-
-// appNamed finds the app named name other than except.
-func (t *tx) appNamed(name, except string) (store.AppRow, bool) {
-	for _, a := range t.db.Apps {
-		if a.Name == name && a.ID != except {
-			return a, true
-		}
-	}
-	return store.AppRow{}, false
-}
-
 func (t *tx) InsertApp(_ context.Context, a store.AppRow) error {
-	if err := t.check(true); err != nil {
-		return err
-	}
-	if _, ok := t.db.Apps[a.ID]; ok {
-		return conflict("insert app %q: ID %q is taken", a.Name, a.ID)
-	}
-	if _, ok := t.appNamed(a.Name, ""); ok {
-		return conflict("insert app %q: the name is taken", a.Name)
-	}
-	set(t, t.db.Apps, a.ID, appIn(a))
-	return nil
+	return apps.insert(t, a)
 }
 
 func (t *tx) GetApp(_ context.Context, id string) (store.AppRow, error) {
-	if err := t.check(false); err != nil {
-		return store.AppRow{}, err
-	}
-	a, ok := t.db.Apps[id]
-	if !ok {
-		return a, notFound("app %q", id)
-	}
-	return appOut(a), nil
+	return apps.get(t, id)
 }
 
 func (t *tx) GetAppByName(_ context.Context, name string) (store.AppRow, error) {
-	if err := t.check(false); err != nil {
-		return store.AppRow{}, err
-	}
-	a, ok := t.appNamed(name, "")
-	if !ok {
-		return a, notFound("app named %q", name)
-	}
-	return appOut(a), nil
-}
-
-// apps returns the apps keep accepts (nil: all), sorted by name.
-func (t *tx) apps(keep func(store.AppRow) bool) []store.AppRow {
-	rows := sorted(t.db.Apps, keep, byName(appName))
-	for i := range rows {
-		rows[i] = appOut(rows[i])
-	}
-	return rows
+	return apps.getByName(t, name)
 }
 
 func (t *tx) ListApps(context.Context) ([]store.AppRow, error) {
-	if err := t.check(false); err != nil {
-		return nil, err
-	}
-	return t.apps(nil), nil
+	return apps.list(t, nil)
 }
 
 func (t *tx) ListAppsPage(_ context.Context, afterName string, limit int) ([]store.AppRow, error) {
-	if err := t.check(false); err != nil {
-		return nil, err
-	}
-	return page("apps", t.apps(nil), appName, afterName, limit)
+	return apps.page(t, afterName, limit)
 }
 
 // boundApps returns the IDs of the apps with a secret bound to accountID.
@@ -270,21 +244,11 @@ func (t *tx) ListAppsBoundTo(_ context.Context, accountID string) ([]store.AppRo
 		return nil, err
 	}
 	bound := t.boundApps(accountID)
-	return t.apps(func(a store.AppRow) bool { return bound[a.ID] }), nil
+	return apps.list(t, func(a store.AppRow) bool { return bound[a.ID] })
 }
 
 func (t *tx) UpdateApp(_ context.Context, a store.AppRow) error {
-	if err := t.check(true); err != nil {
-		return err
-	}
-	if _, ok := t.db.Apps[a.ID]; !ok {
-		return notFound("update app %q", a.ID)
-	}
-	if _, ok := t.appNamed(a.Name, a.ID); ok {
-		return conflict("update app %q: the name %q is taken", a.ID, a.Name)
-	}
-	set(t, t.db.Apps, a.ID, appIn(a))
-	return nil
+	return apps.update(t, a)
 }
 
 func (t *tx) DeleteApp(_ context.Context, id string) error {
