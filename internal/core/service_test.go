@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -191,6 +192,15 @@ func (e *env) actionsSince(t *testing.T, seq int64) []string {
 		out = append(out, x.Actor+" "+x.Action+" "+x.TargetName)
 	}
 	return out
+}
+
+// wantActions fails t unless the audit events after seq are want, each
+// "ACTOR ACTION TARGET_NAME".
+func (e *env) wantActions(t *testing.T, seq int64, want ...string) {
+	t.Helper()
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
+		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 func (e *env) lastSeq(t *testing.T) int64 {
