@@ -114,17 +114,24 @@ type env struct {
 	secrets []string
 }
 
-func newEnv(t *testing.T, threshold int) *env {
-	t.Helper()
-	dir := t.TempDir()
+// openSQLite opens a SQLite store and its key in a new directory of tb's.
+func openSQLite(tb testing.TB) (store.Store, *secretbox.Box, string) {
+	tb.Helper()
+	dir := tb.TempDir()
 	st, err := sqlite.Open(filepath.Join(dir, "apphost.db"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	box, err := secretbox.LoadOrCreate(filepath.Join(dir, "apphost.db.key"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return st, box, dir
+}
+
+func newEnv(t *testing.T, threshold int) *env {
+	t.Helper()
+	st, box, dir := openSQLite(t)
 	e := &env{
 		st:    &faultStore{Store: st},
 		box:   box,
