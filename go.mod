@@ -3,11 +3,11 @@ module github.com/apphost/terraform-provider-apphost
 go 1.26.8
 
 require (
-	github.com/chromedp/chromedp v0.14.2
+	github.com/chromedp/chromedp v0.14.2 // test only: the console's browser tests drive Chromium (internal/console)
 	github.com/google/uuid v1.6.0
 	github.com/hashicorp/go-cleanhttp v0.5.2
 	github.com/hashicorp/go-retryablehttp v0.7.8
-	github.com/hashicorp/terraform-json v0.27.3-0.20260213134036-298b8f6b673a
+	github.com/hashicorp/terraform-json v0.27.3-0.20260213134036-298b8f6b673a // test only: provider tests read plan and state JSON; this pseudo-version is the one the pinned tfplugindocs tool (terraform-plugin-docs v0.25.0) requires
 	github.com/hashicorp/terraform-plugin-framework v1.19.0
 	github.com/hashicorp/terraform-plugin-framework-validators v0.19.0
 	github.com/hashicorp/terraform-plugin-go v0.31.0

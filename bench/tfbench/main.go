@@ -1,7 +1,7 @@
 // Command tfbench measures the apphost provider against two floors at N key
 // accounts, N apps and N app secrets: Terraform's built-in terraform_data with
-// the same graph, and the same provider code over an in-memory backend (the
-// "no-I/O" provider, bench/nullprovider). For each N it runs, in one
+// the same graph, and the same provider and domain over an in-memory store
+// (the "no-I/O" provider, bench/nullprovider). For each N it runs, in one
 // run and alternating between the backends, RUNS rounds of a refreshing
 // `terraform plan` and a rotation apply that regenerates every key (one
 // in-place update, one RegenerateSecret, per key), and prints the medians, the

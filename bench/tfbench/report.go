@@ -134,8 +134,8 @@ func printNotes(w io.Writer, cells []*cell) {
 	fmt.Fprintln(w, "plan: refreshing terraform plan (must be empty); rotation: apply of a new rotation trigger (N keys")
 	fmt.Fprintln(w, "regenerated in place, one RegenerateSecret each; the bound app secrets are not in the plan);")
 	fmt.Fprintln(w, "provider RSS: peak over every provider process of the runs; downtime: per app, audit")
-	fmt.Fprintln(w, "app.undeploy to app.deploy, over all rotations (no-io keeps its audit log in the provider")
-	fmt.Fprintln(w, "process, so none); rotation tx: per key, the rotation_ms field of the provider's log")
+	fmt.Fprintln(w, "app.undeploy to app.deploy, over all rotations (no-io: from its in-memory store's snapshot);")
+	fmt.Fprintln(w, "rotation tx: per key, the rotation_ms field of the provider's log")
 	fmt.Fprintln(w, "(TF_LOG_PROVIDER=INFO): the RegenerateSecret call, its wait for the store's write lock included.")
 	for _, c := range cells {
 		var parts []string
@@ -148,7 +148,7 @@ func printNotes(w io.Writer, cells []*cell) {
 		if c.ServerPeakKB > 0 {
 			parts = append(parts, "server peak RSS "+mb(c.ServerPeakKB))
 		}
-		if c.Kind != kindTFData && c.Kind != kindNoIO && len(c.ApplyS) > 0 {
+		if c.Kind != kindTFData && len(c.ApplyS) > 0 {
 			parts = append(parts, fmt.Sprintf("failed logins %d, locks %d", c.FailedLogins, c.Locks))
 		}
 		if len(c.DowntimeMS) > 0 {

@@ -19,7 +19,9 @@ import (
 	"github.com/apphost/terraform-provider-apphost/bench/benchutil"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
+	"github.com/apphost/terraform-provider-apphost/internal/core"
 	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
+	"github.com/apphost/terraform-provider-apphost/testutil/memstore"
 )
 
 // workspace is one backend at one N: a directory with the configuration, the
@@ -36,6 +38,7 @@ type workspace struct {
 	seq      int    // command counter, for log file names
 
 	storePath string // embedded: the SQLite file
+	memPath   string // no-io: the in-memory store's snapshot file
 	server    *benchutil.Server
 	api       *client.Client
 	dropPG    func()
@@ -86,7 +89,8 @@ func (b *bench) newWorkspace(ctx context.Context, n int, kind string) (*workspac
 
 	switch kind {
 	case kindNoIO:
-		ws.tf.Env = append(ws.tf.Env, "APPHOST_BENCH_MEMSTORE="+filepath.Join(ws.dir, "mem.json"))
+		ws.memPath = filepath.Join(ws.dir, "mem.gob")
+		ws.tf.Env = append(ws.tf.Env, "APPHOST_BENCH_MEMSTORE="+ws.memPath)
 	case kindEmbedded:
 		ws.storePath = filepath.Join(ws.dir, ".apphost", "apphost.db")
 		ws.tf.Env = append(ws.tf.Env, "APPHOST_STORE_PATH="+ws.storePath)
@@ -383,6 +387,8 @@ func (ws *workspace) audit(ctx context.Context, after int64) ([]backend.AuditEve
 	switch {
 	case ws.api != nil:
 		return ws.api.ListAuditEvents(ctx, backend.AuditQuery{AfterSeq: after})
+	case ws.memPath != "":
+		return memAudit(ctx, ws.memPath, after)
 	case ws.storePath != "":
 		cmd := exec.CommandContext(ctx, ws.o.provider, "audit", "--store", "sqlite:"+ws.storePath, "--json", //nolint:gosec // the benchmark's own binary
 			"--after", strconv.FormatInt(after, 10))
@@ -405,6 +411,21 @@ func (ws *workspace) audit(ctx context.Context, after int64) ([]backend.AuditEve
 		return events, nil
 	}
 	return nil, nil
+}
+
+// memAudit reads the audit log of the no-I/O floor's snapshot through the
+// domain, as the embedded backend's audit command reads its store.
+func memAudit(ctx context.Context, path string, after int64) ([]backend.AuditEvent, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	st, err := memstore.Load(bufio.NewReader(f))
+	if err != nil {
+		return nil, err
+	}
+	return core.NewService(st, nil, core.Options{}).ListAuditEvents(ctx, backend.AuditQuery{AfterSeq: after})
 }
 
 // markAudit remembers the last audit sequence number.
@@ -434,7 +455,7 @@ var downtimeMSRE = regexp.MustCompile(`downtime_ms=([0-9]+(?:\.[0-9]+)?)`)
 // undeploy and the deploy after it, and the downtime_ms the backend put in
 // each app.deploy.
 func (ws *workspace) rotationAudit(ctx context.Context) (*downtime, error) {
-	if ws.api == nil && ws.storePath == "" {
+	if ws.api == nil && ws.storePath == "" && ws.memPath == "" {
 		return nil, nil
 	}
 	events, err := ws.audit(ctx, ws.auditSeq)

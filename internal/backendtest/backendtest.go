@@ -32,6 +32,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"AccountConflict", testAccountConflict},
 		{"NotFound", testNotFound},
 		{"Invalid", testInvalid},
+		{"NULByte", testNULByte},
 		{"LoginLockout", testLoginLockout},
 		{"RegenerateIdempotent", testRegenerateIdempotent},
 		{"Apps", testApps},
@@ -244,6 +245,41 @@ func testInvalid(t *testing.T, b backend.Backend) {
 	wantCode(t, err, backend.CodeInvalid)
 	_, err = b.CreateApp(c, backend.CreateAppRequest{Name: ""})
 	wantCode(t, err, backend.CodeInvalid)
+}
+
+// testNULByte: text with a NUL byte, which PostgreSQL cannot store, is
+// refused as invalid, whatever the store, and nothing is kept. The domain
+// names the field; the server refuses the whole request body before it
+// reads a field, so no field is named there.
+func testNULByte(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	wantField := func(what string, err error, field string) {
+		t.Helper()
+		be := wantError(t, err, backend.CodeInvalid)
+		if be != nil && be.Field != "" && be.Field != field {
+			t.Errorf("%s: field = %q, want %s", what, be.Field, field)
+		}
+	}
+	_, err := b.CreateAccount(c, backend.CreateAccountRequest{Name: "nul", Description: "a\x00b"})
+	wantField("create account", err, "description")
+	a := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k", Description: "kept"}))(t)
+	_, err = b.UpdateAccount(c, backend.UpdateAccountRequest{ID: a.ID, Name: "k", Description: "a\x00b"})
+	wantField("update account", err, "description")
+	_, err = b.CreateApp(c, backend.CreateAppRequest{Name: "nul", Version: "1\x00"})
+	wantField("create app", err, "version")
+
+	if got := must(b.GetAccount(c, a.ID))(t); got.Description != "kept" {
+		t.Errorf("description after a refused update = %q, want kept", got.Description)
+	}
+	accounts := must(b.ListAccounts(c, backend.ListAccountsRequest{}))(t)
+	for _, acct := range accounts {
+		if acct.Name == "nul" {
+			t.Errorf("refused account stored: %+v", acct)
+		}
+	}
+	if apps := must(b.ListApps(c, backend.ListAppsRequest{}))(t); len(apps) != 0 {
+		t.Errorf("refused app stored: %+v", apps)
+	}
 }
 
 // testLoginLockout: counted logins (the embedded backend's, as the login

@@ -155,13 +155,12 @@ func Embedded(t *testing.T, storeSpec string) Target {
 func planter(storeSpec, keyFile string) func(t *testing.T, appID, name, accountID string) {
 	return func(t *testing.T, appID, name, accountID string) {
 		t.Helper()
-		ctx := context.Background()
 		var st store.Store
 		var err error
 		if path, ok := strings.CutPrefix(storeSpec, "sqlite:"); ok {
 			st, err = sqlite.Open(path)
 		} else {
-			st, err = postgres.Open(ctx, storeSpec)
+			st, err = postgres.Open(context.Background(), storeSpec)
 		}
 		if err != nil {
 			t.Fatalf("opening the store to plant a stale secret: %v", err)
@@ -171,16 +170,42 @@ func planter(storeSpec, keyFile string) func(t *testing.T, appID, name, accountI
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = st.Write(ctx, func(tx store.Tx) error {
-			return tx.PutAppSecret(ctx, store.AppSecretRow{
-				AppID: appID, Name: name, AccountID: accountID,
-				Ciphertext: box.Seal([]byte("ahk_a-stale-copy-of-an-old-secret")), UpdatedAt: time.Now(),
-			})
-		})
-		if err != nil {
-			t.Fatalf("planting a stale secret: %v", err)
-		}
+		plantStale(t, st, box, appID, name, accountID)
 	}
+}
+
+// plantStale stores a stale secret as the app secret, sealed with box.
+func plantStale(t *testing.T, st store.Store, box *secretbox.Box, appID, name, accountID string) {
+	t.Helper()
+	ctx := context.Background()
+	err := st.Write(ctx, func(tx store.Tx) error {
+		return tx.PutAppSecret(ctx, store.AppSecretRow{
+			AppID: appID, Name: name, AccountID: accountID,
+			Ciphertext: box.Seal([]byte("ahk_a-stale-copy-of-an-old-secret")), UpdatedAt: time.Now(),
+		})
+	})
+	if err != nil {
+		t.Fatalf("planting a stale secret: %v", err)
+	}
+}
+
+// Over returns the domain in-process over st (any store.Store, such as the
+// in-memory one), sealing with a fresh key; stale secrets are planted
+// through st itself. st is closed when t ends.
+func Over(t *testing.T, st store.Store) Target {
+	t.Helper()
+	var key [secretbox.KeySize]byte
+	_, _ = rand.Read(key[:])
+	box, err := secretbox.New(key[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := core.NewService(st, box, core.Options{})
+	t.Cleanup(func() { _ = svc.Close() })
+	return Target{Backend: svc, PlantStale: func(t *testing.T, appID, name, accountID string) {
+		t.Helper()
+		plantStale(t, st, box, appID, name, accountID)
+	}}
 }
 
 // Bootstrap creates the admin account on svc, as serve does on an empty store.

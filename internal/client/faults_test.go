@@ -16,8 +16,8 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
 	"github.com/apphost/terraform-provider-apphost/internal/core"
-	"github.com/apphost/terraform-provider-apphost/internal/faultproxy"
 	"github.com/apphost/terraform-provider-apphost/internal/server"
+	"github.com/apphost/terraform-provider-apphost/testutil/faultproxy"
 )
 
 // faultsInjected counts the faults of every test in this file, for the log.

@@ -146,22 +146,16 @@ func (s *Service) CreateAccount(ctx context.Context, req backend.CreateAccountRe
 	}
 	expose := req.ExposeSecret == nil || *req.ExposeSecret
 	secret, hash := newSecret()
-	var out *backend.AccountWithSecret
-	err := s.write(ctx, func(o *op) error {
+	return writeValue(s, ctx, func(o *op) (*backend.AccountWithSecret, error) {
 		row, err := o.insertAccount(account{
 			id: uuid.NewString(), name: req.Name, description: req.Description, hash: hash,
 			expose: expose, sealed: s.box.Seal([]byte(secret)),
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = withSecret(toAccount(row, nil), secret)
-		return nil
+		return withSecret(toAccount(row, nil), secret), nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // CreateAdminAccount creates an admin account with the given ID and secret:
@@ -180,22 +174,16 @@ func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret strin
 	if len(secret) > backend.MaxSecretValueLength {
 		return nil, backend.InvalidField("secret", "secret is %d bytes long; the limit is %d", len(secret), backend.MaxSecretValueLength)
 	}
-	var out *backend.Account
-	err := s.write(ctx, func(o *op) error {
+	return writeValue(s, ctx, func(o *op) (*backend.Account, error) {
 		// Admin secrets are never sealed: no app secret can be bound to them.
 		// They are always shown, or a regenerate would leave nobody holding one.
 		row, err := o.insertAccount(account{id: id, name: name, hash: hashSecret(secret), admin: true, expose: true})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		a := toAccount(row, nil)
-		out = &a
-		return nil
+		return &a, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // account is what insertAccount stores.
@@ -241,16 +229,10 @@ func (o *op) insertAccount(a account) (store.AccountRow, error) {
 
 // HasAdminAccount reports whether the store holds an admin account.
 func (s *Service) HasAdminAccount(ctx context.Context) (bool, error) {
-	var has bool
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) (bool, error) {
 		rows, err := o.tx.ListAccounts(o.ctx)
-		if err != nil {
-			return err
-		}
-		has = slices.ContainsFunc(rows, func(a store.AccountRow) bool { return a.Admin })
-		return nil
+		return slices.ContainsFunc(rows, func(a store.AccountRow) bool { return a.Admin }), err
 	})
-	return has, err
 }
 
 // GetAccount returns the account with id.
@@ -261,63 +243,60 @@ func (s *Service) GetAccount(ctx context.Context, id string) (*backend.Account, 
 // GetAccountByName returns the account named name.
 func (s *Service) GetAccountByName(ctx context.Context, name string) (*backend.Account, error) {
 	return s.getAccountBy(ctx, func(o *op) (store.AccountRow, error) {
-		if !backend.CleanText(name) {
-			return store.AccountRow{}, backend.Errorf(backend.CodeNotFound, "no API key account named %q", name)
-		}
-		a, err := o.tx.GetAccountByName(o.ctx, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return a, backend.Errorf(backend.CodeNotFound, "no API key account named %q", name)
-		}
-		return a, err
+		return getByName(o, "API key account", name, o.tx.GetAccountByName)
 	})
 }
 
+// getByName gets the row named name with get; a name no store can hold is
+// not found, as is a name no row has.
+func getByName[R any](o *op, what, name string, get func(context.Context, string) (R, error)) (R, error) {
+	if !backend.CleanText(name) {
+		var zero R
+		return zero, backend.Errorf(backend.CodeNotFound, "no %s named %q", what, name)
+	}
+	r, err := get(o.ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return r, backend.Errorf(backend.CodeNotFound, "no %s named %q", what, name)
+	}
+	return r, err
+}
+
 func (s *Service) getAccountBy(ctx context.Context, get func(o *op) (store.AccountRow, error)) (*backend.Account, error) {
-	var out *backend.Account
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) (*backend.Account, error) {
 		row, err := get(o)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		a, err := o.account(row)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = &a
-		return nil
+		return &a, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ListAccounts returns the accounts sorted by name, in two queries whatever
 // their number.
 func (s *Service) ListAccounts(ctx context.Context, req backend.ListAccountsRequest) ([]backend.Account, error) {
-	out := []backend.Account{}
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) ([]backend.Account, error) {
 		rows, err := o.tx.ListAccounts(o.ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		bound := boundAppNames(secrets)
+		out := []backend.Account{}
 		for _, r := range rows {
 			if req.Locked != nil && r.Locked != *req.Locked {
 				continue
 			}
 			out = append(out, toAccount(r, bound[r.ID]))
 		}
-		return nil
+		return out, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // UpdateAccount renames an account or changes its description; never its secret.
@@ -331,16 +310,15 @@ func (s *Service) UpdateAccount(ctx context.Context, req backend.UpdateAccountRe
 	if err := validateDescription(req.Description); err != nil {
 		return nil, err
 	}
-	var out *backend.Account
-	err := s.write(ctx, func(o *op) error {
+	return writeValue(s, ctx, func(o *op) (*backend.Account, error) {
 		row, err := o.getAccount(req.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var changes []string
 		if req.Name != row.Name {
 			if err := o.checkAccountFree("", req.Name); err != nil {
-				return err
+				return nil, err
 			}
 			changes = append(changes, fmt.Sprintf("name: %s -> %s", row.Name, req.Name))
 		}
@@ -351,25 +329,20 @@ func (s *Service) UpdateAccount(ctx context.Context, req backend.UpdateAccountRe
 			row.Name, row.Description, row.UpdatedAt = req.Name, req.Description, o.now
 			if err := o.tx.UpdateAccount(o.ctx, row); err != nil {
 				if errors.Is(err, store.ErrConflict) {
-					return accountNameTaken(req.Name)
+					return nil, accountNameTaken(req.Name)
 				}
-				return err
+				return nil, err
 			}
 			if err := o.audit(backend.ActionAccountUpdate, backend.TargetAccount, row.ID, row.Name, "changed "+strings.Join(changes, ", ")); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		a, err := o.account(row)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out = &a
-		return nil
+		return &a, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteAccount deletes the account. It is refused while any app secret is

@@ -161,9 +161,7 @@ func TestUpdateAccount(t *testing.T) {
 	if got.Name != "a2" || got.Description != "d" || got.SecretVersion != 1 || !got.SecretCreatedAt.Equal(a.SecretCreatedAt) {
 		t.Errorf("updated = %+v", got)
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform api_key_account.update a2"}) {
-		t.Errorf("audit = %q", acts)
-	}
+	e.wantActions(t, seq, "terraform api_key_account.update a2")
 	// No change, no event.
 	if _, err := e.s.UpdateAccount(ctx, backend.UpdateAccountRequest{ID: a.ID, Name: "a2", Description: "d"}); err != nil {
 		t.Fatal(err)

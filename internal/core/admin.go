@@ -67,11 +67,10 @@ func (s *Service) RecoverAdmin(ctx context.Context, id string, unlockOnly bool) 
 		}
 	}
 	ctx = WithActor(ctx, ActorRecoverAdmin)
-	var out *RecoverResult
-	err := s.write(ctx, func(o *op) error {
+	return writeValue(s, ctx, func(o *op) (*RecoverResult, error) {
 		rows, err := o.tx.ListAccounts(o.ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		admins := slices.DeleteFunc(rows, func(r store.AccountRow) bool { return !r.Admin })
 		slices.SortFunc(admins, func(a, b store.AccountRow) int {
@@ -89,15 +88,15 @@ func (s *Service) RecoverAdmin(ctx context.Context, id string, unlockOnly bool) 
 			i := slices.IndexFunc(admins, func(r store.AccountRow) bool { return r.ID == id })
 			if i < 0 {
 				if r, err := o.tx.GetAccount(o.ctx, id); err == nil {
-					return backend.InvalidField("key_id", "API key account %q (%s) is not an admin account; recover-admin recovers admin accounts only", r.Name, id)
+					return nil, backend.InvalidField("key_id", "API key account %q (%s) is not an admin account; recover-admin recovers admin accounts only", r.Name, id)
 				}
-				return backend.Errorf(backend.CodeNotFound, "no API key account with ID %s in this store; omit --key-id to recover the oldest admin account", id)
+				return nil, backend.Errorf(backend.CodeNotFound, "no API key account with ID %s in this store; omit --key-id to recover the oldest admin account", id)
 			}
 			row = admins[i]
 		case len(admins) > 0:
 			row = admins[0]
 		case unlockOnly:
-			return backend.Errorf(backend.CodeNotFound, "the store has no admin account to unlock; run recover-admin without --unlock-only to create one")
+			return nil, backend.Errorf(backend.CodeNotFound, "the store has no admin account to unlock; run recover-admin without --unlock-only to create one")
 		default:
 			secret, hash := newSecret()
 			name := adminName
@@ -108,41 +107,34 @@ func (s *Service) RecoverAdmin(ctx context.Context, id string, unlockOnly bool) 
 				id: uuid.NewString(), name: name, description: "created by recover-admin", hash: hash, admin: true, expose: true,
 			})
 			if err != nil {
-				return err
+				return nil, err
 			}
-			out = &RecoverResult{Account: toAccount(row, nil), Secret: secret, Created: true}
-			return nil
+			return &RecoverResult{Account: toAccount(row, nil), Secret: secret, Created: true}, nil
 		}
 
 		wasLocked, failed := row.Locked, row.FailedLoginAttempts
 		row.Locked, row.FailedLoginAttempts, row.UpdatedAt = false, 0, o.now
 		if unlockOnly {
 			if err := o.tx.UpdateAccount(o.ctx, row); err != nil {
-				return err
+				return nil, err
 			}
 			if err := o.audit(backend.ActionAccountUpdate, backend.TargetAccount, row.ID, row.Name,
 				fmt.Sprintf("unlocked (was locked=%t, failed_login_attempts=%d)", wasLocked, failed)); err != nil {
-				return err
+				return nil, err
 			}
-			out = &RecoverResult{Account: toAccount(row, nil)}
-			return nil
+			return &RecoverResult{Account: toAccount(row, nil)}, nil
 		}
 		secret, hash := newSecret()
 		row.SecretHash = hash
 		row.SecretVersion++
 		row.SecretCreatedAt = o.now
 		if err := o.tx.UpdateAccount(o.ctx, row); err != nil {
-			return err
+			return nil, err
 		}
 		if err := o.audit(backend.ActionAccountRegenerate, backend.TargetAccount, row.ID, row.Name,
 			fmt.Sprintf("secret_version=%d, unlocked (was locked=%t, failed_login_attempts=%d)", row.SecretVersion, wasLocked, failed)); err != nil {
-			return err
+			return nil, err
 		}
-		out = &RecoverResult{Account: toAccount(row, nil), Secret: secret}
-		return nil
+		return &RecoverResult{Account: toAccount(row, nil), Secret: secret}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }

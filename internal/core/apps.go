@@ -121,10 +121,9 @@ func (s *Service) CreateApp(ctx context.Context, req backend.CreateAppRequest) (
 	if err := set.validate(); err != nil {
 		return nil, err
 	}
-	var out *backend.App
-	err := s.write(ctx, func(o *op) error {
+	return writeValue(s, ctx, func(o *op) (*backend.App, error) {
 		if err := o.checkAppNameFree(set.Name); err != nil {
-			return err
+			return nil, err
 		}
 		row := store.AppRow{
 			ID:          uuid.NewString(),
@@ -139,27 +138,22 @@ func (s *Service) CreateApp(ctx context.Context, req backend.CreateAppRequest) (
 		}
 		if err := o.tx.InsertApp(o.ctx, row); err != nil {
 			if errors.Is(err, store.ErrConflict) {
-				return appNameTaken(set.Name)
+				return nil, appNameTaken(set.Name)
 			}
-			return err
+			return nil, err
 		}
 		if err := o.audit(backend.ActionAppCreate, backend.TargetApp, row.ID, row.Name, "app_host="+row.AppHost); err != nil {
-			return err
+			return nil, err
 		}
 		if req.Deployed {
 			if err := o.deploy(&row); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		// A new app has no secrets yet.
 		a := toApp(row, nil)
-		out = &a
-		return nil
+		return &a, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // GetApp returns the app with id.
@@ -170,38 +164,24 @@ func (s *Service) GetApp(ctx context.Context, id string) (*backend.App, error) {
 // GetAppByName returns the app named name.
 func (s *Service) GetAppByName(ctx context.Context, name string) (*backend.App, error) {
 	return s.getAppBy(ctx, func(o *op) (store.AppRow, error) {
-		if !backend.CleanText(name) {
-			return store.AppRow{}, backend.Errorf(backend.CodeNotFound, "no app named %q", name)
-		}
-		a, err := o.tx.GetAppByName(o.ctx, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return a, backend.Errorf(backend.CodeNotFound, "no app named %q", name)
-		}
-		return a, err
+		return getByName(o, "app", name, o.tx.GetAppByName)
 	})
 }
 
 func (s *Service) getAppBy(ctx context.Context, get func(o *op) (store.AppRow, error)) (*backend.App, error) {
-	var out *backend.App
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) (*backend.App, error) {
 		row, err := get(o)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out, err = o.loadApp(row)
-		return err
+		return o.loadApp(row)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ListApps returns the apps sorted by name, in two queries whatever their
 // number (one when there are none).
 func (s *Service) ListApps(ctx context.Context, req backend.ListAppsRequest) ([]backend.App, error) {
-	out := []backend.App{}
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) ([]backend.App, error) {
 		// With a key, only the apps bound to it and their secrets are read:
 		// a plan asks this for every key it rotates.
 		listApps := o.tx.ListApps
@@ -213,30 +193,34 @@ func (s *Service) ListApps(ctx context.Context, req backend.ListAppsRequest) ([]
 			filter.OfAppsBoundTo = req.BoundToAccountID
 		}
 		rows, err := listApps(o.ctx)
-		if err != nil || len(rows) == 0 {
-			return err
+		if err != nil {
+			return nil, err
+		}
+		out := []backend.App{}
+		if len(rows) == 0 {
+			return out, nil
 		}
 		secrets, err := o.tx.ListAppSecrets(o.ctx, filter)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		byApp := map[string][]store.AppSecretRow{}
-		for _, sec := range secrets {
-			byApp[sec.AppID] = append(byApp[sec.AppID], sec)
-		}
+		byApp := secretsByApp(secrets)
 		for _, r := range rows {
-			a := toApp(r, byApp[r.ID])
-			if !matchApp(a, req) {
-				continue
+			if a := toApp(r, byApp[r.ID]); matchApp(a, req) {
+				out = append(out, a)
 			}
-			out = append(out, a)
 		}
-		return nil
+		return out, nil
 	})
-	if err != nil {
-		return nil, err
+}
+
+// secretsByApp groups secrets by the ID of their app.
+func secretsByApp(secrets []store.AppSecretRow) map[string][]store.AppSecretRow {
+	byApp := map[string][]store.AppSecretRow{}
+	for _, sec := range secrets {
+		byApp[sec.AppID] = append(byApp[sec.AppID], sec)
 	}
-	return out, nil
+	return byApp
 }
 
 func matchApp(a backend.App, req backend.ListAppsRequest) bool {
@@ -270,16 +254,15 @@ func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 	if err := set.validate(); err != nil {
 		return nil, err
 	}
-	var out *backend.App
-	err := s.writeUnheld(ctx, func(o *op) error {
+	return writeUnheldValue(s, ctx, func(o *op) (*backend.App, error) {
 		row, err := o.getUnheldApp(req.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var changed []string
 		if set.Name != row.Name {
 			if err := o.checkAppNameFree(set.Name); err != nil {
-				return err
+				return nil, err
 			}
 			changed = append(changed, "name")
 		}
@@ -302,7 +285,7 @@ func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 			if wasRunning {
 				// Stopped for good right away when the update also undeploys.
 				if err := o.stop(&row, row.Deployed && req.Deployed, "to apply a change"); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			oldName := row.Name
@@ -310,16 +293,16 @@ func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 			row.UpdatedAt = o.now
 			if err := o.tx.UpdateApp(o.ctx, row); err != nil {
 				if errors.Is(err, store.ErrConflict) {
-					return appNameTaken(set.Name)
+					return nil, appNameTaken(set.Name)
 				}
-				return err
+				return nil, err
 			}
 			detail := "changed " + strings.Join(changed, ", ")
 			if oldName != row.Name {
 				detail += " (was " + oldName + ")"
 			}
 			if err := o.audit(backend.ActionAppUpdate, backend.TargetApp, row.ID, row.Name, detail); err != nil {
-				return err
+				return nil, err
 			}
 		}
 
@@ -335,74 +318,57 @@ func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 			err = o.applySecretNames(&row)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if namesChanged && len(changed) == 0 {
 			if err := o.tx.UpdateApp(o.ctx, row); err != nil {
-				return err
+				return nil, err
 			}
 			if err := o.audit(backend.ActionAppUpdate, backend.TargetApp, row.ID, row.Name, "changed secret_names"); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		out, err = o.loadApp(row)
-		return err
+		return o.loadApp(row)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeployApp makes the app meant to be deployed and starts it; a failed app
 // is started again. A running app is left as it is.
 func (s *Service) DeployApp(ctx context.Context, id string) (*backend.App, error) {
-	if err := validateID("id", id); err != nil {
-		return nil, err
-	}
-	var out *backend.App
-	err := s.writeUnheld(ctx, func(o *op) error {
-		row, err := o.getUnheldApp(id)
-		if err != nil {
-			return err
+	return s.changeApp(ctx, id, func(o *op, row *store.AppRow) error {
+		if row.Deployed && row.Status == backend.StatusRunning {
+			return nil
 		}
-		if !row.Deployed || row.Status != backend.StatusRunning {
-			if err := o.deploy(&row); err != nil {
-				return err
-			}
-		}
-		out, err = o.loadApp(row)
-		return err
+		return o.deploy(row)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // UndeployApp makes the app not meant to be deployed and stops it.
 func (s *Service) UndeployApp(ctx context.Context, id string) (*backend.App, error) {
+	return s.changeApp(ctx, id, func(o *op, row *store.AppRow) error {
+		if !row.Deployed && row.Status == backend.StatusStopped {
+			return nil
+		}
+		return o.stop(row, false, "")
+	})
+}
+
+// changeApp runs change on the app with id in one write transaction and
+// returns the app as it leaves it.
+func (s *Service) changeApp(ctx context.Context, id string, change func(o *op, row *store.AppRow) error) (*backend.App, error) {
 	if err := validateID("id", id); err != nil {
 		return nil, err
 	}
-	var out *backend.App
-	err := s.writeUnheld(ctx, func(o *op) error {
+	return writeUnheldValue(s, ctx, func(o *op) (*backend.App, error) {
 		row, err := o.getUnheldApp(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if row.Deployed || row.Status != backend.StatusStopped {
-			if err := o.stop(&row, false, ""); err != nil {
-				return err
-			}
+		if err := change(o, &row); err != nil {
+			return nil, err
 		}
-		out, err = o.loadApp(row)
-		return err
+		return o.loadApp(row)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteApp stops the app if it runs and deletes it with its secrets.
@@ -450,14 +416,20 @@ func (o *op) getUnheldApp(id string) (store.AppRow, error) {
 // hold what they touch: on errBusy it waits for that rotation to end (taking
 // it over if its driver's lease expired) and runs fn again.
 func (s *Service) writeUnheld(ctx context.Context, fn func(o *op) error) error {
+	_, err := writeUnheldValue(s, ctx, func(o *op) (struct{}, error) { return struct{}{}, fn(o) })
+	return err
+}
+
+// writeUnheldValue is writeUnheld for a change that returns a value.
+func writeUnheldValue[T any](s *Service, ctx context.Context, fn func(o *op) (T, error)) (T, error) {
 	for {
-		err := s.write(ctx, fn)
+		v, err := writeValue(s, ctx, fn)
 		var busy errBusy
 		if !errors.As(err, &busy) {
-			return err
+			return v, err
 		}
 		if err := s.awaitRotation(ctx, busy.rotationID); err != nil {
-			return err
+			return v, err
 		}
 	}
 }

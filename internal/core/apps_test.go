@@ -26,9 +26,7 @@ func TestCreateAppDefaultsAndDeploy(t *testing.T) {
 	if b.Status != backend.StatusRunning || !b.Deployed || b.Config["k"] != "v" {
 		t.Errorf("deployed app = %+v", b)
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform app.create api", "terraform app.deploy api"}) {
-		t.Errorf("audit = %q", acts)
-	}
+	e.wantActions(t, seq, "terraform app.create api", "terraform app.deploy api")
 	got := e.getApp(t, b.ID)
 	if fmt.Sprint(*got) != fmt.Sprint(*b) {
 		t.Errorf("GetApp = %+v\nwant %+v", *got, *b)
@@ -101,9 +99,7 @@ func TestUpdateAppWhileRunning(t *testing.T) {
 		"terraform app.deploy forwarder",
 		"forwarder login.success siem-forwarder",
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
-		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
-	}
+	e.wantActions(t, seq, want...)
 	if got.Version != "2" || got.Status != backend.StatusRunning || got.AppHost != backend.DefaultAppHost || len(got.Secrets) != 1 {
 		t.Errorf("updated = %+v", got)
 	}
@@ -123,9 +119,7 @@ func TestUpdateAppWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = []string{"terraform app.undeploy forwarder", "terraform app.update fwd"}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
-		t.Errorf("audit = %q, want %q", acts, want)
-	}
+	e.wantActions(t, seq, want...)
 	if got.Deployed || got.Status != backend.StatusStopped {
 		t.Errorf("updated = %+v", got)
 	}
@@ -142,9 +136,7 @@ func TestUpdateAppWhileRunning(t *testing.T) {
 	if _, err := e.s.UpdateApp(ctx, backend.UpdateAppRequest{ID: app.ID, Name: "fwd", Version: "2", Deployed: true}); err != nil {
 		t.Fatal(err)
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform app.deploy fwd", "fwd login.success siem-forwarder"}) {
-		t.Errorf("audit = %q", acts)
-	}
+	e.wantActions(t, seq, "terraform app.deploy fwd", "fwd login.success siem-forwarder")
 
 	other := e.app(t, "other", false)
 	_, err = e.s.UpdateApp(ctx, backend.UpdateAppRequest{ID: other.ID, Name: "fwd"})
@@ -172,9 +164,7 @@ func TestDeployUndeployApp(t *testing.T) {
 	if _, err := e.s.UndeployApp(ctx, app.ID); err != nil {
 		t.Fatal(err)
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform app.undeploy forwarder"}) {
-		t.Errorf("audit = %q", acts)
-	}
+	e.wantActions(t, seq, "terraform app.undeploy forwarder")
 }
 
 func TestListAppsFilters(t *testing.T) {
@@ -224,9 +214,7 @@ func TestDeleteApp(t *testing.T) {
 		"terraform app_secret.delete forwarder/siem-forwarder",
 		"terraform app.delete forwarder",
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
-		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
-	}
+	e.wantActions(t, seq, want...)
 	_, err := e.s.GetApp(ctx, app.ID)
 	wantCode(t, err, backend.CodeNotFound)
 	if a := e.getAccount(t, acc.ID); len(a.Apps) != 0 {
@@ -268,9 +256,7 @@ func TestDeleteAccountRefusedWhileBound(t *testing.T) {
 	if err := e.s.DeleteAccount(ctx, backend.DeleteAccountRequest{ID: acc.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform api_key_account.delete siem-forwarder"}) {
-		t.Errorf("audit = %q", acts)
-	}
+	e.wantActions(t, seq, "terraform api_key_account.delete siem-forwarder")
 	_, err = e.s.GetAccount(ctx, acc.ID)
 	wantCode(t, err, backend.CodeNotFound)
 }

@@ -55,42 +55,40 @@ func (s *Service) PutAppSecret(ctx context.Context, req backend.PutAppSecretRequ
 			return nil, err
 		}
 	}
-	var out *backend.AppSecret
-	err := s.writeUnheld(ctx, func(o *op) error {
+	return writeUnheldValue(s, ctx, func(o *op) (*backend.AppSecret, error) {
 		app, err := o.getUnheldApp(req.AppID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := o.checkNoActiveRotation(req.AccountID); err != nil {
-			return err
+			return nil, err
 		}
 		prev, err := o.tx.GetAppSecret(o.ctx, app.ID, req.Name)
 		existed := err == nil
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+			return nil, err
 		}
 		value, detail, err := o.appSecretValue(app, req, prev, existed)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if existed && prev.AccountID == req.AccountID {
 			same, err := o.holds(prev, value)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if same {
 				// What is stored already: no event, no redeploy.
 				prev.AppName = app.Name
 				sec := toAppSecret(prev)
-				out = &sec
-				return nil
+				return &sec, nil
 			}
 		}
 
 		var stoppedAt time.Time
 		if app.Deployed {
 			if stoppedAt, err = o.pause(&app, "to change app secret "+req.Name); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		row := store.AppSecretRow{
@@ -105,25 +103,20 @@ func (s *Service) PutAppSecret(ctx context.Context, req backend.PutAppSecretRequ
 			row.Ciphertext = o.s.box.Seal(value)
 		}
 		if err := o.tx.PutAppSecret(o.ctx, row); err != nil {
-			return err
+			return nil, err
 		}
 		id, name := secretTarget(app.ID, app.Name, req.Name)
 		if err := o.audit(backend.ActionAppSecretPut, backend.TargetAppSecret, id, name, detail); err != nil {
-			return err
+			return nil, err
 		}
 		if app.Deployed {
 			if err := o.redeploy(&app, stoppedAt); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		sec := toAppSecret(row)
-		out = &sec
-		return nil
+		return &sec, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // appSecretValue decides the plaintext a put stores (nil: keep the stored
@@ -217,24 +210,18 @@ func (s *Service) GetAppSecret(ctx context.Context, appID, name string) (*backen
 	if err := validateID("app_id", appID); err != nil {
 		return nil, err
 	}
-	var out *backend.AppSecret
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) (*backend.AppSecret, error) {
 		app, err := o.getApp(appID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		row, err := o.getAppSecret(app, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sec := toAppSecret(row)
-		out = &sec
-		return nil
+		return &sec, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (o *op) getAppSecret(app store.AppRow, name string) (store.AppSecretRow, error) {
@@ -284,28 +271,8 @@ func (s *Service) ListAuditEvents(ctx context.Context, q backend.AuditQuery) ([]
 	if q.AfterSeq < 0 {
 		return nil, backend.InvalidField("after_seq", "after_seq must not be negative")
 	}
-	out := []backend.AuditEvent{}
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) ([]backend.AuditEvent, error) {
 		rows, err := o.tx.ListAudit(o.ctx, q.AfterSeq, q.Limit)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			out = append(out, backend.AuditEvent{
-				Seq:        r.Seq,
-				Time:       r.Time.UTC(),
-				Actor:      r.Actor,
-				Action:     r.Action,
-				TargetType: r.TargetType,
-				TargetID:   r.TargetID,
-				TargetName: r.TargetName,
-				Detail:     r.Detail,
-			})
-		}
-		return nil
+		return toAuditEvents(rows), err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }

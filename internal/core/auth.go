@@ -22,29 +22,23 @@ func (s *Service) CheckSecret(ctx context.Context, id, secret string) (*backend.
 	if err := validateLogin(backend.LoginRequest{AccountID: id, Secret: secret}); err != nil {
 		return nil, err
 	}
-	var out *backend.Account
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) (*backend.Account, error) {
 		row, err := o.tx.GetAccount(o.ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
-			return errLoginFailed()
+			return nil, errLoginFailed()
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if subtle.ConstantTimeCompare(hash, row.SecretHash) != 1 {
-			return errLoginFailed()
+			return nil, errLoginFailed()
 		}
 		if row.Locked {
-			return errLocked(row.Name)
+			return nil, errLocked(row.Name)
 		}
 		a := toAccount(row, nil)
-		out = &a
-		return nil
+		return &a, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // AuthenticateAdmin checks the credentials of an admin API call. A right

@@ -3,13 +3,10 @@ package core
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
-	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
-	"github.com/apphost/terraform-provider-apphost/internal/store/sqlite"
 )
 
 // benchN is the size of the benchmarks' store: N key accounts, N running
@@ -25,15 +22,7 @@ type benchFixture struct {
 
 func newBenchFixture(b *testing.B) *benchFixture {
 	b.Helper()
-	dir := b.TempDir()
-	st, err := sqlite.Open(filepath.Join(dir, "apphost.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	box, err := secretbox.LoadOrCreate(filepath.Join(dir, "apphost.db.key"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, box, _ := openSQLite(b)
 	f := &benchFixture{s: NewService(st, box, Options{})}
 	b.Cleanup(func() { _ = f.s.Close() })
 	ctx := context.Background()
@@ -130,15 +119,7 @@ func BenchmarkRotate(b *testing.B) {
 // BenchmarkLoginParallel is Login from 25 goroutines per GOMAXPROCS (50 on
 // this project's 2-core machines) with one key.
 func BenchmarkLoginParallel(b *testing.B) {
-	dir := b.TempDir()
-	st, err := sqlite.Open(filepath.Join(dir, "apphost.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	box, err := secretbox.LoadOrCreate(filepath.Join(dir, "apphost.db.key"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, box, _ := openSQLite(b)
 	s := NewService(st, box, Options{})
 	defer func() { _ = s.Close() }()
 	acct, err := s.CreateAccount(b.Context(), backend.CreateAccountRequest{Name: "bench"})

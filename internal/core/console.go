@@ -34,30 +34,25 @@ func (s *Service) AccountsPage(ctx context.Context, after string, limit int) ([]
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
-	out := []backend.Account{}
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) ([]backend.Account, error) {
 		rows, err := o.tx.ListAccountsPage(o.ctx, after, limit)
-		if err != nil || len(rows) == 0 {
-			return err
-		}
-		ids := make([]string, len(rows))
-		for i, r := range rows {
-			ids[i] = r.ID
-		}
-		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AccountIDs: ids})
 		if err != nil {
-			return err
+			return nil, err
+		}
+		out := []backend.Account{}
+		if len(rows) == 0 {
+			return out, nil
+		}
+		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AccountIDs: rowIDs(rows, accountID)})
+		if err != nil {
+			return nil, err
 		}
 		bound := boundAppNames(secrets)
 		for _, r := range rows {
 			out = append(out, toAccount(r, bound[r.ID]))
 		}
-		return nil
+		return out, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // AppsPage returns up to limit apps named after after, sorted by name, each
@@ -66,40 +61,44 @@ func (s *Service) AppsPage(ctx context.Context, after string, limit int) ([]back
 	if err := checkLimit(limit); err != nil {
 		return nil, err
 	}
-	out := []backend.App{}
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) ([]backend.App, error) {
 		rows, err := o.tx.ListAppsPage(o.ctx, after, limit)
-		if err != nil || len(rows) == 0 {
-			return err
-		}
-		ids := make([]string, len(rows))
-		for i, r := range rows {
-			ids[i] = r.ID
-		}
-		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppIDs: ids})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		byApp := map[string][]store.AppSecretRow{}
-		for _, sec := range secrets {
-			byApp[sec.AppID] = append(byApp[sec.AppID], sec)
+		out := []backend.App{}
+		if len(rows) == 0 {
+			return out, nil
 		}
+		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppIDs: rowIDs(rows, appID)})
+		if err != nil {
+			return nil, err
+		}
+		byApp := secretsByApp(secrets)
 		for _, r := range rows {
 			out = append(out, toApp(r, byApp[r.ID]))
 		}
-		return nil
+		return out, nil
 	})
-	if err != nil {
-		return nil, err
+}
+
+func accountID(r store.AccountRow) string { return r.ID }
+func appID(r store.AppRow) string         { return r.ID }
+
+// rowIDs returns the IDs of one page of rows.
+func rowIDs[R any](rows []R, id func(R) string) []string {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = id(r)
 	}
-	return out, nil
+	return ids
 }
 
 // AccountNames returns the names of the accounts with these IDs (unknown
 // IDs are left out), in one read.
 func (s *Service) AccountNames(ctx context.Context, ids []string) (map[string]string, error) {
-	out := map[string]string{}
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) (map[string]string, error) {
+		out := map[string]string{}
 		for _, id := range ids {
 			if _, ok := out[id]; ok {
 				continue
@@ -109,16 +108,12 @@ func (s *Service) AccountNames(ctx context.Context, ids []string) (map[string]st
 				continue
 			}
 			if err != nil {
-				return err
+				return nil, err
 			}
 			out[id] = a.Name
 		}
-		return nil
+		return out, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // AuditPageQuery selects one page of the audit log, newest first.
@@ -142,34 +137,28 @@ func (s *Service) AuditPage(ctx context.Context, q AuditPageQuery) ([]backend.Au
 	if q.BeforeSeq < 0 {
 		return nil, backend.InvalidField("before_seq", "before_seq must not be negative")
 	}
-	out := []backend.AuditEvent{}
-	err := s.read(ctx, func(o *op) error {
+	return readValue(s, ctx, func(o *op) ([]backend.AuditEvent, error) {
 		rows, err := o.tx.ListAuditPage(o.ctx, store.AuditPage{BeforeSeq: q.BeforeSeq, TargetID: q.TargetID, Action: q.Action, Limit: q.Limit})
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			out = append(out, toAuditEvent(r))
-		}
-		return nil
+		return toAuditEvents(rows), err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
-func toAuditEvent(r store.AuditRow) backend.AuditEvent {
-	return backend.AuditEvent{
-		Seq:        r.Seq,
-		Time:       r.Time.UTC(),
-		Actor:      r.Actor,
-		Action:     r.Action,
-		TargetType: r.TargetType,
-		TargetID:   r.TargetID,
-		TargetName: r.TargetName,
-		Detail:     r.Detail,
+// toAuditEvents returns the events of rows, never nil.
+func toAuditEvents(rows []store.AuditRow) []backend.AuditEvent {
+	out := make([]backend.AuditEvent, len(rows))
+	for i, r := range rows {
+		out[i] = backend.AuditEvent{
+			Seq:        r.Seq,
+			Time:       r.Time.UTC(),
+			Actor:      r.Actor,
+			Action:     r.Action,
+			TargetType: r.TargetType,
+			TargetID:   r.TargetID,
+			TargetName: r.TargetName,
+			Detail:     r.Detail,
+		}
 	}
+	return out
 }
 
 // ConsoleSessionKey returns the store's key for signing console sessions,
@@ -177,11 +166,8 @@ func toAuditEvent(r store.AuditRow) backend.AuditEvent {
 // store reads the same key, so a session made on one replica is good on
 // every other. The key never leaves the server.
 func (s *Service) ConsoleSessionKey(ctx context.Context) ([]byte, error) {
-	var key []byte
-	err := s.read(ctx, func(o *op) error {
-		var err error
-		key, err = o.tx.GetSetting(o.ctx, consoleKeySetting)
-		return err
+	key, err := readValue(s, ctx, func(o *op) ([]byte, error) {
+		return o.tx.GetSetting(o.ctx, consoleKeySetting)
 	})
 	if err == nil && len(key) >= 32 {
 		return key, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,9 +40,7 @@ func TestDeployLogsIn(t *testing.T) {
 		t.Errorf("deployed app = %+v", got)
 	}
 	want := []string{"terraform app.deploy web", "web login.success k"}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
-		t.Errorf("audit = %q, want %q", acts, want)
-	}
+	e.wantActions(t, seq, want...)
 }
 
 // putStale writes a stale copy of the secret straight into the store, as a
@@ -81,9 +78,7 @@ func TestStaleSecretInRunningAppLocksAccount(t *testing.T) {
 		want = append(want, "forwarder login.failure siem-forwarder")
 	}
 	want = append(want, "forwarder api_key_account.lock siem-forwarder")
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
-		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
-	}
+	e.wantActions(t, seq, want...)
 	if got := e.getAccount(t, acc.ID); !got.Locked {
 		t.Error("account not locked")
 	}
@@ -140,9 +135,7 @@ func TestRotationIsOneOperation(t *testing.T) {
 		"forwarder login.success siem-forwarder",
 		"terraform rotation.end siem-forwarder",
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
-		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
-	}
+	e.wantActions(t, seq, want...)
 	for _, ev := range e.events(t) {
 		if ev.Seq > seq && ev.Action == backend.ActionAppDeploy && !strings.Contains(ev.Detail, "downtime_ms=") {
 			t.Errorf("deploy event without downtime_ms: %q", ev.Detail)
@@ -164,9 +157,7 @@ func TestRotationIsOneOperation(t *testing.T) {
 	if _, err := e.s.DeployApp(ctx, idle.ID); err != nil {
 		t.Fatal(err)
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, []string{"terraform app.deploy idle", "idle login.success siem-forwarder"}) {
-		t.Errorf("deploy of idle app = %q", acts)
-	}
+	e.wantActions(t, seq, "terraform app.deploy idle", "idle login.success siem-forwarder")
 	// The new secret is the bound value from now on; the old one is refused.
 	_, err = e.s.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: another.ID, Name: "k", AccountID: acc.ID, Value: &acc.Secret})
 	wantCode(t, err, backend.CodeStaleValue)
@@ -236,16 +227,9 @@ func TestRegenerateWithStaleExpectedVersionChangesNothing(t *testing.T) {
 	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning {
 		t.Errorf("app = %s", got.Status)
 	}
-	// The idempotency key was not consumed by the refusal.
-	err = e.st.Read(ctx, func(tx store.Tx) error {
-		_, err := tx.GetIdempotency(ctx, acc.ID, "x")
-		if !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("idempotency row after refusal: %v", err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	// The refusal started no rotation: the key is free for a new request.
+	if rots := e.rotations(t, acc.ID); len(rots) != 0 {
+		t.Errorf("rotations after refusal: %+v", rots)
 	}
 }
 
@@ -342,9 +326,7 @@ func TestBoundSecretValues(t *testing.T) {
 		"terraform app.deploy forwarder",
 		"forwarder login.success siem-forwarder",
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
-		t.Errorf("unbound put =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
-	}
+	e.wantActions(t, seq, want...)
 	// Admin accounts are never bound.
 	if _, err := e.s.CreateAdminAccount(ctx, "admin-id", "admin", "admin-secret-value-of-32-characters"); err != nil {
 		t.Fatal(err)
@@ -404,9 +386,7 @@ func TestDeleteOneOfTwoSecretsKeepsAppRunning(t *testing.T) {
 		"terraform app.deploy forwarder",
 		"forwarder login.success siem-forwarder",
 	}
-	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
-		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
-	}
+	e.wantActions(t, seq, want...)
 	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning || !got.Deployed || len(got.Secrets) != 1 {
 		t.Errorf("app = %+v", got)
 	}

@@ -105,6 +105,32 @@ func (s *Service) read(ctx context.Context, fn func(o *op) error) error {
 	return mapError(err)
 }
 
+// writeValue is write for an operation that returns a value: fn's, or the
+// zero value with the error.
+func writeValue[T any](s *Service, ctx context.Context, fn func(o *op) (T, error)) (T, error) {
+	return withValue(s.write, ctx, fn)
+}
+
+// readValue is read for an operation that returns a value: fn's, or the
+// zero value with the error.
+func readValue[T any](s *Service, ctx context.Context, fn func(o *op) (T, error)) (T, error) {
+	return withValue(s.read, ctx, fn)
+}
+
+func withValue[T any](run func(context.Context, func(*op) error) error, ctx context.Context, fn func(o *op) (T, error)) (T, error) {
+	var out T
+	err := run(ctx, func(o *op) error {
+		var err error
+		out, err = fn(o)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
 func (s *Service) newOp(ctx context.Context, tx store.Tx) *op {
 	return &op{
 		s:   s,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -113,17 +114,24 @@ type env struct {
 	secrets []string
 }
 
-func newEnv(t *testing.T, threshold int) *env {
-	t.Helper()
-	dir := t.TempDir()
+// openSQLite opens a SQLite store and its key in a new directory of tb's.
+func openSQLite(tb testing.TB) (store.Store, *secretbox.Box, string) {
+	tb.Helper()
+	dir := tb.TempDir()
 	st, err := sqlite.Open(filepath.Join(dir, "apphost.db"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	box, err := secretbox.LoadOrCreate(filepath.Join(dir, "apphost.db.key"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return st, box, dir
+}
+
+func newEnv(t *testing.T, threshold int) *env {
+	t.Helper()
+	st, box, dir := openSQLite(t)
 	e := &env{
 		st:    &faultStore{Store: st},
 		box:   box,
@@ -191,6 +199,15 @@ func (e *env) actionsSince(t *testing.T, seq int64) []string {
 		out = append(out, x.Actor+" "+x.Action+" "+x.TargetName)
 	}
 	return out
+}
+
+// wantActions fails t unless the audit events after seq are want, each
+// "ACTOR ACTION TARGET_NAME".
+func (e *env) wantActions(t *testing.T, seq int64, want ...string) {
+	t.Helper()
+	if acts := e.actionsSince(t, seq); !slices.Equal(acts, want) {
+		t.Errorf("audit =\n%s\nwant\n%s", strings.Join(acts, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 func (e *env) lastSeq(t *testing.T) int64 {

@@ -21,7 +21,7 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
-	"github.com/apphost/terraform-provider-apphost/internal/faultproxy"
+	"github.com/apphost/terraform-provider-apphost/testutil/faultproxy"
 )
 
 // Request paths the faults target.

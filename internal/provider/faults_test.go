@@ -15,8 +15,8 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
-	"github.com/apphost/terraform-provider-apphost/internal/faultproxy"
 	"github.com/apphost/terraform-provider-apphost/internal/server"
+	"github.com/apphost/terraform-provider-apphost/testutil/faultproxy"
 )
 
 // TestAccFaults_rotationThroughFaultyNetwork runs rotations with the real

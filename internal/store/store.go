@@ -125,16 +125,6 @@ type AuditPage struct {
 	Limit int
 }
 
-// IdempotencyRow remembers the result of a regenerate for retries.
-type IdempotencyRow struct {
-	AccountID string
-	Key       string
-	// SealedSecret is the secret returned, sealed with the store's key.
-	SealedSecret  []byte
-	SecretVersion int64
-	CreatedAt     time.Time
-}
-
 // RotationRow is a rotation of an account's secret as stored: the durable
 // object one driver at a time carries from step to step under a lease.
 type RotationRow struct {
@@ -243,11 +233,6 @@ type Tx interface {
 	GetAppSecret(ctx context.Context, appID, name string) (AppSecretRow, error)
 	ListAppSecrets(ctx context.Context, f AppSecretFilter) ([]AppSecretRow, error)
 	DeleteAppSecret(ctx context.Context, appID, name string) error
-
-	GetIdempotency(ctx context.Context, accountID, key string) (IdempotencyRow, error)
-	PutIdempotency(ctx context.Context, r IdempotencyRow) error
-	// DeleteIdempotencyBefore forgets results created before t.
-	DeleteIdempotencyBefore(ctx context.Context, t time.Time) error
 
 	// AppendAudit stores the event and returns its sequence number, one more
 	// than any before it.

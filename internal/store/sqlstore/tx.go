@@ -83,14 +83,19 @@ func scanRows[T any](t *tx, rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]
 	return out, nil
 }
 
+// all returns every row of a query.
+func all[T any](ctx context.Context, t *tx, scan func(*sql.Rows) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(t, rows, scan)
+}
+
 // one returns the first row of a query, or ErrNotFound naming what.
 func one[T any](ctx context.Context, t *tx, what string, scan func(*sql.Rows) (T, error), q string, args ...any) (T, error) {
 	var zero T
-	rows, err := t.query(ctx, q, args...)
-	if err != nil {
-		return zero, err
-	}
-	out, err := scanRows(t, rows, scan)
+	out, err := all(ctx, t, scan, q, args...)
 	if err != nil {
 		return zero, err
 	}
@@ -150,22 +155,14 @@ func (t *tx) GetAccountByName(ctx context.Context, name string) (store.AccountRo
 }
 
 func (t *tx) ListAccounts(ctx context.Context) ([]store.AccountRow, error) {
-	rows, err := t.query(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	return scanRows(t, rows, scanAccount)
+	return all(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts ORDER BY name`)
 }
 
 func (t *tx) ListAccountsPage(ctx context.Context, afterName string, limit int) ([]store.AccountRow, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("list accounts page: limit %d must be at least 1", limit)
 	}
-	rows, err := t.query(ctx, `SELECT `+accountCols+` FROM accounts WHERE name > ? ORDER BY name LIMIT ?`, afterName, limit)
-	if err != nil {
-		return nil, err
-	}
-	return scanRows(t, rows, scanAccount)
+	return all(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts WHERE name > ? ORDER BY name LIMIT ?`, afterName, limit)
 }
 
 func (t *tx) UpdateAccount(ctx context.Context, a store.AccountRow) error {
@@ -182,8 +179,8 @@ func (t *tx) UpdateAccount(ctx context.Context, a store.AccountRow) error {
 	return nil
 }
 
-// DeleteAccount unbinds secrets and drops idempotency results itself rather
-// than relying on the foreign keys' actions alone.
+// DeleteAccount unbinds secrets and drops an older store's idempotency
+// results itself rather than relying on the foreign keys' actions alone.
 func (t *tx) DeleteAccount(ctx context.Context, id string) error {
 	if _, err := t.exec(ctx, `UPDATE app_secrets SET account_id = NULL WHERE account_id = ?`, id); err != nil {
 		return fmt.Errorf("delete account %q: unbind app secrets: %w", id, err)
@@ -268,31 +265,19 @@ func (t *tx) GetAppByName(ctx context.Context, name string) (store.AppRow, error
 }
 
 func (t *tx) ListApps(ctx context.Context) ([]store.AppRow, error) {
-	rows, err := t.query(ctx, `SELECT `+appCols+` FROM apps ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	return scanRows(t, rows, scanApp)
+	return all(ctx, t, scanApp, `SELECT `+appCols+` FROM apps ORDER BY name`)
 }
 
 func (t *tx) ListAppsPage(ctx context.Context, afterName string, limit int) ([]store.AppRow, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("list apps page: limit %d must be at least 1", limit)
 	}
-	rows, err := t.query(ctx, `SELECT `+appCols+` FROM apps WHERE name > ? ORDER BY name LIMIT ?`, afterName, limit)
-	if err != nil {
-		return nil, err
-	}
-	return scanRows(t, rows, scanApp)
+	return all(ctx, t, scanApp, `SELECT `+appCols+` FROM apps WHERE name > ? ORDER BY name LIMIT ?`, afterName, limit)
 }
 
 func (t *tx) ListAppsBoundTo(ctx context.Context, accountID string) ([]store.AppRow, error) {
-	rows, err := t.query(ctx, `SELECT `+appCols+` FROM apps
+	return all(ctx, t, scanApp, `SELECT `+appCols+` FROM apps
 		WHERE id IN (SELECT app_id FROM app_secrets WHERE account_id = ?) ORDER BY name`, accountID)
-	if err != nil {
-		return nil, err
-	}
-	return scanRows(t, rows, scanApp)
 }
 
 func (t *tx) UpdateApp(ctx context.Context, a store.AppRow) error {
@@ -385,11 +370,7 @@ func (t *tx) ListAppSecrets(ctx context.Context, f store.AppSecretFilter) ([]sto
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	rows, err := t.query(ctx, q+` ORDER BY a.name, s.name`, args...)
-	if err != nil {
-		return nil, err
-	}
-	return scanRows(t, rows, scanSecret)
+	return all(ctx, t, scanSecret, q+` ORDER BY a.name, s.name`, args...)
 }
 
 // placeholders is "?, ?, ..." with n marks.
@@ -400,39 +381,6 @@ func placeholders(n int) string {
 func (t *tx) DeleteAppSecret(ctx context.Context, appID, name string) error {
 	return t.execOne(ctx, fmt.Sprintf("app secret %q of app %q", name, appID),
 		`DELETE FROM app_secrets WHERE app_id = ? AND name = ?`, appID, name)
-}
-
-// --- idempotency ---
-
-func (t *tx) GetIdempotency(ctx context.Context, accountID, key string) (store.IdempotencyRow, error) {
-	return one(ctx, t, fmt.Sprintf("idempotency key %q of account %q", key, accountID),
-		func(r *sql.Rows) (store.IdempotencyRow, error) {
-			var i store.IdempotencyRow
-			err := r.Scan(&i.AccountID, &i.Key, &i.SealedSecret, &i.SecretVersion, timeCol{&i.CreatedAt})
-			return i, err
-		},
-		`SELECT account_id, idem_key, sealed_secret, secret_version, created_at
-		FROM idempotency WHERE account_id = ? AND idem_key = ?`, accountID, key)
-}
-
-func (t *tx) PutIdempotency(ctx context.Context, r store.IdempotencyRow) error {
-	_, err := t.exec(ctx, `INSERT INTO idempotency (account_id, idem_key, sealed_secret, secret_version, created_at)
-		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (account_id, idem_key) DO UPDATE SET
-			sealed_secret = excluded.sealed_secret, secret_version = excluded.secret_version, created_at = excluded.created_at`,
-		r.AccountID, r.Key, notNil(r.SealedSecret), r.SecretVersion, t.s.encodeTime(r.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("put idempotency key of account %q: %w", r.AccountID, err)
-	}
-	return nil
-}
-
-func (t *tx) DeleteIdempotencyBefore(ctx context.Context, before time.Time) error {
-	_, err := t.exec(ctx, `DELETE FROM idempotency WHERE created_at < ?`, t.s.encodeTime(before))
-	if err != nil {
-		return fmt.Errorf("delete old idempotency keys: %w", err)
-	}
-	return nil
 }
 
 // --- rotations ---
@@ -556,6 +504,8 @@ func (t *tx) ForgetRotationResultsBefore(ctx context.Context, before time.Time) 
 
 // --- audit ---
 
+const auditCols = `seq, event_time, actor, action, target_type, target_id, target_name, detail`
+
 // AppendAudit takes max+1: every write holds the database's write lock, so
 // no other transaction can take the same number or commit in between.
 func (t *tx) AppendAudit(ctx context.Context, e store.AuditRow) (int64, error) {
@@ -572,7 +522,7 @@ func (t *tx) AppendAudit(ctx context.Context, e store.AuditRow) (int64, error) {
 
 // insertAudit stores e with sequence number seq.
 func (t *tx) insertAudit(ctx context.Context, seq int64, e store.AuditRow) error {
-	_, err := t.exec(ctx, `INSERT INTO audit (seq, event_time, actor, action, target_type, target_id, target_name, detail)
+	_, err := t.exec(ctx, `INSERT INTO audit (`+auditCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		seq, t.s.encodeTime(e.Time), e.Actor, e.Action, e.TargetType, e.TargetID, e.TargetName, e.Detail)
 	if err != nil {
@@ -582,18 +532,14 @@ func (t *tx) insertAudit(ctx context.Context, seq int64, e store.AuditRow) error
 }
 
 func (t *tx) ListAudit(ctx context.Context, afterSeq int64, limit int) ([]store.AuditRow, error) {
-	q := `SELECT seq, event_time, actor, action, target_type, target_id, target_name, detail
+	q := `SELECT ` + auditCols + `
 		FROM audit WHERE seq > ? ORDER BY seq`
 	args := []any{afterSeq}
 	if limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := t.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	return scanRows(t, rows, scanAudit)
+	return all(ctx, t, scanAudit, q, args...)
 }
 
 func scanAudit(r *sql.Rows) (store.AuditRow, error) {
@@ -627,10 +573,6 @@ func (t *tx) ListAuditPage(ctx context.Context, p store.AuditPage) ([]store.Audi
 		args = append(args, p.Action)
 	}
 	args = append(args, p.Limit)
-	rows, err := t.query(ctx, `SELECT seq, event_time, actor, action, target_type, target_id, target_name, detail
+	return all(ctx, t, scanAudit, `SELECT `+auditCols+`
 		FROM audit WHERE `+strings.Join(where, ` AND `)+` ORDER BY seq DESC LIMIT ?`, args...)
-	if err != nil {
-		return nil, err
-	}
-	return scanRows(t, rows, scanAudit)
 }

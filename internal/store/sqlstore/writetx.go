@@ -60,22 +60,22 @@ func (w *writeTx) GetAccount(ctx context.Context, id string) (store.AccountRow, 
 
 // InsertAccount implements store.Tx.
 func (w *writeTx) InsertAccount(ctx context.Context, a store.AccountRow) error {
-	delete(w.accounts, a.ID)
-	err := w.tx.InsertAccount(ctx, a)
-	if err == nil {
-		w.remember(a)
-	}
-	return err
+	return w.writeAccount(ctx, a, w.tx.InsertAccount)
 }
 
 // UpdateAccount implements store.Tx.
 func (w *writeTx) UpdateAccount(ctx context.Context, a store.AccountRow) error {
+	return w.writeAccount(ctx, a, w.tx.UpdateAccount)
+}
+
+// writeAccount writes a with write and remembers it once written.
+func (w *writeTx) writeAccount(ctx context.Context, a store.AccountRow, write func(context.Context, store.AccountRow) error) error {
 	delete(w.accounts, a.ID)
-	err := w.tx.UpdateAccount(ctx, a)
-	if err == nil {
-		w.remember(a)
+	if err := write(ctx, a); err != nil {
+		return err
 	}
-	return err
+	w.remember(a)
+	return nil
 }
 
 // DeleteAccount implements store.Tx.
@@ -127,7 +127,7 @@ func (w *writeTx) flush(ctx context.Context) error {
 		return nil
 	}
 	var q strings.Builder
-	q.WriteString(`INSERT INTO audit (seq, event_time, actor, action, target_type, target_id, target_name, detail) VALUES `)
+	q.WriteString(`INSERT INTO audit (` + auditCols + `) VALUES `)
 	args := make([]any, 0, 8*len(w.pending))
 	for i, p := range w.pending {
 		if i > 0 {

@@ -29,7 +29,9 @@ func testSettings(t *testing.T, s store.Store) {
 		if err := tx.InsertAccount(ctx, a); err != nil {
 			return err
 		}
-		return tx.PutIdempotency(ctx, store.IdempotencyRow{AccountID: a.ID, Key: "k", SealedSecret: []byte("sealed"), SecretVersion: 2, CreatedAt: now()})
+		r := NewRotation(a, now())
+		r.SealedResult = []byte("sealed")
+		return tx.InsertRotation(ctx, r)
 	})
 	read(t, s, func(tx store.Tx) error {
 		v, err := tx.GetSetting(ctx, "key_check")
@@ -41,7 +43,7 @@ func testSettings(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		equal(t, "first sealed idempotency", sealed, []byte("sealed"))
+		equal(t, "first sealed result", sealed, []byte("sealed"))
 		return nil
 	})
 }

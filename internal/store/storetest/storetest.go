@@ -27,7 +27,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Apps", testApps},
 		{"AppSecrets", testAppSecrets},
 		{"DeleteAccountWithSecrets", testDeleteAccountWithSecrets},
-		{"Idempotency", testIdempotency},
 		{"Rotations", testRotations},
 		{"Audit", testAudit},
 		{"Settings", testSettings},
@@ -362,9 +361,6 @@ func testDeleteAccountWithSecrets(t *testing.T, s store.Store) {
 		if err := tx.InsertApp(ctx, app); err != nil {
 			return err
 		}
-		if err := tx.PutIdempotency(ctx, store.IdempotencyRow{AccountID: k.ID, Key: "i", SealedSecret: []byte{1}, CreatedAt: now()}); err != nil {
-			return err
-		}
 		return tx.PutAppSecret(ctx, store.AppSecretRow{AppID: app.ID, Name: "s", AccountID: k.ID, Ciphertext: []byte{1}, UpdatedAt: now()})
 	})
 	write(t, s, func(tx store.Tx) error { return tx.DeleteAccount(ctx, k.ID) })
@@ -376,42 +372,7 @@ func testDeleteAccountWithSecrets(t *testing.T, s store.Store) {
 		if got.AccountID != "" {
 			t.Errorf("secret still bound to the deleted account: %q", got.AccountID)
 		}
-		_, err = tx.GetIdempotency(ctx, k.ID, "i")
-		wantErr(t, "idempotency of a deleted account", err, store.ErrNotFound)
 		return nil
-	})
-}
-
-func testIdempotency(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	k := NewAccount("k")
-	old := store.IdempotencyRow{AccountID: k.ID, Key: "old", SealedSecret: []byte("s1"), SecretVersion: 2, CreatedAt: now().Add(-48 * time.Hour)}
-	fresh := store.IdempotencyRow{AccountID: k.ID, Key: "new", SealedSecret: []byte("s2"), SecretVersion: 3, CreatedAt: now()}
-	write(t, s, func(tx store.Tx) error {
-		if err := tx.InsertAccount(ctx, k); err != nil {
-			return err
-		}
-		if err := tx.PutIdempotency(ctx, old); err != nil {
-			return err
-		}
-		return tx.PutIdempotency(ctx, fresh)
-	})
-	read(t, s, func(tx store.Tx) error {
-		got, err := tx.GetIdempotency(ctx, k.ID, "old")
-		equal(t, "GetIdempotency", got, old)
-		_, err2 := tx.GetIdempotency(ctx, k.ID, "nope")
-		wantErr(t, "GetIdempotency unknown", err2, store.ErrNotFound)
-		return err
-	})
-	fresh.SealedSecret, fresh.SecretVersion = []byte("s3"), 4
-	write(t, s, func(tx store.Tx) error { return tx.PutIdempotency(ctx, fresh) })
-	write(t, s, func(tx store.Tx) error { return tx.DeleteIdempotencyBefore(ctx, now().Add(-24*time.Hour)) })
-	read(t, s, func(tx store.Tx) error {
-		_, err := tx.GetIdempotency(ctx, k.ID, "old")
-		wantErr(t, "GetIdempotency after DeleteIdempotencyBefore", err, store.ErrNotFound)
-		got, err := tx.GetIdempotency(ctx, k.ID, "new")
-		equal(t, "GetIdempotency overwritten", got, fresh)
-		return err
 	})
 }
 
