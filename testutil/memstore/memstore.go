@@ -32,22 +32,22 @@ type secretKey struct{ AppID, Name string }
 
 // tables is the whole database, as Save writes it and Load reads it.
 type tables struct {
-	Accounts    map[string]store.AccountRow // by ID
-	Apps        map[string]store.AppRow     // by ID
-	AppSecrets  map[secretKey]store.AppSecretRow
-	Rotations   map[string]store.RotationRow // by ID
-	Settings    map[string][]byte
+	Accounts   map[string]store.AccountRow // by ID
+	Apps       map[string]store.AppRow     // by ID
+	AppSecrets map[secretKey]store.AppSecretRow
+	Rotations  map[string]store.RotationRow // by ID
+	Settings   map[string][]byte
 	// Audit holds the events in order: the event with Seq n is Audit[n-1].
 	Audit []store.AuditRow
 }
 
 func newTables() tables {
 	return tables{
-		Accounts:    map[string]store.AccountRow{},
-		Apps:        map[string]store.AppRow{},
-		AppSecrets:  map[secretKey]store.AppSecretRow{},
-		Rotations:   map[string]store.RotationRow{},
-		Settings:    map[string][]byte{},
+		Accounts:   map[string]store.AccountRow{},
+		Apps:       map[string]store.AppRow{},
+		AppSecrets: map[secretKey]store.AppSecretRow{},
+		Rotations:  map[string]store.RotationRow{},
+		Settings:   map[string][]byte{},
 	}
 }
 
