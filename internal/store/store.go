@@ -59,6 +59,21 @@ type AccountRow struct {
 	// bound app secrets can be filled; nil for admin accounts and for accounts
 	// not regenerated since the store was written by an older version.
 	SealedSecret []byte
+	// AppHost, when set, makes the account that App Host's identity (unique
+	// across accounts); such an account is never bound to an app.
+	AppHost string
+	// PreviousSecrets are the hashes of the account's previous secrets, newest
+	// first (stored as JSON): a failed login with one of them is a stale copy
+	// and counts toward the lockout wherever it comes from.
+	PreviousSecrets []PreviousSecret
+}
+
+// PreviousSecret is a secret an account had before: its hash and version,
+// and when it was replaced.
+type PreviousSecret struct {
+	Hash       []byte    `json:"hash"`
+	Version    int64     `json:"version"`
+	ReplacedAt time.Time `json:"replaced_at"`
 }
 
 // AppRow is an app as stored.
@@ -83,6 +98,37 @@ type AppRow struct {
 	// SecretNames are the app secrets the app needs: it is not started until
 	// all of them exist.
 	SecretNames []string
+	// Command is what a real App Host runs (stored as JSON).
+	Command      []string
+	StopTimeout  time.Duration // stored in milliseconds
+	StartTimeout time.Duration // stored in milliseconds
+	// ReloadSignal makes the app reread its secret files ("" : none).
+	ReloadSignal string
+	// Generation grows with every change of what the App Host must run.
+	Generation int64
+	// PausedAt is when the app was last stopped for a change of its secrets
+	// (zero: it was not): its downtime runs from then to its next healthy start.
+	PausedAt time.Time
+	// Observed is what the app's App Host last reported (stored as JSON).
+	Observed AppObserved
+}
+
+// AppObserved is what a real App Host reported of an app.
+type AppObserved struct {
+	Phase      string    `json:"phase,omitempty"`
+	Generation int64     `json:"generation,omitempty"`
+	PID        int       `json:"pid,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	ExitCode   int       `json:"exit_code,omitempty"`
+	Restarts   int       `json:"restarts,omitempty"`
+	Detail     string    `json:"detail,omitempty"`
+	StderrTail string    `json:"stderr_tail,omitempty"`
+	// TokenHash is the hash of the per-app token of the current process.
+	TokenHash  string    `json:"token_hash,omitempty"`
+	ReportedAt time.Time `json:"reported_at,omitzero"`
+	// ProvenLoginAt is the app's first login that proved who it is since
+	// StartedAt (zero: none yet).
+	ProvenLoginAt time.Time `json:"proven_login_at,omitzero"`
 }
 
 // AppSecretRow is an app secret as stored.
@@ -95,6 +141,34 @@ type AppSecretRow struct {
 	UpdatedAt  time.Time
 	// AppName is filled by reads (joined from apps); ignored by writes.
 	AppName string
+	// LoginVersion and LoginAt are the last successful login of the app, as
+	// this secret's account, that proved it was the app (0 and zero: none).
+	LoginVersion int64
+	LoginAt      time.Time
+}
+
+// AppHostRow is an App Host as the store knows it: its session and the
+// revision of its desired state. A name has a row once its desired state
+// changed or a host connected.
+type AppHostRow struct {
+	Name       string
+	InstanceID string
+	SessionID  string
+	Address    string
+	Version    string
+	Driver     string
+	// Revision grows with every change of the host's desired state;
+	// AppliedRevision is the one the host last reported it applied.
+	Revision        int64
+	AppliedRevision int64
+	// Forgotten: declared lost (app-hosts forget); the host stops its apps
+	// when it connects again.
+	Forgotten   bool
+	ConnectedAt time.Time // zero: never connected
+	LastReport  time.Time
+	// OfflineAt is when the host was found offline (zero: not since its
+	// last report).
+	OfflineAt time.Time
 }
 
 // AppSecretFilter selects app secrets; empty fields do not filter.
@@ -241,6 +315,17 @@ type Tx interface {
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditRow, error)
 	// ListAuditPage returns one page of events, newest first (see AuditPage).
 	ListAuditPage(ctx context.Context, p AuditPage) ([]AuditRow, error)
+
+	// GetAppHost returns the App Host named name (ErrNotFound without a row).
+	GetAppHost(ctx context.Context, name string) (AppHostRow, error)
+	// ListAppHosts returns every App Host with a row, sorted by name.
+	ListAppHosts(ctx context.Context) ([]AppHostRow, error)
+	// PutAppHost inserts or overwrites the App Host h.Name.
+	PutAppHost(ctx context.Context, h AppHostRow) error
+	// ListAppsOnHost returns the apps whose app_host is name, sorted by name.
+	ListAppsOnHost(ctx context.Context, name string) ([]AppRow, error)
+	// GetAccountByAppHost returns the App Host account of name.
+	GetAccountByAppHost(ctx context.Context, name string) (AccountRow, error)
 
 	InsertRotation(ctx context.Context, r RotationRow) error
 	GetRotation(ctx context.Context, id string) (RotationRow, error)

@@ -36,6 +36,7 @@ type tables struct {
 	Apps       map[string]store.AppRow     // by ID
 	AppSecrets map[secretKey]store.AppSecretRow
 	Rotations  map[string]store.RotationRow // by ID
+	AppHosts   map[string]store.AppHostRow  // by name
 	Settings   map[string][]byte
 	// Audit holds the events in order: the event with Seq n is Audit[n-1].
 	Audit []store.AuditRow
@@ -47,6 +48,7 @@ func newTables() tables {
 		Apps:       map[string]store.AppRow{},
 		AppSecrets: map[secretKey]store.AppSecretRow{},
 		Rotations:  map[string]store.RotationRow{},
+		AppHosts:   map[string]store.AppHostRow{},
 		Settings:   map[string][]byte{},
 	}
 }
@@ -203,6 +205,19 @@ func stampOrZero(t time.Time) time.Time {
 		return t
 	}
 	return stamp(t)
+}
+
+// previous copies an account's previous secrets; none reads back nil.
+func previous(p []store.PreviousSecret) []store.PreviousSecret {
+	if len(p) == 0 {
+		return nil
+	}
+	out := slices.Clone(p)
+	for i := range out {
+		out[i].Hash = bytes.Clone(out[i].Hash)
+		out[i].ReplacedAt = stamp(out[i].ReplacedAt)
+	}
+	return out
 }
 
 // names copies a list of names; empty reads back nil, as from the SQL stores.

@@ -43,12 +43,14 @@ var accounts = named[store.AccountRow]{
 	id:   func(a store.AccountRow) string { return a.ID },
 	name: func(a store.AccountRow) string { return a.Name },
 	in: func(a store.AccountRow) store.AccountRow {
+		a.PreviousSecrets = previous(a.PreviousSecrets)
 		a.SecretHash = notNil(a.SecretHash)
 		a.SealedSecret = bytes.Clone(a.SealedSecret)
 		a.SecretCreatedAt, a.CreatedAt, a.UpdatedAt = stamp(a.SecretCreatedAt), stamp(a.CreatedAt), stamp(a.UpdatedAt)
 		return a
 	},
 	out: func(a store.AccountRow) store.AccountRow {
+		a.PreviousSecrets = previous(a.PreviousSecrets)
 		a.SecretHash = bytes.Clone(a.SecretHash)
 		a.SealedSecret = bytes.Clone(a.SealedSecret)
 		return a
@@ -62,13 +64,16 @@ var apps = named[store.AppRow]{
 	name: func(a store.AppRow) string { return a.Name },
 	in: func(a store.AppRow) store.AppRow {
 		a.Config = config(a.Config)
-		a.SecretNames = names(a.SecretNames)
-		a.CreatedAt, a.UpdatedAt = stamp(a.CreatedAt), stamp(a.UpdatedAt)
+		a.SecretNames, a.Command = names(a.SecretNames), names(a.Command)
+		a.CreatedAt, a.UpdatedAt, a.PausedAt = stamp(a.CreatedAt), stamp(a.UpdatedAt), stampOrZero(a.PausedAt)
+		a.StopTimeout, a.StartTimeout = a.StopTimeout.Truncate(time.Millisecond), a.StartTimeout.Truncate(time.Millisecond)
+		o := &a.Observed
+		o.StartedAt, o.ReportedAt, o.ProvenLoginAt = stampOrZero(o.StartedAt), stampOrZero(o.ReportedAt), stampOrZero(o.ProvenLoginAt)
 		return a
 	},
 	out: func(a store.AppRow) store.AppRow {
 		a.Config = config(a.Config)
-		a.SecretNames = names(a.SecretNames)
+		a.SecretNames, a.Command = names(a.SecretNames), names(a.Command)
 		return a
 	},
 }
@@ -160,7 +165,35 @@ func (n named[R]) update(t *tx, r R) error {
 // --- accounts ---
 
 func (t *tx) InsertAccount(_ context.Context, a store.AccountRow) error {
+	if err := t.appHostFree(a); err != nil {
+		return err
+	}
 	return accounts.insert(t, a)
+}
+
+// appHostFree fails when another account is already a's App Host's account.
+func (t *tx) appHostFree(a store.AccountRow) error {
+	if a.AppHost == "" {
+		return nil
+	}
+	for _, b := range t.db.Accounts {
+		if b.AppHost == a.AppHost && b.ID != a.ID {
+			return conflict("account %q: App Host %q already has an account", a.ID, a.AppHost)
+		}
+	}
+	return nil
+}
+
+func (t *tx) GetAccountByAppHost(_ context.Context, name string) (store.AccountRow, error) {
+	if err := t.check(false); err != nil {
+		return store.AccountRow{}, err
+	}
+	for _, a := range t.db.Accounts {
+		if a.AppHost == name && name != "" {
+			return accounts.out(a), nil
+		}
+	}
+	return store.AccountRow{}, notFound("App Host account of %q", name)
 }
 
 func (t *tx) GetAccount(_ context.Context, id string) (store.AccountRow, error) {
@@ -180,6 +213,9 @@ func (t *tx) ListAccountsPage(_ context.Context, afterName string, limit int) ([
 }
 
 func (t *tx) UpdateAccount(_ context.Context, a store.AccountRow) error {
+	if err := t.appHostFree(a); err != nil {
+		return err
+	}
 	return accounts.update(t, a)
 }
 
@@ -235,6 +271,10 @@ func (t *tx) boundApps(accountID string) map[string]bool {
 	return ids
 }
 
+func (t *tx) ListAppsOnHost(_ context.Context, name string) ([]store.AppRow, error) {
+	return apps.list(t, func(a store.AppRow) bool { return a.AppHost == name })
+}
+
 func (t *tx) ListAppsBoundTo(_ context.Context, accountID string) ([]store.AppRow, error) {
 	if err := t.check(false); err != nil {
 		return nil, err
@@ -283,7 +323,7 @@ func (t *tx) PutAppSecret(_ context.Context, s store.AppSecretRow) error {
 		return notFound("put app secret %q of app %q: account %q", s.Name, s.AppID, s.AccountID)
 	}
 	s.Ciphertext = bytes.Clone(s.Ciphertext)
-	s.UpdatedAt = stamp(s.UpdatedAt)
+	s.UpdatedAt, s.LoginAt = stamp(s.UpdatedAt), stampOrZero(s.LoginAt)
 	s.AppName = ""
 	set(t, t.db.AppSecrets, secretKey{s.AppID, s.Name}, s)
 	return nil
@@ -336,6 +376,35 @@ func (t *tx) DeleteAppSecret(_ context.Context, appID, name string) error {
 		return notFound("app secret %q of app %q", name, appID)
 	}
 	del(t, t.db.AppSecrets, k)
+	return nil
+}
+
+// --- app hosts ---
+
+func (t *tx) GetAppHost(_ context.Context, name string) (store.AppHostRow, error) {
+	if err := t.check(false); err != nil {
+		return store.AppHostRow{}, err
+	}
+	h, ok := t.db.AppHosts[name]
+	if !ok {
+		return h, notFound("App Host %q", name)
+	}
+	return h, nil
+}
+
+func (t *tx) ListAppHosts(context.Context) ([]store.AppHostRow, error) {
+	if err := t.check(false); err != nil {
+		return nil, err
+	}
+	return sorted(t.db.AppHosts, nil, func(a, b store.AppHostRow) int { return strings.Compare(a.Name, b.Name) }), nil
+}
+
+func (t *tx) PutAppHost(_ context.Context, h store.AppHostRow) error {
+	if err := t.check(true); err != nil {
+		return err
+	}
+	h.ConnectedAt, h.LastReport, h.OfflineAt = stampOrZero(h.ConnectedAt), stampOrZero(h.LastReport), stampOrZero(h.OfflineAt)
+	set(t, t.db.AppHosts, h.Name, h)
 	return nil
 }
 

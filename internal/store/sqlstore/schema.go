@@ -124,6 +124,38 @@ var migrations = [][]string{
 		`CREATE INDEX rotations_idem_key ON rotations (idem_key)`,
 		`CREATE INDEX rotations_outcome ON rotations (outcome)`,
 	},
+	// Real App Hosts: App Host accounts, what an app runs (its command and
+	// timeouts) and what its host reports, the last proven login of each
+	// bound secret, the hashes of previous secrets (a stale copy counts
+	// toward the lockout), and the App Hosts' sessions.
+	{
+		`ALTER TABLE accounts ADD COLUMN app_host TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE accounts ADD COLUMN previous_secrets TEXT NOT NULL DEFAULT '[]'`,
+		`CREATE UNIQUE INDEX accounts_app_host ON accounts (app_host) WHERE app_host <> ''`,
+		`ALTER TABLE apps ADD COLUMN command TEXT NOT NULL DEFAULT '[]'`,
+		`ALTER TABLE apps ADD COLUMN stop_timeout_ms BIGINT NOT NULL DEFAULT 10000`,
+		`ALTER TABLE apps ADD COLUMN start_timeout_ms BIGINT NOT NULL DEFAULT 60000`,
+		`ALTER TABLE apps ADD COLUMN reload_signal TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE apps ADD COLUMN generation BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE apps ADD COLUMN paused_at TIME_T`,
+		`ALTER TABLE apps ADD COLUMN observed TEXT NOT NULL DEFAULT '{}'`,
+		`ALTER TABLE app_secrets ADD COLUMN login_version BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE app_secrets ADD COLUMN login_at TIME_T`,
+		`CREATE TABLE app_hosts (
+			name NAME_T PRIMARY KEY,
+			instance_id TEXT NOT NULL,
+			session_id TEXT NOT NULL,
+			address TEXT NOT NULL,
+			version TEXT NOT NULL,
+			driver TEXT NOT NULL,
+			revision BIGINT NOT NULL,
+			applied_revision BIGINT NOT NULL,
+			forgotten BOOL_T NOT NULL,
+			connected_at TIME_T,
+			last_report TIME_T,
+			offline_at TIME_T
+		)`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes.

@@ -168,6 +168,14 @@ func (s *Store) encodeTime(t time.Time) any {
 	return t
 }
 
+// encodeOptionalTime is encodeTime for a nullable column: the zero time is NULL.
+func (s *Store) encodeOptionalTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return s.encodeTime(t)
+}
+
 // timeCol scans a time stored by either dialect, returning it in UTC.
 type timeCol struct{ t *time.Time }
 

@@ -123,25 +123,58 @@ func notNil(b []byte) []byte {
 
 // --- accounts ---
 
-const accountCols = `id, name, description, secret_hash, admin, secret_version, secret_created_at, locked, failed_login_attempts, created_at, updated_at, expose_secret, sealed_secret`
+const accountCols = `id, name, description, secret_hash, admin, secret_version, secret_created_at, locked, failed_login_attempts, created_at, updated_at, expose_secret, sealed_secret, app_host, previous_secrets`
 
 func scanAccount(r *sql.Rows) (store.AccountRow, error) {
 	var a store.AccountRow
+	var previous string
 	err := r.Scan(&a.ID, &a.Name, &a.Description, &a.SecretHash, &a.Admin, &a.SecretVersion,
 		timeCol{&a.SecretCreatedAt}, &a.Locked, &a.FailedLoginAttempts, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt},
-		&a.ExposeSecret, &a.SealedSecret)
-	return a, err
+		&a.ExposeSecret, &a.SealedSecret, &a.AppHost, &previous)
+	if err != nil {
+		return a, err
+	}
+	if err := decodeJSONColumn(previous, &a.PreviousSecrets, "account", a.ID, "previous_secrets"); err != nil {
+		return a, err
+	}
+	if len(a.PreviousSecrets) == 0 {
+		a.PreviousSecrets = nil
+	}
+	return a, nil
+}
+
+// decodeJSONColumn reads a JSON column of row id into v.
+func decodeJSONColumn(raw string, v any, what, id, column string) error {
+	if err := json.Unmarshal([]byte(raw), v); err != nil {
+		return fmt.Errorf("%s %q: stored %s: %w", what, id, column, err)
+	}
+	return nil
+}
+
+// encodeJSONColumn is the JSON of v for a NOT NULL column (empty: empty).
+func encodeJSONColumn(v any, empty string) string {
+	b, err := json.Marshal(v)
+	if err != nil || string(b) == "null" {
+		return empty
+	}
+	return string(b)
 }
 
 func (t *tx) InsertAccount(ctx context.Context, a store.AccountRow) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.Description, notNil(a.SecretHash), a.Admin, a.SecretVersion,
 		t.s.encodeTime(a.SecretCreatedAt), a.Locked, a.FailedLoginAttempts,
-		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt), a.ExposeSecret, a.SealedSecret)
+		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt), a.ExposeSecret, a.SealedSecret,
+		a.AppHost, encodeJSONColumn(a.PreviousSecrets, "[]"))
 	if err != nil {
 		return fmt.Errorf("insert account %q: %w", a.Name, err)
 	}
 	return nil
+}
+
+func (t *tx) GetAccountByAppHost(ctx context.Context, name string) (store.AccountRow, error) {
+	return one(ctx, t, fmt.Sprintf("App Host account of %q", name), scanAccount,
+		`SELECT `+accountCols+` FROM accounts WHERE app_host = ? AND app_host <> ''`, name)
 }
 
 func (t *tx) GetAccount(ctx context.Context, id string) (store.AccountRow, error) {
@@ -168,11 +201,12 @@ func (t *tx) ListAccountsPage(ctx context.Context, afterName string, limit int) 
 func (t *tx) UpdateAccount(ctx context.Context, a store.AccountRow) error {
 	err := t.execOne(ctx, fmt.Sprintf("account %q", a.ID), `UPDATE accounts SET
 		name = ?, description = ?, secret_hash = ?, admin = ?, secret_version = ?, secret_created_at = ?,
-		locked = ?, failed_login_attempts = ?, created_at = ?, updated_at = ?, expose_secret = ?, sealed_secret = ?
+		locked = ?, failed_login_attempts = ?, created_at = ?, updated_at = ?, expose_secret = ?, sealed_secret = ?,
+		app_host = ?, previous_secrets = ?
 		WHERE id = ?`,
 		a.Name, a.Description, notNil(a.SecretHash), a.Admin, a.SecretVersion, t.s.encodeTime(a.SecretCreatedAt),
 		a.Locked, a.FailedLoginAttempts, t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt),
-		a.ExposeSecret, a.SealedSecret, a.ID)
+		a.ExposeSecret, a.SealedSecret, a.AppHost, encodeJSONColumn(a.PreviousSecrets, "[]"), a.ID)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}
@@ -197,14 +231,27 @@ func (t *tx) DeleteAccount(ctx context.Context, id string) error {
 // --- apps ---
 
 const appCols = `id, name, app_host, version, config, deployed, status, created_at, updated_at,
-	paused, status_detail, held_by, secret_names`
+	paused, status_detail, held_by, secret_names, command, stop_timeout_ms, start_timeout_ms, reload_signal,
+	generation, paused_at, observed`
 
 func scanApp(r *sql.Rows) (store.AppRow, error) {
 	var a store.AppRow
-	var config, secretNames string
+	var config, secretNames, command, observed string
+	var stopMS, startMS int64
 	err := r.Scan(&a.ID, &a.Name, &a.AppHost, &a.Version, &config, &a.Deployed, &a.Status,
-		timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}, &a.Paused, &a.StatusDetail, &a.HeldBy, &secretNames)
+		timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}, &a.Paused, &a.StatusDetail, &a.HeldBy, &secretNames,
+		&command, &stopMS, &startMS, &a.ReloadSignal, &a.Generation, timeCol{&a.PausedAt}, &observed)
 	if err != nil {
+		return a, err
+	}
+	a.StopTimeout, a.StartTimeout = time.Duration(stopMS)*time.Millisecond, time.Duration(startMS)*time.Millisecond
+	if err := decodeJSONColumn(command, &a.Command, "app", a.ID, "command"); err != nil {
+		return a, err
+	}
+	if len(a.Command) == 0 {
+		a.Command = nil
+	}
+	if err := decodeJSONColumn(observed, &a.Observed, "app", a.ID, "observed"); err != nil {
 		return a, err
 	}
 	if err := json.Unmarshal([]byte(config), &a.Config); err != nil {
@@ -244,10 +291,12 @@ func (t *tx) InsertApp(ctx context.Context, a store.AppRow) error {
 	if err != nil {
 		return fmt.Errorf("insert app %q: %w", a.Name, err)
 	}
-	_, err = t.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.AppHost, a.Version, config, a.Deployed, a.Status,
 		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt),
-		a.Paused, a.StatusDetail, a.HeldBy, encodeNames(a.SecretNames))
+		a.Paused, a.StatusDetail, a.HeldBy, encodeNames(a.SecretNames),
+		encodeNames(a.Command), a.StopTimeout.Milliseconds(), a.StartTimeout.Milliseconds(), a.ReloadSignal,
+		a.Generation, t.s.encodeOptionalTime(a.PausedAt), encodeJSONColumn(a.Observed, "{}"))
 	if err != nil {
 		return fmt.Errorf("insert app %q: %w", a.Name, err)
 	}
@@ -275,6 +324,10 @@ func (t *tx) ListAppsPage(ctx context.Context, afterName string, limit int) ([]s
 	return all(ctx, t, scanApp, `SELECT `+appCols+` FROM apps WHERE name > ? ORDER BY name LIMIT ?`, afterName, limit)
 }
 
+func (t *tx) ListAppsOnHost(ctx context.Context, name string) ([]store.AppRow, error) {
+	return all(ctx, t, scanApp, `SELECT `+appCols+` FROM apps WHERE app_host = ? ORDER BY name`, name)
+}
+
 func (t *tx) ListAppsBoundTo(ctx context.Context, accountID string) ([]store.AppRow, error) {
 	return all(ctx, t, scanApp, `SELECT `+appCols+` FROM apps
 		WHERE id IN (SELECT app_id FROM app_secrets WHERE account_id = ?) ORDER BY name`, accountID)
@@ -287,11 +340,14 @@ func (t *tx) UpdateApp(ctx context.Context, a store.AppRow) error {
 	}
 	err = t.execOne(ctx, fmt.Sprintf("app %q", a.ID), `UPDATE apps SET
 		name = ?, app_host = ?, version = ?, config = ?, deployed = ?, status = ?, created_at = ?, updated_at = ?,
-		paused = ?, status_detail = ?, held_by = ?, secret_names = ?
+		paused = ?, status_detail = ?, held_by = ?, secret_names = ?, command = ?, stop_timeout_ms = ?,
+		start_timeout_ms = ?, reload_signal = ?, generation = ?, paused_at = ?, observed = ?
 		WHERE id = ?`,
 		a.Name, a.AppHost, a.Version, config, a.Deployed, a.Status,
 		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt),
-		a.Paused, a.StatusDetail, a.HeldBy, encodeNames(a.SecretNames), a.ID)
+		a.Paused, a.StatusDetail, a.HeldBy, encodeNames(a.SecretNames),
+		encodeNames(a.Command), a.StopTimeout.Milliseconds(), a.StartTimeout.Milliseconds(), a.ReloadSignal,
+		a.Generation, t.s.encodeOptionalTime(a.PausedAt), encodeJSONColumn(a.Observed, "{}"), a.ID)
 	if err != nil {
 		return fmt.Errorf("update app: %w", err)
 	}
@@ -311,23 +367,25 @@ func (t *tx) DeleteApp(ctx context.Context, id string) error {
 
 // --- app secrets ---
 
-const secretSelect = `SELECT s.app_id, s.name, s.account_id, s.ciphertext, s.updated_at, a.name
+const secretSelect = `SELECT s.app_id, s.name, s.account_id, s.ciphertext, s.updated_at, a.name, s.login_version, s.login_at
 	FROM app_secrets s JOIN apps a ON a.id = s.app_id`
 
 func scanSecret(r *sql.Rows) (store.AppSecretRow, error) {
 	var s store.AppSecretRow
 	var account sql.NullString
-	err := r.Scan(&s.AppID, &s.Name, &account, &s.Ciphertext, timeCol{&s.UpdatedAt}, &s.AppName)
+	err := r.Scan(&s.AppID, &s.Name, &account, &s.Ciphertext, timeCol{&s.UpdatedAt}, &s.AppName, &s.LoginVersion, timeCol{&s.LoginAt})
 	s.AccountID = account.String
 	return s, err
 }
 
 func (t *tx) PutAppSecret(ctx context.Context, s store.AppSecretRow) error {
-	_, err := t.exec(ctx, `INSERT INTO app_secrets (app_id, name, account_id, ciphertext, updated_at)
-		VALUES (?, ?, ?, ?, ?)
+	_, err := t.exec(ctx, `INSERT INTO app_secrets (app_id, name, account_id, ciphertext, updated_at, login_version, login_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (app_id, name) DO UPDATE SET
-			account_id = excluded.account_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
-		s.AppID, s.Name, nullIfEmpty(s.AccountID), s.Ciphertext, t.s.encodeTime(s.UpdatedAt))
+			account_id = excluded.account_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at,
+			login_version = excluded.login_version, login_at = excluded.login_at`,
+		s.AppID, s.Name, nullIfEmpty(s.AccountID), s.Ciphertext, t.s.encodeTime(s.UpdatedAt),
+		s.LoginVersion, t.s.encodeOptionalTime(s.LoginAt))
 	if err != nil {
 		return fmt.Errorf("put app secret %q of app %q: %w", s.Name, s.AppID, err)
 	}
@@ -383,6 +441,42 @@ func (t *tx) DeleteAppSecret(ctx context.Context, appID, name string) error {
 		`DELETE FROM app_secrets WHERE app_id = ? AND name = ?`, appID, name)
 }
 
+// --- app hosts ---
+
+const appHostCols = `name, instance_id, session_id, address, version, driver, revision, applied_revision, forgotten,
+	connected_at, last_report, offline_at`
+
+func scanAppHost(r *sql.Rows) (store.AppHostRow, error) {
+	var h store.AppHostRow
+	err := r.Scan(&h.Name, &h.InstanceID, &h.SessionID, &h.Address, &h.Version, &h.Driver, &h.Revision,
+		&h.AppliedRevision, &h.Forgotten, timeCol{&h.ConnectedAt}, timeCol{&h.LastReport}, timeCol{&h.OfflineAt})
+	return h, err
+}
+
+func (t *tx) GetAppHost(ctx context.Context, name string) (store.AppHostRow, error) {
+	return one(ctx, t, fmt.Sprintf("App Host %q", name), scanAppHost,
+		`SELECT `+appHostCols+` FROM app_hosts WHERE name = ?`, name)
+}
+
+func (t *tx) ListAppHosts(ctx context.Context) ([]store.AppHostRow, error) {
+	return all(ctx, t, scanAppHost, `SELECT `+appHostCols+` FROM app_hosts ORDER BY name`)
+}
+
+func (t *tx) PutAppHost(ctx context.Context, h store.AppHostRow) error {
+	_, err := t.exec(ctx, `INSERT INTO app_hosts (`+appHostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET
+			instance_id = excluded.instance_id, session_id = excluded.session_id, address = excluded.address,
+			version = excluded.version, driver = excluded.driver, revision = excluded.revision,
+			applied_revision = excluded.applied_revision, forgotten = excluded.forgotten,
+			connected_at = excluded.connected_at, last_report = excluded.last_report, offline_at = excluded.offline_at`,
+		h.Name, h.InstanceID, h.SessionID, h.Address, h.Version, h.Driver, h.Revision, h.AppliedRevision, h.Forgotten,
+		t.s.encodeOptionalTime(h.ConnectedAt), t.s.encodeOptionalTime(h.LastReport), t.s.encodeOptionalTime(h.OfflineAt))
+	if err != nil {
+		return fmt.Errorf("put App Host %q: %w", h.Name, err)
+	}
+	return nil
+}
+
 // --- rotations ---
 
 const rotationCols = `id, account_id, account_name, strategy, reason, triggers_hash, idem_key, request_hash,
@@ -423,10 +517,7 @@ func (t *tx) rotationArgs(x store.RotationRow) ([]any, error) {
 	if x.ExposeSecret != nil {
 		expose = fmt.Sprint(*x.ExposeSecret)
 	}
-	var ended any
-	if !x.EndedAt.IsZero() {
-		ended = t.s.encodeTime(x.EndedAt)
-	}
+	ended := t.s.encodeOptionalTime(x.EndedAt)
 	return []any{x.ID, x.AccountID, x.AccountName, x.Strategy, x.Reason, x.TriggersHash, x.IdempotencyKey,
 		x.RequestHash, expose, x.FromVersion, x.ToVersion, x.State, x.Outcome, x.Error, x.Owner,
 		t.s.encodeTime(x.LeaseUntil), x.Rev, string(steps), x.SealedResult,

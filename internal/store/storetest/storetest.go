@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AppSecrets", testAppSecrets},
 		{"DeleteAccountWithSecrets", testDeleteAccountWithSecrets},
 		{"Rotations", testRotations},
+		{"AppHosts", testAppHosts},
 		{"Audit", testAudit},
 		{"Settings", testSettings},
 		{"Paging", testPaging},
