@@ -39,6 +39,19 @@ type Store interface {
 	Close() error
 }
 
+// Watcher is a store that can tell when any process changed it, so that a
+// process waiting for another's change (a rotation waiting for an App
+// Host's report) needs no busy loop. The SQLite store watches its file's
+// PRAGMA data_version; the PostgreSQL store LISTENs for the NOTIFY of each
+// write transaction.
+type Watcher interface {
+	// ChangeToken returns the store's current change token.
+	ChangeToken(ctx context.Context) (uint64, error)
+	// WaitChange returns once the store changed since token was taken, once
+	// timeout has passed, or when ctx ends (with its error).
+	WaitChange(ctx context.Context, token uint64, timeout time.Duration) error
+}
+
 // AccountRow is an API key account as stored.
 type AccountRow struct {
 	ID          string

@@ -51,6 +51,8 @@ var Dialect = sqlstore.Dialect{
 	BeginWrite:  beginWrite,
 	ReadOptions: sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	Classify:    classify,
+	// Delivered at commit, to every server of the store that listens.
+	AfterWrite: "NOTIFY " + changesChannel,
 }
 
 // beginWrite uses READ COMMITTED: each statement then sees every write
@@ -99,7 +101,7 @@ func Open(ctx context.Context, dsn string) (store.Store, error) {
 	if err != nil {
 		return fail(fmt.Errorf("PostgreSQL store at %s: %w", where, err))
 	}
-	return s, nil
+	return newPGStore(s, cfg), nil
 }
 
 // classify maps SQLSTATEs and connection failures to the store's errors.

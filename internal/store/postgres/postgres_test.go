@@ -91,6 +91,12 @@ func TestTwoServers(t *testing.T) {
 	storetest.Concurrent(t, open(t, dsn), open(t, dsn))
 }
 
+// TestWatch: a server sees another server's commit through LISTEN/NOTIFY.
+func TestWatch(t *testing.T) {
+	dsn := freshSchema(t)
+	storetest.Watch(t, open(t, dsn), open(t, dsn))
+}
+
 // TestConcurrentOpen starts several "servers" at once on an empty database:
 // the migration lock lets exactly one create the schema.
 func TestConcurrentOpen(t *testing.T) {

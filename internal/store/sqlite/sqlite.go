@@ -105,7 +105,16 @@ func Open(path string) (store.Store, error) {
 		}
 		return nil, openError(abs, err)
 	}
-	return s, nil
+	watch, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		_ = s.Close()
+		return nil, openError(abs, err)
+	}
+	watch.SetMaxOpenConns(1)
+	watch.SetMaxIdleConns(1)
+	watch.SetConnMaxIdleTime(0)
+	watch.SetConnMaxLifetime(0)
+	return &sqliteStore{Store: s, watch: watch}, nil
 }
 
 // prepareFile creates the directory and an empty file with private modes, so

@@ -42,6 +42,12 @@ func TestTwoHandles(t *testing.T) {
 	storetest.Concurrent(t, open(t, path), open(t, path))
 }
 
+// TestWatch: a handle sees another handle's commit through data_version.
+func TestWatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apphost.db")
+	storetest.Watch(t, open(t, path), open(t, path))
+}
+
 func TestCreatesPrivateFile(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", ".apphost")
 	path := filepath.Join(dir, "apphost.db")

@@ -38,6 +38,10 @@ type Dialect struct {
 	// CacheStatements keeps queries prepared on each connection (for a
 	// driver that parses every unprepared query anew, such as SQLite's).
 	CacheStatements bool
+	// AfterWrite, when set, runs at the end of every write transaction,
+	// before its commit (PostgreSQL: NOTIFY, so that other processes learn
+	// of the change when it commits).
+	AfterWrite string
 }
 
 // Store implements store.Store over two pools: writes and reads.
@@ -88,7 +92,7 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin %s write transaction: %w", s.d.Name, s.d.Classify(err))
 	}
-	return s.run(sqlTx, s.writeStmts, true, fn)
+	return s.run(ctx, sqlTx, s.writeStmts, true, fn)
 }
 
 // Read implements store.Store.
@@ -99,12 +103,12 @@ func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin %s read transaction: %w", s.d.Name, s.d.Classify(err))
 	}
-	return s.run(sqlTx, s.readStmts, false, fn)
+	return s.run(ctx, sqlTx, s.readStmts, false, fn)
 }
 
 // run commits when fn returns nil and rolls back otherwise, also on panic, so
 // a failed change never leaves half its rows behind.
-func (s *Store) run(sqlTx *sql.Tx, stmts *stmtCache, write bool, fn func(store.Tx) error) (err error) {
+func (s *Store) run(ctx context.Context, sqlTx *sql.Tx, stmts *stmtCache, write bool, fn func(store.Tx) error) (err error) {
 	done := false
 	defer func() {
 		if !done {
@@ -126,6 +130,11 @@ func (s *Store) run(sqlTx *sql.Tx, stmts *stmtCache, write bool, fn func(store.T
 	if w != nil {
 		if err := w.flush(w.ctx); err != nil {
 			return err
+		}
+		if s.d.AfterWrite != "" {
+			if _, err := sqlTx.ExecContext(ctx, s.d.AfterWrite); err != nil {
+				return fmt.Errorf("end %s write transaction: %w", s.d.Name, s.d.Classify(err))
+			}
 		}
 	}
 	done = true
