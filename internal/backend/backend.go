@@ -55,6 +55,10 @@ type Backend interface {
 
 	ListAuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 
+	// ListAppHosts returns every App Host: the real ones (with an App Host
+	// account) and the built-in one of each other app_host in use.
+	ListAppHosts(ctx context.Context) ([]AppHost, error)
+
 	// Close releases the backend's resources.
 	Close() error
 }
@@ -76,9 +80,13 @@ type Account struct {
 	// HasSealedSecret: the backend holds the current secret sealed, so it can
 	// fill bound app secrets. False for admin accounts and for accounts from
 	// an older store until their next regeneration.
-	HasSealedSecret bool      `json:"has_sealed_secret"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	HasSealedSecret bool `json:"has_sealed_secret"`
+	// AppHost, when set, makes the account the identity of that App Host:
+	// it may read that host's desired state and report its apps, nothing
+	// else, and is never bound to an app.
+	AppHost   string    `json:"app_host,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// Apps are the names of the apps with an app secret bound to this account, sorted.
 	Apps []string `json:"apps"`
 }
@@ -112,11 +120,38 @@ type App struct {
 	// until all of them exist, and stops while one is missing.
 	SecretNames []string `json:"secret_names"`
 	// HeldBy is the ID of the rotation that holds the app, if any.
-	HeldBy    string    `json:"held_by,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	HeldBy string `json:"held_by,omitempty"`
+	AppRuntime
+	// Process is what a real App Host last reported of the app's process
+	// (nil on the built-in App Host).
+	Process   *AppProcess `json:"process,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
 	// Secrets are the app's secrets (never their values), sorted by name.
 	Secrets []AppSecret `json:"secrets"`
+}
+
+// AppRuntime is how a real App Host runs an app.
+type AppRuntime struct {
+	// Command is the program and its arguments.
+	Command []string `json:"command,omitempty"`
+	// StopTimeout (a Go duration, "" : DefaultStopTimeout) is how long a stop
+	// waits after SIGTERM before SIGKILL.
+	StopTimeout string `json:"stop_timeout,omitempty"`
+	// StartTimeout (a Go duration, "" : DefaultStartTimeout) is how long a
+	// start may take to become healthy.
+	StartTimeout string `json:"start_timeout,omitempty"`
+	// ReloadSignal makes the app reread its secret files, such as "SIGHUP".
+	ReloadSignal string `json:"reload_signal,omitempty"`
+}
+
+// AppProcess is an app's process as its App Host reported it.
+type AppProcess struct {
+	Phase      string    `json:"phase"`
+	PID        int       `json:"pid,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	Restarts   int       `json:"restarts,omitempty"`
+	ReportedAt time.Time `json:"reported_at,omitzero"`
 }
 
 // Running reports whether the App Host runs the app (running or failing to log in).
@@ -132,6 +167,26 @@ type AppSecret struct {
 	// HasValue reports whether a value is stored.
 	HasValue  bool      `json:"has_value"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// AppHost is an App Host as the backend knows it.
+type AppHost struct {
+	Name string `json:"name"`
+	// BuiltIn: no App Host account claims the name; the backend's built-in
+	// App Host runs its apps (no process: each app logs in once at each start).
+	BuiltIn bool `json:"built_in"`
+	// State is AppHostUnknown (never connected), AppHostOnline,
+	// AppHostOffline, or AppHostBuiltIn.
+	State      string     `json:"state"`
+	Address    string     `json:"address,omitempty"`
+	InstanceID string     `json:"instance_id,omitempty"`
+	Version    string     `json:"version,omitempty"`
+	Driver     string     `json:"driver,omitempty"`
+	LastReport *time.Time `json:"last_report,omitempty"`
+	// Forgotten: declared lost; it stops its apps when it comes back.
+	Forgotten bool `json:"forgotten,omitempty"`
+	// Apps are the names of the apps on the host, sorted.
+	Apps []string `json:"apps"`
 }
 
 // AuditEvent is one entry of the ordered audit log.
@@ -152,6 +207,9 @@ type CreateAccountRequest struct {
 	Description string `json:"description"`
 	// ExposeSecret: nil means true.
 	ExposeSecret *bool `json:"expose_secret,omitempty"`
+	// AppHost makes the account the identity of the App Host of that name
+	// (unique across accounts).
+	AppHost string `json:"app_host,omitempty"`
 }
 
 // UpdateAccountRequest changes an account's name and description; never its secret.
@@ -201,6 +259,12 @@ type DeleteAccountRequest struct {
 type LoginRequest struct {
 	AccountID string `json:"api_key_id"`
 	Secret    string `json:"secret"`
+	// App and AppToken say which app logs in (the server takes them from
+	// the Apphost-App and Apphost-App-Token headers): a login with the
+	// token the app's App Host registered counts for the app's health and
+	// is audited as the app.
+	App      string `json:"-"`
+	AppToken string `json:"-"`
 }
 
 // ListAccountsRequest filters ListAccounts. Zero values do not filter.
@@ -217,6 +281,7 @@ type CreateAppRequest struct {
 	Deployed bool              `json:"deployed"`
 	// SecretNames are the app secrets the app needs before it starts.
 	SecretNames []string `json:"secret_names,omitempty"`
+	AppRuntime
 }
 
 // UpdateAppRequest replaces an app's settings. A change of name, app host,
@@ -231,6 +296,7 @@ type UpdateAppRequest struct {
 	Deployed bool              `json:"deployed"`
 	// SecretNames are the app secrets the app needs before it starts.
 	SecretNames []string `json:"secret_names,omitempty"`
+	AppRuntime
 }
 
 // ListAppsRequest filters ListApps. Zero values do not filter.

@@ -1,5 +1,7 @@
 package backend
 
+import "time"
+
 // Defaults of the domain.
 const (
 	// DefaultLockoutThreshold is how many failed logins lock an account.
@@ -33,6 +35,25 @@ const (
 	// StatusStopped: not running on the App Host.
 	StatusStopped = "stopped"
 )
+
+// App Host states.
+const (
+	AppHostBuiltIn = "built_in"
+	AppHostUnknown = "unknown"
+	AppHostOnline  = "online"
+	AppHostOffline = "offline"
+)
+
+// Defaults of an app's runtime.
+const (
+	DefaultStopTimeout  = 10 * time.Second
+	DefaultStartTimeout = 60 * time.Second
+	// MaxCommandArgs bounds an app's command.
+	MaxCommandArgs = 256
+)
+
+// ReloadSignals are the signals an app's reload_signal may name.
+var ReloadSignals = []string{"SIGHUP", "SIGUSR1", "SIGUSR2"}
 
 // Rotation strategies.
 const (
@@ -70,6 +91,7 @@ const (
 // Phases of an app in a rotation.
 const (
 	StepHeld     = "held"     // held; not stopped yet
+	StepStopping = "stopping" // asked to stop; its App Host has not confirmed yet
 	StepStopped  = "stopped"  // stopped for the rotation
 	StepStarted  = "started"  // started with the new secret
 	StepRunning  = "running"  // healthy on the new secret
@@ -98,6 +120,9 @@ const (
 	ActionRotationStart     = "rotation.start"
 	ActionRotationStep      = "rotation.step"
 	ActionRotationEnd       = "rotation.end"
+	ActionAppHostConnect    = "app_host.connect"
+	ActionAppHostOffline    = "app_host.offline"
+	ActionAppHostForget     = "app_host.forget"
 )
 
 // Audit target types.
@@ -106,4 +131,5 @@ const (
 	TargetApp       = "app"
 	TargetAppSecret = "app_secret"
 	TargetRotation  = "rotation"
+	TargetAppHost   = "app_host"
 )

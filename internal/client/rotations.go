@@ -144,3 +144,17 @@ func (c *Client) badJSON(status int, err error) error {
 	return &backend.Error{Code: backend.CodeInternal, Err: err, Message: "the server at " + c.endpoint +
 		" sent a response that is not the expected JSON (HTTP " + strconv.Itoa(status) + "); check that the endpoint is an apphost server"}
 }
+
+// ListAppHosts implements backend.Backend.
+func (c *Client) ListAppHosts(ctx context.Context) ([]backend.AppHost, error) {
+	var out struct {
+		AppHosts []backend.AppHost `json:"app_hosts"`
+	}
+	if err := c.do(ctx, call{method: "GET", path: "/v1/app-hosts", out: &out, class: retrySafe}); err != nil {
+		return nil, err
+	}
+	if out.AppHosts == nil {
+		out.AppHosts = []backend.AppHost{}
+	}
+	return out.AppHosts, nil
+}

@@ -123,6 +123,7 @@ func toAccount(r store.AccountRow, apps []string) backend.Account {
 		UpdatedAt:           r.UpdatedAt.UTC(),
 		ExposeSecret:        r.ExposeSecret,
 		HasSealedSecret:     r.SealedSecret != nil,
+		AppHost:             r.AppHost,
 		Apps:                apps,
 	}
 }
@@ -144,12 +145,25 @@ func (s *Service) CreateAccount(ctx context.Context, req backend.CreateAccountRe
 	if err := validateDescription(req.Description); err != nil {
 		return nil, err
 	}
+	if req.AppHost != "" {
+		if err := backend.ValidateName("app_host", req.AppHost); err != nil {
+			return nil, err
+		}
+	}
 	expose := req.ExposeSecret == nil || *req.ExposeSecret
 	secret, hash := newSecret()
 	return writeValue(s, ctx, func(o *op) (*backend.AccountWithSecret, error) {
+		if req.AppHost != "" {
+			if _, err := o.tx.GetAccountByAppHost(o.ctx, req.AppHost); err == nil {
+				return nil, &backend.Error{Code: backend.CodeConflict, Field: "app_host", Message: fmt.Sprintf(
+					"App Host %q already has an API key account: an App Host has one identity", req.AppHost)}
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+		}
 		row, err := o.insertAccount(account{
 			id: uuid.NewString(), name: req.Name, description: req.Description, hash: hash,
-			expose: expose, sealed: s.box.Seal([]byte(secret)),
+			expose: expose, sealed: s.box.Seal([]byte(secret)), appHost: req.AppHost,
 		})
 		if err != nil {
 			return nil, err
@@ -192,6 +206,7 @@ type account struct {
 	hash                  []byte
 	admin, expose         bool
 	sealed                []byte
+	appHost               string
 }
 
 func (o *op) insertAccount(a account) (store.AccountRow, error) {
@@ -210,6 +225,7 @@ func (o *op) insertAccount(a account) (store.AccountRow, error) {
 		UpdatedAt:       o.now,
 		ExposeSecret:    a.expose,
 		SealedSecret:    a.sealed,
+		AppHost:         a.appHost,
 	}
 	if err := o.tx.InsertAccount(o.ctx, row); err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -223,6 +239,9 @@ func (o *op) insertAccount(a account) (store.AccountRow, error) {
 	}
 	if !a.expose {
 		detail += ", expose_secret=false"
+	}
+	if a.appHost != "" {
+		detail += ", app_host=" + a.appHost
 	}
 	return row, o.audit(backend.ActionAccountCreate, backend.TargetAccount, row.ID, row.Name, detail)
 }

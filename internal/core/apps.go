@@ -68,12 +68,18 @@ func toApp(r store.AppRow, secrets []store.AppSecretRow) backend.App {
 		StatusDetail: r.StatusDetail,
 		SecretNames:  slices.Clone(r.SecretNames),
 		HeldBy:       r.HeldBy,
-		CreatedAt:    r.CreatedAt.UTC(),
-		UpdatedAt:    r.UpdatedAt.UTC(),
-		Secrets:      make([]backend.AppSecret, 0, len(secrets)),
+		AppRuntime: backend.AppRuntime{Command: slices.Clone(r.Command), StopTimeout: r.StopTimeout.String(),
+			StartTimeout: r.StartTimeout.String(), ReloadSignal: r.ReloadSignal},
+		CreatedAt: r.CreatedAt.UTC(),
+		UpdatedAt: r.UpdatedAt.UTC(),
+		Secrets:   make([]backend.AppSecret, 0, len(secrets)),
 	}
 	if out.SecretNames == nil {
 		out.SecretNames = []string{}
+	}
+	if r.Observed.Phase != "" {
+		out.Process = &backend.AppProcess{Phase: r.Observed.Phase, PID: r.Observed.PID, StartedAt: r.Observed.StartedAt.UTC(),
+			Restarts: r.Observed.Restarts, ReportedAt: r.Observed.ReportedAt.UTC()}
 	}
 	for _, s := range secrets {
 		s.AppName = r.Name
@@ -87,6 +93,9 @@ type appSettings struct {
 	Name, AppHost, Version string
 	Config                 map[string]string
 	SecretNames            []string
+	Runtime                backend.AppRuntime
+	// Parsed from Runtime by validate.
+	stopTimeout, startTimeout time.Duration
 }
 
 func (a *appSettings) validate() error {
@@ -108,6 +117,10 @@ func (a *appSettings) validate() error {
 	if err := validateSecretNames(a.SecretNames); err != nil {
 		return err
 	}
+	var err error
+	if a.stopTimeout, a.startTimeout, err = validateRuntime(a.Runtime); err != nil {
+		return err
+	}
 	a.SecretNames = slices.Sorted(slices.Values(a.SecretNames))
 	if len(a.SecretNames) == 0 {
 		a.SecretNames = nil
@@ -117,7 +130,7 @@ func (a *appSettings) validate() error {
 
 // CreateApp creates an app and, when req.Deployed, deploys it at once.
 func (s *Service) CreateApp(ctx context.Context, req backend.CreateAppRequest) (*backend.App, error) {
-	set := appSettings{Name: req.Name, AppHost: req.AppHost, Version: req.Version, Config: req.Config, SecretNames: req.SecretNames}
+	set := appSettings{Name: req.Name, AppHost: req.AppHost, Version: req.Version, Config: req.Config, SecretNames: req.SecretNames, Runtime: req.AppRuntime}
 	if err := set.validate(); err != nil {
 		return nil, err
 	}
@@ -126,15 +139,19 @@ func (s *Service) CreateApp(ctx context.Context, req backend.CreateAppRequest) (
 			return nil, err
 		}
 		row := store.AppRow{
-			ID:          uuid.NewString(),
-			Name:        set.Name,
-			AppHost:     set.AppHost,
-			Version:     set.Version,
-			Config:      set.Config,
-			Status:      backend.StatusStopped,
-			SecretNames: set.SecretNames,
-			CreatedAt:   o.now,
-			UpdatedAt:   o.now,
+			ID:           uuid.NewString(),
+			Name:         set.Name,
+			AppHost:      set.AppHost,
+			Version:      set.Version,
+			Config:       set.Config,
+			Status:       backend.StatusStopped,
+			SecretNames:  set.SecretNames,
+			Command:      set.Runtime.Command,
+			StopTimeout:  set.stopTimeout,
+			StartTimeout: set.startTimeout,
+			ReloadSignal: set.Runtime.ReloadSignal,
+			CreatedAt:    o.now,
+			UpdatedAt:    o.now,
 		}
 		if err := o.tx.InsertApp(o.ctx, row); err != nil {
 			if errors.Is(err, store.ErrConflict) {
@@ -250,7 +267,7 @@ func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 	if err := validateID("id", req.ID); err != nil {
 		return nil, err
 	}
-	set := appSettings{Name: req.Name, AppHost: req.AppHost, Version: req.Version, Config: req.Config, SecretNames: req.SecretNames}
+	set := appSettings{Name: req.Name, AppHost: req.AppHost, Version: req.Version, Config: req.Config, SecretNames: req.SecretNames, Runtime: req.AppRuntime}
 	if err := set.validate(); err != nil {
 		return nil, err
 	}
@@ -275,6 +292,12 @@ func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 		if !maps.Equal(set.Config, row.Config) {
 			changed = append(changed, "config")
 		}
+		if !slices.Equal(set.Runtime.Command, row.Command) {
+			changed = append(changed, "command")
+		}
+		if set.stopTimeout != row.StopTimeout || set.startTimeout != row.StartTimeout || set.Runtime.ReloadSignal != row.ReloadSignal {
+			changed = append(changed, "timeouts or reload_signal")
+		}
 		// secret_names restart nothing by themselves: the app stops only if
 		// it now lacks a secret it needs, and starts once it has them all.
 		namesChanged := !slices.Equal(set.SecretNames, row.SecretNames)
@@ -290,6 +313,7 @@ func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 			}
 			oldName := row.Name
 			row.Name, row.AppHost, row.Version, row.Config = set.Name, set.AppHost, set.Version, set.Config
+			row.Command, row.StopTimeout, row.StartTimeout, row.ReloadSignal = set.Runtime.Command, set.stopTimeout, set.startTimeout, set.Runtime.ReloadSignal
 			row.UpdatedAt = o.now
 			if err := o.tx.UpdateApp(o.ctx, row); err != nil {
 				if errors.Is(err, store.ErrConflict) {

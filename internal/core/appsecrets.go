@@ -140,6 +140,10 @@ func (o *op) appSecretValue(app store.AppRow, req backend.PutAppSecretRequest, p
 		return nil, "", backend.InvalidField("api_key_account_id", "API key account %q is an admin account: admin accounts are "+
 			"never bound to apps. Bind the app secret to a non-admin API key account", acc.Name)
 	}
+	if acc.AppHost != "" {
+		return nil, "", backend.InvalidField("api_key_account_id", "API key account %q is the identity of App Host %q: an "+
+			"App Host's account is never bound to an app. Bind the app secret to another API key account", acc.Name, acc.AppHost)
+	}
 	detail := "api_key_account=" + acc.Name
 	if req.Value != nil {
 		if subtle.ConstantTimeCompare(hashSecret(*req.Value), acc.SecretHash) != 1 {

@@ -247,9 +247,25 @@ func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 // (nil, login_failed or locked); a store failure is the second result. count
 // says whether a failure counts toward the lockout.
 func (o *op) login(req backend.LoginRequest, count bool) (failure, err error) {
-	res, name, err := o.attemptLoginCounting(o.actor, req.AccountID, req.Secret, count)
+	// An app that proves who it is (the token its App Host registered) logs
+	// in as itself: its logins count for its health, under its name.
+	app, proven, err := o.provenApp(req)
 	if err != nil {
 		return nil, err
+	}
+	actor := o.actor
+	if proven {
+		actor = app.Name
+	}
+	res, acc, err := o.attemptLoginAs(actor, req.AccountID, req.Secret, count)
+	if err != nil {
+		return nil, err
+	}
+	name := acc.Name
+	if res == loginOK && proven {
+		if err := o.recordAppLogin(app, acc); err != nil {
+			return nil, err
+		}
 	}
 	switch res {
 	case loginUnknown, loginWrongSecret:
@@ -265,10 +281,55 @@ func (o *op) login(req backend.LoginRequest, count bool) (failure, err error) {
 // With count false (a network login) a failure is audited only: the count
 // and the lock stay as they are.
 func (o *op) attemptLogin(actor, id, secret string) (loginResult, string, error) {
-	return o.attemptLoginCounting(actor, id, secret, true)
+	res, acc, err := o.attemptLoginAs(actor, id, secret, true)
+	return res, acc.Name, err
 }
 
-func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginResult, string, error) {
+// maxPreviousSecrets and previousSecretAge bound the previous secrets an
+// account keeps the hashes of: the last 5, or those of the last 90 days.
+const (
+	maxPreviousSecrets = 5
+	previousSecretAge  = 90 * 24 * time.Hour
+)
+
+// previousVersion returns the secret_version of the previous secret whose
+// hash is hash, or 0.
+func previousVersion(a store.AccountRow, hash []byte) int64 {
+	found := int64(0)
+	for _, p := range a.PreviousSecrets {
+		// Every hash is compared, so the time does not say which matched.
+		if subtle.ConstantTimeCompare(hash, p.Hash) == 1 {
+			found = p.Version
+		}
+	}
+	return found
+}
+
+// rememberPrevious keeps the hash of the secret a regeneration replaces.
+func rememberPrevious(a *store.AccountRow, now time.Time) {
+	prev := append([]store.PreviousSecret{{Hash: a.SecretHash, Version: a.SecretVersion, ReplacedAt: now}}, a.PreviousSecrets...)
+	kept := prev[:0]
+	for i, p := range prev {
+		if i < maxPreviousSecrets || now.Sub(p.ReplacedAt) < previousSecretAge {
+			kept = append(kept, p)
+		}
+	}
+	a.PreviousSecrets = kept
+}
+
+// attemptLoginAs checks one login as actor and records it, returning the
+// account (zero when unknown). A failure with one of the account's previous
+// secrets is a stale copy (an app that was not given the new secret): it
+// counts toward the lockout wherever it comes from, count or not.
+func (o *op) attemptLoginAs(actor, id, secret string, count bool) (loginResult, store.AccountRow, error) {
+	res, name, acc, err := o.attemptLoginCounting(actor, id, secret, count)
+	if acc.Name == "" {
+		acc.Name = name
+	}
+	return res, acc, err
+}
+
+func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginResult, string, store.AccountRow, error) {
 	hash := hashSecret(secret) // before the lookup, so an unknown ID costs the same
 	a, err := o.tx.GetAccount(o.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -278,10 +339,10 @@ func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginRe
 		if _, perr := uuid.Parse(id); perr != nil {
 			target = "(not an API key ID)"
 		}
-		return loginUnknown, "", o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, target, "", "unknown API key ID")
+		return loginUnknown, "", store.AccountRow{}, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, target, "", "unknown API key ID")
 	}
 	if err != nil {
-		return 0, "", err
+		return 0, "", a, err
 	}
 
 	match := subtle.ConstantTimeCompare(hash, a.SecretHash) == 1
@@ -289,20 +350,29 @@ func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginRe
 		if a.FailedLoginAttempts != 0 {
 			a.FailedLoginAttempts = 0
 			if err := o.tx.UpdateAccount(o.ctx, a); err != nil {
-				return 0, "", err
+				return 0, "", a, err
 			}
 		}
-		return loginOK, a.Name, o.auditAs(actor, backend.ActionLoginSuccess, backend.TargetAccount, a.ID, a.Name, "")
+		return loginOK, a.Name, a, o.auditAs(actor, backend.ActionLoginSuccess, backend.TargetAccount, a.ID, a.Name,
+			fmt.Sprintf("secret_version=%d", a.SecretVersion))
 	}
 
 	wasLocked := a.Locked
+	version := ""
+	if match {
+		version = fmt.Sprintf(", secret_version=%d", a.SecretVersion)
+	} else if v := previousVersion(a, hash); v != 0 {
+		// A stale copy of a previous secret: the seed's case, which locks
+		// the account wherever it comes from.
+		version, count = fmt.Sprintf(", previous secret_version=%d", v), true
+	}
 	if !count {
 		detail := "wrong secret, not counted (network login)"
 		res := loginWrongSecret
 		if wasLocked {
 			detail, res = "account locked, not counted (network login)", loginLocked
 		}
-		return res, a.Name, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name, detail)
+		return res, a.Name, a, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name, detail+version)
 	}
 	a.FailedLoginAttempts++
 	if !a.Locked && a.FailedLoginAttempts >= o.s.threshold {
@@ -310,24 +380,24 @@ func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginRe
 		a.UpdatedAt = o.now
 	}
 	if err := o.tx.UpdateAccount(o.ctx, a); err != nil {
-		return 0, "", err
+		return 0, "", a, err
 	}
 	detail := "wrong secret"
 	if wasLocked {
 		detail = "account locked"
 	}
-	detail += fmt.Sprintf(", failed_login_attempts=%d", a.FailedLoginAttempts)
+	detail += fmt.Sprintf(", failed_login_attempts=%d", a.FailedLoginAttempts) + version
 	if err := o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name, detail); err != nil {
-		return 0, "", err
+		return 0, "", a, err
 	}
 	if !a.Locked {
-		return loginWrongSecret, a.Name, nil
+		return loginWrongSecret, a.Name, a, nil
 	}
 	if !wasLocked {
 		if err := o.auditAs(actor, backend.ActionAccountLock, backend.TargetAccount, a.ID, a.Name,
 			fmt.Sprintf("locked after %d failed logins", a.FailedLoginAttempts)); err != nil {
-			return 0, "", err
+			return 0, "", a, err
 		}
 	}
-	return loginLocked, a.Name, nil
+	return loginLocked, a.Name, a, nil
 }

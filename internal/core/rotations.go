@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/hostapi"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
 
@@ -224,17 +227,24 @@ func (o *op) startRotation(req backend.RegenerateRequest) (store.RotationRow, er
 		CreatedAt:      o.now,
 		UpdatedAt:      o.now,
 	}
+	acks := map[string]int64{} // per real App Host: the revision it must acknowledge
 	for i := range apps {
 		a := &apps[i]
 		phase := backend.StepHeld
 		if !a.Deployed {
 			phase = backend.StepSkipped
 		}
-		r.Steps = append(r.Steps, store.RotationStepRow{AppID: a.ID, AppName: a.Name, AppHost: a.AppHost, Phase: phase})
 		a.HeldBy = r.ID
 		if err := o.tx.UpdateApp(o.ctx, *a); err != nil {
 			return store.RotationRow{}, err
 		}
+		if _, ok := acks[a.AppHost]; !ok && a.Deployed {
+			if acks[a.AppHost], err = o.bumpHost(a.AppHost); err != nil {
+				return store.RotationRow{}, err
+			}
+		}
+		r.Steps = append(r.Steps, store.RotationStepRow{AppID: a.ID, AppName: a.Name, AppHost: a.AppHost, Phase: phase,
+			AckRevision: acks[a.AppHost]})
 	}
 	if err := o.tx.InsertRotation(o.ctx, r); err != nil {
 		return store.RotationRow{}, err
@@ -298,7 +308,9 @@ func (s *Service) peekRotation(ctx context.Context, id string) (store.RotationRo
 // ended (true) or another driver owns it (false).
 func (s *Service) driveSteps(ctx context.Context, id string) (bool, error) {
 	for {
+		token := s.changeToken(ctx)
 		var ended bool
+		var wake time.Time
 		err := s.write(ctx, func(o *op) error {
 			r, err := o.ownRotation(id)
 			if err != nil {
@@ -308,7 +320,7 @@ func (s *Service) driveSteps(ctx context.Context, id string) (bool, error) {
 				ended = true
 				return nil
 			}
-			if err := o.rotationStep(&r); err != nil {
+			if wake, err = o.rotationStep(&r); err != nil {
 				return err
 			}
 			r.Rev++
@@ -323,13 +335,24 @@ func (s *Service) driveSteps(ctx context.Context, id string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if s.afterStep != nil {
-			if err := s.afterStep(id); err != nil {
-				return false, err
-			}
-		}
 		if ended {
+			if s.afterStep != nil {
+				return true, s.afterStep(id)
+			}
 			return true, nil
+		}
+		if wake.IsZero() {
+			if s.afterStep != nil {
+				if err := s.afterStep(id); err != nil {
+					return false, err
+				}
+			}
+			continue
+		}
+		// Waiting for App Hosts: until a change in the store (a report, a
+		// login) or the step's deadline, renewing the lease meanwhile.
+		if err := s.waitChange(ctx, token, min(time.Until(wake), s.lease/3)); err != nil {
+			return false, interrupted(id, "")
 		}
 	}
 }
@@ -359,22 +382,23 @@ func (o *op) ownRotation(id string) (store.RotationRow, error) {
 	return r, nil
 }
 
-// rotationStep carries r one step on (stop_first).
-func (o *op) rotationStep(r *store.RotationRow) error {
+// rotationStep carries r one step on (stop_first). It returns a zero time
+// when it advanced, or, while it waits for App Hosts, when to look again
+// at the latest.
+func (o *op) rotationStep(r *store.RotationRow) (time.Time, error) {
 	switch r.State {
 	case backend.RotationPreparing:
-		// The built-in App Host always answers.
-		return o.advance(r, backend.RotationStopping, "prepared: every App Host answered")
+		return o.prepareRotation(r)
 	case backend.RotationStopping:
 		return o.stopRotationApps(r)
 	case backend.RotationRegenerating:
-		return o.regenerate(r)
+		return time.Time{}, o.regenerate(r)
 	case backend.RotationStarting:
 		return o.startRotationApps(r)
 	case backend.RotationRestoring:
-		return o.restoreRotationApps(r)
+		return time.Time{}, o.restoreRotationApps(r)
 	}
-	return fmt.Errorf("rotation %s: unknown state %q", r.ID, r.State)
+	return time.Time{}, fmt.Errorf("rotation %s: unknown state %q", r.ID, r.State)
 }
 
 func (o *op) advance(r *store.RotationRow, state, detail string) error {
@@ -382,33 +406,260 @@ func (o *op) advance(r *store.RotationRow, state, detail string) error {
 	return o.audit(backend.ActionRotationStep, backend.TargetRotation, r.ID, r.AccountName, "state="+state+": "+detail)
 }
 
-// stopRotationApps stops every held app that runs.
-func (o *op) stopRotationApps(r *store.RotationRow) error {
-	stopped := 0
+// stepApp reads the app of a step; false when it was deleted meanwhile.
+func (o *op) stepApp(st *store.RotationStepRow) (store.AppRow, bool, error) {
+	app, err := o.tx.GetApp(o.ctx, st.AppID)
+	if errors.Is(err, store.ErrNotFound) {
+		st.Phase, st.Detail = backend.StepSkipped, "app deleted"
+		return app, false, nil
+	}
+	return app, err == nil, err
+}
+
+// prepareRotation: every real App Host of a deployed app bound to the key
+// must be online and acknowledge the hold (apply the desired state's
+// revision that holds the apps). A host that never connected runs nothing
+// of them, and a forgotten one stops its apps when it comes back: neither
+// is waited for. An offline host, or one that does not answer within the
+// offline delay, refuses the rotation with nothing stopped.
+func (o *op) prepareRotation(r *store.RotationRow) (time.Time, error) {
+	offline, silent := map[string][]string{}, map[string][]string{}
+	for i := range r.Steps {
+		st := &r.Steps[i]
+		if st.Phase != backend.StepHeld || st.AckRevision == 0 {
+			continue
+		}
+		h, err := o.hostOf(st.AppHost)
+		if err != nil {
+			return time.Time{}, err
+		}
+		switch {
+		case !h.real || !h.known() || h.row.Forgotten:
+		case !o.online(h):
+			offline[st.AppHost] = append(offline[st.AppHost], st.AppName)
+		case h.row.AppliedRevision < st.AckRevision:
+			silent[st.AppHost] = append(silent[st.AppHost], st.AppName)
+		}
+	}
+	deadline := r.CreatedAt.Add(o.s.offlineAfter)
+	switch {
+	case len(offline) > 0:
+		r.Error = fmt.Sprintf("these App Hosts are offline, so nothing can confirm that their apps stop: %s. Nothing was "+
+			"stopped and nothing regenerated. Bring the App Host back (terraform-provider-apphost host), or, if it is lost, "+
+			"declare it so with terraform-provider-apphost app-hosts forget NAME; then apply again", hostApps(offline))
+		return time.Time{}, o.refuse(r)
+	case len(silent) > 0 && o.now.After(deadline):
+		r.Error = fmt.Sprintf("these App Hosts did not acknowledge the rotation within %s: %s. Nothing was stopped and "+
+			"nothing regenerated; check that they run and reach this server, then apply again", o.s.offlineAfter, hostApps(silent))
+		return time.Time{}, o.refuse(r)
+	case len(silent) > 0:
+		return deadline, nil
+	}
+	return time.Time{}, o.advance(r, backend.RotationStopping, "prepared: every App Host of the bound apps answered")
+}
+
+// hostApps says "host (apps a, b); other (apps c)".
+func hostApps(m map[string][]string) string {
+	var parts []string
+	for _, h := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s (apps %s)", h, strings.Join(m[h], ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// refuse ends a rotation that stopped nothing: its holds go.
+func (o *op) refuse(r *store.RotationRow) error {
+	if err := o.releaseHolds(r); err != nil {
+		return err
+	}
+	return o.endRotation(r, backend.RotationRefused)
+}
+
+// stopRotationApps stops every held app that runs, then waits until each
+// App Host confirmed. One that does not within the app's stop_timeout (plus
+// a grace for the kill and the report) sends the rotation to restoring.
+func (o *op) stopRotationApps(r *store.RotationRow) (time.Time, error) {
+	issued := 0
 	for i := range r.Steps {
 		st := &r.Steps[i]
 		if st.Phase != backend.StepHeld {
 			continue
 		}
-		app, err := o.tx.GetApp(o.ctx, st.AppID)
-		if errors.Is(err, store.ErrNotFound) {
-			st.Phase, st.Detail = backend.StepSkipped, "app deleted"
+		app, ok, err := o.stepApp(st)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !ok {
 			continue
 		}
+		h, err := o.hostOf(app.AppHost)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
 		at, err := o.pause(&app, "to rotate API key account "+r.AccountName)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
-		if !at.IsZero() {
-			st.Stopped = at
+		st.Stopped, st.Phase = at, backend.StepStopped
+		if h.real && !at.IsZero() && !h.row.Forgotten {
+			st.Phase, st.Deadline = backend.StepStopping, o.now.Add(app.StopTimeout+stopGrace)
+			issued++
+		}
+	}
+	if issued > 0 {
+		if err := o.audit(backend.ActionRotationStep, backend.TargetRotation, r.ID, r.AccountName,
+			fmt.Sprintf("state=stopping: asked App Hosts to stop %d apps", issued)); err != nil {
+			return time.Time{}, err
+		}
+	}
+	var wake time.Time
+	var unconfirmed []string
+	for i := range r.Steps {
+		st := &r.Steps[i]
+		if st.Phase != backend.StepStopping {
+			continue
+		}
+		app, ok, err := o.stepApp(st)
+		if err != nil {
+			return time.Time{}, err
+		}
+		h, err := o.hostOf(st.AppHost)
+		if err != nil {
+			return time.Time{}, err
+		}
+		obs := app.Observed
+		switch {
+		case !ok, h.row.Forgotten, obs.Generation >= app.Generation && !processUp(obs.Phase):
+			st.Phase = backend.StepStopped
+		case o.now.After(st.Deadline):
+			unconfirmed = append(unconfirmed, fmt.Sprintf("%s on %s", st.AppName, st.AppHost))
+		case wake.IsZero() || st.Deadline.Before(wake):
+			wake = st.Deadline
+		}
+	}
+	if len(unconfirmed) > 0 {
+		r.Error = fmt.Sprintf("no App Host confirmed the stop of these apps in time: %s. Nothing was regenerated; the "+
+			"apps already stopped start again on the current secret. Check the App Hosts (terraform-provider-apphost "+
+			"app-hosts), or declare a lost one with app-hosts forget NAME; then apply again", strings.Join(unconfirmed, ", "))
+		return time.Time{}, o.advance(r, backend.RotationRestoring, "refused: "+r.Error)
+	}
+	if !wake.IsZero() {
+		return wake, nil
+	}
+	stopped := 0
+	for _, st := range r.Steps {
+		if !st.Stopped.IsZero() {
 			stopped++
 		}
-		st.Phase = backend.StepStopped
 	}
-	return o.advance(r, backend.RotationRegenerating, fmt.Sprintf("stopped %d apps", stopped))
+	return time.Time{}, o.advance(r, backend.RotationRegenerating, fmt.Sprintf("stopped %d apps", stopped))
+}
+
+// processUp: a reported phase in which the app's process may run.
+func processUp(phase string) bool {
+	return phase == hostapi.PhaseRunning || phase == hostapi.PhaseStarting || phase == hostapi.PhaseExited
+}
+
+// startRotationApps starts the apps the rotation stopped with the new
+// secret, waits until each is healthy (or failed, or past its
+// start_timeout), then ends the rotation.
+func (o *op) startRotationApps(r *store.RotationRow) (time.Time, error) {
+	for i := range r.Steps {
+		st := &r.Steps[i]
+		if st.Phase != backend.StepStopped {
+			continue
+		}
+		app, ok, err := o.stepApp(st)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !ok {
+			continue
+		}
+		if err := o.resume(&app, st.Stopped); err != nil {
+			return time.Time{}, err
+		}
+		st.Started, st.Phase, st.Deadline = o.clock(), backend.StepStarted, o.now.Add(app.StartTimeout)
+	}
+	var wake time.Time
+	var failed []string
+	for i := range r.Steps {
+		st := &r.Steps[i]
+		if st.Phase != backend.StepStarted {
+			continue
+		}
+		app, ok, err := o.stepApp(st)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !ok {
+			continue
+		}
+		switch {
+		case app.Status == backend.StatusRunning:
+			st.Phase, st.Running = backend.StepRunning, o.runningAt(app)
+		case app.Status == backend.StatusPending:
+			st.Phase, st.Detail = backend.StepSkipped, app.StatusDetail
+		case app.Status == backend.StatusFailed, o.now.After(st.Deadline):
+			st.Phase, st.Detail = backend.StepFailed, app.StatusDetail
+			if st.Detail == "" {
+				st.Detail = fmt.Sprintf("not healthy within start_timeout (%s)", app.StartTimeout)
+			}
+			failed = append(failed, fmt.Sprintf("%s (%s)", app.Name, st.Detail))
+		case wake.IsZero() || st.Deadline.Before(wake):
+			wake = st.Deadline
+		}
+	}
+	for _, st := range r.Steps {
+		if st.Phase == backend.StepFailed && !slices.ContainsFunc(failed, func(f string) bool { return strings.HasPrefix(f, st.AppName+" ") }) {
+			failed = append(failed, fmt.Sprintf("%s (%s)", st.AppName, st.Detail))
+		}
+	}
+	if !wake.IsZero() {
+		return wake, nil
+	}
+	if err := o.releaseHolds(r); err != nil {
+		return time.Time{}, err
+	}
+	if len(failed) > 0 {
+		r.Error = fmt.Sprintf("the secret was regenerated, but these apps did not become healthy with it: %s", strings.Join(failed, "; "))
+		return time.Time{}, o.endRotation(r, backend.RotationDoneWithFailures)
+	}
+	return time.Time{}, o.endRotation(r, backend.RotationDone)
+}
+
+// runningAt is when a healthy app proved it runs on the new secret: its
+// last login as a bound account, else now (the built-in App Host, or an
+// app that says nothing).
+func (o *op) runningAt(app store.AppRow) time.Time {
+	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppID: app.ID})
+	if err != nil {
+		return o.clock()
+	}
+	return o.healthyAt(app, secrets)
+}
+
+// restoreRotationApps starts again, on the current secret, the apps a
+// refused rotation stopped (or asked to stop), then ends it refused.
+func (o *op) restoreRotationApps(r *store.RotationRow) error {
+	for i := range r.Steps {
+		st := &r.Steps[i]
+		if st.Phase != backend.StepStopped && st.Phase != backend.StepStopping {
+			continue
+		}
+		app, ok, err := o.stepApp(st)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if err := o.resume(&app, st.Stopped); err != nil {
+			return err
+		}
+		st.Phase = backend.StepRestored
+	}
+	return o.refuse(r)
 }
 
 // regenerate is steps 2 and 3 in one transaction: a new secret, sealed into
@@ -422,6 +673,7 @@ func (o *op) regenerate(r *store.RotationRow) error {
 		row.ExposeSecret = *r.ExposeSecret
 	}
 	secret, hash := newSecret()
+	rememberPrevious(&row, o.now)
 	row.SecretHash = hash
 	row.SecretVersion++
 	row.SecretCreatedAt = o.now
@@ -465,75 +717,6 @@ func (o *op) regenerate(r *store.RotationRow) error {
 		r.SealedResult = o.s.box.Seal([]byte(secret))
 	}
 	return o.advance(r, backend.RotationStarting, fmt.Sprintf("regenerated to secret_version=%d and sealed into %d app secrets", row.SecretVersion, len(secrets)))
-}
-
-// startRotationApps starts the apps the rotation stopped, and every other
-// held app meant to run, with the new secret, then ends the rotation.
-func (o *op) startRotationApps(r *store.RotationRow) error {
-	var failed []string
-	for i := range r.Steps {
-		st := &r.Steps[i]
-		if st.Phase != backend.StepStopped {
-			continue
-		}
-		app, err := o.tx.GetApp(o.ctx, st.AppID)
-		if errors.Is(err, store.ErrNotFound) {
-			st.Phase, st.Detail = backend.StepSkipped, "app deleted"
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		app.HeldBy = ""
-		if err := o.resume(&app, st.Stopped); err != nil {
-			return err
-		}
-		st.Started = o.clock()
-		switch app.Status {
-		case backend.StatusRunning:
-			st.Phase, st.Running = backend.StepRunning, o.clock()
-		case backend.StatusPending:
-			st.Phase, st.Detail = backend.StepSkipped, app.StatusDetail
-		default:
-			st.Phase, st.Detail = backend.StepFailed, app.StatusDetail
-			failed = append(failed, app.Name)
-		}
-	}
-	if err := o.releaseHolds(r); err != nil {
-		return err
-	}
-	if len(failed) > 0 {
-		r.Error = fmt.Sprintf("the secret was regenerated, but these apps did not become healthy with it: %s", strings.Join(failed, ", "))
-		return o.endRotation(r, backend.RotationDoneWithFailures)
-	}
-	return o.endRotation(r, backend.RotationDone)
-}
-
-// restoreRotationApps starts again, on the current secret, the apps a
-// refused rotation stopped.
-func (o *op) restoreRotationApps(r *store.RotationRow) error {
-	for i := range r.Steps {
-		st := &r.Steps[i]
-		if st.Phase != backend.StepStopped {
-			continue
-		}
-		app, err := o.tx.GetApp(o.ctx, st.AppID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		app.HeldBy = ""
-		if err := o.resume(&app, st.Stopped); err != nil {
-			return err
-		}
-		st.Phase = backend.StepRestored
-	}
-	if err := o.releaseHolds(r); err != nil {
-		return err
-	}
-	return o.endRotation(r, backend.RotationRefused)
 }
 
 // releaseHolds lets go of every app the rotation holds.

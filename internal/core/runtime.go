@@ -107,6 +107,21 @@ func missingSecret(app store.AppRow, secrets []store.AppSecretRow) string {
 // app that lacks one of its secret_names is not started: it waits, pending.
 func (o *op) deployWith(app *store.AppRow, secrets []store.AppSecretRow, stoppedAt time.Time) error {
 	app.Deployed, app.Paused, app.UpdatedAt = true, false, o.now
+	h, err := o.hostOf(app.AppHost)
+	if err != nil {
+		return err
+	}
+	if h.real {
+		// Its App Host starts it; its status follows from the host's
+		// reports and the app's logins (evalStatus).
+		if err := o.touch(app); err != nil {
+			return err
+		}
+		if err := o.tx.UpdateApp(o.ctx, *app); err != nil {
+			return err
+		}
+		return o.evalStatus(app, secrets, h)
+	}
 	if missing := missingSecret(*app, secrets); missing != "" {
 		detail := fmt.Sprintf("waiting for app secret %q (in secret_names)", missing)
 		if app.Status != backend.StatusPending || app.StatusDetail != detail {
@@ -128,7 +143,7 @@ func (o *op) deployWith(app *store.AppRow, secrets []store.AppSecretRow, stopped
 	if err != nil {
 		return err
 	}
-	app.Status, app.StatusDetail = status, ""
+	app.Status, app.StatusDetail, app.PausedAt = status, "", time.Time{}
 	if status == backend.StatusFailed {
 		app.StatusDetail = "a login with its secrets failed"
 	}
@@ -142,6 +157,24 @@ func (o *op) stop(app *store.AppRow, keepDeployed bool, detail string) error {
 		return err
 	}
 	app.Deployed, app.Paused, app.UpdatedAt = keepDeployed, keepDeployed, o.now
+	h, err := o.hostOf(app.AppHost)
+	if err != nil {
+		return err
+	}
+	if h.real {
+		// Its App Host stops it and reports so.
+		if err := o.touch(app); err != nil {
+			return err
+		}
+		if err := o.tx.UpdateApp(o.ctx, *app); err != nil {
+			return err
+		}
+		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppID: app.ID})
+		if err != nil {
+			return err
+		}
+		return o.evalStatus(app, secrets, h)
+	}
 	app.Status, app.StatusDetail = backend.StatusStopped, ""
 	return o.tx.UpdateApp(o.ctx, *app)
 }
@@ -149,11 +182,15 @@ func (o *op) stop(app *store.AppRow, keepDeployed bool, detail string) error {
 // pause stops app, if it runs, for a change of its secrets, keeping it meant
 // to be deployed; it returns when it stopped it (zero if it did not).
 func (o *op) pause(app *store.AppRow, detail string) (time.Time, error) {
-	if !(backend.App{Status: app.Status}).Running() {
+	if !(backend.App{Status: app.Status}).Running() && app.Status != backend.StatusStarting {
 		return time.Time{}, nil
+	}
+	at := o.clock()
+	if app.PausedAt.IsZero() {
+		app.PausedAt = at // its downtime runs from here to its next healthy start
 	}
 	if err := o.stop(app, true, detail); err != nil {
 		return time.Time{}, err
 	}
-	return o.clock(), nil
+	return at, nil
 }

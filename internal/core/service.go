@@ -29,6 +29,9 @@ type Options struct {
 	// Owner names this Service as a rotation's driver; "" means a name made
 	// of the host name, the process ID and a random part.
 	Owner string
+	// AppHostOfflineAfter is how long without a report makes an App Host
+	// offline; 0 means DefaultAppHostOfflineAfter.
+	AppHostOfflineAfter time.Duration
 	// AfterRotationStep, when set, is called after each committed step of a
 	// rotation this Service drives; an error stops the driver there, as if
 	// its process had died (for tests).
@@ -47,6 +50,12 @@ type Service struct {
 	lease     time.Duration
 	driving   drivingSet
 	afterStep func(rotationID string) error
+	// offlineAfter: see Options.AppHostOfflineAfter.
+	offlineAfter time.Duration
+	// watcher tells of other processes' changes (nil: the store cannot);
+	// local of this Service's own commits.
+	watcher store.Watcher
+	local   notifier
 }
 
 // NewService returns a Service over st that seals app secret values with box.
@@ -60,6 +69,11 @@ func NewService(st store.Store, box *secretbox.Box, opts Options) *Service {
 	if s.lease <= 0 {
 		s.lease = DefaultRotationLease
 	}
+	s.offlineAfter = opts.AppHostOfflineAfter
+	if s.offlineAfter <= 0 {
+		s.offlineAfter = DefaultAppHostOfflineAfter
+	}
+	s.watcher, _ = st.(store.Watcher)
 	if s.threshold <= 0 {
 		s.threshold = backend.DefaultLockoutThreshold
 	}
@@ -86,6 +100,8 @@ type op struct {
 	tx    store.Tx
 	now   time.Time
 	actor string
+	// hosts caches what each app_host name is, for this operation.
+	hosts map[string]hostKind
 }
 
 // write runs fn in one write transaction: a failure of any step rolls back
@@ -94,6 +110,9 @@ func (s *Service) write(ctx context.Context, fn func(o *op) error) error {
 	err := s.st.Write(ctx, func(tx store.Tx) error {
 		return fn(s.newOp(ctx, tx))
 	})
+	if err == nil {
+		s.local.notify()
+	}
 	return mapError(err)
 }
 

@@ -1,7 +1,9 @@
 package core
 
 import (
+	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -95,4 +97,40 @@ func validateSecretNames(names []string) error {
 		seen[n] = true
 	}
 	return nil
+}
+
+// validateRuntime checks how a real App Host runs an app and returns its
+// timeouts (the defaults for ""). Signals are the usual reload ones.
+func validateRuntime(r backend.AppRuntime) (stop, start time.Duration, err error) {
+	if len(r.Command) > backend.MaxCommandArgs {
+		return 0, 0, backend.InvalidField("command", "command has %d arguments; the limit is %d", len(r.Command), backend.MaxCommandArgs)
+	}
+	for i, arg := range r.Command {
+		if err := validateText("command", arg, backend.MaxConfigValueLength); err != nil {
+			return 0, 0, err
+		}
+		if i == 0 && arg == "" {
+			return 0, 0, backend.InvalidField("command", "command's first element is the program to run: it must not be empty")
+		}
+	}
+	parse := func(field, v string, def time.Duration) (time.Duration, error) {
+		if v == "" {
+			return def, nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > 24*time.Hour || d%time.Millisecond != 0 {
+			return 0, backend.InvalidField(field, "%s must be a positive duration of whole milliseconds up to 24h, such as \"10s\"; got %q", field, v)
+		}
+		return d, nil
+	}
+	if stop, err = parse("stop_timeout", r.StopTimeout, backend.DefaultStopTimeout); err != nil {
+		return 0, 0, err
+	}
+	if start, err = parse("start_timeout", r.StartTimeout, backend.DefaultStartTimeout); err != nil {
+		return 0, 0, err
+	}
+	if r.ReloadSignal != "" && !slices.Contains(backend.ReloadSignals, r.ReloadSignal) {
+		return 0, 0, backend.InvalidField("reload_signal", "reload_signal must be one of %s; got %q", strings.Join(backend.ReloadSignals, ", "), r.ReloadSignal)
+	}
+	return stop, start, nil
 }

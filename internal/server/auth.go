@@ -77,9 +77,26 @@ func (s *server) networkLogin(ctx context.Context, req backend.LoginRequest) err
 // authenticate checks the request's Basic credentials: a login of an admin
 // account. The returned context audits the call as that account's name.
 func (s *server) authenticate(w http.ResponseWriter, r *http.Request) (context.Context, error) {
+	ctx, acct, err := s.authenticateAccount(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if !acct.Admin {
+		// The secret was right, so saying the account lacks the right tells the
+		// caller nothing new and tells the operator what to fix.
+		return nil, &apiError{status: http.StatusForbidden, err: backend.Errorf(backend.CodeForbidden,
+			"API key account %q is not an admin account and may not call the admin API", acct.Name)}
+	}
+	return ctx, nil
+}
+
+// authenticateAccount checks the request's Basic credentials and returns
+// the account they are of, whatever its rights, with a context that audits
+// the call as that account's name.
+func (s *server) authenticateAccount(w http.ResponseWriter, r *http.Request) (context.Context, *backend.Account, error) {
 	id, secret, ok := r.BasicAuth()
 	if !ok || id == "" {
-		return nil, &apiError{status: http.StatusUnauthorized, err: backend.Errorf(backend.CodeUnauthorized,
+		return nil, nil, &apiError{status: http.StatusUnauthorized, err: backend.Errorf(backend.CodeUnauthorized,
 			"authentication required: use HTTP Basic auth with an admin API key account's ID as user and its secret as password")}
 	}
 	// A right secret is a read only; a wrong one is audited and throttled,
@@ -92,18 +109,12 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request) (context.C
 	})
 	if err != nil {
 		if loginFailure(err) {
-			return nil, authFailed()
+			return nil, nil, authFailed()
 		}
-		return nil, err // rate limited, or the store failed (logged, the caller should retry)
-	}
-	if !acct.Admin {
-		// The secret was right, so saying the account lacks the right tells the
-		// caller nothing new and tells the operator what to fix.
-		return nil, &apiError{status: http.StatusForbidden, err: backend.Errorf(backend.CodeForbidden,
-			"API key account %q is not an admin account and may not call the admin API", acct.Name)}
+		return nil, nil, err // rate limited, or the store failed (logged, the caller should retry)
 	}
 	setLoggedActor(r.Context(), acct.Name)
-	return core.WithActor(r.Context(), acct.Name), nil
+	return core.WithActor(r.Context(), acct.Name), acct, nil
 }
 
 // consoleActor is the audit actor of a console sign-in's login.

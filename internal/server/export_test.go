@@ -6,6 +6,9 @@ func Routes() []string {
 	for _, r := range routes() {
 		out = append(out, r.method+" "+r.path)
 	}
+	for _, r := range hostRoutes() {
+		out = append(out, r.method+" "+r.path)
+	}
 	return out
 }
 

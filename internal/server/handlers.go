@@ -14,6 +14,7 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/core"
+	"github.com/apphost/terraform-provider-apphost/internal/hostapi"
 )
 
 // IdempotencyKeyHeader makes a regenerate safe to repeat: the same key for the
@@ -160,6 +161,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req, false); err != nil {
 		return err
 	}
+	// An app says who it is; the backend checks the token before it counts.
+	req.App, req.AppToken = r.Header.Get(hostapi.HeaderApp), r.Header.Get(hostapi.HeaderAppToken)
 	err := s.limitedLogin(w, r, req.AccountID, func() error {
 		return s.networkLogin(core.WithActor(r.Context(), anonymousActor), req)
 	})

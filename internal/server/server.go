@@ -12,6 +12,7 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/console"
+	"github.com/apphost/terraform-provider-apphost/internal/hostapi"
 )
 
 // DefaultMaxBodyBytes bounds a request body unless Config says otherwise. An
@@ -82,6 +83,16 @@ type Config struct {
 	Now func() time.Time
 }
 
+// hostRoutes are the App Host protocol's routes (package hostapi): called by
+// the App Host account of {name}, and nobody else.
+func hostRoutes() []hostRoute {
+	return []hostRoute{
+		{"POST", "/v1/app-hosts/{name}/sessions", (*server).openSession},
+		{"GET", "/v1/app-hosts/{name}/desired", (*server).desired},
+		{"POST", "/v1/app-hosts/{name}/reports", (*server).report},
+	}
+}
+
 // RotationDriver starts rotations and drives them in the background, for
 // regenerates that ask for an asynchronous answer (core.Service is one).
 type RotationDriver interface {
@@ -89,10 +100,19 @@ type RotationDriver interface {
 	DriveRotation(ctx context.Context, id string) error
 }
 
+// AppHostService serves the App Host protocol (core.Service is one).
+type AppHostService interface {
+	OpenAppHostSession(ctx context.Context, name, address string, req hostapi.SessionRequest) (*hostapi.Session, error)
+	AppHostDesired(ctx context.Context, name, session string, after int64, wait time.Duration) (*hostapi.Desired, error)
+	ReportAppHost(ctx context.Context, name string, r hostapi.Report) (*hostapi.ReportAnswer, error)
+	ForgetAppHost(ctx context.Context, name string) error
+}
+
 // server holds the handler's dependencies.
 type server struct {
 	b         backend.Backend
 	rotations RotationDriver // nil: regenerates answer synchronously
+	hosts     AppHostService // nil: no App Host protocol
 	auth      Authenticator
 	limit     *limiter
 	log       *slog.Logger
@@ -139,6 +159,9 @@ func routes() []route {
 		{"GET", "/v1/apps/{id}/secrets/{name}", false, (*server).getAppSecret},
 		{"DELETE", "/v1/apps/{id}/secrets/{name}", false, (*server).deleteAppSecret},
 
+		{"GET", "/v1/app-hosts", false, (*server).listAppHosts},
+		{"POST", "/v1/app-hosts/{name}/forget", false, (*server).forgetAppHost},
+
 		{"GET", "/v1/rotations", false, (*server).listRotations},
 		{"GET", "/v1/rotations/{id}", false, (*server).getRotation},
 		{"POST", "/v1/rotations/{id}/result", false, (*server).rotationResult},
@@ -171,6 +194,12 @@ func New(cfg Config) http.Handler {
 	}
 	if d, ok := cfg.Backend.(RotationDriver); ok {
 		s.rotations = d
+	}
+	if h, ok := cfg.Backend.(AppHostService); ok {
+		s.hosts = h
+		for _, rt := range hostRoutes() {
+			s.mux.Handle(rt.method+" "+rt.path, s.hostEndpoint(rt))
+		}
 	}
 	if s.ver == "" {
 		s.ver = "dev"

@@ -262,6 +262,12 @@ type RotationStepRow struct {
 	Started time.Time `json:"started_at,omitzero"`
 	Running time.Time `json:"running_at,omitzero"`
 	Detail  string    `json:"detail,omitempty"`
+	// AckRevision is the revision of its App Host's desired state that the
+	// host must have applied before the rotation stops anything (0: a
+	// built-in App Host, which needs no answer).
+	AckRevision int64 `json:"ack_revision,omitempty"`
+	// Deadline bounds the wait for the app's stop or healthy start.
+	Deadline time.Time `json:"deadline,omitzero"`
 }
 
 // RotationFilter selects rotations, newest first; empty fields do not filter.
