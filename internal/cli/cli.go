@@ -50,6 +50,7 @@ func commands() []command {
 		{"accounts", "print the API key account inventory", runAccounts},
 		{"login", "check an API key account's secret (read from stdin)", runLogin},
 		{"recover-admin", "break-glass: new secret for a locked or lost admin account", runRecoverAdmin},
+		{"example-app", "the sample app an App Host runs (reads APPHOST_APP_DIR)", runExampleApp},
 		{"version", "print the version", runVersion},
 		{"help", "show this help", nil},
 	}
@@ -95,6 +96,7 @@ of an apphost backend:
   %[1]s accounts --store STORE [--json | --import-blocks]
   %[1]s login    --store STORE --key-id ID --secret-stdin
   %[1]s recover-admin --store STORE [--key-id ID] [--json] [--unlock-only]
+  %[1]s example-app   # run by an App Host: reads APPHOST_APP_DIR, opens no store
   %[1]s version
 
 Commands:
