@@ -124,11 +124,23 @@ func linkExists(name string) bool {
 }
 
 func removeNamespace(name string) error {
-	out, _ := exec.Command("ip", "netns", "pids", name).Output()
-	for f := range strings.FieldsSeq(string(out)) {
-		if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+	// A process that was entering the namespace (ip netns exec between
+	// its start and its setns) shows only on a later look: look until two
+	// looks in a row find none.
+	for empty := 0; empty < 2; {
+		out, _ := exec.Command("ip", "netns", "pids", name).Output()
+		pids := strings.Fields(string(out))
+		if len(pids) == 0 {
+			empty++
+		} else {
+			empty = 0
 		}
+		for _, f := range pids {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // the next look
 	}
 	if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
 		return fmt.Errorf("ip netns del: %v: %s", err, bytes.TrimSpace(out))

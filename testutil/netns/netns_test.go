@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,18 +17,22 @@ import (
 )
 
 // envURL makes the test binary an HTTP client (run inside a namespace): it
-// gets the URL and exits 0 on a 200, else 1.
-const envURL = "APPHOST_NETNS_TEST_URL"
+// gets the URL within envTimeout and exits 0 on a 200, else 1.
+const (
+	envURL     = "APPHOST_NETNS_TEST_URL"
+	envTimeout = "APPHOST_NETNS_TEST_TIMEOUT"
+)
 
 func TestMain(m *testing.M) {
 	if u := os.Getenv(envURL); u != "" {
-		os.Exit(get(u))
+		d, _ := time.ParseDuration(os.Getenv(envTimeout))
+		os.Exit(get(u, d))
 	}
 	os.Exit(m.Run())
 }
 
-func get(u string) int {
-	c := &http.Client{Timeout: 2 * time.Second}
+func get(u string, timeout time.Duration) int {
+	c := &http.Client{Timeout: timeout}
 	resp, err := c.Get(u)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -40,13 +46,14 @@ func get(u string) int {
 	return 0
 }
 
-// reach runs the client inside n against u: whether it got through.
-func reach(t *testing.T, n *netns.NS, u string) (bool, string) {
+// reach runs the client inside n against u: whether it got through within
+// timeout.
+func reach(t *testing.T, n *netns.NS, u string, timeout time.Duration) (bool, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout+30*time.Second)
 	defer cancel()
 	cmd := n.Command(ctx, os.Args[0])
-	cmd.Env = append(os.Environ(), envURL+"="+u)
+	cmd.Env = append(os.Environ(), envURL+"="+u, envTimeout+"="+timeout.String())
 	out, err := cmd.CombinedOutput()
 	if _, exited := err.(*exec.ExitError); err != nil && !exited {
 		t.Fatalf("running the client in %s: %v", n.Name, err)
@@ -73,17 +80,17 @@ func TestNamespace(t *testing.T) {
 		t.Cleanup(func() { _ = srv.Close() })
 		u := "http://" + ln.Addr().String() + "/"
 
-		if ok, out := reach(t, n, u); !ok {
+		if ok, out := reach(t, n, u, 20*time.Second); !ok {
 			t.Fatalf("the root end's server is not reached from inside the namespace: %s", out)
 		}
 		n.LinkDown(t)
-		if ok, _ := reach(t, n, u); ok {
+		if ok, _ := reach(t, n, u, time.Second); ok {
 			t.Fatal("the server is reached with the link down")
 		}
 		n.LinkUp(t)
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			ok, out := reach(t, n, u)
+			ok, out := reach(t, n, u, 2*time.Second)
 			if ok {
 				break
 			}
@@ -115,6 +122,19 @@ func TestCleanupKillsLeftovers(t *testing.T) {
 		cmd = n.Command(context.Background(), "sleep", "1000")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
+		}
+		// In the namespace (ip netns exec has made its setns) before the
+		// test ends.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out, _ := exec.Command("ip", "netns", "pids", n.Name).Output()
+			if slices.Contains(strings.Fields(string(out)), strconv.Itoa(cmd.Process.Pid)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d did not enter %s", cmd.Process.Pid, n.Name)
+			}
+			time.Sleep(5 * time.Millisecond) // polling with a deadline
 		}
 	})
 	if n == nil {
