@@ -51,6 +51,7 @@ func commands() []command {
 		{"rotations", "print the rotations, newest first, with their steps", runRotations},
 		{"login", "check an API key account's secret (read from stdin)", runLogin},
 		{"recover-admin", "break-glass: new secret for a locked or lost admin account", runRecoverAdmin},
+		{"example-app", "the sample app an App Host runs (reads APPHOST_APP_DIR)", runExampleApp},
 		{"version", "print the version", runVersion},
 		{"help", "show this help", nil},
 	}
@@ -96,6 +97,7 @@ of an apphost backend:
   %[1]s accounts --store STORE [--json | --import-blocks]
   %[1]s login    --store STORE --key-id ID --secret-stdin
   %[1]s recover-admin --store STORE [--key-id ID] [--json] [--unlock-only]
+  %[1]s example-app   # run by an App Host: reads APPHOST_APP_DIR, opens no store
   %[1]s version
 
 Commands:
