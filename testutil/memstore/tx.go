@@ -421,6 +421,7 @@ func rotationIn(r store.RotationRow) store.RotationRow {
 	for i := range r.Steps {
 		st := &r.Steps[i]
 		st.Stopped, st.Started, st.Running = stampOrZero(st.Stopped), stampOrZero(st.Started), stampOrZero(st.Running)
+		st.Deadline = stampOrZero(st.Deadline)
 	}
 	return r
 }
