@@ -158,9 +158,13 @@ type RegenerateRequest struct {
 	ExposeSecret *bool `json:"expose_secret,omitempty"`
 	// IdempotencyKey, when set, makes a repeated request with the same key for
 	// the same account return the first result (the same secret) instead of
-	// regenerating again. Results are kept for IdempotencyWindow.
-	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// regenerating again. Results are kept for IdempotencyWindow. Over HTTP
+	// it travels in the IdempotencyKeyHeader header, not in the body.
+	IdempotencyKey string `json:"-"`
 }
+
+// IdempotencyKeyHeader is the HTTP header of a regenerate's IdempotencyKey.
+const IdempotencyKeyHeader = "Idempotency-Key"
 
 // IdempotencyWindow is how long a regenerate result is kept for retries.
 const IdempotencyWindow = 24 * time.Hour

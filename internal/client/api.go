@@ -15,9 +15,6 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
 
-// IdempotencyKeyHeader carries a regenerate's idempotency key.
-const IdempotencyKeyHeader = "Idempotency-Key"
-
 // maxErrorBody bounds how much of an error response is read.
 const maxErrorBody = 1 << 20
 
@@ -210,14 +207,10 @@ func (c *Client) RegenerateSecret(ctx context.Context, req backend.RegenerateReq
 		key = uuid.NewString()
 	}
 	h := http.Header{}
-	h.Set(IdempotencyKeyHeader, key)
-	body := struct {
-		ExpectedSecretVersion int64 `json:"expected_secret_version,omitempty"`
-		ExposeSecret          *bool `json:"expose_secret,omitempty"`
-	}{req.ExpectedSecretVersion, req.ExposeSecret}
+	h.Set(backend.IdempotencyKeyHeader, key)
 	var out backend.AccountWithSecret
 	if err := c.do(ctx, call{method: "POST", path: "/v1/accounts/" + pathID(req.ID) + "/regenerate",
-		header: h, body: body, out: &out, class: retrySafe}); err != nil {
+		header: h, body: req, out: &out, class: retrySafe}); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -23,7 +23,7 @@ import (
 // replacement (-replace, taint) cannot be told from a clash, and the create
 // fails at apply only if the name is still taken then. On a rename it is an
 // error.
-func checkNameFree(ctx context.Context, diags *diag.Diagnostics, attr path.Path, kind, resourceType string,
+func checkNameFree(ctx context.Context, diags *diag.Diagnostics, attr path.Path, k kind,
 	name types.String, selfID string, lookup func(context.Context, string) (string, error),
 ) {
 	if name.IsNull() || name.IsUnknown() {
@@ -34,28 +34,29 @@ func checkNameFree(ctx context.Context, diags *diag.Diagnostics, attr path.Path,
 	case backend.IsNotFound(err):
 		return
 	case err != nil:
-		tflog.Debug(ctx, "Could not check whether the name is taken", map[string]any{"kind": kind, "error": err.Error()})
+		tflog.Debug(ctx, "Could not check whether the name is taken", map[string]any{"kind": k.name, "error": err.Error()})
 		return
 	case id == selfID:
 		return
 	}
 	if selfID == "" {
-		diags.AddAttributeWarning(attr, fmt.Sprintf("%s name %q is taken", kind, name.ValueString()),
+		diags.AddAttributeWarning(attr, fmt.Sprintf("%s name %q is taken", capitalize(k.name), name.ValueString()),
 			fmt.Sprintf("An %s named %q already exists in the backend (ID %s), and names are unique. If this plan "+
 				"replaces that object (terraform apply -replace, or a taint), the old one is destroyed first and this "+
 				"is expected. Otherwise the create will fail at apply: choose another name; if the object moved to "+
 				"this address, use a moved block; or bring the existing one under Terraform with an import block "+
-				"with id = %q (or terraform import %s.<label> %s).", kind, name.ValueString(), id, id, resourceType, id))
+				"with id = %q (or terraform import %s.<label> %s).", k.name, name.ValueString(), id, id, k.resourceType, id))
 		return
 	}
-	diags.AddAttributeError(attr, fmt.Sprintf("%s name already taken", kind),
-		fmt.Sprintf("An %s named %q already exists in the backend (ID %s), and names are unique. Choose "+
-			"another name, or bring the existing one under Terraform: an import block with id = %q "+
-			"(or terraform import %s.<label> %s).", kind, name.ValueString(), id, id, resourceType, id))
+	addError(diags, attr, fmt.Sprintf("%s name already taken", capitalize(k.name)),
+		fmt.Sprintf("An %s named %q already exists in the backend (ID %s), and names are unique.", k.name, name.ValueString(), id),
+		fmt.Sprintf("Choose another name, or bring the existing one under Terraform: an import block with id = %q "+
+			"(or terraform import %s.<label> %s).", id, k.resourceType, id), nil)
 }
 
-// checkExists reports an error on attr when the planned ID names no object.
-func checkExists(ctx context.Context, diags *diag.Diagnostics, attr path.Path, kind string, id types.String,
+// checkExists reports an error on attr when the planned ID names no object
+// of kind k.
+func checkExists(ctx context.Context, diags *diag.Diagnostics, attr path.Path, k kind, id types.String,
 	get func(context.Context, string) error,
 ) {
 	if id.IsNull() || id.IsUnknown() {
@@ -65,11 +66,9 @@ func checkExists(ctx context.Context, diags *diag.Diagnostics, attr path.Path, k
 	switch {
 	case err == nil:
 	case backend.IsNotFound(err):
-		diags.AddAttributeError(attr, fmt.Sprintf("%s not found", kind),
-			fmt.Sprintf("No %s has the ID %q in the backend. Use the id of a managed resource "+
-				"(for example apphost_app.<name>.id), or look one up with a data source.", kind, id.ValueString()))
+		addNotFoundByID(diags, attr, k, id.ValueString())
 	default:
-		tflog.Debug(ctx, "Could not check whether the object exists", map[string]any{"kind": kind, "error": err.Error()})
+		tflog.Debug(ctx, "Could not check whether the object exists", map[string]any{"kind": k.name, "error": err.Error()})
 	}
 }
 

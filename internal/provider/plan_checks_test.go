@@ -34,7 +34,7 @@ resource "apphost_app_secret" "s" {
   api_key_account_id = "00000000-0000-4000-8000-000000000001"
 }`,
 				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`(?s)app not found.*API key account not found|API key account not found.*app not found`),
+				ExpectError: regexp.MustCompile(`(?s)App not found.*API key account not found|API key account not found.*App not found`),
 			},
 			{
 				Config: e.provider() + `

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -198,15 +199,6 @@ func secretValue(a *backend.AccountWithSecret) types.String {
 	return types.StringValue(a.Secret)
 }
 
-// formatTime renders a backend time as RFC 3339 in UTC, or "" for the zero
-// time: the one time format of every resource and data source.
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
 func (r *apiKeyAccountResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	ctx = maskSecrets(ctx)
 	var plan apiKeyAccountModel
@@ -387,8 +379,7 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 			resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &stateName)...)
 		}
 		if !plan.Name.Equal(stateName) {
-			checkNameFree(ctx, &resp.Diagnostics, path.Root("name"), "API key account", "apphost_api_key_account",
-				plan.Name, selfID, accountIDByName(r.backend))
+			checkNameFree(ctx, &resp.Diagnostics, path.Root("name"), kindAccount, plan.Name, selfID, accountIDByName(r.backend))
 		}
 	}
 
@@ -572,28 +563,6 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 	resp.Diagnostics.Append(resp.State.Set(ctx, &cur)...)
 }
 
-// addRotationError explains a failed rotation: refused because the account
-// moved on since the plan, of unknown outcome, or rolled back.
-func addRotationError(diags *diag.Diagnostics, name, id string, version int64, err error) {
-	switch {
-	case backend.IsVersionMismatch(err):
-		addBackendError(diags, "API key account was rotated since the plan was made",
-			fmt.Sprintf("The secret of API key account %q (%s) was not rotated: its secret_version is no longer %d, "+
-				"the version this plan meant to replace; it was rotated by another apply or outside Terraform after "+
-				"the plan was made. Nothing was changed.", name, id, version), err)
-	case backend.IsUnavailable(err):
-		addBackendError(diags, "Error rotating API key account secret",
-			fmt.Sprintf("The rotation of API key account %q (%s) may or may not have happened: the backend could not "+
-				"be reached, or its answer was lost. Either way each app bound to the key runs on a secret it holds. "+
-				"Run terraform apply again: its refresh reads the account as it is, and if the rotation went "+
-				"through, the key is rotated once more, which is safe.", name, id), err)
-	default:
-		addBackendError(diags, "Error rotating API key account secret",
-			fmt.Sprintf("The secret of API key account %q (%s) was not rotated: the backend rolled the rotation back, "+
-				"so the account keeps its current secret and every app bound to it runs as before.", name, id), err)
-	}
-}
-
 func (r *apiKeyAccountResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	ctx = maskSecrets(ctx)
 	var state apiKeyAccountModel
@@ -609,7 +578,7 @@ func (r *apiKeyAccountResource) Delete(ctx context.Context, req resource.DeleteR
 	case backend.IsInUse(err):
 		var apps []string
 		var be *backend.Error
-		if asError(err, &be) {
+		if errors.As(err, &be) {
 			apps = be.Apps
 		}
 		addBackendError(&resp.Diagnostics, "API key account is still in use",

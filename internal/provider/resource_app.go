@@ -250,5 +250,5 @@ func (r *appResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 	if resp.Diagnostics.HasError() || name.Equal(stateName) {
 		return
 	}
-	checkNameFree(ctx, &resp.Diagnostics, path.Root("name"), "app", "apphost_app", name, selfID, appIDByName(r.backend))
+	checkNameFree(ctx, &resp.Diagnostics, path.Root("name"), kindApp, name, selfID, appIDByName(r.backend))
 }

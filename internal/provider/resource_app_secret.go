@@ -176,11 +176,11 @@ func (r *appSecretResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		return
 	}
 	if r.backend != nil {
-		checkExists(ctx, &resp.Diagnostics, path.Root("app_id"), "app", plan.AppID, func(ctx context.Context, id string) error {
+		checkExists(ctx, &resp.Diagnostics, path.Root("app_id"), kindApp, plan.AppID, func(ctx context.Context, id string) error {
 			_, err := r.backend.GetApp(ctx, id)
 			return err
 		})
-		checkExists(ctx, &resp.Diagnostics, path.Root("api_key_account_id"), "API key account", plan.APIKeyAccountID,
+		checkExists(ctx, &resp.Diagnostics, path.Root("api_key_account_id"), kindAccount, plan.APIKeyAccountID,
 			func(ctx context.Context, id string) error {
 				_, err := r.backend.GetAccount(ctx, id)
 				return err

@@ -16,10 +16,6 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/core"
 )
 
-// IdempotencyKeyHeader makes a regenerate safe to repeat: the same key for the
-// same account returns the first result instead of regenerating again.
-const IdempotencyKeyHeader = "Idempotency-Key"
-
 // maxIdempotencyKeyLength bounds the header; UUIDs are 36 characters.
 const maxIdempotencyKeyLength = 255
 
@@ -249,31 +245,22 @@ func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// regenerateBody is the optional body of POST /v1/accounts/{id}/regenerate.
-// The idempotency key travels in the Idempotency-Key header.
-type regenerateBody struct {
-	ExpectedSecretVersion int64 `json:"expected_secret_version"`
-	ExposeSecret          *bool `json:"expose_secret"`
-}
-
 func (s *server) regenerate(w http.ResponseWriter, r *http.Request) error {
-	var body regenerateBody
-	if err := decodeJSON(r, &body, true); err != nil {
+	// The body is optional; the ID is in the path and the idempotency key
+	// in its header, which makes a regenerate safe to repeat.
+	var req backend.RegenerateRequest
+	if err := decodeJSON(r, &req, true); err != nil {
 		return err
 	}
 	if err := checkQuery(r.URL.Query()); err != nil {
 		return err
 	}
-	key := r.Header.Get(IdempotencyKeyHeader)
-	if len(key) > maxIdempotencyKeyLength {
-		return badRequest(IdempotencyKeyHeader, "%s header is longer than %d characters", IdempotencyKeyHeader, maxIdempotencyKeyLength)
+	req.ID, req.IdempotencyKey = r.PathValue("id"), r.Header.Get(backend.IdempotencyKeyHeader)
+	if len(req.IdempotencyKey) > maxIdempotencyKeyLength {
+		return badRequest(backend.IdempotencyKeyHeader, "%s header is longer than %d characters",
+			backend.IdempotencyKeyHeader, maxIdempotencyKeyLength)
 	}
-	a, err := s.b.RegenerateSecret(r.Context(), backend.RegenerateRequest{
-		ID:                    r.PathValue("id"),
-		IdempotencyKey:        key,
-		ExpectedSecretVersion: body.ExpectedSecretVersion,
-		ExposeSecret:          body.ExposeSecret,
-	})
+	a, err := s.b.RegenerateSecret(r.Context(), req)
 	if err != nil {
 		return err
 	}
