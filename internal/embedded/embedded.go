@@ -40,7 +40,7 @@ type Config struct {
 	// KeyFile is the key file; "" means PATH+".key" for SQLite, and
 	// $APPHOST_KEY_FILE else DefaultPostgresKeyFile for PostgreSQL.
 	KeyFile string
-	// LockoutThreshold: see backend.Options.
+	// LockoutThreshold: see core.Options.
 	LockoutThreshold int
 	// NoKey opens the store without its key file, for commands that read no
 	// secret (audit, accounts): nothing is sealed or opened, and the key file
