@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/apiversion"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
@@ -51,12 +52,26 @@ func (e *ServerError) Error() string { return e.Message }
 func (e *ServerError) Unwrap() error { return e.Err }
 
 // CheckServer checks, in one request made once (no retry, so a rejected
-// credential is tried exactly once), that the server is reachable, speaks
-// at least API version minAPI, and accepts the client's credentials. A
-// failure is a *ServerError that names the endpoint and says what to do.
-func (c *Client) CheckServer(ctx context.Context, minAPI int) (*apiversion.Info, error) {
+// credential is tried exactly once) and answered within timeout, that the
+// server is reachable, speaks at least API version minAPI, and accepts the
+// client's credentials. A failure is a *ServerError that names the endpoint
+// and says what to do.
+//
+// The timeout is its own, not Config.Timeout (which a regenerate needs long):
+// an endpoint that accepts connections and never answers must not hold a
+// plan for minutes.
+func (c *Client) CheckServer(ctx context.Context, minAPI int, timeout time.Duration) (*apiversion.Info, error) {
 	var info apiversion.Info
-	err := c.do(context.WithValue(ctx, noRetryKey{}, true), call{method: "GET", path: "/v1/version", out: &info, class: retrySafe})
+	checkCtx, cancel := context.WithTimeout(context.WithValue(ctx, noRetryKey{}, true), timeout)
+	defer cancel()
+	err := c.do(checkCtx, call{method: "GET", path: "/v1/version", out: &info, class: retrySafe})
+	if err != nil && ctx.Err() == nil && errors.Is(checkCtx.Err(), context.DeadlineExceeded) {
+		return nil, &ServerError{Kind: ServerUnreachable, Err: err, Message: fmt.Sprintf(
+			"the apphost server at %s did not answer its version check within %s (the provider's check timeout, "+
+				"made once): something at that address accepts connections but does not answer like an apphost "+
+				"server. Check the endpoint, and that the server there runs and is not stuck, then plan again",
+			c.endpoint, timeout)}
+	}
 	tooOld := func(have string) error {
 		return &ServerError{Kind: ServerTooOld, Err: err, Message: fmt.Sprintf(
 			"the apphost server at %s is %s; this provider needs API version %d or later. "+
@@ -92,8 +107,7 @@ func (c *Client) CheckServer(ctx context.Context, minAPI int) (*apiversion.Info,
 			if !strings.Contains(msg, c.endpoint) {
 				msg = fmt.Sprintf("the apphost server at %s is not available: %s", c.endpoint, msg)
 			}
-			return nil, &ServerError{Kind: ServerUnreachable, Err: err, Message: msg +
-				"; the check was made once: start the server (terraform-provider-apphost serve) or fix the endpoint, then plan again"}
+			return nil, &ServerError{Kind: ServerUnreachable, Err: err, Message: msg + "; then plan again"}
 		}
 		return nil, &ServerError{Kind: ServerUnreachable, Err: err, Message: fmt.Sprintf(
 			"the apphost server at %s did not answer its version check as an apphost server does: %v. Check that the endpoint is an apphost server", c.endpoint, err)}

@@ -2,8 +2,12 @@ package provider
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -25,29 +29,36 @@ var openedEmbedded = struct {
 }{m: map[string]backend.Backend{}}
 
 // embeddedBackend returns the embedded backend over the SQLite file at
-// storePath, opening it on first use.
-func embeddedBackend(ctx context.Context, storePath string) (backend.Backend, error) {
+// storePath, opening it on first use; created says that the file did not
+// exist and this call made it, empty.
+func embeddedBackend(ctx context.Context, storePath string) (b backend.Backend, created bool, err error) {
 	abs, err := filepath.Abs(storePath)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	openedEmbedded.Lock()
 	defer openedEmbedded.Unlock()
 	if b, ok := openedEmbedded.m[abs]; ok {
-		return b, nil
+		return b, false, nil
 	}
+	_, statErr := os.Stat(abs)
 	tflog.Debug(ctx, "Opening embedded apphost backend", map[string]any{"store_path": abs})
 	svc, err := embedded.Open(ctx, embedded.Config{Store: "sqlite:" + abs})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	openedEmbedded.m[abs] = svc
-	return svc, nil
+	return svc, errors.Is(statErr, fs.ErrNotExist), nil
 }
 
+// checkTimeout bounds Configure's one request to a remote server: an
+// endpoint that accepts connections and never answers must not hold every
+// plan for the client's per-call timeout (minutes, for a regenerate).
+const checkTimeout = 10 * time.Second
+
 // remoteBackend builds the HTTP client of a remote server from cfg (whose
-// Logger it sets) and checks the server once: reachable, new enough,
-// credentials right. A plan against a bad backend
+// Logger it sets) and checks the server once: reachable within
+// checkTimeout, new enough, credentials right. A plan against a bad backend
 // fails here, before anything is planned.
 func remoteBackend(ctx context.Context, cfg client.Config) (*client.Client, *apiversion.Info, error) {
 	cfg.Logger = &tflogLogger{ctx: maskSecrets(ctx)}
@@ -55,7 +66,7 @@ func remoteBackend(ctx context.Context, cfg client.Config) (*client.Client, *api
 	if err != nil {
 		return nil, nil, err
 	}
-	info, err := c.CheckServer(ctx, apiversion.MinForRotation)
+	info, err := c.CheckServer(ctx, apiversion.MinForRotation, checkTimeout)
 	if err != nil {
 		_ = c.Close()
 		return nil, nil, err

@@ -69,9 +69,6 @@ func unsaid(detail string, err error) string {
 		if !strings.Contains(said, strings.ToLower(strings.TrimSuffix(own, "."))) {
 			return err.Error()
 		}
-		if own == err.Error() {
-			return ""
-		}
 		err = errors.Unwrap(err)
 	}
 	return ""
@@ -93,7 +90,7 @@ func addBackendError(diags *diag.Diagnostics, summary, what string, err error) {
 func backendTodo(err error) string {
 	switch backend.CodeOf(err) {
 	case backend.CodeNotFound:
-		return "The object does not exist in the backend (any more). Run terraform apply -refresh-only or check the ID."
+		return "The object does not exist in the backend (any more). Refresh (an apply with -refresh-only) or check the ID."
 	case backend.CodeConflict:
 		return "A name is already taken, or the object changed concurrently. Choose another name, or import the existing object."
 	case backend.CodeInvalid:
@@ -104,7 +101,7 @@ func backendTodo(err error) string {
 	case backend.CodeNoSealedSecret:
 		return "Rotate that API key account once (change its rotation_triggers and apply), then apply again."
 	case backend.CodeVersionMismatch:
-		return "Run terraform plan (or apply) again."
+		return "Plan (or apply) again."
 	case backend.CodeInUse:
 		return "Remove those apphost_app_secret resources (in this configuration or the one that manages them) or " +
 			"bind them to another key account, or delete those apps; then destroy the account again."
@@ -144,7 +141,7 @@ func addRotationError(diags *diag.Diagnostics, name, id string, version int64, e
 	case backend.IsUnavailable(err):
 		what = fmt.Sprintf("The rotation of API key account %q (%s) may or may not have happened: the backend could not "+
 			"be reached, or its answer was lost. Either way each app bound to the key runs on a secret it holds.", name, id)
-		todo = "Run terraform apply again: its refresh reads the account as it is, and if the rotation went " +
+		todo = "Apply again: its refresh reads the account as it is, and if the rotation went " +
 			"through, the key is rotated once more, which is safe."
 	default:
 		what = fmt.Sprintf("The secret of API key account %q (%s) was not rotated: the backend rolled the rotation back, "+

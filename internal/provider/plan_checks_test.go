@@ -37,6 +37,17 @@ resource "apphost_app_secret" "s" {
 				ExpectError: regexp.MustCompile(`(?s)App not found.*API key account not found|API key account not found.*App not found`),
 			},
 			{
+				// The hint names the key account's resource, not the app's.
+				Config: e.provider() + accApp("a", "") + `
+resource "apphost_app_secret" "s" {
+  app_id             = apphost_app.a.id
+  name               = "key"
+  api_key_account_id = "00000000-0000-4000-8000-000000000001"
+}`,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)API key account not found.*apphost_api_key_account\.<name>\.id`),
+			},
+			{
 				Config: e.provider() + `
 resource "apphost_api_key_account" "k" {
   name            = "fine"

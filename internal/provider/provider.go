@@ -74,6 +74,10 @@ type providerData struct {
 	backend backend.Backend
 	// now is the clock: Read records the time of each refresh with it.
 	now func() time.Time
+	// plan is what this run has planned so far. Terraform starts the
+	// provider and configures it once per plan (and once per apply), so it
+	// holds one run's plan.
+	plan *planLedger
 }
 
 // providerModel is the provider configuration.
@@ -117,9 +121,11 @@ func (p *apphostProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				Sensitive: true,
 			},
 			"store_path": schema.StringAttribute{
-				MarkdownDescription: "Database file of the embedded backend, created with its key file if missing. " +
+				MarkdownDescription: "Database file of the embedded backend, created with its key file if missing " +
+					"(when set but missing, the plan warns: resources already in state would all look deleted). " +
 					"Defaults to `.apphost/apphost.db` under the working directory. May also be set with `" +
-					envStorePath + "`. Conflicts with `endpoint`.",
+					envStorePath + "`. Conflicts with `endpoint`. Workspaces share one store unless each has its " +
+					"own: `store_path = \".apphost/${terraform.workspace}.db\"`.",
 				Optional: true,
 			},
 			"ca_file": schema.StringAttribute{
@@ -174,16 +180,25 @@ func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureR
 	ctx = maskSecrets(ctx)
 	if endpoint == "" {
 		storePath := stringOrEnv(cfg.StorePath, envStorePath)
-		if storePath == "" {
+		configuredPath := storePath != ""
+		if !configuredPath {
 			storePath = defaultStorePath
 		}
-		b, err := embeddedBackend(ctx, storePath)
+		b, created, err := embeddedBackend(ctx, storePath)
 		if err != nil {
 			addError(&resp.Diagnostics, path.Root("store_path"), "Error opening the embedded apphost backend",
 				fmt.Sprintf("The provider could not open the embedded backend's store %q.", storePath),
 				"Check that the directory is writable, that its key file is readable, and that no newer provider "+
 					"version migrated it.", err)
 			return
+		}
+		if created && configuredPath {
+			resp.Diagnostics.AddAttributeWarning(path.Root("store_path"), "New empty apphost store",
+				fmt.Sprintf("The store %q did not exist, so the provider created it, empty. On a first apply that is "+
+					"expected. If the state already holds apphost resources, they are in another store, and every "+
+					"one of them now looks deleted (the plan creates them again): check store_path and %s. "+
+					"Workspaces share one store unless each has its own, such as "+
+					"store_path = \".apphost/${terraform.workspace}.db\".", storePath, envStorePath))
 		}
 		p.configured(resp, b)
 		return
@@ -240,7 +255,7 @@ func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureR
 // configured hands b, with the provider's clock, to every resource and data
 // source: the one configure path.
 func (p *apphostProvider) configured(resp *provider.ConfigureResponse, b backend.Backend) {
-	resp.DataSourceData = &providerData{backend: b, now: p.now}
+	resp.DataSourceData = &providerData{backend: b, now: p.now, plan: newPlanLedger()}
 	resp.ResourceData = resp.DataSourceData
 }
 

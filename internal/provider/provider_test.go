@@ -58,7 +58,7 @@ type accEnv struct {
 func newAccEnv(t *testing.T) *accEnv {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "apphost.db")
-	b, err := embeddedBackend(context.Background(), p)
+	b, _, err := embeddedBackend(context.Background(), p)
 	if err != nil {
 		t.Fatalf("opening the store: %v", err)
 	}

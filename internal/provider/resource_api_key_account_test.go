@@ -531,11 +531,15 @@ terraform {
 		t.Fatalf("the saved plan applied after another rotation:\n%s", out)
 	}
 	text := strings.Join(strings.Fields(out), " ")
-	for _, want := range []string{"API key account was rotated since the plan was made", "plan (or apply) again", "no longer 1", "Nothing was changed"} {
+	for _, want := range []string{"API key account was rotated since the plan was made", "Plan (or apply) again", "no longer 1", "Nothing was changed"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the apply's error does not say %q:\n%s", want, out)
 		}
 	}
+	if n := strings.Count(text, "Nothing was changed"); n != 1 {
+		t.Errorf("the apply's error says \"Nothing was changed\" %d times, want once:\n%s", n, out)
+	}
+	noCLIName(t, out)
 	if ev, err := e.events(seq); err != nil || len(ev) != 0 {
 		t.Errorf("the refused apply changed the backend (%v):\n%s", err, auditLog(ev))
 	}
