@@ -3,7 +3,8 @@
 //
 // Started with no arguments (as Terraform does) or with -debug, it serves the
 // provider over the plugin protocol. With a subcommand (serve, audit,
-// accounts, login, version, help) it runs that command; see internal/cli.
+// accounts, login, recover-admin, version, help) it runs that command; see
+// internal/cli.
 package main
 
 import (

@@ -236,8 +236,9 @@ type RegenerateRequest struct {
 	// IdempotencyKey, when set, makes a repeated request with the same key for
 	// the same account return the first result (the same secret) instead of
 	// regenerating again. Results are kept for IdempotencyWindow. The same key
-	// with another request is refused (CodeIdempotencyMismatch).
-	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// with another request is refused (CodeIdempotencyMismatch). Over HTTP it
+	// travels in the IdempotencyKeyHeader header, not in the body.
+	IdempotencyKey string `json:"-"`
 	// Reason says why the rotation is asked for (recorded with it).
 	Reason string `json:"reason,omitempty"`
 	// TriggersHash is TriggersHash of the rotation_triggers the rotation is
@@ -245,6 +246,9 @@ type RegenerateRequest struct {
 	// interrupted apply committed.
 	TriggersHash string `json:"triggers_hash,omitempty"`
 }
+
+// IdempotencyKeyHeader is the HTTP header of a regenerate's IdempotencyKey.
+const IdempotencyKeyHeader = "Idempotency-Key"
 
 // IdempotencyWindow is how long a regenerate result is kept for retries.
 const IdempotencyWindow = 24 * time.Hour

@@ -1,11 +1,12 @@
 // Package cli is the admin tool of an apphost backend: the subcommands of the
-// terraform-provider-apphost binary (serve, audit, accounts, login, version,
-// help). Terraform starts the binary with no arguments, and it is then the
-// provider; main only hands over to Run when a subcommand is given.
+// terraform-provider-apphost binary (serve, audit, accounts, login,
+// recover-admin, version, help). Terraform starts the binary with no
+// arguments, and it is then the provider; main only hands over to Run when a
+// subcommand is given.
 //
 // Exit codes: 0 on success, 1 when the command fails, 2 on a usage error.
-// No output of any command except serve's one-time admin secret ever holds a
-// secret.
+// No output of any command except serve's one-time admin secret and
+// recover-admin's new secret ever holds a secret.
 package cli
 
 import (

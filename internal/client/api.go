@@ -14,9 +14,6 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
 
-// IdempotencyKeyHeader carries a regenerate's idempotency key.
-const IdempotencyKeyHeader = "Idempotency-Key"
-
 // maxErrorBody bounds how much of an error response is read.
 const maxErrorBody = 1 << 20
 
@@ -144,7 +141,7 @@ func (c *Client) CreateAccount(ctx context.Context, req backend.CreateAccountReq
 	if err := c.do(ctx, call{method: "POST", path: "/v1/accounts", body: req, out: &out, class: retryUnsent,
 		unknownOutcome: fmt.Sprintf("the API key account %q may have been created, but its secret (shown only once) was lost with the answer. "+
 			"Look for it (terraform-provider-apphost accounts, or GET /v1/accounts/by-name/%s): if it exists, import it "+
-			"(terraform import) and rotate its secret (change a rotation trigger), since its first secret is unknown; "+
+			"(an import block or the import command) and rotate its secret (change a rotation trigger), since its first secret is unknown; "+
 			"if it does not, apply again", req.Name, url.PathEscape(req.Name))}); err != nil {
 		return nil, err
 	}
@@ -224,7 +221,7 @@ func (c *Client) CreateApp(ctx context.Context, req backend.CreateAppRequest) (*
 	var out backend.App
 	if err := c.do(ctx, call{method: "POST", path: "/v1/apps", body: req, out: &out, class: retryUnsent,
 		unknownOutcome: fmt.Sprintf("the app %q may have been created. Look for it (GET /v1/apps/by-name/%s): "+
-			"if it exists, import it (terraform import); if it does not, apply again", req.Name, url.PathEscape(req.Name))}); err != nil {
+			"if it exists, import it (an import block or the import command); if it does not, apply again", req.Name, url.PathEscape(req.Name))}); err != nil {
 		return nil, err
 	}
 	return &out, nil

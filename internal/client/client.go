@@ -30,6 +30,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	cleanhttp "github.com/hashicorp/go-cleanhttp"
@@ -54,6 +55,13 @@ const (
 // attempt; never a header or body). retryablehttp.LeveledLogger satisfies it;
 // the provider adapts tflog to it.
 type Logger = retryablehttp.LeveledLogger
+
+// The fields of Config that New's errors (a *backend.Error with CodeInvalid)
+// name, as the provider's attributes spell them.
+const (
+	FieldEndpoint = "endpoint"
+	FieldCAFile   = "ca_file"
+)
 
 // Config configures a Client.
 type Config struct {
@@ -91,15 +99,18 @@ type Client struct {
 
 // New returns a Client for cfg. It makes no request.
 func New(cfg Config) (*Client, error) {
-	if cfg.Endpoint == "" {
-		return nil, errors.New("the endpoint is empty: set it to the URL of the apphost server, such as https://apphost.example:8443")
-	}
 	u, err := url.Parse(cfg.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("the endpoint %q is not an http:// or https:// URL", cfg.Endpoint)
-	}
-	if u.User != nil {
-		return nil, errors.New("the endpoint must not hold credentials: set api_key_id and api_key_secret instead")
+	switch {
+	case cfg.Endpoint == "":
+		return nil, backend.InvalidField(FieldEndpoint, "the endpoint is empty: set it to the URL of the apphost server, "+
+			"such as https://apphost.example.com:8443")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, backend.InvalidField(FieldEndpoint, "the endpoint %q is not an http:// or https:// URL with a host: "+
+			"set it to the URL of the apphost server, such as https://apphost.example.com:8443", cfg.Endpoint)
+	case u.User != nil:
+		// The URL is not repeated: it holds a password.
+		return nil, backend.InvalidField(FieldEndpoint, "the endpoint holds credentials: remove them from the URL and "+
+			"set api_key_id and api_key_secret instead")
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawQuery, u.Fragment = "", ""
@@ -109,14 +120,16 @@ func New(cfg Config) (*Client, error) {
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading the CA file: %w", err)
+			return nil, &backend.Error{Code: backend.CodeInvalid, Field: FieldCAFile, Err: err,
+				Message: "the CA file could not be read: set ca_file to a readable PEM file of the CAs that sign the server's certificate"}
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("the CA file %s holds no PEM certificate", cfg.CAFile)
+			return nil, backend.InvalidField(FieldCAFile, "the CA file %s holds no PEM certificate: set ca_file to a PEM file "+
+				"of the CAs that sign the server's certificate", cfg.CAFile)
 		}
 		tlsConfig.RootCAs = pool
 	}
@@ -129,7 +142,7 @@ func New(cfg Config) (*Client, error) {
 		timeout = DefaultTimeout
 	}
 	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: transport, Timeout: timeout}
+	rc.HTTPClient = &http.Client{Transport: transport, Timeout: timeout, CheckRedirect: checkRedirect}
 	rc.Logger = nil
 	if cfg.Logger != nil {
 		rc.Logger = cfg.Logger
@@ -239,17 +252,40 @@ func rateLimitedLogin(resp *http.Response) bool {
 	return json.Unmarshal(raw, &body) == nil && body.Error != nil && body.Error.Code == backend.CodeRateLimited
 }
 
-// transient reports whether a transport error may go away on its own; TLS
-// verification failures and bad URLs will not.
+// maxRedirects is how many redirects a request follows, as net/http's default.
+const maxRedirects = 10
+
+// errTooManyRedirects ends a redirect loop; it is never retried.
+var errTooManyRedirects = errors.New("stopped after too many redirects: check that the endpoint is the apphost server's URL")
+
+func checkRedirect(_ *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return errTooManyRedirects
+	}
+	return nil
+}
+
+// transient reports whether a transport error may go away on its own, by
+// its type: a network error (refused, reset, timed out, a name not
+// resolved), a system call's error, or a connection closed mid-answer. A
+// failed TLS verification, a plain-HTTP answer to TLS and a redirect loop
+// will not.
 func transient(err error) bool {
-	switch {
-	case certificateError(err), plainHTTP(err):
-		return false
-	case strings.Contains(err.Error(), "unsupported protocol scheme"),
-		strings.Contains(err.Error(), "stopped after") && strings.Contains(err.Error(), "redirects"):
+	if certificateError(err) || plainHTTP(err) || errors.Is(err, errTooManyRedirects) {
 		return false
 	}
-	return true
+	// net/http wraps every failure in a *url.Error, itself a net.Error:
+	// judge what it wraps.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var (
+		netErr net.Error
+		errno  syscall.Errno
+	)
+	return errors.As(err, &netErr) || errors.As(err, &errno) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // certificateError reports whether err is a failed verification of the
@@ -266,11 +302,10 @@ func certificateError(err error) bool {
 }
 
 // plainHTTP reports whether err says the server answered a TLS handshake
-// with something else, such as plain HTTP. net/http reports that case as a
-// bare string, not a tls.RecordHeaderError.
+// with something else, such as plain HTTP.
 func plainHTTP(err error) bool {
 	var recordHeader tls.RecordHeaderError
-	return errors.As(err, &recordHeader) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+	return errors.As(err, &recordHeader) || errors.Is(err, http.ErrSchemeMismatch)
 }
 
 // neverSent reports whether err happened before the request could reach the

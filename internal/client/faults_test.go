@@ -126,10 +126,10 @@ func TestRegenerateFaults(t *testing.T) {
 			if len(reqs) != tc.sent {
 				t.Errorf("%d regenerate requests, want %d", len(reqs), tc.sent)
 			}
-			key := reqs[0].Header.Get(client.IdempotencyKeyHeader)
+			key := reqs[0].Header.Get(backend.IdempotencyKeyHeader)
 			for i, r := range reqs {
-				if key == "" || r.Header.Get(client.IdempotencyKeyHeader) != key {
-					t.Errorf("request %d has Idempotency-Key %q, want the first one's %q", i, r.Header.Get(client.IdempotencyKeyHeader), key)
+				if key == "" || r.Header.Get(backend.IdempotencyKeyHeader) != key {
+					t.Errorf("request %d has Idempotency-Key %q, want the first one's %q", i, r.Header.Get(backend.IdempotencyKeyHeader), key)
 				}
 			}
 			if a, _ := e.svc.GetAccount(ctx, k.ID); a.SecretVersion != 2 || a.Locked || a.FailedLoginAttempts != 0 {

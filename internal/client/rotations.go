@@ -40,7 +40,7 @@ func (c *Client) RegenerateSecret(ctx context.Context, req backend.RegenerateReq
 		req.IdempotencyKey = uuid.NewString()
 	}
 	h := http.Header{}
-	h.Set(IdempotencyKeyHeader, req.IdempotencyKey)
+	h.Set(backend.IdempotencyKeyHeader, req.IdempotencyKey)
 	h.Set(PreferHeader, PreferAsync)
 	var raw json.RawMessage
 	var status int
@@ -131,7 +131,7 @@ func (c *Client) RotationResult(ctx context.Context, req backend.RotationResultR
 		return nil, backend.InvalidField("id", "the rotation ID is empty")
 	}
 	h := http.Header{}
-	h.Set(IdempotencyKeyHeader, req.IdempotencyKey)
+	h.Set(backend.IdempotencyKeyHeader, req.IdempotencyKey)
 	var out backend.AccountWithSecret
 	if err := c.do(ctx, call{method: "POST", path: "/v1/rotations/" + pathID(req.ID) + "/result",
 		header: h, out: &out, class: retrySafe}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/apiversion"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
@@ -25,10 +26,22 @@ func (c *Client) Version(ctx context.Context) (*apiversion.Info, error) {
 	return &out, nil
 }
 
+// ServerErrorKind says what CheckServer found wrong.
+type ServerErrorKind int
+
+// The kinds of ServerError.
+const (
+	// ServerUnreachable: no answer, or not an apphost server's answer.
+	ServerUnreachable ServerErrorKind = iota
+	// ServerCredentials: the credentials were refused, or are not an admin's.
+	ServerCredentials
+	// ServerTooOld: the server speaks an API version below the one needed.
+	ServerTooOld
+)
+
 // ServerError is what CheckServer found wrong, with what to do about it.
 type ServerError struct {
-	// Kind is one of "unreachable", "credentials", "too_old".
-	Kind string
+	Kind ServerErrorKind
 	// Message says what happened and what to do; it names the endpoint.
 	Message string
 	// Err is the underlying error.
@@ -39,14 +52,28 @@ func (e *ServerError) Error() string { return e.Message }
 func (e *ServerError) Unwrap() error { return e.Err }
 
 // CheckServer checks, in one request made once (no retry, so a rejected
-// credential is tried exactly once), that the server is reachable, speaks
-// at least API version minAPI, and accepts the client's credentials. A
-// failure is a *ServerError that names the endpoint and says what to do.
-func (c *Client) CheckServer(ctx context.Context, minAPI int) (*apiversion.Info, error) {
+// credential is tried exactly once) and answered within timeout, that the
+// server is reachable, speaks at least API version minAPI, and accepts the
+// client's credentials. A failure is a *ServerError that names the endpoint
+// and says what to do.
+//
+// The timeout is its own, not Config.Timeout (which a regenerate needs long):
+// an endpoint that accepts connections and never answers must not hold a
+// plan for minutes.
+func (c *Client) CheckServer(ctx context.Context, minAPI int, timeout time.Duration) (*apiversion.Info, error) {
 	var info apiversion.Info
-	err := c.do(context.WithValue(ctx, noRetryKey{}, true), call{method: "GET", path: "/v1/version", out: &info, class: retrySafe})
+	checkCtx, cancel := context.WithTimeout(context.WithValue(ctx, noRetryKey{}, true), timeout)
+	defer cancel()
+	err := c.do(checkCtx, call{method: "GET", path: "/v1/version", out: &info, class: retrySafe})
+	if err != nil && ctx.Err() == nil && errors.Is(checkCtx.Err(), context.DeadlineExceeded) {
+		return nil, &ServerError{Kind: ServerUnreachable, Err: err, Message: fmt.Sprintf(
+			"the apphost server at %s did not answer its version check within %s (the provider's check timeout, "+
+				"made once): something at that address accepts connections but does not answer like an apphost "+
+				"server. Check the endpoint, and that the server there runs and is not stuck, then plan again",
+			c.endpoint, timeout)}
+	}
 	tooOld := func(have string) error {
-		return &ServerError{Kind: "too_old", Err: err, Message: fmt.Sprintf(
+		return &ServerError{Kind: ServerTooOld, Err: err, Message: fmt.Sprintf(
 			"the apphost server at %s is %s; this provider needs API version %d or later. "+
 				"An older server is too old for one-operation rotation: it would regenerate a key without undeploying and redeploying "+
 				"the apps bound to it, and every running app would keep its stale secret and lock the account. "+
@@ -60,7 +87,7 @@ func (c *Client) CheckServer(ctx context.Context, minAPI int) (*apiversion.Info,
 		case backend.CodeNotFound:
 			return nil, tooOld("API version 1 (it has no GET /v1/version)")
 		case backend.CodeUnauthorized, backend.CodeLoginFailed, backend.CodeLocked:
-			return nil, &ServerError{Kind: "credentials", Err: err, Message: fmt.Sprintf(
+			return nil, &ServerError{Kind: ServerCredentials, Err: err, Message: fmt.Sprintf(
 				"the apphost server at %s rejected the credentials (api_key_id %s): the ID or the secret is wrong, or the account is locked. "+
 					"The check was made once and not retried; a failed login over the network never counts toward the account's lockout, "+
 					"but repeated failures from this address are throttled. Set api_key_id and api_key_secret (or APPHOST_API_KEY_ID and "+
@@ -68,22 +95,21 @@ func (c *Client) CheckServer(ctx context.Context, minAPI int) (*apiversion.Info,
 					"whoever holds the store can run terraform-provider-apphost recover-admin",
 				c.endpoint, c.id)}
 		case backend.CodeForbidden:
-			return nil, &ServerError{Kind: "credentials", Err: err, Message: fmt.Sprintf(
+			return nil, &ServerError{Kind: ServerCredentials, Err: err, Message: fmt.Sprintf(
 				"the apphost server at %s accepted api_key_id %s but it is not an admin API key account: use an admin account's ID and secret",
 				c.endpoint, c.id)}
 		case backend.CodeRateLimited:
-			return nil, &ServerError{Kind: "credentials", Err: err, Message: fmt.Sprintf(
-				"the apphost server at %s refuses logins from this address at api_key_id %s for now, after too many failed logins: %s. "+
-					"Wait, and check api_key_id and api_key_secret before trying again", c.endpoint, c.id, messageOf(be, err))}
+			return nil, &ServerError{Kind: ServerCredentials, Err: err, Message: fmt.Sprintf(
+				"the apphost server at %s refuses logins from this address at api_key_id %s for now: %s",
+				c.endpoint, c.id, messageOf(be, err))}
 		case backend.CodeUnavailable:
 			msg := messageOf(be, err)
 			if !strings.Contains(msg, c.endpoint) {
 				msg = fmt.Sprintf("the apphost server at %s is not available: %s", c.endpoint, msg)
 			}
-			return nil, &ServerError{Kind: "unreachable", Err: err, Message: msg +
-				"; the check was made once: start the server (terraform-provider-apphost serve) or fix the endpoint, then plan again"}
+			return nil, &ServerError{Kind: ServerUnreachable, Err: err, Message: msg + "; then plan again"}
 		}
-		return nil, &ServerError{Kind: "unreachable", Err: err, Message: fmt.Sprintf(
+		return nil, &ServerError{Kind: ServerUnreachable, Err: err, Message: fmt.Sprintf(
 			"the apphost server at %s did not answer its version check as an apphost server does: %v. Check that the endpoint is an apphost server", c.endpoint, err)}
 	}
 	if info.APIVersion < minAPI {

@@ -43,7 +43,7 @@ const (
 const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
-// Source is what the console reads: *backend.Service.
+// Source is what the console reads: *core.Service.
 type Source interface {
 	GetAccount(ctx context.Context, id string) (*backend.Account, error)
 	GetAccountByName(ctx context.Context, name string) (*backend.Account, error)

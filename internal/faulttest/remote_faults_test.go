@@ -20,7 +20,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
-	"github.com/apphost/terraform-provider-apphost/internal/client"
 	"github.com/apphost/terraform-provider-apphost/testutil/faultproxy"
 )
 
@@ -167,9 +166,9 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 			t.Errorf("no regenerate request went through the proxy")
 			return 0
 		}
-		k := reqs[0].Header.Get(client.IdempotencyKeyHeader)
+		k := reqs[0].Header.Get(backend.IdempotencyKeyHeader)
 		for i, r := range reqs {
-			if got := r.Header.Get(client.IdempotencyKeyHeader); k == "" || got != k {
+			if got := r.Header.Get(backend.IdempotencyKeyHeader); k == "" || got != k {
 				t.Errorf("regenerate request %d carries Idempotency-Key %q, want the first attempt's %q", i+1, got, k)
 			}
 		}

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -106,13 +105,12 @@ func (d *apiKeyAccountDataSource) ConfigValidators(context.Context) []datasource
 }
 
 func (d *apiKeyAccountDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.backend = dataSourceBackend(req.ProviderData, &resp.Diagnostics)
+	if pd := configured(req.ProviderData, &resp.Diagnostics); pd != nil {
+		d.backend = pd.backend
+	}
 }
 
 func (d *apiKeyAccountDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	if !checkDataSourceConfigured(d.backend, &resp.Diagnostics) {
-		return
-	}
 	var cfg apiKeyAccountDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	if resp.Diagnostics.HasError() {
@@ -127,17 +125,15 @@ func (d *apiKeyAccountDataSource) Read(ctx context.Context, req datasource.ReadR
 		id := cfg.ID.ValueString()
 		acct, err = d.backend.GetAccount(ctx, id)
 		if backend.IsNotFound(err) {
-			resp.Diagnostics.AddAttributeError(path.Root("id"), "API key account not found",
-				fmt.Sprintf("No API key account has the ID %q. It may have been deleted; "+
-					"look it up by name, or list accounts with the apphost_api_key_accounts data source.", id))
+			addNotFoundByID(&resp.Diagnostics, path.Root("id"), kindAccount, id)
 			return
 		}
 	} else {
 		name := cfg.Name.ValueString()
 		acct, err = d.backend.GetAccountByName(ctx, name)
 		if backend.IsNotFound(err) {
-			resp.Diagnostics.AddAttributeError(path.Root("name"), "API key account not found",
-				d.notFoundDetail(ctx, name))
+			names, listErr := d.names(ctx)
+			addNotFoundByName(&resp.Diagnostics, path.Root("name"), kindAccount, name, names, listErr)
 			return
 		}
 	}
@@ -156,20 +152,17 @@ func (d *apiKeyAccountDataSource) Read(ctx context.Context, req datasource.ReadR
 		SecretVersion:       types.Int64Value(acct.SecretVersion),
 		SecretCreatedAt:     types.StringValue(formatTime(acct.SecretCreatedAt)),
 		Admin:               types.BoolValue(acct.Admin),
-		Apps:                dsNonNilStrings(acct.Apps),
+		Apps:                nonNilStrings(acct.Apps),
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// notFoundDetail says that no account has name and lists similar names.
-func (d *apiKeyAccountDataSource) notFoundDetail(ctx context.Context, name string) string {
+// names lists the names of all accounts, for the suggestions of a not-found error.
+func (d *apiKeyAccountDataSource) names(ctx context.Context) ([]string, error) {
 	accts, err := d.backend.ListAccounts(ctx, backend.ListAccountsRequest{})
-	if err != nil {
-		return fmt.Sprintf("No API key account is named %q (similar names could not be listed: %s).", name, err)
-	}
 	names := make([]string, len(accts))
 	for i, a := range accts {
 		names[i] = a.Name
 	}
-	return notFoundByNameDetail("API key account", name, names)
+	return names, err
 }

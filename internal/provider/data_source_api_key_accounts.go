@@ -26,7 +26,7 @@ func newAPIKeyAccountsDataSource() datasource.DataSource { return &apiKeyAccount
 // apiKeyAccountsDataSource lists API key accounts: the key inventory.
 type apiKeyAccountsDataSource struct {
 	backend backend.Backend
-	// now is the clock older_than compares with; time.Now unless a test sets it.
+	// now is the provider's clock, which older_than compares with.
 	now func() time.Time
 }
 
@@ -127,13 +127,12 @@ func (d *apiKeyAccountsDataSource) Schema(_ context.Context, _ datasource.Schema
 }
 
 func (d *apiKeyAccountsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.backend = dataSourceBackend(req.ProviderData, &resp.Diagnostics)
+	if pd := configured(req.ProviderData, &resp.Diagnostics); pd != nil {
+		d.backend, d.now = pd.backend, pd.now
+	}
 }
 
 func (d *apiKeyAccountsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	if !checkDataSourceConfigured(d.backend, &resp.Diagnostics) {
-		return
-	}
 	var m apiKeyAccountsDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
@@ -157,11 +156,7 @@ func (d *apiKeyAccountsDataSource) Read(ctx context.Context, req datasource.Read
 			resp.Diagnostics.AddAttributeError(path.Root("older_than"), "Invalid duration", err.Error())
 			return
 		}
-		now := time.Now
-		if d.now != nil {
-			now = d.now
-		}
-		cutoff = now().Add(-age)
+		cutoff = d.now().Add(-age)
 	}
 
 	var list backend.ListAccountsRequest
@@ -196,7 +191,7 @@ func (d *apiKeyAccountsDataSource) Read(ctx context.Context, req datasource.Read
 			FailedLoginAttempts: a.FailedLoginAttempts,
 			SecretVersion:       a.SecretVersion,
 			SecretCreatedAt:     formatTime(a.SecretCreatedAt),
-			Apps:                dsNonNilStrings(a.Apps),
+			Apps:                nonNilStrings(a.Apps),
 		})
 		m.IDs = append(m.IDs, a.ID)
 	}

@@ -3,6 +3,7 @@ package provider
 import (
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -111,6 +112,32 @@ data "apphost_api_key_accounts" "older_than_ten_years" {
 					statecheck.ExpectKnownValue("data.apphost_api_key_accounts.older_than_ten_years", tfjsonpath.New("ids"),
 						knownvalue.ListSizeExact(0)),
 					dsNoSecretInState(f.secrets()),
+				},
+			},
+		},
+	})
+}
+
+// TestAccAPIKeyAccountsDataSource_olderThanReadsTheProviderClock: older_than
+// measures ages with the provider's clock, as every resource does. With the
+// clock 31 days ahead every account is older than 30 days; by time.Now none
+// is.
+func TestAccAPIKeyAccountsDataSource_olderThanReadsTheProviderClock(t *testing.T) {
+	f := newDSFixture(t)
+	clock := &testClock{}
+	clock.set(31 * 24 * time.Hour)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: providersWithClock(clock.Now),
+		Steps: []resource.TestStep{
+			{
+				Config: f.providerConfig() + `
+data "apphost_api_key_accounts" "due" {
+  older_than = "720h"
+}
+`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.apphost_api_key_accounts.due", tfjsonpath.New("accounts"),
+						dsAccountNames("backup-agent", "billing-export", "siem-collector", "siem-forwarder")),
 				},
 			},
 		},

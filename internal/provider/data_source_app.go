@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -137,13 +136,12 @@ func (d *appDataSource) ConfigValidators(context.Context) []datasource.ConfigVal
 }
 
 func (d *appDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.backend = dataSourceBackend(req.ProviderData, &resp.Diagnostics)
+	if pd := configured(req.ProviderData, &resp.Diagnostics); pd != nil {
+		d.backend = pd.backend
+	}
 }
 
 func (d *appDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	if !checkDataSourceConfigured(d.backend, &resp.Diagnostics) {
-		return
-	}
 	var cfg struct{ ID, Name types.String }
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("id"), &cfg.ID)...)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("name"), &cfg.Name)...)
@@ -159,16 +157,15 @@ func (d *appDataSource) Read(ctx context.Context, req datasource.ReadRequest, re
 		id := cfg.ID.ValueString()
 		app, err = d.backend.GetApp(ctx, id)
 		if backend.IsNotFound(err) {
-			resp.Diagnostics.AddAttributeError(path.Root("id"), "App not found",
-				fmt.Sprintf("No app has the ID %q. It may have been deleted; "+
-					"look it up by name, or list apps with the apphost_apps data source.", id))
+			addNotFoundByID(&resp.Diagnostics, path.Root("id"), kindApp, id)
 			return
 		}
 	} else {
 		name := cfg.Name.ValueString()
 		app, err = d.backend.GetAppByName(ctx, name)
 		if backend.IsNotFound(err) {
-			resp.Diagnostics.AddAttributeError(path.Root("name"), "App not found", d.notFoundDetail(ctx, name))
+			names, listErr := d.names(ctx)
+			addNotFoundByName(&resp.Diagnostics, path.Root("name"), kindApp, name, names, listErr)
 			return
 		}
 	}
@@ -190,15 +187,12 @@ func (d *appDataSource) Read(ctx context.Context, req datasource.ReadRequest, re
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// notFoundDetail says that no app has name and lists similar names.
-func (d *appDataSource) notFoundDetail(ctx context.Context, name string) string {
+// names lists the names of all apps, for the suggestions of a not-found error.
+func (d *appDataSource) names(ctx context.Context) ([]string, error) {
 	apps, err := d.backend.ListApps(ctx, backend.ListAppsRequest{})
-	if err != nil {
-		return fmt.Sprintf("No app is named %q (similar names could not be listed: %s).", name, err)
-	}
 	names := make([]string, len(apps))
 	for i, a := range apps {
 		names[i] = a.Name
 	}
-	return notFoundByNameDetail("app", name, names)
+	return names, err
 }

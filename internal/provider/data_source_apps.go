@@ -84,13 +84,12 @@ func (d *appsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 }
 
 func (d *appsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.backend = dataSourceBackend(req.ProviderData, &resp.Diagnostics)
+	if pd := configured(req.ProviderData, &resp.Diagnostics); pd != nil {
+		d.backend = pd.backend
+	}
 }
 
 func (d *appsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	if !checkDataSourceConfigured(d.backend, &resp.Diagnostics) {
-		return
-	}
 	var m appsDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {

@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
-	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
@@ -55,8 +54,8 @@ provider "apphost" {
 	config := func(trigger string) string {
 		return providerBlock + accKey("a", "key-a", triggers(trigger)) + accAppWithSecret("a1", "a") + accAppWithSecret("a2", "a")
 	}
-	regenerates := func(want int) func(*terraform.State) error {
-		return func(*terraform.State) error {
+	regenerates := func(want int) backendCheck {
+		return func() error {
 			ev, err := svc.ListAuditEvents(context.Background(), backend.AuditQuery{})
 			if err != nil {
 				return err
@@ -96,12 +95,10 @@ provider "apphost" {
 				Config: config("2"),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
-				},
-				Check: resource.ComposeAggregateTestCheckFunc(
 					regenerates(1), healthy,
 					e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "a2"),
 					e.checkAppRunning("a1"), e.checkAppRunning("a2"),
-				),
+				},
 			},
 			{
 				// 503s before the regenerate, a reset on the undeploying
@@ -117,12 +114,10 @@ provider "apphost" {
 				Config: config("3"),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(3)),
-				},
-				Check: resource.ComposeAggregateTestCheckFunc(
 					regenerates(2), healthy,
 					e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "a2"),
 					e.checkAppRunning("a1"), e.checkAppRunning("a2"),
-				),
+				},
 			},
 			{
 				// The regenerate's answer is lost twice in a row.
@@ -133,9 +128,9 @@ provider "apphost" {
 				Config: config("4"),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(4)),
+					regenerates(3), healthy,
+					e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "a2"),
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(regenerates(3), healthy,
-					e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "a2")),
 			},
 		},
 	})

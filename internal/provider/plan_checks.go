@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -16,17 +17,140 @@ import (
 // apply to plan time, on the attribute at fault. A backend that cannot be
 // asked (not configured yet, unreachable) skips them: the apply still checks.
 
-// checkNameFree reports on attr that another object of the kind already has
-// the planned name. selfID is the resource's own ID ("" on create).
+// planLedger records what the resources of one run have planned so far,
+// for the checks that need more than one resource: two resources of the
+// configuration with one name, and a key account destroyed while app
+// secrets outside the plan are bound to it.
 //
-// On create it is a warning: Terraform gives a create no prior state, so a
-// replacement (-replace, taint) cannot be told from a clash, and the create
+// In a destroy plan (terraform destroy, plan -destroy) Terraform plans a
+// resource's dependents' destroys before the resource's own, the order of
+// the apply, so when a key account's destroy is planned, every app secret
+// bound to it that this run destroys is already recorded. Resources removed
+// from the configuration are planned in no such order (Terraform 1.11 plans
+// the key first), which is why the check needs to see some of the key's app
+// secrets recorded before it judges the others.
+type planLedger struct {
+	mu sync.Mutex
+	// names maps kind and name to how many creates or renames planned it.
+	names map[string]int
+	// leaving are the app secrets (appSecretID) this run destroys or replaces.
+	leaving map[string]bool
+	// read are the IDs of the accounts and apps this run has refreshed.
+	read map[string]bool
+	// staying are the IDs of the accounts and apps this run plans to keep
+	// (an update or no change, planned with their prior state).
+	staying map[string]bool
+}
+
+func newPlanLedger() *planLedger {
+	return &planLedger{
+		names: map[string]int{}, leaving: map[string]bool{}, read: map[string]bool{}, staying: map[string]bool{},
+	}
+}
+
+// stays records that this run plans to keep the object id.
+func (l *planLedger) stays(id string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.staying[id] = true
+}
+
+// replacedHere reports whether the object id is one this run refreshed and
+// does not plan to keep: the tainted object that a create replaces.
+// Terraform refreshes a tainted object and then plans its replacement as a
+// create, with no prior state, in one step, so the refresh is recorded
+// first; another resource's object that this run keeps is recorded as
+// staying when that resource is planned.
+func (l *planLedger) replacedHere(id string) bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.read[id] && !l.staying[id]
+}
+
+// refreshed records that this run read the object id (Read). A nil ledger
+// (a resource not configured yet) records nothing.
+func (l *planLedger) refreshed(id string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.read[id] = true
+}
+
+// wasRefreshed reports whether this run read the object id: true while
+// planning (a refresh comes first), false when an apply plans its changes
+// once more, and in a plan with -refresh=false.
+func (l *planLedger) wasRefreshed(id string) bool {
+	if l == nil {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.read[id]
+}
+
+// claimName records that a create or rename plans name for an object of
+// kind k, and reports whether an earlier one in this run planned it too.
+func (l *planLedger) claimName(k kind, name string) (taken bool) {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := k.resourceType + "\x00" + name
+	l.names[key]++
+	return l.names[key] > 1
+}
+
+// secretLeaves records that this run destroys (or replaces) the app secret id.
+func (l *planLedger) secretLeaves(id string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.leaving[id] = true
+}
+
+// secretLeaving reports whether this run destroys (or replaces) the app
+// secret id, as far as it has planned.
+func (l *planLedger) secretLeaving(id string) bool {
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.leaving[id]
+}
+
+// checkNameFree reports on attr that another object of the kind already has
+// the planned name, or that another resource of this run plans it too.
+// selfID is the resource's own ID ("" on create).
+//
+// On create it is a warning, except for the object of a tainted resource,
+// which this run refreshed and replaces (Terraform plans that create with no
+// prior state; -replace hides the create's warnings itself): the create
 // fails at apply only if the name is still taken then. On a rename it is an
-// error.
-func checkNameFree(ctx context.Context, diags *diag.Diagnostics, attr path.Path, kind, resourceType string,
+// error, as is a name that two resources of this run plan.
+func checkNameFree(ctx context.Context, diags *diag.Diagnostics, ledger *planLedger, attr path.Path, k kind,
 	name types.String, selfID string, lookup func(context.Context, string) (string, error),
 ) {
 	if name.IsNull() || name.IsUnknown() {
+		return
+	}
+	if ledger.claimName(k, name.ValueString()) {
+		addError(diags, attr, fmt.Sprintf("Two %s resources are named %q", k.resourceType, name.ValueString()),
+			fmt.Sprintf("Another %s resource in this configuration is also named %q, and names are unique in "+
+				"the backend: the second create (or rename) would fail halfway through the apply.",
+				k.resourceType, name.ValueString()),
+			fmt.Sprintf("Give each resource its own name: search the configuration for name = %q.", name.ValueString()), nil)
 		return
 	}
 	id, err := lookup(ctx, name.ValueString())
@@ -34,28 +158,29 @@ func checkNameFree(ctx context.Context, diags *diag.Diagnostics, attr path.Path,
 	case backend.IsNotFound(err):
 		return
 	case err != nil:
-		tflog.Debug(ctx, "Could not check whether the name is taken", map[string]any{"kind": kind, "error": err.Error()})
+		tflog.Debug(ctx, "Could not check whether the name is taken", map[string]any{"kind": k.name, "error": err.Error()})
 		return
-	case id == selfID:
+	case id == selfID, selfID == "" && ledger.replacedHere(id):
 		return
 	}
 	if selfID == "" {
-		diags.AddAttributeWarning(attr, fmt.Sprintf("%s name %q is taken", kind, name.ValueString()),
+		diags.AddAttributeWarning(attr, fmt.Sprintf("%s name %q is taken", capitalize(k.name), name.ValueString()),
 			fmt.Sprintf("An %s named %q already exists in the backend (ID %s), and names are unique. If this plan "+
-				"replaces that object (terraform apply -replace, or a taint), the old one is destroyed first and this "+
+				"replaces that object (-replace), the old one is destroyed first and this "+
 				"is expected. Otherwise the create will fail at apply: choose another name; if the object moved to "+
 				"this address, use a moved block; or bring the existing one under Terraform with an import block "+
-				"with id = %q (or terraform import %s.<label> %s).", kind, name.ValueString(), id, id, resourceType, id))
+				"with id = %q (or the import command: import %s.<label> %s).", k.name, name.ValueString(), id, id, k.resourceType, id))
 		return
 	}
-	diags.AddAttributeError(attr, fmt.Sprintf("%s name already taken", kind),
-		fmt.Sprintf("An %s named %q already exists in the backend (ID %s), and names are unique. Choose "+
-			"another name, or bring the existing one under Terraform: an import block with id = %q "+
-			"(or terraform import %s.<label> %s).", kind, name.ValueString(), id, id, resourceType, id))
+	addError(diags, attr, fmt.Sprintf("%s name already taken", capitalize(k.name)),
+		fmt.Sprintf("An %s named %q already exists in the backend (ID %s), and names are unique.", k.name, name.ValueString(), id),
+		fmt.Sprintf("Choose another name, or bring the existing one under Terraform: an import block with id = %q "+
+			"(or the import command: import %s.<label> %s).", id, k.resourceType, id), nil)
 }
 
-// checkExists reports an error on attr when the planned ID names no object.
-func checkExists(ctx context.Context, diags *diag.Diagnostics, attr path.Path, kind string, id types.String,
+// checkExists reports an error on attr when the planned ID names no object
+// of kind k.
+func checkExists(ctx context.Context, diags *diag.Diagnostics, attr path.Path, k kind, id types.String,
 	get func(context.Context, string) error,
 ) {
 	if id.IsNull() || id.IsUnknown() {
@@ -65,11 +190,9 @@ func checkExists(ctx context.Context, diags *diag.Diagnostics, attr path.Path, k
 	switch {
 	case err == nil:
 	case backend.IsNotFound(err):
-		diags.AddAttributeError(attr, fmt.Sprintf("%s not found", kind),
-			fmt.Sprintf("No %s has the ID %q in the backend. Use the id of a managed resource "+
-				"(for example apphost_app.<name>.id), or look one up with a data source.", kind, id.ValueString()))
+		addNotFoundByID(diags, attr, k, id.ValueString())
 	default:
-		tflog.Debug(ctx, "Could not check whether the object exists", map[string]any{"kind": kind, "error": err.Error()})
+		tflog.Debug(ctx, "Could not check whether the object exists", map[string]any{"kind": k.name, "error": err.Error()})
 	}
 }
 

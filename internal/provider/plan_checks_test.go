@@ -34,7 +34,18 @@ resource "apphost_app_secret" "s" {
   api_key_account_id = "00000000-0000-4000-8000-000000000001"
 }`,
 				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`(?s)app not found.*API key account not found|API key account not found.*app not found`),
+				ExpectError: regexp.MustCompile(`(?s)App not found.*API key account not found|API key account not found.*App not found`),
+			},
+			{
+				// The hint names the key account's resource, not the app's.
+				Config: e.provider() + accApp("a", "") + `
+resource "apphost_app_secret" "s" {
+  app_id             = apphost_app.a.id
+  name               = "key"
+  api_key_account_id = "00000000-0000-4000-8000-000000000001"
+}`,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)API key account not found.*apphost_api_key_account\.<name>\.id`),
 			},
 			{
 				Config: e.provider() + `

@@ -7,11 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/providervalidator"
@@ -24,7 +20,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/apphost/terraform-provider-apphost/internal/apiversion"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
 	"github.com/apphost/terraform-provider-apphost/internal/embedded"
@@ -79,6 +74,10 @@ type providerData struct {
 	backend backend.Backend
 	// now is the clock: Read records the time of each refresh with it.
 	now func() time.Time
+	// plan is what this run has planned so far. Terraform starts the
+	// provider and configures it once per plan (and once per apply), so it
+	// holds one run's plan.
+	plan *planLedger
 }
 
 // providerModel is the provider configuration.
@@ -89,16 +88,6 @@ type providerModel struct {
 	StorePath          types.String `tfsdk:"store_path"`
 	CAFile             types.String `tfsdk:"ca_file"`
 	InsecureSkipVerify types.Bool   `tfsdk:"insecure_skip_verify"`
-}
-
-// remoteConfig is the resolved configuration of a remote backend.
-type remoteConfig struct {
-	Endpoint           string
-	APIKeyID           string
-	APIKeySecret       string
-	CAFile             string
-	InsecureSkipVerify bool
-	UserAgent          string
 }
 
 func (p *apphostProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -132,9 +121,11 @@ func (p *apphostProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				Sensitive: true,
 			},
 			"store_path": schema.StringAttribute{
-				MarkdownDescription: "Database file of the embedded backend, created with its key file if missing. " +
+				MarkdownDescription: "Database file of the embedded backend, created with its key file if missing " +
+					"(when set but missing, the plan warns: resources already in state would all look deleted). " +
 					"Defaults to `.apphost/apphost.db` under the working directory. May also be set with `" +
-					envStorePath + "`. Conflicts with `endpoint`.",
+					envStorePath + "`. Conflicts with `endpoint`. Workspaces share one store unless each has its " +
+					"own: `store_path = \".apphost/${terraform.workspace}.db\"`.",
 				Optional: true,
 			},
 			"ca_file": schema.StringAttribute{
@@ -158,8 +149,7 @@ func (p *apphostProvider) ConfigValidators(_ context.Context) []provider.ConfigV
 
 func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
 	if p.fixed != nil {
-		resp.DataSourceData = &providerData{backend: p.fixed, now: p.now}
-		resp.ResourceData = resp.DataSourceData
+		p.configured(resp, p.fixed)
 		return
 	}
 	var cfg providerModel
@@ -176,10 +166,10 @@ func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureR
 		{"store_path", cfg.StorePath}, {"ca_file", cfg.CAFile},
 	} {
 		if a.v.IsUnknown() {
-			resp.Diagnostics.AddAttributeError(path.Root(a.name), "Unknown apphost provider configuration",
+			addError(&resp.Diagnostics, path.Root(a.name), "Unknown apphost provider configuration",
 				fmt.Sprintf("The provider cannot choose its backend while %q is unknown (it depends on a value "+
-					"known only after apply). Set it to a static value, or apply the resources it depends on "+
-					"first with -target.", a.name))
+					"known only after apply).", a.name),
+				"Set it to a static value, or apply the resources it depends on first with -target.", nil)
 		}
 	}
 	if resp.Diagnostics.HasError() {
@@ -187,100 +177,85 @@ func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureR
 	}
 
 	endpoint := stringOrEnv(cfg.Endpoint, envEndpoint)
-	keyID := stringOrEnv(cfg.APIKeyID, envAPIKeyID)
-	keySecret := stringOrEnv(cfg.APIKeySecret, envAPIKeySecret)
-
-	ctx = tflog.MaskFieldValuesWithFieldKeys(ctx, "api_key_secret", "secret")
-	if keySecret != "" {
-		ctx = tflog.MaskAllFieldValuesStrings(ctx, keySecret)
-	}
-
+	ctx = maskSecrets(ctx)
 	if endpoint == "" {
 		storePath := stringOrEnv(cfg.StorePath, envStorePath)
-		if storePath == "" {
+		configuredPath := storePath != ""
+		if !configuredPath {
 			storePath = defaultStorePath
 		}
-		b, err := embeddedBackend(ctx, storePath)
+		b, created, err := embeddedBackend(ctx, storePath)
 		if err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("store_path"), "Error opening the embedded apphost backend",
-				fmt.Sprintf("The provider could not open the embedded backend's store %q. Check that the directory "+
-					"is writable, that its key file is readable, and that no newer provider version migrated it.\n\n"+
-					"Original error: %s", storePath, err))
+			addError(&resp.Diagnostics, path.Root("store_path"), "Error opening the embedded apphost backend",
+				fmt.Sprintf("The provider could not open the embedded backend's store %q.", storePath),
+				"Check that the directory is writable, that its key file is readable, and that no newer provider "+
+					"version migrated it.", err)
 			return
 		}
-		resp.DataSourceData = &providerData{backend: b, now: p.now}
-		resp.ResourceData = resp.DataSourceData
+		if created && configuredPath {
+			resp.Diagnostics.AddAttributeWarning(path.Root("store_path"), "New empty apphost store",
+				fmt.Sprintf("The store %q did not exist, so the provider created it, empty. On a first apply that is "+
+					"expected. If the state already holds apphost resources, they are in another store, and every "+
+					"one of them now looks deleted (the plan creates them again): check store_path and %s. "+
+					"Workspaces share one store unless each has its own, such as "+
+					"store_path = \".apphost/${terraform.workspace}.db\".", storePath, envStorePath))
+		}
+		p.configured(resp, b)
 		return
 	}
 
 	if !cfg.StorePath.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("store_path"), "Conflicting apphost provider configuration",
-			"store_path selects the embedded backend and the endpoint (set with "+envEndpoint+") a remote one. "+
-				"Remove one of them.")
+		addError(&resp.Diagnostics, path.Root("store_path"), "Conflicting apphost provider configuration",
+			"store_path selects the embedded backend and the endpoint (set with "+envEndpoint+") a remote one.",
+			"Remove one of them.", nil)
 		return
 	}
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Invalid apphost endpoint",
-			fmt.Sprintf("The endpoint %q is not an http:// or https:// URL with a host. Set endpoint (or %s) to "+
-				"the URL of the admin backend, for example https://apphost.example.com:8443.", endpoint, envEndpoint))
-		return
-	}
-	if keyID == "" {
-		resp.Diagnostics.AddAttributeError(path.Root("api_key_id"), "Missing apphost API key ID",
-			"A remote backend (endpoint) needs an admin API key account: set api_key_id or "+envAPIKeyID+".")
-	}
-	if keySecret == "" {
-		resp.Diagnostics.AddAttributeError(path.Root("api_key_secret"), "Missing apphost API key secret",
-			"A remote backend (endpoint) needs an admin API key account: set api_key_secret or "+envAPIKeySecret+".")
-	}
-	if resp.Diagnostics.HasError() {
-		return
-	}
-
-	rc := remoteConfig{
+	// The one shape of a remote backend's configuration: the client's.
+	rc := client.Config{
 		Endpoint:           endpoint,
-		APIKeyID:           keyID,
-		APIKeySecret:       keySecret,
+		APIKeyID:           stringOrEnv(cfg.APIKeyID, envAPIKeyID),
+		APIKeySecret:       stringOrEnv(cfg.APIKeySecret, envAPIKeySecret),
 		CAFile:             cfg.CAFile.ValueString(),
 		InsecureSkipVerify: cfg.InsecureSkipVerify.ValueBool(),
 		UserAgent:          "terraform-provider-apphost/" + p.version,
 	}
-	tflog.Debug(ctx, "Configuring remote apphost backend", map[string]any{
-		"endpoint": endpoint, "api_key_id": keyID, "insecure_skip_verify": rc.InsecureSkipVerify,
-	})
-	b, err := newRemoteBackend(ctx, rc)
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Error configuring the remote apphost backend",
-			fmt.Sprintf("The provider could not set up a client for %s. Check endpoint, ca_file and the "+
-				"credentials.\n\nOriginal error: %s", endpoint, err))
+	if rc.APIKeyID == "" {
+		addError(&resp.Diagnostics, path.Root("api_key_id"), "Missing apphost API key ID",
+			"A remote backend (endpoint) needs an admin API key account.", "Set api_key_id or "+envAPIKeyID+".", nil)
+	}
+	if rc.APIKeySecret == "" {
+		addError(&resp.Diagnostics, path.Root("api_key_secret"), "Missing apphost API key secret",
+			"A remote backend (endpoint) needs an admin API key account.", "Set api_key_secret or "+envAPIKeySecret+".", nil)
+	}
+	if resp.Diagnostics.HasError() {
 		return
 	}
-	// One request, made once: reachable, new enough, credentials right. A
-	// plan against a bad backend fails here, before anything is planned.
-	info, err := b.CheckServer(ctx, apiversion.MinForRotation)
-	if err != nil {
-		summary, attr := "Cannot reach the apphost server", path.Root("endpoint")
-		var se *client.ServerError
-		if errors.As(err, &se) {
-			switch se.Kind {
-			case "credentials":
-				summary, attr = "The apphost server rejected the provider's credentials", path.Root("api_key_secret")
-			case "too_old":
-				summary = "The apphost server is too old for this provider"
-			}
-		}
-		detail := err.Error() + "."
-		if cause := errors.Unwrap(err); cause != nil {
-			detail += "\n\nOriginal error: " + cause.Error()
-		}
-		resp.Diagnostics.AddAttributeError(attr, summary, detail)
+	ctx = tflog.MaskAllFieldValuesStrings(ctx, rc.APIKeySecret)
+	tflog.Debug(ctx, "Configuring remote apphost backend", map[string]any{
+		"endpoint": rc.Endpoint, "api_key_id": rc.APIKeyID, "insecure_skip_verify": rc.InsecureSkipVerify,
+	})
+	b, info, err := remoteBackend(ctx, rc)
+	var be *backend.Error
+	switch {
+	case errors.As(err, &be) && be.Code == backend.CodeInvalid && be.Field != "":
+		// The client's own check of its configuration (the endpoint's URL, the CA file).
+		addError(&resp.Diagnostics, path.Root(be.Field), "Invalid apphost provider configuration",
+			be.Message, "", err)
+		return
+	case err != nil:
+		addServerCheckError(&resp.Diagnostics, err)
 		return
 	}
 	tflog.Debug(ctx, "Checked the remote apphost backend", map[string]any{
-		"endpoint": endpoint, "server_version": info.Version, "api_version": info.APIVersion,
+		"endpoint": rc.Endpoint, "server_version": info.Version, "api_version": info.APIVersion,
 	})
-	resp.DataSourceData = &providerData{backend: b, now: p.now}
+	p.configured(resp, b)
+}
+
+// configured hands b, with the provider's clock, to every resource and data
+// source: the one configure path.
+func (p *apphostProvider) configured(resp *provider.ConfigureResponse, b backend.Backend) {
+	resp.DataSourceData = &providerData{backend: b, now: p.now, plan: newPlanLedger()}
 	resp.ResourceData = resp.DataSourceData
 }
 
@@ -293,7 +268,12 @@ func (p *apphostProvider) Resources(_ context.Context) []func() resource.Resourc
 }
 
 func (p *apphostProvider) DataSources(_ context.Context) []func() datasource.DataSource {
-	return dataSources()
+	return []func() datasource.DataSource{
+		newAPIKeyAccountDataSource,
+		newAPIKeyAccountsDataSource,
+		newAppDataSource,
+		newAppsDataSource,
+	}
 }
 
 // stringOrEnv returns v, or the environment variable env when v is null.
@@ -302,35 +282,6 @@ func stringOrEnv(v types.String, env string) string {
 		return v.ValueString()
 	}
 	return os.Getenv(env)
-}
-
-// openedEmbedded caches the embedded backends opened by this process, by absolute
-// store path. Configure runs many times in one process (tests, several
-// provider blocks), and they must share one open store. They are never closed.
-var openedEmbedded = struct {
-	sync.Mutex
-	m map[string]backend.Backend
-}{m: map[string]backend.Backend{}}
-
-// embeddedBackend returns the embedded backend over the SQLite file at
-// storePath, opening it on first use.
-func embeddedBackend(ctx context.Context, storePath string) (backend.Backend, error) {
-	abs, err := filepath.Abs(storePath)
-	if err != nil {
-		return nil, err
-	}
-	openedEmbedded.Lock()
-	defer openedEmbedded.Unlock()
-	if b, ok := openedEmbedded.m[abs]; ok {
-		return b, nil
-	}
-	tflog.Debug(ctx, "Opening embedded apphost backend", map[string]any{"store_path": abs})
-	svc, err := openEmbedded(ctx, abs)
-	if err != nil {
-		return nil, err
-	}
-	openedEmbedded.m[abs] = svc
-	return svc, nil
 }
 
 // configured returns the provider data of a resource's or data source's
@@ -342,24 +293,9 @@ func configured(data any, diags *diag.Diagnostics) *providerData {
 	}
 	d, ok := data.(*providerData)
 	if !ok {
-		diags.AddError("Unexpected provider data",
-			fmt.Sprintf("Expected *providerData, got %T. This is always a bug in the provider: please report it.", data))
+		addError(diags, path.Empty(), "Unexpected provider data", fmt.Sprintf("Expected *providerData, got %T.", data),
+			"This is always a bug in the provider: please report it.", nil)
 		return nil
 	}
 	return d
-}
-
-// joinNames joins names for a message: "a", "b" and "c".
-func joinNames(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	switch len(q) {
-	case 0:
-		return "(none)"
-	case 1:
-		return q[0]
-	}
-	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
 }

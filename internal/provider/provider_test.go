@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
-	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
@@ -58,7 +58,7 @@ type accEnv struct {
 func newAccEnv(t *testing.T) *accEnv {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "apphost.db")
-	b, err := embeddedBackend(context.Background(), p)
+	b, _, err := embeddedBackend(context.Background(), p)
 	if err != nil {
 		t.Fatalf("opening the store: %v", err)
 	}
@@ -120,12 +120,28 @@ func loginBy(act, actor string) func(backend.AuditEvent) bool {
 	return func(e backend.AuditEvent) bool { return e.Action == act && e.Actor == actor }
 }
 
+// backendCheck is a state check that looks at the backend (its objects or
+// its audit log) rather than at the state: what the apply did there.
+type backendCheck func() error
+
+func (c backendCheck) CheckState(_ context.Context, _ statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	resp.Error = c()
+}
+
+// afterApply is a state check that only runs f, once the step's apply is done
+// and before the plans that follow it.
+type afterApply func()
+
+func (f afterApply) CheckState(context.Context, statecheck.CheckStateRequest, *statecheck.CheckStateResponse) {
+	f()
+}
+
 // checkRotationOrder checks, for each app, that the audit log after seq
 // shows: app.undeploy, then the regeneration of account, then app_secret.put
 // and app.deploy, then a login.success by the app; and no failed login or
 // lock at all.
-func (e *accEnv) checkRotationOrder(seq *int64, account, secretName string, apps ...string) func(*terraform.State) error {
-	return func(*terraform.State) error {
+func (e *accEnv) checkRotationOrder(seq *int64, account, secretName string, apps ...string) backendCheck {
+	return func() error {
 		ev, err := e.events(*seq)
 		if err != nil {
 			return err
@@ -150,13 +166,13 @@ func (e *accEnv) checkRotationOrder(seq *int64, account, secretName string, apps
 				return fmt.Errorf("app %s did not log in after the regeneration:\n%s", app, auditLog(ev))
 			}
 		}
-		return e.checkNoFailedLogin(seq)(nil)
+		return e.checkNoFailedLogin(seq)()
 	}
 }
 
 // checkNoFailedLogin checks that the audit log after seq has no failed login or lock.
-func (e *accEnv) checkNoFailedLogin(seq *int64) func(*terraform.State) error {
-	return func(*terraform.State) error {
+func (e *accEnv) checkNoFailedLogin(seq *int64) backendCheck {
+	return func() error {
 		ev, err := e.events(*seq)
 		if err != nil {
 			return err
@@ -170,39 +186,33 @@ func (e *accEnv) checkNoFailedLogin(seq *int64) func(*terraform.State) error {
 	}
 }
 
-// checkNoSecretInState fails when any attribute in state holds something
+// noSecret is a plan check and a state check that fails when the plan's or
+// the state's JSON (as terraform show -json prints it) holds something
 // shaped like an apphost key secret.
-func checkNoSecretInState(s *terraform.State) error {
-	for _, m := range s.Modules {
-		for addr, r := range m.Resources {
-			for k, v := range r.Primary.Attributes {
-				if strings.Contains(v, "ahk_") {
-					return fmt.Errorf("%s.%s holds a key secret", addr, k)
-				}
-			}
-		}
+type noSecret struct{}
+
+func (noSecret) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	resp.Error = noSecretIn("plan", req.Plan)
+}
+
+func (noSecret) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	resp.Error = noSecretIn("state", req.State)
+}
+
+func noSecretIn(what string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if at := strings.Index(string(raw), "ahk_"); at >= 0 {
+		return fmt.Errorf("the %s holds a key secret at byte %d", what, at)
 	}
 	return nil
 }
 
-// noSecretInPlan is a plan check that fails when the plan's JSON (as
-// terraform show -json prints it) holds something shaped like a key secret.
-type noSecretInPlan struct{}
-
-func (noSecretInPlan) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	raw, err := json.Marshal(req.Plan)
-	if err != nil {
-		resp.Error = err
-		return
-	}
-	if strings.Contains(string(raw), "ahk_") {
-		resp.Error = fmt.Errorf("the plan holds a key secret")
-	}
-}
-
 // checkAccount checks the account's state in the backend.
-func (e *accEnv) checkAccount(name string, check func(*backend.Account) error) func(*terraform.State) error {
-	return func(*terraform.State) error {
+func (e *accEnv) checkAccount(name string, check func(*backend.Account) error) backendCheck {
+	return func() error {
 		a, err := e.b.GetAccountByName(context.Background(), name)
 		if err != nil {
 			return err
@@ -214,8 +224,8 @@ func (e *accEnv) checkAccount(name string, check func(*backend.Account) error) f
 // checkAppRunning checks in the backend that the app runs. (The app's status
 // in state is as of the plan's refresh: an apply that redeploys the app
 // through its app secret does not update the apphost_app resource.)
-func (e *accEnv) checkAppRunning(name string) func(*terraform.State) error {
-	return func(*terraform.State) error {
+func (e *accEnv) checkAppRunning(name string) backendCheck {
+	return func() error {
 		a, err := e.b.GetAppByName(context.Background(), name)
 		if err != nil {
 			return err

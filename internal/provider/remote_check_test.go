@@ -2,11 +2,13 @@ package provider
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,8 +63,9 @@ resource "apphost_api_key_account" "k" {
 			t.Fatalf("plan %d with a wrong secret: exit %d\n%s", i, code, out)
 		}
 	}
-	if code, out, _ := w.planAll(remoteEnvVars(r.URL, wrong)); code == 0 || !strings.Contains(out, "refuses logins from this address") {
-		t.Fatalf("plan past the throttle: exit %d\n%s", code, out)
+	if code, out, _ := w.planAll(remoteEnvVars(r.URL, wrong)); code == 0 || !strings.Contains(out, "refuses logins from this address") ||
+		sayings(out, "too many failed logins") != 1 {
+		t.Fatalf("plan past the throttle: exit %d, want an error that says \"too many failed logins\" once:\n%s", code, out)
 	}
 	// The store, read directly (this address is throttled at the admin).
 	if got := failuresInStore(t, store, admin.ID) - before; got != 3 {
@@ -81,8 +84,9 @@ resource "apphost_api_key_account" "k" {
 	_ = ln.Close()
 	code, out, took := w.planAll(remoteEnvVars(closed, admin))
 	if code == 0 || !strings.Contains(out, "Cannot reach the apphost server") || !strings.Contains(out, closed) ||
-		strings.Contains(out, "store is unavailable") {
-		t.Fatalf("plan against a closed port: exit %d\n%s", code, out)
+		strings.Contains(out, "store is unavailable") || sayings(out, "could not be reached") != 1 ||
+		!strings.Contains(out, "connection refused") {
+		t.Fatalf("plan against a closed port: exit %d, want the error said once, with the refused connection as the original error:\n%s", code, out)
 	}
 	if took > 20*time.Second {
 		t.Errorf("plan against a closed port took %s; the check is made once", took)
@@ -115,6 +119,73 @@ resource "apphost_api_key_account" "k" {
 	if code, out, _ := w.planAll(remoteEnvVars(r2.URL, admin)); code != 0 || !strings.Contains(out, "1 to add") {
 		t.Fatalf("plan with the right credentials: exit %d\n%s", code, out)
 	}
+}
+
+// TestAccRemote_configureCheckTimesOut: an endpoint that accepts connections
+// and never answers fails the plan after Configure's own short timeout (not
+// the client's minutes-long one), and the error says so.
+func TestAccRemote_configureCheckTimesOut(t *testing.T) {
+	requireAcc(t)
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never read nor answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	endpoint := "http://" + ln.Addr().String()
+	w := newTFWorkdir(t)
+	w.write(`
+terraform {
+  required_providers {
+    apphost = { source = "apphost/apphost" }
+  }
+}
+
+provider "apphost" {}
+
+resource "apphost_api_key_account" "k" {
+  name = "hangs"
+}
+`)
+	code, out, _ := w.planAll(remoteEnvVars(endpoint, newAdmin()))
+	text := strings.Join(strings.Fields(out), " ")
+	if code == 0 || !strings.Contains(text, endpoint) ||
+		!strings.Contains(text, fmt.Sprintf("did not answer its version check within %s", checkTimeout)) {
+		t.Fatalf("plan against an endpoint that never answers: exit %d, want an error that names the %s check timeout:\n%s",
+			code, checkTimeout, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) == 0 {
+		t.Fatal("the plan never connected to the endpoint: the test proves nothing")
+	}
+}
+
+// sayings counts how often out says phrase, across Terraform's line wrapping.
+func sayings(out, phrase string) int {
+	return strings.Count(strings.Join(strings.Fields(out), " "), phrase)
 }
 
 // runBinary runs the built binary with args and returns its stdout.

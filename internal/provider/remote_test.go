@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
-	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
@@ -25,8 +24,8 @@ func rotationConfig(provider, trigger string) string {
 
 // checkUntouched checks that the audit log after seq holds no event about
 // key account key or app app (nor the app's own logins).
-func (e *accEnv) checkUntouched(seq *int64, key, app string) func(*terraform.State) error {
-	return func(*terraform.State) error {
+func (e *accEnv) checkUntouched(seq *int64, key, app string) backendCheck {
+	return func() error {
 		ev, err := e.events(*seq)
 		if err != nil {
 			return err
@@ -91,12 +90,10 @@ func TestAccRemote_outsideApp(t *testing.T) {
 				Config: rotated,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
-				},
-				Check: resource.ComposeAggregateTestCheckFunc(
-					checkNoSecretInState,
+					noSecret{},
 					e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "rogue"),
 					e.checkAppRunning("rogue"),
-				),
+				},
 			},
 			{
 				// Let the post-test destroy through: the key is in use while rogue is bound.
@@ -174,7 +171,7 @@ output "key_a_id" { value = apphost_api_key_account.a.id }
 				t.Errorf("replica B did not regenerate key-a: %v", got)
 			}
 
-			for _, check := range []func(*terraform.State) error{
+			for _, check := range []backendCheck{
 				e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "a2"),
 				e.checkUntouched(&seq, "key-b", "b1"),
 				e.checkAppRunning("a1"),
@@ -186,7 +183,7 @@ output "key_a_id" { value = apphost_api_key_account.a.id }
 					return nil
 				}),
 			} {
-				if err := check(nil); err != nil {
+				if err := check(); err != nil {
 					t.Error(err)
 				}
 			}

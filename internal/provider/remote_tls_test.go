@@ -138,16 +138,16 @@ provider "apphost" {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("apphost_api_key_account.k", tfjsonpath.New("secret_version"), knownvalue.Int64Exact(1)),
 					statecheck.ExpectKnownValue("apphost_api_key_account.k", tfjsonpath.New("description"), knownvalue.StringExact("over TLS")),
-				},
-				Check: func(s *terraform.State) error {
-					a, err := c.GetAccountByName(t.Context(), "tls-key")
-					if err != nil {
-						return fmt.Errorf("the server has no account tls-key: %w", err)
-					}
-					if id := s.RootModule().Resources["apphost_api_key_account.k"].Primary.ID; id != a.ID {
-						return fmt.Errorf("state ID %s, server ID %s", id, a.ID)
-					}
-					return nil
+					statecheck.ExpectKnownValue("apphost_api_key_account.k", tfjsonpath.New("id"), knownvalue.StringFunc(func(id string) error {
+						a, err := c.GetAccountByName(t.Context(), "tls-key")
+						if err != nil {
+							return fmt.Errorf("the server has no account tls-key: %w", err)
+						}
+						if id != a.ID {
+							return fmt.Errorf("state ID %s, server ID %s", id, a.ID)
+						}
+						return nil
+					})),
 				},
 			},
 			// Read back over TLS: an import of the account matches the state.

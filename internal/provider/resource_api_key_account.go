@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -49,6 +50,7 @@ func newAPIKeyAccountResource() resource.Resource { return &apiKeyAccountResourc
 type apiKeyAccountResource struct {
 	backend backend.Backend
 	now     func() time.Time
+	plan    *planLedger
 }
 
 type apiKeyAccountModel struct {
@@ -174,7 +176,7 @@ func (r *apiKeyAccountResource) Schema(_ context.Context, _ resource.SchemaReque
 
 func (r *apiKeyAccountResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if d := configured(req.ProviderData, &resp.Diagnostics); d != nil {
-		r.backend, r.now = d.backend, d.now
+		r.backend, r.now, r.plan = d.backend, d.now, d.plan
 	}
 }
 
@@ -196,15 +198,6 @@ func secretValue(a *backend.AccountWithSecret) types.String {
 		return types.StringNull()
 	}
 	return types.StringValue(a.Secret)
-}
-
-// formatTime renders a backend time as RFC 3339 in UTC, or "" for the zero
-// time: the one time format of every resource and data source.
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 func (r *apiKeyAccountResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -270,6 +263,7 @@ func (r *apiKeyAccountResource) Read(ctx context.Context, req resource.ReadReque
 	}
 	now, _ := json.Marshal(r.now().UTC().Format(time.RFC3339Nano))
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRefreshedAt, now)...)
+	r.plan.refreshed(a.ID)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -369,7 +363,8 @@ func sameStringMap(a, b types.Map) bool {
 
 func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
-		return // destroy
+		r.checkDestroy(ctx, req, resp)
+		return
 	}
 	var plan apiKeyAccountModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -379,16 +374,14 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 
 	if r.backend != nil {
 		selfID := ""
-		if !req.State.Raw.IsNull() {
-			resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("id"), &selfID)...)
-		}
 		var stateName types.String
 		if !req.State.Raw.IsNull() {
+			resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("id"), &selfID)...)
 			resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &stateName)...)
+			r.plan.stays(selfID)
 		}
 		if !plan.Name.Equal(stateName) {
-			checkNameFree(ctx, &resp.Diagnostics, path.Root("name"), "API key account", "apphost_api_key_account",
-				plan.Name, selfID, accountIDByName(r.backend))
+			checkNameFree(ctx, &resp.Diagnostics, r.plan, path.Root("name"), kindAccount, plan.Name, selfID, accountIDByName(r.backend))
 		}
 	}
 
@@ -419,7 +412,7 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 				resp.Diagnostics.AddAttributeWarning(path.Root("rotation_period"), "rotation_period not checked",
 					fmt.Sprintf("The time of the last refresh of API key account %q, kept in the resource's private "+
 						"state, could not be read (%s), so this plan cannot tell whether the secret is older than "+
-						"rotation_period. Run terraform apply -refresh-only (or any refreshing plan) to record it again.",
+						"rotation_period. Refresh (an apply with -refresh-only, or any refreshing plan) to record it again.",
 						state.Name.ValueString(), err))
 			}
 		}
@@ -459,6 +452,65 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
+// checkDestroy refuses, at plan time, the destroy of an account that app
+// secrets outside this run are bound to: the apply would destroy this
+// configuration's app secrets and apps first and then be refused the key,
+// half done.
+//
+// It judges only when this run has already planned the destroy of some app
+// secret bound to the key: in a destroy plan Terraform plans them all before
+// the key (see planLedger), so the others are outside this configuration.
+// A key removed from the configuration is planned in no such order; its
+// destroy is refused at apply, as is that of a key no app secret of this
+// configuration is bound to.
+func (r *apiKeyAccountResource) checkDestroy(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if r.backend == nil || req.State.Raw.IsNull() {
+		return
+	}
+	var state apiKeyAccountModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id := state.ID.ValueString()
+	apps, err := r.backend.ListApps(ctx, backend.ListAppsRequest{BoundToAccountID: id})
+	if err != nil {
+		tflog.Debug(ctx, "Could not list the apps bound to a destroyed account", map[string]any{"id": id, "error": err.Error()})
+		return
+	}
+	var outside []string
+	judged := false
+	for _, a := range apps {
+		stays := false
+		for _, sec := range a.Secrets {
+			if sec.AccountID != id {
+				continue
+			}
+			if r.plan.secretLeaving(appSecretID(a.ID, sec.Name)) {
+				judged = true
+			} else {
+				stays = true
+			}
+		}
+		if stays {
+			outside = append(outside, a.Name)
+		}
+	}
+	if !judged || len(outside) == 0 {
+		return
+	}
+	sort.Strings(outside)
+	addError(&resp.Diagnostics, path.Empty(), fmt.Sprintf("API key account %q cannot be destroyed", state.Name.ValueString()),
+		fmt.Sprintf("App secrets that this plan does not destroy are bound to API key account %q (%s), in the apps %s "+
+			"(another configuration's, or made outside Terraform). The backend refuses to delete a key while an app "+
+			"secret is bound to it: the apply would destroy this configuration's app secrets and apps first and then "+
+			"fail on the key, half done.", state.Name.ValueString(), id, joinNames(outside)),
+		"Remove those bindings first where they are managed (destroy those apphost_app_secret resources or bind "+
+			"them to another key, or delete those apps), then plan again. Or keep the key: remove it from this "+
+			"configuration with a removed block (lifecycle { destroy = false }) or the state rm command, and destroy the "+
+			"rest.", nil)
+}
+
 // plannedSecret is the secret a create or a rotation plans: unknown, or
 // null when the backend will not show it.
 func plannedSecret(plan apiKeyAccountModel) types.String {
@@ -490,6 +542,16 @@ func (r *apiKeyAccountResource) warnRotation(ctx context.Context, diags *diag.Di
 	summary, verb := fmt.Sprintf("API key account %q will be rotated", state.Name.ValueString()), "rotates"
 	if maybe {
 		summary, verb = fmt.Sprintf("API key account %q may be rotated", state.Name.ValueString()), "may rotate"
+	}
+	if !r.plan.wasRefreshed(state.ID.ValueString()) {
+		// Not refreshed by this run: the apply of a saved plan, which plans
+		// each change once more, and shows this warning after the rotation
+		// (or a plan with -refresh=false). Say what the plan holds, not what
+		// is still to come.
+		summary = fmt.Sprintf("API key account %q: rotation planned", state.Name.ValueString())
+		if maybe {
+			summary = fmt.Sprintf("API key account %q: rotation possible", state.Name.ValueString())
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "This plan %s the secret of API key account %q (%s) because %s.",
@@ -572,28 +634,6 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 	resp.Diagnostics.Append(resp.State.Set(ctx, &cur)...)
 }
 
-// addRotationError explains a failed rotation: refused because the account
-// moved on since the plan, of unknown outcome, or rolled back.
-func addRotationError(diags *diag.Diagnostics, name, id string, version int64, err error) {
-	switch {
-	case backend.IsVersionMismatch(err):
-		addBackendError(diags, "API key account was rotated since the plan was made",
-			fmt.Sprintf("The secret of API key account %q (%s) was not rotated: its secret_version is no longer %d, "+
-				"the version this plan meant to replace; it was rotated by another apply or outside Terraform after "+
-				"the plan was made. Nothing was changed.", name, id, version), err)
-	case backend.IsUnavailable(err):
-		addBackendError(diags, "Error rotating API key account secret",
-			fmt.Sprintf("The rotation of API key account %q (%s) may or may not have happened: the backend could not "+
-				"be reached, or its answer was lost. Either way each app bound to the key runs on a secret it holds. "+
-				"Run terraform apply again: its refresh reads the account as it is, and if the rotation went "+
-				"through, the key is rotated once more, which is safe.", name, id), err)
-	default:
-		addBackendError(diags, "Error rotating API key account secret",
-			fmt.Sprintf("The secret of API key account %q (%s) was not rotated: the backend rolled the rotation back, "+
-				"so the account keeps its current secret and every app bound to it runs as before.", name, id), err)
-	}
-}
-
 func (r *apiKeyAccountResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	ctx = maskSecrets(ctx)
 	var state apiKeyAccountModel
@@ -609,7 +649,7 @@ func (r *apiKeyAccountResource) Delete(ctx context.Context, req resource.DeleteR
 	case backend.IsInUse(err):
 		var apps []string
 		var be *backend.Error
-		if asError(err, &be) {
+		if errors.As(err, &be) {
 			apps = be.Apps
 		}
 		addBackendError(&resp.Diagnostics, "API key account is still in use",
@@ -649,7 +689,7 @@ func (r *apiKeyAccountResource) UpgradeState(_ context.Context) map[int64]resour
 			if err != nil {
 				resp.Diagnostics.AddError("Error upgrading apphost_api_key_account state",
 					fmt.Sprintf("The state written by an earlier version of the provider could not be read: %s. "+
-						"Remove the resource from state (terraform state rm) and import it again.", err))
+						"Remove the resource from state (the state rm command) and import it again.", err))
 				return
 			}
 			resp.DynamicValue = upgraded

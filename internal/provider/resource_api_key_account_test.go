@@ -117,8 +117,8 @@ func rotationOrderCase(e *accEnv, provider string) resource.TestCase {
 					statecheck.ExpectKnownValue(keyA, tfjsonpath.New("locked"), knownvalue.Bool(false)),
 					statecheck.ExpectKnownValue("apphost_app.a1", tfjsonpath.New("status"), knownvalue.StringExact("running")),
 					statecheck.ExpectKnownValue(keyA, secrets, knownvalue.Null()),
+					noSecret{},
 				},
-				Check: checkNoSecretInState,
 			},
 			{
 				PreConfig: e.mark(&seq),
@@ -132,7 +132,7 @@ func rotationOrderCase(e *accEnv, provider string) resource.TestCase {
 						plancheck.ExpectResourceAction("apphost_api_key_account.b", plancheck.ResourceActionNoop),
 						plancheck.ExpectKnownValue(keyA, secrets, knownvalue.Null()),
 						plancheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
-						noSecretInPlan{},
+						noSecret{},
 					},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
@@ -140,9 +140,7 @@ func rotationOrderCase(e *accEnv, provider string) resource.TestCase {
 					sameID.AddStateValue(keyA, tfjsonpath.New("id")),
 					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
 					statecheck.ExpectKnownValue("apphost_api_key_account.b", version, knownvalue.Int64Exact(1)),
-				},
-				Check: resource.ComposeAggregateTestCheckFunc(
-					checkNoSecretInState,
+					noSecret{},
 					e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "a2"),
 					e.checkUntouched(&seq, "key-b", "b1"),
 					e.checkAccount("key-a", func(a *backend.Account) error {
@@ -153,7 +151,7 @@ func rotationOrderCase(e *accEnv, provider string) resource.TestCase {
 					}),
 					e.checkAppRunning("a1"),
 					e.checkAppRunning("a2"),
-				),
+				},
 			},
 			{
 				// The destroy step of the test case runs after this mark.
@@ -251,8 +249,8 @@ func TestAccAPIKeyAccount_lockHeals(t *testing.T) {
 						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionUpdate),
 					},
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(
-					func(s *terraform.State) error {
+				ConfigStateChecks: []statecheck.StateCheck{
+					backendCheck(func() error {
 						// Skip the logins of the lock itself.
 						ev, err := e.events(seq)
 						if err != nil {
@@ -263,15 +261,15 @@ func TestAccAPIKeyAccount_lockHeals(t *testing.T) {
 							return fmt.Errorf("no lock:\n%s", auditLog(ev))
 						}
 						after := ev[lock].Seq
-						return e.checkRotationOrder(&after, "key-a", "key-a", "a1")(s)
-					},
+						return e.checkRotationOrder(&after, "key-a", "key-a", "a1")()
+					}),
 					e.checkAccount("key-a", func(a *backend.Account) error {
 						if a.Locked || a.FailedLoginAttempts != 0 || a.SecretVersion != 2 {
 							return fmt.Errorf("key-a not healed: %+v", a)
 						}
 						return nil
 					}),
-				),
+				},
 			},
 			{
 				PreConfig: e.lockOutOfBand("key-a"),
@@ -284,12 +282,14 @@ func TestAccAPIKeyAccount_lockHeals(t *testing.T) {
 						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionNoop),
 					},
 				},
-				Check: e.checkAccount("key-a", func(a *backend.Account) error {
-					if !a.Locked || a.SecretVersion != 2 {
-						return fmt.Errorf("key-a should stay locked at version 2: %+v", a)
-					}
-					return nil
-				}),
+				ConfigStateChecks: []statecheck.StateCheck{
+					e.checkAccount("key-a", func(a *backend.Account) error {
+						if !a.Locked || a.SecretVersion != 2 {
+							return fmt.Errorf("key-a should stay locked at version 2: %+v", a)
+						}
+						return nil
+					}),
+				},
 			},
 			{
 				// Regenerated outside Terraform: the secret in state is stale
@@ -314,7 +314,7 @@ func TestAccAPIKeyAccount_lockHeals(t *testing.T) {
 						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionUpdate),
 					},
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(
+				ConfigStateChecks: []statecheck.StateCheck{
 					e.checkAccount("key-a", func(a *backend.Account) error {
 						if a.Locked || a.SecretVersion != 4 {
 							return fmt.Errorf("key-a should be unlocked at version 4: %+v", a)
@@ -322,7 +322,7 @@ func TestAccAPIKeyAccount_lockHeals(t *testing.T) {
 						return nil
 					}),
 					e.checkAppRunning("a1"),
-				),
+				},
 			},
 		},
 	})
@@ -361,12 +361,10 @@ func TestAccAPIKeyAccount_outsideAppRotated(t *testing.T) {
 				Config: config("2"),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(keyA, version, knownvalue.Int64Exact(2)),
-				},
-				Check: resource.ComposeAggregateTestCheckFunc(
 					e.checkRotationOrder(&seq, "key-a", "key-a", "a1", "outside"),
 					e.checkAppRunning("a1"),
 					e.checkAppRunning("outside"),
-				),
+				},
 			},
 			{
 				// Destroy is refused while the outside app's secret is bound.
@@ -408,11 +406,11 @@ func TestAccAPIKeyAccount_period(t *testing.T) {
 						plancheck.ExpectResourceAction("apphost_app_secret.a1", plancheck.ResourceActionUpdate),
 					},
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(
+				ConfigStateChecks: []statecheck.StateCheck{
 					e.checkRotationOrder(&seq, "key-a", "key-a", "a1"),
 					// Back to now: the refresh after the apply finds a fresh secret.
-					func(*terraform.State) error { clock.set(0); return nil },
-				),
+					afterApply(func() { clock.set(0) }),
+				},
 			},
 		},
 	})
@@ -533,11 +531,15 @@ terraform {
 		t.Fatalf("the saved plan applied after another rotation:\n%s", out)
 	}
 	text := strings.Join(strings.Fields(out), " ")
-	for _, want := range []string{"API key account was rotated since the plan was made", "plan (or apply) again", "no longer 1", "Nothing was changed"} {
+	for _, want := range []string{"API key account was rotated since the plan was made", "Plan (or apply) again", "no longer 1", "Nothing was changed"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the apply's error does not say %q:\n%s", want, out)
 		}
 	}
+	if n := strings.Count(text, "Nothing was changed"); n != 1 {
+		t.Errorf("the apply's error says \"Nothing was changed\" %d times, want once:\n%s", n, out)
+	}
+	noCLIName(t, out)
 	if ev, err := e.events(seq); err != nil || len(ev) != 0 {
 		t.Errorf("the refused apply changed the backend (%v):\n%s", err, auditLog(ev))
 	}

@@ -33,6 +33,7 @@ func newAppResource() resource.Resource { return &appResource{} }
 
 type appResource struct {
 	backend backend.Backend
+	plan    *planLedger
 }
 
 type appModel struct {
@@ -107,7 +108,7 @@ func (r *appResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *
 
 func (r *appResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if d := configured(req.ProviderData, &resp.Diagnostics); d != nil {
-		r.backend = d.backend
+		r.backend, r.plan = d.backend, d.plan
 	}
 }
 
@@ -179,6 +180,7 @@ func (r *appResource) Read(ctx context.Context, req resource.ReadRequest, resp *
 		return
 	}
 	state.setApp(a)
+	r.plan.refreshed(a.ID)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -235,7 +237,8 @@ func (r *appResource) ImportState(ctx context.Context, req resource.ImportStateR
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
 }
 
-// ModifyPlan checks at plan time that a new or changed name is free.
+// ModifyPlan checks at plan time that a new or changed name is free, and
+// records an app that this run keeps.
 func (r *appResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || r.backend == nil {
 		return
@@ -246,9 +249,10 @@ func (r *appResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanReq
 	if !req.State.Raw.IsNull() {
 		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &stateName)...)
 		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("id"), &selfID)...)
+		r.plan.stays(selfID)
 	}
 	if resp.Diagnostics.HasError() || name.Equal(stateName) {
 		return
 	}
-	checkNameFree(ctx, &resp.Diagnostics, path.Root("name"), "app", "apphost_app", name, selfID, appIDByName(r.backend))
+	checkNameFree(ctx, &resp.Diagnostics, r.plan, path.Root("name"), kindApp, name, selfID, appIDByName(r.backend))
 }

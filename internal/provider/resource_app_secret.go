@@ -34,6 +34,7 @@ func newAppSecretResource() resource.Resource { return &appSecretResource{} }
 
 type appSecretResource struct {
 	backend backend.Backend
+	plan    *planLedger
 }
 
 type appSecretModel struct {
@@ -147,15 +148,21 @@ func (r *appSecretResource) ValidateConfig(ctx context.Context, req resource.Val
 
 func (r *appSecretResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if d := configured(req.ProviderData, &resp.Diagnostics); d != nil {
-		r.backend = d.backend
+		r.backend, r.plan = d.backend, d.plan
 	}
 }
 
-// ModifyPlan warns that a bound secret needs no value, checks at plan time
-// that the app and the key account exist, and computes the id when app_id
-// and name are known.
+// ModifyPlan records a destroy or replacement in the run's ledger (for the
+// key account's destroy check), warns that a bound secret needs no value,
+// checks at plan time that the app and the key account exist, and computes
+// the id when app_id and name are known.
 func (r *appSecretResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var state appSecretModel
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
 	if req.Plan.Raw.IsNull() {
+		r.plan.secretLeaves(appSecretID(state.AppID.ValueString(), state.Name.ValueString()))
 		return
 	}
 	var plan, config appSecretModel
@@ -163,6 +170,11 @@ func (r *appSecretResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	if !req.State.Raw.IsNull() && (!plan.AppID.Equal(state.AppID) || !plan.Name.Equal(state.Name) ||
+		!plan.APIKeyAccountID.Equal(state.APIKeyAccountID)) {
+		// Replaced (each of these forces a new resource): the old binding goes.
+		r.plan.secretLeaves(appSecretID(state.AppID.ValueString(), state.Name.ValueString()))
 	}
 	if !config.APIKeyAccountID.IsNull() && (!config.Value.IsNull() || !config.ValueWOVersion.IsNull()) {
 		resp.Diagnostics.AddAttributeWarning(path.Root("value"),
@@ -176,11 +188,11 @@ func (r *appSecretResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		return
 	}
 	if r.backend != nil {
-		checkExists(ctx, &resp.Diagnostics, path.Root("app_id"), "app", plan.AppID, func(ctx context.Context, id string) error {
+		checkExists(ctx, &resp.Diagnostics, path.Root("app_id"), kindApp, plan.AppID, func(ctx context.Context, id string) error {
 			_, err := r.backend.GetApp(ctx, id)
 			return err
 		})
-		checkExists(ctx, &resp.Diagnostics, path.Root("api_key_account_id"), "API key account", plan.APIKeyAccountID,
+		checkExists(ctx, &resp.Diagnostics, path.Root("api_key_account_id"), kindAccount, plan.APIKeyAccountID,
 			func(ctx context.Context, id string) error {
 				_, err := r.backend.GetAccount(ctx, id)
 				return err

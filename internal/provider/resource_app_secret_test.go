@@ -36,8 +36,8 @@ func TestAccAppSecret(t *testing.T) {
 				Config: config,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(sec, tfjsonpath.New("id"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f-]{36}/key-a$`))),
+					e.checkAppRunning("a1"),
 				},
-				Check: e.checkAppRunning("a1"),
 			},
 			{ResourceName: sec, ImportState: true, ImportStateVerify: true, ImportStateVerifyIgnore: []string{"value"}},
 			{
@@ -59,7 +59,7 @@ func TestAccAppSecret(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(sec, plancheck.ResourceActionCreate)},
 				},
-				Check: e.checkAppRunning("a1"),
+				ConfigStateChecks: []statecheck.StateCheck{e.checkAppRunning("a1")},
 			},
 			{
 				// Binding only: the value stays as stored.
@@ -78,7 +78,7 @@ resource "apphost_app_secret" "a1" {
 					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(sec, plancheck.ResourceActionUpdate)},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
-				Check: e.checkAppRunning("a1"),
+				ConfigStateChecks: []statecheck.StateCheck{e.checkAppRunning("a1")},
 			},
 			{
 				ResourceName:    sec,
@@ -120,8 +120,8 @@ resource "apphost_app_secret" "a1" {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("apphost_app_secret.a1", tfjsonpath.New("value_wo"), knownvalue.Null()),
 					statecheck.ExpectKnownValue("apphost_app_secret.a1", tfjsonpath.New("value_wo_version"), knownvalue.Int64Exact(1)),
+					e.checkAppRunning("a1"),
 				},
-				Check: e.checkAppRunning("a1"),
 			},
 			{
 				PreConfig: e.mark(&seq),
@@ -133,11 +133,11 @@ resource "apphost_app_secret" "a1" {
 						plancheck.ExpectKnownValue("apphost_app_secret.a1", tfjsonpath.New("value_wo_version"), knownvalue.Int64Exact(2)),
 					},
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(
+				ConfigStateChecks: []statecheck.StateCheck{
 					e.checkRotationOrder(&seq, "key-a", "key-a", "a1"),
 					e.checkAppRunning("a1"),
 					e.checkPutsOnce(&seq, "a1/key-a"),
-				),
+				},
 			},
 		},
 	})
@@ -145,8 +145,8 @@ resource "apphost_app_secret" "a1" {
 
 // checkPutsOnce checks that the audit log after seq has exactly one put of
 // the app secret target: the rotation's, none from the app secret's update.
-func (e *accEnv) checkPutsOnce(seq *int64, target string) func(*terraform.State) error {
-	return func(*terraform.State) error {
+func (e *accEnv) checkPutsOnce(seq *int64, target string) backendCheck {
+	return func() error {
 		ev, err := e.events(*seq)
 		if err != nil {
 			return err
@@ -186,7 +186,7 @@ resource "apphost_app_secret" "a1_b" {
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
-			{Config: base + second(""), Check: e.checkAppRunning("a1")},
+			{Config: base + second(""), ConfigStateChecks: []statecheck.StateCheck{e.checkAppRunning("a1")}},
 			{
 				Config:      base + second(`value = "ahk_not-the-current-secret"`),
 				ExpectError: regexp.MustCompile(`(?s)Remove\s+value.*is\s+not\s+the\s+current\s+secret\s+of\s+API\s+key\s+account\s+"key-b"`),
@@ -200,9 +200,9 @@ resource "apphost_app_secret" "a1_b" {
 					},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(
+				ConfigStateChecks: []statecheck.StateCheck{
 					e.checkAppRunning("a1"),
-					func(*terraform.State) error {
+					backendCheck(func() error {
 						ev, err := e.events(seq)
 						if err != nil {
 							return err
@@ -214,8 +214,8 @@ resource "apphost_app_secret" "a1_b" {
 							return fmt.Errorf("want the app redeployed after its secret went:\n%s", auditLog(ev))
 						}
 						return nil
-					},
-				),
+					}),
+				},
 			},
 		},
 	})

@@ -85,7 +85,7 @@ func TestAccApp(t *testing.T) {
 						plancheck.ExpectKnownValue(app, tfjsonpath.New("deployed"), knownvalue.Bool(true)),
 					},
 				},
-				Check: e.checkAppRunning("web"),
+				ConfigStateChecks: []statecheck.StateCheck{e.checkAppRunning("web")},
 			},
 			{
 				Config: e.provider() + accApp("web", `deployed = false`),

@@ -8,7 +8,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
-	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
@@ -44,12 +43,12 @@ func TestAccReplace(t *testing.T) {
 					},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
-				ConfigStateChecks: []statecheck.StateCheck{newID.AddStateValue(keyA, tfjsonpath.New("id"))},
-				Check: resource.ComposeAggregateTestCheckFunc(
+				ConfigStateChecks: []statecheck.StateCheck{
+					newID.AddStateValue(keyA, tfjsonpath.New("id")),
 					e.checkAppRunning("a1"),
 					e.checkAppRunning("a2"),
 					e.checkReplacedKeyOrder(&seq, "key-a", "a1", "a2"),
-				),
+				},
 			},
 			{
 				PreConfig: e.mark(&seq),
@@ -63,11 +62,11 @@ func TestAccReplace(t *testing.T) {
 					},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(
+				ConfigStateChecks: []statecheck.StateCheck{
 					e.checkAppRunning("a1"),
 					e.checkAppRunning("a2"),
 					e.checkNoFailedLogin(&seq),
-				),
+				},
 			},
 		},
 	})
@@ -76,8 +75,8 @@ func TestAccReplace(t *testing.T) {
 // checkReplacedKeyOrder checks a key's replacement in the audit log after
 // seq: each app undeployed before the old account's delete, and logging in
 // after the new account's create; no failed login.
-func (e *accEnv) checkReplacedKeyOrder(seq *int64, key string, apps ...string) func(*terraform.State) error {
-	return func(s *terraform.State) error {
+func (e *accEnv) checkReplacedKeyOrder(seq *int64, key string, apps ...string) backendCheck {
+	return func() error {
 		ev, err := e.events(*seq)
 		if err != nil {
 			return err
@@ -94,6 +93,6 @@ func (e *accEnv) checkReplacedKeyOrder(seq *int64, key string, apps ...string) f
 				return fmt.Errorf("app %s: want undeploy before the old key goes and a login after the new one comes:\n%s", app, auditLog(ev))
 			}
 		}
-		return e.checkNoFailedLogin(seq)(s)
+		return e.checkNoFailedLogin(seq)()
 	}
 }

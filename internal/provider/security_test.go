@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -10,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
-	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 )
 
 // TestAccSecurity_noSecretInTraceLog runs a full rotation (create, rotate by
@@ -45,23 +46,14 @@ resource "apphost_app_secret" "app2" {
 	}
 
 	secretSet := map[string]bool{}
-	collect := func(s *terraform.State) error {
-		for _, rs := range s.RootModule().Resources {
-			for _, attr := range []string{"secret", "value", "value_wo"} {
-				if v := rs.Primary.Attributes[attr]; v != "" {
-					secretSet[v] = true
-				}
-			}
-		}
-		return nil
-	}
+	collect := []statecheck.StateCheck{collectSecrets(secretSet)}
 
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
-			{Config: config("1", "first"), Check: collect},
-			{Config: config("2", "first"), Check: collect},  // rotation
-			{Config: config("2", "second"), Check: collect}, // not a rotation
+			{Config: config("1", "first"), ConfigStateChecks: collect},
+			{Config: config("2", "first"), ConfigStateChecks: collect},  // rotation
+			{Config: config("2", "second"), ConfigStateChecks: collect}, // not a rotation
 		},
 	})
 
@@ -98,4 +90,22 @@ resource "apphost_app_secret" "app2" {
 	}
 	t.Logf("scanned %d bytes of TRACE log (lines by source: %v) for %d distinct secrets found in state (raw and base64)",
 		len(log), lines, len(secrets))
+}
+
+// collectSecrets is a state check that adds to set every secret in the
+// state: the secret, value and value_wo attributes of every resource.
+type collectSecrets map[string]bool
+
+func (set collectSecrets) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	if req.State == nil || req.State.Values == nil || req.State.Values.RootModule == nil {
+		resp.Error = fmt.Errorf("the state has no root module")
+		return
+	}
+	for _, r := range req.State.Values.RootModule.Resources {
+		for _, attr := range []string{"secret", "value", "value_wo"} {
+			if v, ok := r.AttributeValues[attr].(string); ok && v != "" {
+				set[v] = true
+			}
+		}
+	}
 }

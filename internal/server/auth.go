@@ -64,7 +64,7 @@ func (s *server) limitedLogin(w http.ResponseWriter, r *http.Request, id string,
 }
 
 // networkLogin is a login over the network: it never counts toward the
-// lockout when the backend can tell (a *backend.Service).
+// lockout when the backend can tell (a *core.Service).
 func (s *server) networkLogin(ctx context.Context, req backend.LoginRequest) error {
 	if n, ok := s.b.(interface {
 		NetworkLogin(context.Context, backend.LoginRequest) error

@@ -17,10 +17,6 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/hostapi"
 )
 
-// IdempotencyKeyHeader makes a regenerate safe to repeat: the same key for the
-// same account returns the first result instead of regenerating again.
-const IdempotencyKeyHeader = "Idempotency-Key"
-
 // maxIdempotencyKeyLength bounds the header; UUIDs are 36 characters.
 const maxIdempotencyKeyLength = 255
 
@@ -256,7 +252,8 @@ func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 // it answers 202 with the rotation at once and drives it in the background
 // (the client polls GET /v1/rotations/{id}, then asks for the result);
 // otherwise it answers 200 with the result when the rotation has ended. The
-// idempotency key travels in the Idempotency-Key header.
+// body is optional; the ID is in the path and the idempotency key in its
+// header, which makes a regenerate safe to repeat.
 func (s *server) regenerate(w http.ResponseWriter, r *http.Request) error {
 	var req backend.RegenerateRequest
 	if err := decodeJSON(r, &req, true); err != nil {
@@ -265,17 +262,11 @@ func (s *server) regenerate(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r.URL.Query()); err != nil {
 		return err
 	}
-	key := r.Header.Get(IdempotencyKeyHeader)
-	if len(key) > maxIdempotencyKeyLength {
-		return badRequest(IdempotencyKeyHeader, "%s header is longer than %d characters", IdempotencyKeyHeader, maxIdempotencyKeyLength)
+	req.ID, req.IdempotencyKey = r.PathValue("id"), r.Header.Get(backend.IdempotencyKeyHeader)
+	if len(req.IdempotencyKey) > maxIdempotencyKeyLength {
+		return badRequest(backend.IdempotencyKeyHeader, "%s header is longer than %d characters",
+			backend.IdempotencyKeyHeader, maxIdempotencyKeyLength)
 	}
-	if key != "" && req.IdempotencyKey != "" && key != req.IdempotencyKey {
-		return badRequest("idempotency_key", "the body's idempotency_key and the %s header differ; send one", IdempotencyKeyHeader)
-	}
-	if key != "" {
-		req.IdempotencyKey = key
-	}
-	req.ID = r.PathValue("id")
 	if s.rotations != nil && preferAsync(r) {
 		rot, err := s.rotations.StartRotation(r.Context(), req)
 		if err != nil {
@@ -367,9 +358,9 @@ func (s *server) rotationResult(w http.ResponseWriter, r *http.Request) error {
 	if err := checkQuery(r.URL.Query()); err != nil {
 		return err
 	}
-	key := r.Header.Get(IdempotencyKeyHeader)
+	key := r.Header.Get(backend.IdempotencyKeyHeader)
 	if key == "" {
-		return badRequest(IdempotencyKeyHeader, "the %s header must carry the key the rotation was asked with", IdempotencyKeyHeader)
+		return badRequest(backend.IdempotencyKeyHeader, "the %s header must carry the key the rotation was asked with", backend.IdempotencyKeyHeader)
 	}
 	a, err := s.b.RotationResult(r.Context(), backend.RotationResultRequest{ID: r.PathValue("id"), IdempotencyKey: key})
 	if err != nil {

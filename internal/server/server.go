@@ -36,7 +36,7 @@ const (
 type Authenticator interface {
 	// AuthenticateAdmin returns the account whose ID and secret these are. It
 	// should audit a failure without counting it toward the account's lockout
-	// (as backend.Service.AuthenticateAdmin does): the server throttles
+	// (as core.Service.AuthenticateAdmin does): the server throttles
 	// failures per client address and account. The account need not be an
 	// admin; the server checks.
 	AuthenticateAdmin(ctx context.Context, id, secret string) (*backend.Account, error)
@@ -56,10 +56,10 @@ func (a BackendAuthenticator) AuthenticateAdmin(ctx context.Context, id, secret 
 
 // Config configures the handler.
 type Config struct {
-	// Backend serves every call; usually a *backend.Service from embedded.Open.
+	// Backend serves every call; usually a *core.Service from embedded.Open.
 	Backend backend.Backend
 	// Admin authenticates callers; nil means Backend itself when it is an
-	// Authenticator (a *backend.Service is: a successful auth only reads),
+	// Authenticator (a *core.Service is: a successful auth only reads),
 	// else BackendAuthenticator{Backend}.
 	Admin Authenticator
 	// FailedLogins throttles failed logins per client address and account;
@@ -72,7 +72,7 @@ type Config struct {
 	// Version is the binary's version, said by GET /v1/version; "" means "dev".
 	Version string
 	// Console, when set, serves the read-only web console under /console/
-	// (package console) from this source, usually the same *backend.Service
+	// (package console) from this source, usually the same *core.Service
 	// as Backend. Its sign-in is the admin API's login: same accounts, same
 	// throttle.
 	Console console.Source

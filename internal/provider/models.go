@@ -1,5 +1,14 @@
 package provider
 
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// What several resources and data sources share: descriptions of the same
+// attribute, and how values are rendered in state and in messages.
+
 // Descriptions of the account attributes that apphost_api_key_account and
 // both account data sources share, so that the docs say one thing.
 const (
@@ -13,3 +22,36 @@ const (
 	descAccountApps = "Names of the apps with an app secret bound to this account, sorted. A rotation of the " +
 		"account redeploys the ones meant to be deployed."
 )
+
+// formatTime renders a backend time as RFC 3339 in UTC, or "" for the zero
+// time: the one time format of every resource and data source.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// nonNilStrings returns s, or an empty slice for nil, so that the state
+// holds an empty list rather than null.
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// joinNames joins names for a message: "a", "b" and "c".
+func joinNames(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	switch len(q) {
+	case 0:
+		return "(none)"
+	case 1:
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+}
