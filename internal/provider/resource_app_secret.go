@@ -194,7 +194,13 @@ func (r *appSecretResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		})
 		checkExists(ctx, &resp.Diagnostics, path.Root("api_key_account_id"), kindAccount, plan.APIKeyAccountID,
 			func(ctx context.Context, id string) error {
-				_, err := r.backend.GetAccount(ctx, id)
+				acc, err := r.backend.GetAccount(ctx, id)
+				if err == nil && acc.AppHost != "" {
+					addError(&resp.Diagnostics, path.Root("api_key_account_id"), "App Host account cannot be bound",
+						fmt.Sprintf("The API key account %q (%s) is the identity of App Host %q, and an App Host's "+
+							"account is never bound to an app.", acc.Name, acc.ID, acc.AppHost),
+						"Bind the app secret to another API key account.", nil)
+				}
 				return err
 			})
 	}
