@@ -30,6 +30,17 @@ const (
 		"account redeploys the ones meant to be deployed."
 )
 
+// Descriptions of the app attributes that apphost_app and both app data
+// sources share.
+const (
+	descAppStatus = "What the App Host is doing with the app: `pending` (meant to run, but waiting for its App " +
+		"Host to connect or for a secret in `secret_names`: `status_detail` says which), `starting`, `running`, " +
+		"`failed` (it keeps exiting, did not become healthy within `start_timeout`, or cannot log in: a stale " +
+		"secret or a locked account; `status_detail` says why) or `stopped`."
+	descAppStatusDetail = "Why the app is `pending`, `starting` or `failed`, such as the App Host it waits for, the " +
+		"missing secret, or its exit code and the last lines of its stderr; empty when there is nothing to say."
+)
+
 // appHostValue is an account's app_host as state keeps it: null when the
 // account is no App Host's.
 func appHostValue(name string) types.String {

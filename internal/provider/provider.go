@@ -81,6 +81,8 @@ type providerData struct {
 	// server is what the backend speaks: plans check against it what the
 	// configuration uses.
 	server serverInfo
+	// hosts are the backend's App Hosts, listed once per run.
+	hosts *appHostList
 }
 
 // providerModel is the provider configuration.
@@ -258,7 +260,7 @@ func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureR
 // configured hands b, with the provider's clock and what b speaks, to every
 // resource and data source: the one configure path.
 func (p *apphostProvider) configured(resp *provider.ConfigureResponse, b backend.Backend, server serverInfo) {
-	resp.DataSourceData = &providerData{backend: b, now: p.now, plan: newPlanLedger(), server: server}
+	resp.DataSourceData = &providerData{backend: b, now: p.now, plan: newPlanLedger(), server: server, hosts: newAppHostList(b)}
 	resp.ResourceData = resp.DataSourceData
 }
 
