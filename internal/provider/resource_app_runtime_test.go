@@ -54,8 +54,14 @@ func (e *accEnv) checkApp(name string, check func(*backend.App) error) backendCh
 func TestAccApp_runtime(t *testing.T) {
 	t.Parallel()
 	e := newAccEnv(t)
+	resource.UnitTest(t, appRuntimeCase(e, e.provider()))
+}
+
+// appRuntimeCase is TestAccApp_runtime on e's backend with the provider
+// block provider (embedded, or a server in TestAccRemote_appRuntime).
+func appRuntimeCase(e *accEnv, provider string) resource.TestCase {
 	const app = "apphost_app.svc"
-	config := func(extra string) string { return e.provider() + accApp("svc", extra) }
+	config := func(extra string) string { return provider + accApp("svc", extra) }
 	first := `command       = ["svc", "--listen", "127.0.0.1:8080"]
   stop_timeout  = "5s"
   start_timeout = "2m"
@@ -75,7 +81,7 @@ func TestAccApp_runtime(t *testing.T) {
 		}
 		return knownvalue.ListExact(checks)
 	}
-	resource.UnitTest(t, resource.TestCase{
+	return resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
 			{
@@ -155,7 +161,7 @@ func TestAccApp_runtime(t *testing.T) {
 			},
 			{ResourceName: app, ImportState: true, ImportStateVerify: true, ImportStateVerifyIgnore: []string{"stop_timeout"}},
 		},
-	})
+	}
 }
 
 // TestAccApp_runtimeInvalid: bad runtime settings fail at plan time, on the

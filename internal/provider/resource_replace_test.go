@@ -108,7 +108,14 @@ func (e *accEnv) checkReplacedKeyOrder(seq *int64, key string, apps ...string) b
 func TestAccReplace_secretNames(t *testing.T) {
 	t.Parallel()
 	e := newAccEnv(t)
-	config := e.provider() + accKey("a", "key-a", "expose_secret = false") + `
+	resource.UnitTest(t, replaceSecretNamesCase(e, e.provider()))
+}
+
+// replaceSecretNamesCase is TestAccReplace_secretNames on e's backend with
+// the provider block provider (embedded, or a server in
+// TestAccRemote_replaceSecretNames).
+func replaceSecretNamesCase(e *accEnv, provider string) resource.TestCase {
+	config := provider + accKey("a", "key-a", "expose_secret = false") + `
 resource "apphost_app" "waits" {
   name         = "waits"
   secret_names = [apphost_api_key_account.a.name]
@@ -139,7 +146,7 @@ resource "apphost_app_secret" "waits" {
 		}
 	}
 	var seq int64
-	resource.UnitTest(t, resource.TestCase{
+	return resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
 			{
@@ -173,5 +180,5 @@ resource "apphost_app_secret" "waits" {
 				},
 			},
 		},
-	})
+	}
 }
