@@ -23,6 +23,10 @@ import (
 const (
 	EnvStorePath = "APPHOST_STORE_PATH"
 	EnvKeyFile   = "APPHOST_KEY_FILE"
+	// EnvRotationLease sets the rotation lease (a Go duration) of a backend
+	// opened without one: how soon the next apply takes over a rotation
+	// whose driver (a killed provider) went silent.
+	EnvRotationLease = "APPHOST_ROTATION_LEASE"
 )
 
 // Defaults when nothing is configured.
@@ -43,7 +47,8 @@ type Config struct {
 	KeyFile string
 	// LockoutThreshold: see core.Options.
 	LockoutThreshold int
-	// RotationLease: see core.Options; 0 means core.DefaultRotationLease.
+	// RotationLease: see core.Options; 0 means $APPHOST_ROTATION_LEASE, else
+	// core.DefaultRotationLease.
 	RotationLease time.Duration
 	// NoKey opens the store without its key file, for commands that read no
 	// secret (audit, accounts): nothing is sealed or opened, and the key file
@@ -110,7 +115,16 @@ func Open(ctx context.Context, cfg Config) (*core.Service, error) {
 	if err != nil {
 		return nil, &backend.Error{Code: backend.CodeInvalid, Field: "store", Message: err.Error()}
 	}
-	opts := core.Options{LockoutThreshold: cfg.LockoutThreshold, RotationLease: cfg.RotationLease}
+	lease := cfg.RotationLease
+	if v := os.Getenv(EnvRotationLease); lease == 0 && v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, &backend.Error{Code: backend.CodeInvalid, Field: "rotation_lease", Message: fmt.Sprintf(
+				"%s=%q is not a positive duration such as \"15s\"", EnvRotationLease, v)}
+		}
+		lease = d
+	}
+	opts := core.Options{LockoutThreshold: cfg.LockoutThreshold, RotationLease: lease}
 	if cfg.NoKey {
 		var st store.Store
 		if kind.sqlitePath != "" {
