@@ -37,7 +37,11 @@ const (
 func serve(t *testing.T, bin, adminID, adminSecret string) (string, string) {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "server.db")
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--store", "sqlite:"+db)
+	// Stopped as t ends: SIGTERM, then SIGKILL if it has not exited in 10s.
+	ctx, stop := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "serve", "--listen", "127.0.0.1:0", "--store", "sqlite:"+db)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(os.Environ(), "APPHOST_ADMIN_KEY_ID="+adminID, "APPHOST_ADMIN_KEY_SECRET="+adminSecret)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -49,15 +53,8 @@ func serve(t *testing.T, bin, adminID, adminSecret string) (string, string) {
 		t.Fatalf("starting serve: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		stop()
+		_ = cmd.Wait()
 	})
 	addr := make(chan string, 1)
 	go func() {
