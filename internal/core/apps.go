@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
 	"time"
 
 	"github.com/google/uuid"
