@@ -107,12 +107,17 @@ func events(t *testing.T, b backend.Backend, after int64, target string) []backe
 	return out
 }
 
-func actions(evs []backend.AuditEvent) []string {
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = e.Action
+// field lists one field of each of xs, for messages and comparisons.
+func field[T any](xs []T, f func(T) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
 	}
 	return out
+}
+
+func actions(evs []backend.AuditEvent) []string {
+	return field(evs, func(e backend.AuditEvent) string { return e.Action })
 }
 
 func testAccountCRUD(t *testing.T, b backend.Backend) {
@@ -413,11 +418,7 @@ func testApps(t *testing.T, b backend.Backend) {
 }
 
 func names(apps []backend.App) []string {
-	out := make([]string, len(apps))
-	for i, a := range apps {
-		out[i] = a.Name
-	}
-	return out
+	return field(apps, func(a backend.App) string { return a.Name })
 }
 
 func testAppSecrets(t *testing.T, b backend.Backend) {
