@@ -45,14 +45,28 @@ func accountNameTaken(name string) *backend.Error {
 }
 
 func (o *op) getAccount(id string) (store.AccountRow, error) {
-	if !backend.CleanText(id) {
-		return store.AccountRow{}, accountNotFound(id)
+	return lookup(o, id, o.tx.GetAccount, func() *backend.Error { return accountNotFound(id) })
+}
+
+// lookup gets the row keyed key (an ID or a name) with get; a key no store
+// can hold is not found, as is a key no row has: notFound says so.
+func lookup[R any](o *op, key string, get func(context.Context, string) (R, error), notFound func() *backend.Error) (R, error) {
+	if !backend.CleanText(key) {
+		var zero R
+		return zero, notFound()
 	}
-	a, err := o.tx.GetAccount(o.ctx, id)
+	r, err := get(o.ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return a, accountNotFound(id)
+		return r, notFound()
 	}
-	return a, err
+	return r, err
+}
+
+// lookupName is lookup by name, refused as "no WHAT named NAME".
+func lookupName[R any](o *op, what, name string, get func(context.Context, string) (R, error)) (R, error) {
+	return lookup(o, name, get, func() *backend.Error {
+		return backend.Errorf(backend.CodeNotFound, "no %s named %q", what, name)
+	})
 }
 
 // checkAccountFree fails when the ID or the name is already used.
@@ -262,22 +276,8 @@ func (s *Service) GetAccount(ctx context.Context, id string) (*backend.Account, 
 // GetAccountByName returns the account named name.
 func (s *Service) GetAccountByName(ctx context.Context, name string) (*backend.Account, error) {
 	return s.getAccountBy(ctx, func(o *op) (store.AccountRow, error) {
-		return getByName(o, "API key account", name, o.tx.GetAccountByName)
+		return lookupName(o, "API key account", name, o.tx.GetAccountByName)
 	})
-}
-
-// getByName gets the row named name with get; a name no store can hold is
-// not found, as is a name no row has.
-func getByName[R any](o *op, what, name string, get func(context.Context, string) (R, error)) (R, error) {
-	if !backend.CleanText(name) {
-		var zero R
-		return zero, backend.Errorf(backend.CodeNotFound, "no %s named %q", what, name)
-	}
-	r, err := get(o.ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return r, backend.Errorf(backend.CodeNotFound, "no %s named %q", what, name)
-	}
-	return r, err
 }
 
 func (s *Service) getAccountBy(ctx context.Context, get func(o *op) (store.AccountRow, error)) (*backend.Account, error) {

@@ -42,16 +42,7 @@ func TestMissingKeyFileWithOnlyRememberedRegenerate(t *testing.T) {
 	}
 	_ = s.Close()
 	dropKeyCheck(t, db)
-	if err := os.Remove(db + ".key"); err != nil {
-		t.Fatal(err)
-	}
-	_, err = Open(ctx, Config{Store: "sqlite:" + db})
-	if backend.CodeOf(err) != backend.CodeKeyFile || !strings.Contains(err.Error(), "is missing") {
-		t.Fatalf("Open with only a remembered regenerate sealed and no key file = %v, want key_file", err)
-	}
-	if _, err := os.Stat(db + ".key"); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a new key file was created: %v", err)
-	}
+	wantMissingKeyRefused(t, db, "a store with only a remembered regenerate sealed")
 }
 
 // TestKeyCheckIsRecordedForOldStores: a store from before key checks gets

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
 )
 
 // TestKillProviderMidRotation kills the provider plugin (SIGKILL) during the
@@ -52,7 +53,7 @@ func TestKillProviderMidRotation(t *testing.T) {
 			w := newTFDir(t, dir)
 			w.write(configBound(embeddedProvider(db), "", 2, 3, "2"))
 			svc := openStore(t, db)
-			mark := lastSeq(t, svc)
+			mark := backendtest.LastSeq(t, svc)
 			before, _ := w.state().key(key)
 
 			// One operation at a time, so the kill lands right after the
@@ -72,7 +73,7 @@ func TestKillProviderMidRotation(t *testing.T) {
 
 			// The store right after the kill.
 			integrityCheck(t, db)
-			ev := events(t, svc, mark)
+			ev := backendtest.EventsAfter(t, svc, mark)
 			t.Logf("audit log of the killed apply (the kill came after seq %d; %d event(s) landed after the target before it):\n%s",
 				killedAfter, killedAfter-target.Seq, auditLog(ev))
 			st := w.state()
@@ -111,10 +112,10 @@ func TestKillProviderMidRotation(t *testing.T) {
 			}
 
 			// The next apply completes the rotation.
-			killSeq := lastSeq(t, svc)
+			killSeq := backendtest.LastSeq(t, svc)
 			w.mustApply()
 			integrityCheck(t, db)
-			rec := events(t, svc, killSeq)
+			rec := backendtest.EventsAfter(t, svc, killSeq)
 			regens := 0
 			for _, e := range rec {
 				if e.Action == backend.ActionAccountRegenerate && e.TargetName == key {
