@@ -312,15 +312,3 @@ func buildRotation(x backend.Rotation, events []backend.AuditEvent) rotation {
 	rot.ChartHeight = 8 + 26*len(rot.Apps)
 	return rot
 }
-
-// detailField returns the value of "name=value" in an audit detail
-// ("a=1, b=2"), or "".
-func detailField(detail, name string) string {
-	for part := range strings.SplitSeq(detail, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && k == name {
-			return v
-		}
-	}
-	return ""
-}

@@ -944,9 +944,3 @@ func (d *drivingSet) release(id string) {
 	defer d.mu.Unlock()
 	delete(d.ids, id)
 }
-
-func (d *drivingSet) active(id string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.ids[id]
-}
