@@ -467,6 +467,10 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 		}
 		plan.SecretVersion = state.SecretVersion
 		plan.SecretCreatedAt = state.SecretCreatedAt
+		if !adopt.Ended {
+			// Unfinished: the apply finishes it (an update must be planned).
+			plan.SecretCreatedAt = types.StringUnknown()
+		}
 		plan.Locked = state.Locked
 		plan.FailedLoginAttempts = state.FailedLoginAttempts
 		resp.Diagnostics.AddWarning(fmt.Sprintf("API key account %q adopts its last rotation", state.Name.ValueString()),
@@ -674,19 +678,35 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 			"id": id, "name": a.Name, "secret_version": a.SecretVersion, "apps": len(a.Apps),
 			"rotation_ms": float64(time.Since(start).Microseconds()) / 1000,
 		})
-	case adopting && plan.Secret.IsUnknown():
-		// An adopted rotation: its result, once more, with its key.
-		a, err := r.backend.RotationResult(ctx, backend.RotationResultRequest{ID: adopt.RotationID,
-			IdempotencyKey: rotationKey(id, adopt.FromVersion, adopt.TriggersHash, adopt.ExposeSecret)})
-		cur.Secret = types.StringNull()
-		if err == nil {
-			cur.Secret = secretValue(a)
-		} else {
-			resp.Diagnostics.AddWarning(fmt.Sprintf("The secret of API key account %q is not in state", state.Name.ValueString()),
-				fmt.Sprintf("The rotation %s that this apply adopts no longer returns its secret (%s), so the state "+
-					"holds none. Bound app secrets have it; to get a secret into state, rotate the key (change its "+
-					"rotation_triggers).", adopt.RotationID, err))
+	case adopting && adopt.ToVersion == state.SecretVersion.ValueInt64():
+		// An adopted rotation: the first request again, with its key. The
+		// backend answers with that rotation's result, finishing it first if
+		// its driver died before its end.
+		expose := adopt.ExposeSecret
+		a, err := r.backend.RegenerateSecret(ctx, backend.RegenerateRequest{
+			ID:                    id,
+			ExpectedSecretVersion: adopt.FromVersion,
+			ExposeSecret:          &expose,
+			IdempotencyKey:        rotationKey(id, adopt.FromVersion, adopt.TriggersHash, expose),
+			TriggersHash:          adopt.TriggersHash,
+		})
+		if err != nil {
+			addRotationError(&resp.Diagnostics, state.Name.ValueString(), id, adopt.FromVersion, err)
+			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+			return
 		}
+		cur.setAccount(&a.Account)
+		cur.Secret = secretValue(a)
+		if expose && cur.Secret.IsNull() {
+			resp.Diagnostics.AddWarning(fmt.Sprintf("The secret of API key account %q is not in state", state.Name.ValueString()),
+				fmt.Sprintf("The rotation %s that this apply adopts no longer returns its secret (results are kept "+
+					"for %s), so the state holds none. Bound app secrets have it; to get a secret into state, rotate "+
+					"the key (change its rotation_triggers).", adopt.RotationID, backend.IdempotencyWindow))
+		}
+		if a.Rotation != nil && a.Rotation.Outcome == backend.RotationDoneWithFailures {
+			addRotationFailures(&resp.Diagnostics, state.Name.ValueString(), id, a.Rotation)
+		}
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateAdoptable, nil)...)
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRegeneratedElsewhere, nil)...)
 	}
 

@@ -20,7 +20,9 @@ import (
 // committed a rotation but before Terraform saved the new state, the next
 // refresh finds that rotation (Read keeps it as privateAdoptable); if it was
 // for the triggers now configured, the plan adopts it instead of rotating
-// again, and the apply asks for its result with the same key.
+// again, and the apply repeats the first request with the same key: the
+// backend answers with that rotation's result (finishing it first if its
+// driver died before its end), never with a second rotation.
 
 // Private state keys of the rotation.
 const (
@@ -38,6 +40,9 @@ type adoptable struct {
 	FromVersion  int64  `json:"from_version"`
 	ToVersion    int64  `json:"to_version"`
 	ExposeSecret bool   `json:"expose_secret"`
+	// Ended: the rotation has ended. One that has not (its driver died
+	// after the regeneration) is finished by the apply that adopts it.
+	Ended bool `json:"ended"`
 }
 
 // privateGetter is the private state of a request.
@@ -76,9 +81,9 @@ func findAdoptable(ctx context.Context, b backend.Backend, a *backend.Account, s
 		return adoptable{}, false
 	}
 	for _, r := range list {
-		if r.ToVersion == a.SecretVersion && r.TriggersHash != "" && r.Regenerated() && r.Ended() {
+		if r.ToVersion == a.SecretVersion && r.TriggersHash != "" && r.Regenerated() {
 			return adoptable{RotationID: r.ID, TriggersHash: r.TriggersHash, FromVersion: r.FromVersion,
-				ToVersion: r.ToVersion, ExposeSecret: a.ExposeSecret}, true
+				ToVersion: r.ToVersion, ExposeSecret: a.ExposeSecret, Ended: r.Ended()}, true
 		}
 	}
 	return adoptable{}, false
