@@ -501,14 +501,13 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 // configuration's app secrets and apps first and then be refused the key,
 // half done.
 //
-// It judges only when this run has already planned the destroy of some app
-// secret bound to the key: in a destroy plan Terraform plans them all before
-// the key (see planLedger), so the others are outside this configuration.
-// A key removed from the configuration is planned in no such order; its
-// destroy is refused at apply, as is that of a key no app secret of this
-// configuration is bound to.
+// It judges in a destroy plan only (destroyRun), where Terraform plans every
+// app secret bound to the key that this run destroys before the key (see
+// planLedger): the others are outside this configuration. A key removed from
+// the configuration is planned in no such order; its destroy is refused at
+// apply, as before.
 func (r *apiKeyAccountResource) checkDestroy(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if r.backend == nil || req.State.Raw.IsNull() {
+	if r.backend == nil || req.State.Raw.IsNull() || !destroyRun() {
 		return
 	}
 	var state apiKeyAccountModel
@@ -523,24 +522,15 @@ func (r *apiKeyAccountResource) checkDestroy(ctx context.Context, req resource.M
 		return
 	}
 	var outside []string
-	judged := false
 	for _, a := range apps {
-		stays := false
 		for _, sec := range a.Secrets {
-			if sec.AccountID != id {
-				continue
+			if sec.AccountID == id && !r.plan.secretLeaving(appSecretID(a.ID, sec.Name)) {
+				outside = append(outside, a.Name)
+				break
 			}
-			if r.plan.secretLeaving(appSecretID(a.ID, sec.Name)) {
-				judged = true
-			} else {
-				stays = true
-			}
-		}
-		if stays {
-			outside = append(outside, a.Name)
 		}
 	}
-	if !judged || len(outside) == 0 {
+	if len(outside) == 0 {
 		return
 	}
 	sort.Strings(outside)
