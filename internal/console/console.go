@@ -56,6 +56,7 @@ type Source interface {
 	AuditPage(ctx context.Context, q core.AuditPageQuery) ([]backend.AuditEvent, error)
 	ListAuditEvents(ctx context.Context, q backend.AuditQuery) ([]backend.AuditEvent, error)
 	ListRotations(ctx context.Context, req backend.ListRotationsRequest) ([]backend.Rotation, error)
+	ListAppHosts(ctx context.Context) ([]backend.AppHost, error)
 	ConsoleSessionKey(ctx context.Context) ([]byte, error)
 }
 
@@ -134,6 +135,7 @@ func New(cfg Config) http.Handler {
 	c.mux.Handle("GET /console/keys", c.authed(c.keys))
 	c.mux.Handle("GET /console/apps", c.authed(c.apps))
 	c.mux.Handle("GET /console/rotations", c.authed(c.rotations))
+	c.mux.Handle("GET /console/app-hosts", c.authed(c.appHosts))
 	c.mux.Handle("GET /console/audit", c.authed(c.audit))
 	c.mux.Handle("/console/", c.authed(func(w http.ResponseWriter, r *http.Request, v *view) {
 		v.Title = "Not found"

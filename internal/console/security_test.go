@@ -18,7 +18,7 @@ import (
 func pagesToCheck(w *world) []string {
 	return []string{
 		"/console/", "/console/keys", "/console/keys?after=a", "/console/apps",
-		"/console/apps?account=" + w.siem.ID, "/console/rotations", "/console/audit",
+		"/console/apps?account=" + w.siem.ID, "/console/rotations", "/console/app-hosts", "/console/audit",
 		"/console/audit?target=" + w.siem.ID, "/console/no-such-page",
 	}
 }
