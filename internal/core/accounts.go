@@ -165,11 +165,13 @@ func (s *Service) CreateAccount(ctx context.Context, req backend.CreateAccountRe
 	return out, nil
 }
 
-// CreateAdminAccount creates an admin account with the given ID and secret:
-// the server's bootstrap from APPHOST_ADMIN_KEY_ID and APPHOST_ADMIN_KEY_SECRET.
+// CreateAdminAccount creates an admin account with the given ID (a UUID) and
+// secret: the server's bootstrap from APPHOST_ADMIN_KEY_ID and
+// APPHOST_ADMIN_KEY_SECRET.
 func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret string) (*backend.Account, error) {
-	if err := validateID("id", id); err != nil {
-		return nil, err
+	if !backend.IsAccountID(id) {
+		// Logins refuse any other ID unread, so no other could log in.
+		return nil, backend.InvalidField("id", "an admin account's ID must be a UUID, such as %s", uuid.NewString())
 	}
 	if err := backend.ValidateName("name", name); err != nil {
 		return nil, err

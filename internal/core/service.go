@@ -29,6 +29,7 @@ type Service struct {
 	threshold int64
 	now       func() time.Time
 	logins    loginQueue // Login's group commit
+	unknown   unknownLogins
 }
 
 // NewService returns a Service over st that seals app secret values with box.
@@ -44,8 +45,24 @@ func NewService(st store.Store, box *secretbox.Box, opts Options) *Service {
 	return s
 }
 
-// Close closes the store.
-func (s *Service) Close() error { return s.st.Close() }
+// Close audits the failed network logins for unknown IDs that are counted
+// but not yet audited (see NetworkLogin), then closes the store.
+func (s *Service) Close() error {
+	if pending := s.unknown.drain(s.now()); len(pending) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// Best effort: a store that fails now has failed the logins too.
+		_ = s.write(ctx, func(o *op) error {
+			for actor, detail := range pending {
+				if err := o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, unknownTarget, "", detail); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return s.st.Close()
+}
 
 // op is one domain operation inside one store transaction.
 type op struct {

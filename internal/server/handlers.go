@@ -160,8 +160,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req, false); err != nil {
 		return err
 	}
-	err := s.limitedLogin(w, r, req.AccountID, func() error {
-		return s.networkLogin(core.WithActor(r.Context(), anonymousActor), req)
+	err := s.limitedLogin(w, r, req.AccountID, func(ctx context.Context) error {
+		return s.networkLogin(core.WithActor(ctx, anonymousActor), req)
 	})
 	if err != nil {
 		return err
