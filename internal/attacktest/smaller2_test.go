@@ -58,3 +58,53 @@ func TestHardening2_9_unknownIDsAreAggregated(t *testing.T) {
 		t.Errorf("%d login.failure rows (sum written: %v), want 3: the first, the sum of the other 302, the login command's", rows, summed)
 	}
 }
+
+// TestHardening2_9_uniformAdminSecretRefused: an admin secret of 32 spaces
+// (or a few characters repeated) is as long as the rule asks and no secret:
+// serve refuses to start, saying why, without echoing it.
+func TestHardening2_9_uniformAdminSecretRefused(t *testing.T) {
+	for _, secret := range []string{strings.Repeat(" ", 32), strings.Repeat("ab", 20)} {
+		s := startServe(t, "", []string{"APPHOST_ADMIN_KEY_ID=" + uuid.NewString(), "APPHOST_ADMIN_KEY_SECRET=" + secret},
+			"--store", backendtest.SQLiteStore(t))
+		s.exited(t)
+		if s.URL != "" || s.code != 2 || !strings.Contains(s.log(), "different characters") || strings.Contains(s.log(), secret) {
+			t.Errorf("serve with the admin secret %q: exit %d, stderr %s", secret, s.code, s.log())
+		}
+	}
+}
+
+// TestHardening2_10_generatedAdminSecret: the admin secret serve generates
+// has the ahk_ prefix of every other secret (secret scanners know it), and
+// its creation is audited as serve's doing, not Terraform's.
+func TestHardening2_10_generatedAdminSecret(t *testing.T) {
+	store := backendtest.SQLiteStore(t)
+	s := startServe(t, "", nil, "--store", store)
+	if s.URL == "" {
+		t.Fatalf("serve did not start: %s", s.log())
+	}
+	var admin backendtest.Admin
+	for line := range strings.Lines(s.out()) {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "APPHOST_API_KEY_ID="); ok {
+			admin.ID = v
+		}
+		if v, ok := strings.CutPrefix(line, "APPHOST_API_KEY_SECRET="); ok {
+			admin.Secret = v
+		}
+	}
+	if !strings.HasPrefix(admin.Secret, "ahk_") || len(admin.Secret) != len("ahk_")+43 {
+		t.Errorf("generated admin secret of %d characters, prefix %q: want ahk_ and 43 characters", len(admin.Secret), admin.Secret[:min(4, len(admin.Secret))])
+	}
+	if code, body := call(t, from("127.0.0.1"), "GET", s.URL+"/v1/accounts", &admin, ""); code != 200 {
+		t.Fatalf("the generated admin: %d %s", code, body)
+	}
+	s.stop()
+	for _, e := range audit(t, store) {
+		if e.Action == "api_key_account.create" && e.TargetID == admin.ID && e.Actor != "serve" {
+			t.Errorf("the admin's creation is audited as %q, want serve", e.Actor)
+		}
+	}
+	if n := count(audit(t, store), "api_key_account.create", admin.ID); n != 1 {
+		t.Errorf("%d api_key_account.create events for the admin, want 1", n)
+	}
+}

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -231,12 +229,12 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 }
 
 // checkAdminEnv refuses an admin secret from APPHOST_ADMIN_KEY_SECRET that is
-// too short to withstand guessing.
+// too short or too uniform to withstand guessing.
 func checkAdminEnv() error {
-	if secret := os.Getenv(EnvAdminKeySecret); secret != "" && len(secret) < core.MinAdminSecretLength {
-		return fmt.Errorf("%s has %d characters; an admin secret must have at least %d: "+
-			"use a random one (openssl rand -base64 32), or unset %s and %s to have serve generate one",
-			EnvAdminKeySecret, len(secret), core.MinAdminSecretLength, EnvAdminKeyID, EnvAdminKeySecret)
+	if secret := os.Getenv(EnvAdminKeySecret); secret != "" {
+		if err := core.CheckAdminSecret(EnvAdminKeySecret, secret); err != nil {
+			return fmt.Errorf("%s (or unset %s and %s to have serve generate one)", err, EnvAdminKeyID, EnvAdminKeySecret)
+		}
 	}
 	return nil
 }
@@ -259,17 +257,15 @@ func bootstrapAdmin(ctx context.Context, svc *core.Service, stdout io.Writer, lo
 			return fmt.Errorf("the store has no admin account and only one of %s and %s is set: set both, or neither to have one generated",
 				EnvAdminKeyID, EnvAdminKeySecret)
 		}
-		if _, err := uuid.Parse(id); err != nil {
-			return fmt.Errorf("%s must be a UUID (such as %s), got %q", EnvAdminKeyID, uuid.NewString(), id)
+		if !backend.IsAccountID(id) {
+			// Not echoed: it may be the secret, set in the wrong variable.
+			return fmt.Errorf("%s must be a UUID, such as %s (36 characters, hex digits and hyphens)", EnvAdminKeyID, uuid.NewString())
 		}
 	} else {
-		id = uuid.NewString()
-		var b [32]byte // 256 bits, as every secret
-		if _, err := rand.Read(b[:]); err != nil {
-			return fmt.Errorf("generating the admin secret: %w", err)
-		}
-		secret = base64.RawURLEncoding.EncodeToString(b[:])
+		id, secret = uuid.NewString(), core.NewSecret()
 	}
+	// The account is the server's own doing, not Terraform's.
+	ctx = core.WithActor(ctx, core.ActorServe)
 	acct, err := svc.CreateAdminAccount(ctx, id, adminAccountName, secret)
 	if backend.IsConflict(err) {
 		// Another server on the same store may have just bootstrapped.

@@ -21,6 +21,14 @@ import (
 // tell them apart from other tokens.
 const secretPrefix = "ahk_"
 
+// NewSecret returns a new API key secret: 256 random bits, base64url, after
+// the ahk_ prefix that tells secret scanners what it is. serve's generated
+// admin secret is one.
+func NewSecret() string {
+	secret, _ := newSecret()
+	return secret
+}
+
 // newSecret returns 256 random bits as text and the hash that is stored.
 func newSecret() (secret string, hash []byte) {
 	b := make([]byte, 32)
@@ -166,8 +174,8 @@ func (s *Service) CreateAccount(ctx context.Context, req backend.CreateAccountRe
 }
 
 // CreateAdminAccount creates an admin account with the given ID (a UUID) and
-// secret: the server's bootstrap from APPHOST_ADMIN_KEY_ID and
-// APPHOST_ADMIN_KEY_SECRET.
+// secret (see CheckAdminSecret): the server's bootstrap from
+// APPHOST_ADMIN_KEY_ID and APPHOST_ADMIN_KEY_SECRET.
 func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret string) (*backend.Account, error) {
 	if !backend.IsAccountID(id) {
 		// Logins refuse any other ID unread, so no other could log in.
@@ -176,12 +184,8 @@ func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret strin
 	if err := backend.ValidateName("name", name); err != nil {
 		return nil, err
 	}
-	if len(secret) < MinAdminSecretLength {
-		return nil, backend.InvalidField("secret", "an admin secret must have at least %d characters, this one has %d: "+
-			"use a random one, such as 32 random bytes in base64url (openssl rand -base64 32), or let serve generate one", MinAdminSecretLength, len(secret))
-	}
-	if len(secret) > backend.MaxSecretValueLength {
-		return nil, backend.InvalidField("secret", "secret is %d bytes long; the limit is %d", len(secret), backend.MaxSecretValueLength)
+	if err := CheckAdminSecret("the admin secret", secret); err != nil {
+		return nil, err
 	}
 	var out *backend.Account
 	err := s.write(ctx, func(o *op) error {

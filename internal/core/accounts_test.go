@@ -379,9 +379,13 @@ func TestAdminAccount(t *testing.T) {
 	wantCode(t, err, backend.CodeInvalid)
 	_, err = e.s.CreateAdminAccount(ctx, "33333333-3333-3333-3333-333333333333", "admin3", "")
 	wantCode(t, err, backend.CodeInvalid)
-	// An ID no login accepts.
+	// An ID no login accepts, and secrets that are long but not random.
 	_, err = e.s.CreateAdminAccount(ctx, "admin-id", "admin5", "admin-secret-value-of-32-characters")
 	wantCode(t, err, backend.CodeInvalid)
+	for _, weak := range []string{strings.Repeat(" ", 32), strings.Repeat("ab", 40), strings.Repeat("abcdefg", 5)} {
+		_, err = e.s.CreateAdminAccount(ctx, "55555555-5555-5555-5555-555555555555", "admin6", weak)
+		wantCode(t, err, backend.CodeInvalid)
+	}
 }
 
 // adminID is the ID of the admin account the tests create.

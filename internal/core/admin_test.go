@@ -13,7 +13,7 @@ import (
 func TestLastAdminCannotBeDeleted(t *testing.T) {
 	e := newEnv(t, 5)
 	ctx := context.Background()
-	a1, err := e.s.CreateAdminAccount(ctx, "11111111-1111-1111-1111-111111111111", "admin", strings.Repeat("s", 43))
+	a1, err := e.s.CreateAdminAccount(ctx, "11111111-1111-1111-1111-111111111111", "admin", "admin-secret-value-of-32-characters-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func TestLastAdminCannotBeDeleted(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "last admin") {
 		t.Fatalf("DeleteAccount(last admin) = %v", err)
 	}
-	a2, err := e.s.CreateAdminAccount(ctx, "22222222-2222-2222-2222-222222222222", "admin2", strings.Repeat("t", 43))
+	a2, err := e.s.CreateAdminAccount(ctx, "22222222-2222-2222-2222-222222222222", "admin2", "admin-secret-value-of-32-characters-2")
 	if err != nil {
 		t.Fatal(err)
 	}
