@@ -182,6 +182,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		Handler: server.New(server.Config{Backend: svc, Console: svc, Logger: log, Version: Version,
 			FailedLogins: server.RateLimit{Burst: loginBurst, Backoff: backoff, MaxBackoff: backoffMax, TrustedProxies: trustedProx}}),
 		TLSConfig:         tlsConfig,
+		ConnContext:       server.ConnContext, // r.TLS under the JSONErrors wrapper
 		ReadHeaderTimeout: server.ReadHeaderTimeout,
 		ReadTimeout:       server.ReadTimeout,
 		WriteTimeout:      server.WriteTimeout,
