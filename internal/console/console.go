@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -152,8 +153,34 @@ func New(cfg Config) http.Handler {
 		if r.TLS != nil {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
+		if !cleanQuery(r.URL.RawQuery) {
+			c.plainError(w, r, http.StatusBadRequest,
+				"The page's address holds a bad %-escape, a NUL byte or bytes that are not UTF-8 text: correct the address.")
+			return
+		}
 		c.mux.ServeHTTP(w, r)
 	})
+}
+
+// cleanQuery reports whether every query parameter decodes to text that any
+// store can hold: the pages pass them to the store (PostgreSQL's text takes
+// neither NUL nor invalid UTF-8, and SQLite must answer alike).
+func cleanQuery(raw string) bool {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return false
+	}
+	for k, vs := range q {
+		if !backend.CleanText(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !backend.CleanText(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // sessionKey is the store's session signing key, read once.
