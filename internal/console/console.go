@@ -57,6 +57,8 @@ type Source interface {
 	AuditPage(ctx context.Context, q core.AuditPageQuery) ([]backend.AuditEvent, error)
 	ListAuditEvents(ctx context.Context, q backend.AuditQuery) ([]backend.AuditEvent, error)
 	ConsoleSessionKey(ctx context.Context) ([]byte, error)
+	SignOutConsoleSession(ctx context.Context, accountID, id string, expires time.Time) error
+	ConsoleSessionEnded(ctx context.Context, accountID, id string, issued time.Time) (bool, error)
 }
 
 // SignIn checks an admin API key account's ID and secret the way the API
@@ -209,11 +211,11 @@ type view struct {
 
 // authed serves h only with a valid session of an admin account that is
 // still an admin, unlocked, and at the secret version it signed in with (a
-// rotation of the admin key ends its sessions). A GET without one is sent to
-// the sign-in form; anything else gets 401.
+// rotation of the admin key ends its sessions), and that was not signed out.
+// A GET without one is sent to the sign-in form; anything else gets 401.
 func (c *console) authed(h func(http.ResponseWriter, *http.Request, *view)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v, err := c.session(r)
+		v, _, err := c.session(r)
 		if err != nil {
 			if errors.Is(err, errBadSession) {
 				if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -231,30 +233,37 @@ func (c *console) authed(h func(http.ResponseWriter, *http.Request, *view)) http
 }
 
 // session checks the request's session cookie.
-func (c *console) session(r *http.Request) (*view, error) {
+func (c *console) session(r *http.Request) (*view, session, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return nil, errBadSession
+		return nil, session{}, errBadSession
 	}
 	key, err := c.sessionKey(r.Context())
 	if err != nil {
-		return nil, err
+		return nil, session{}, err
 	}
 	s, err := parseSessionToken(key, ck.Value, c.cfg.Now())
 	if err != nil {
-		return nil, err
+		return nil, session{}, err
 	}
 	a, err := c.cfg.Source.GetAccount(r.Context(), s.AccountID)
 	if backend.CodeOf(err) == backend.CodeNotFound {
-		return nil, errBadSession
+		return nil, session{}, errBadSession
 	}
 	if err != nil {
-		return nil, err
+		return nil, session{}, err
 	}
 	if !a.Admin || a.Locked || a.SecretVersion != s.SecretVersion {
-		return nil, errBadSession
+		return nil, session{}, errBadSession
 	}
-	return &view{Who: a.Name, SignOutToken: signOutToken(key, s.token)}, nil
+	ended, err := c.cfg.Source.ConsoleSessionEnded(r.Context(), s.AccountID, s.ID, s.Issued)
+	if err != nil {
+		return nil, session{}, err
+	}
+	if ended {
+		return nil, session{}, errBadSession
+	}
+	return &view{Who: a.Name, SignOutToken: signOutToken(key, s.token)}, s, nil
 }
 
 func (c *console) css(w http.ResponseWriter, _ *http.Request) {
