@@ -325,14 +325,33 @@ func buildRotation(reg backend.AuditEvent, window []backend.AuditEvent) rotation
 	return rot
 }
 
-// detailField returns the value of "name=value" in an audit detail
-// ("a=1, b=2"), or "".
+// detailField returns the value of the field name in an audit detail
+// ("a=1, b=2"), or "". A value the domain quoted (free text such as a
+// version) is read whole, so text inside it is never taken for a field; and
+// of two fields of one name the last counts, as in events written before
+// versions were quoted the domain's own fields came after the version.
 func detailField(detail, name string) string {
-	for part := range strings.SplitSeq(detail, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && k == name {
-			return v
+	found := ""
+	for rest := detail; rest != ""; {
+		k, v, ok := strings.Cut(strings.TrimLeft(rest, " "), "=")
+		if !ok {
+			break
+		}
+		var val string
+		if strings.HasPrefix(v, `"`) {
+			q, err := strconv.QuotedPrefix(v)
+			if err != nil {
+				break
+			}
+			val, _ = strconv.Unquote(q)
+			_, rest, _ = strings.Cut(v[len(q):], ",")
+		} else {
+			val, rest, _ = strings.Cut(v, ",")
+			val = strings.TrimSpace(val)
+		}
+		if k == name {
+			found = val
 		}
 	}
-	return ""
+	return found
 }

@@ -2,6 +2,8 @@ package core
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
@@ -76,7 +78,7 @@ func (o *op) redeploy(app *store.AppRow, stoppedAt time.Time) error {
 
 // deployWith deploys app with secrets, its app secrets as they are now.
 func (o *op) deployWith(app *store.AppRow, secrets []store.AppSecretRow, stoppedAt time.Time) error {
-	detail := fmt.Sprintf("app_host=%s, version=%s", app.AppHost, app.Version)
+	detail := fmt.Sprintf("app_host=%s, version=%s", app.AppHost, detailValue(app.Version))
 	if !stoppedAt.IsZero() {
 		detail += fmt.Sprintf(", downtime_ms=%.3f", float64(o.clock().Sub(stoppedAt))/float64(time.Millisecond))
 	}
@@ -89,6 +91,17 @@ func (o *op) deployWith(app *store.AppRow, secrets []store.AppSecretRow, stopped
 	}
 	app.Deployed, app.Status, app.UpdatedAt = true, status, o.now
 	return o.tx.UpdateApp(o.ctx, *app)
+}
+
+// detailValue writes a free-text value into an audit detail ("a=1, b=2"):
+// quoted when it could pass for more fields, so that a version such as
+// "1, downtime_ms=0" cannot forge the downtime that readers take from the
+// detail.
+func detailValue(v string) string {
+	if strings.ContainsAny(v, `,="`) || strings.TrimSpace(v) != v {
+		return strconv.Quote(v)
+	}
+	return v
 }
 
 // stop stops app on its App Host. keepDeployed leaves it meant to be deployed
