@@ -87,9 +87,11 @@ func parseStore(s string) (storeKind, error) {
 // describe names a rejected store string for an error without echoing
 // anything that could be a password.
 func describe(s string) string {
-	if strings.Contains(s, "@") || strings.Contains(s, "password") {
+	r := RedactStore(s)
+	if r == s && (strings.Contains(s, "@") || isPasswordKey(s)) {
 		return "(value hidden: it may hold a password)"
 	}
+	s = r
 	if len(s) > 80 {
 		s = s[:80] + "..."
 	}
