@@ -108,3 +108,28 @@ func TestHardening2_10_generatedAdminSecret(t *testing.T) {
 		t.Errorf("%d api_key_account.create events for the admin, want 1", n)
 	}
 }
+
+// TestHardening2_5_lastAdminKeepsASecret: regenerating the last admin with
+// expose_secret false answered 200 and nobody had the new secret (only
+// recover-admin helped); it is refused (409) as the last admin's deletion
+// is, and the admin's secret still works.
+func TestHardening2_5_lastAdminKeepsASecret(t *testing.T) {
+	store := backendtest.SQLiteStore(t)
+	admin := newAdmin()
+	s := startServe(t, "", adminEnv(admin), "--store", store)
+	if s.URL == "" {
+		t.Fatalf("serve did not start: %s", s.log())
+	}
+	c := from("127.0.0.1")
+	code, body := call(t, c, "POST", s.URL+"/v1/accounts/"+admin.ID+"/regenerate", &admin, `{"expose_secret":false}`)
+	if code != 409 || !strings.Contains(body, "last admin") || !strings.Contains(body, "expose_secret = true") {
+		t.Errorf("regenerate of the last admin with expose_secret false: %d %s, want 409 saying why", code, body)
+	}
+	if code, body := call(t, c, "GET", s.URL+"/v1/accounts", &admin, ""); code != 200 {
+		t.Fatalf("the admin after the refused regenerate: %d %s", code, body)
+	}
+	code, body = call(t, c, "POST", s.URL+"/v1/accounts/"+admin.ID+"/regenerate", &admin, `{"expose_secret":true}`)
+	if code != 200 || !strings.Contains(body, `"secret":"ahk_`) {
+		t.Errorf("regenerate of the last admin with expose_secret true: %d %.100s", code, body)
+	}
+}

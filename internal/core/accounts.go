@@ -426,6 +426,13 @@ func (s *Service) RegenerateSecret(ctx context.Context, req backend.RegenerateRe
 		if req.ExposeSecret != nil {
 			row.ExposeSecret = *req.ExposeSecret
 		}
+		if row.Admin && !row.ExposeSecret {
+			// Nobody would hold the new secret: as good as a deletion.
+			if err := o.refuseLastAdmin(row, "regenerated with expose_secret = false (nobody would hold its new secret)",
+				"regenerate it with expose_secret = true"); err != nil {
+				return err
+			}
+		}
 		secret, err := o.rotate(&row)
 		if err != nil {
 			return err
@@ -570,7 +577,7 @@ func (s *Service) DeleteAccount(ctx context.Context, req backend.DeleteAccountRe
 		if err != nil {
 			return err
 		}
-		if err := o.refuseLastAdmin(row); err != nil {
+		if err := o.refuseLastAdmin(row, "deleted", "create another admin account first"); err != nil {
 			return err
 		}
 		apps, err := o.accountApps(row.ID)

@@ -53,9 +53,10 @@ const ActorServe = "serve"
 // adminName is the name of an admin account that recover-admin creates.
 const adminName = "admin"
 
-// refuseLastAdmin fails when row is the store's only admin account: deleting
-// it would leave the admin API with no way in.
-func (o *op) refuseLastAdmin(row store.AccountRow) error {
+// refuseLastAdmin fails when row is the store's only admin account: what
+// would be done to it (deleted, or regenerated with a secret nobody sees)
+// would leave the admin API with no way in. instead says what to do.
+func (o *op) refuseLastAdmin(row store.AccountRow, what, instead string) error {
 	if !row.Admin {
 		return nil
 	}
@@ -72,8 +73,8 @@ func (o *op) refuseLastAdmin(row store.AccountRow) error {
 	if n > 1 {
 		return nil
 	}
-	return backend.Errorf(backend.CodeConflict, "API key account %q is the last admin account and cannot be deleted: "+
-		"the admin API would have no account left to log in with; create another admin account first", row.Name)
+	return backend.Errorf(backend.CodeConflict, "API key account %q is the last admin account and cannot be %s: "+
+		"the admin API would have no account left to log in with; %s", row.Name, what, instead)
 }
 
 // RecoverResult is what RecoverAdmin did.
