@@ -3,6 +3,7 @@ package attacktest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"os"
 	"strings"
 	"testing"
 
@@ -131,5 +132,52 @@ func TestHardening2_5_lastAdminKeepsASecret(t *testing.T) {
 	code, body = call(t, c, "POST", s.URL+"/v1/accounts/"+admin.ID+"/regenerate", &admin, `{"expose_secret":true}`)
 	if code != 200 || !strings.Contains(body, `"secret":"ahk_`) {
 		t.Errorf("regenerate of the last admin with expose_secret true: %d %.100s", code, body)
+	}
+}
+
+// TestHardening2_9_riskySetupsWarned: serve warns (and still starts) when
+// --trusted-proxy trusts every address (any client could pick its throttle
+// address) and when the store or its key file may be read by other users;
+// a proxy's own range and 0600 files give no warning.
+func TestHardening2_9_riskySetupsWarned(t *testing.T) {
+	dir := t.TempDir()
+	db := dir + "/apphost.db"
+	store := "sqlite:" + db
+	admin := newAdmin()
+	warnings := func(s *server) []string {
+		var out []string
+		for line := range strings.Lines(s.log()) {
+			if strings.Contains(line, `"level":"WARN"`) {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
+	s := startServe(t, "", adminEnv(admin), "--store", store, "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "fc00::/7")
+	if s.URL == "" {
+		t.Fatalf("serve did not start: %s", s.log())
+	}
+	s.stop()
+	if w := warnings(s); len(w) != 0 {
+		t.Errorf("warnings for a proxy range and 0600 files:\n%s", strings.Join(w, ""))
+	}
+
+	for _, f := range []string{db, db + ".key"} {
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, all := range []string{"0.0.0.0/0", "::/0"} {
+		s = startServe(t, "", adminEnv(admin), "--store", store, "--trusted-proxy", all)
+		if s.URL == "" {
+			t.Fatalf("serve did not start: %s", s.log())
+		}
+		s.stop()
+		w := strings.Join(warnings(s), "")
+		for _, want := range []string{"--trusted-proxy " + all, db + " has mode 0644", db + ".key has mode 0644", "chmod 600"} {
+			if !strings.Contains(w, want) {
+				t.Errorf("no warning with %q; warnings:\n%s", want, w)
+			}
+		}
 	}
 }

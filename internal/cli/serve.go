@@ -159,11 +159,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
 	}
 
-	svc, err := embedded.Open(ctx, embedded.Config{Store: sf.store, KeyFile: sf.keyFile, LockoutThreshold: threshold})
+	warnTrustedProxies(log, trustedProx)
+	storeCfg := embedded.Config{Store: sf.store, KeyFile: sf.keyFile, LockoutThreshold: threshold}
+	svc, err := embedded.Open(ctx, storeCfg)
 	if err != nil {
 		return fail("opening store %s: %v", redactStore(sf.store), err)
 	}
 	defer func() { _ = svc.Close() }()
+	warnOpenFiles(log, storeCfg)
 
 	// The port first: a generated admin secret is shown only once, so it is
 	// made only when the server can start.
@@ -227,6 +230,37 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// warnTrustedProxies warns of a --trusted-proxy so wide that clients, not
+// only proxies, are believed: any client could then name any address in
+// X-Forwarded-For and take a new place in the login throttle at each try.
+func warnTrustedProxies(log *slog.Logger, proxies []netip.Prefix) {
+	for _, p := range proxies {
+		if p.Bits() < 8 && (p.Addr().Is4() || p.Bits() < 7) {
+			log.Warn("--trusted-proxy "+p.String()+" trusts the X-Forwarded-For of clients, not only of proxies: "+
+				"any client can then name any address and escape the failed-login throttle; name your reverse proxies' addresses only",
+				"trusted_proxy", p.String())
+		}
+	}
+}
+
+// warnOpenFiles warns when the store's database or key file may be read or
+// written by other users of the machine: with both, anyone can open every
+// app secret value (serve and the provider make them 0600).
+func warnOpenFiles(log *slog.Logger, cfg embedded.Config) {
+	db, key := embedded.Files(cfg)
+	for _, f := range []string{db, key} {
+		if f == "" {
+			continue
+		}
+		fi, err := os.Stat(f)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		log.Warn(fmt.Sprintf("%s has mode %04o: other users of this machine may read it; make it the service account's only (chmod 600 %s)",
+			f, fi.Mode().Perm(), f), "file", f, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
 }
 
 // checkAdminEnv refuses an admin secret from APPHOST_ADMIN_KEY_SECRET that is
