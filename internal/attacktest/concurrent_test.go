@@ -84,9 +84,9 @@ func TestHardening2_2_concurrentGuessesPastTheBurst(t *testing.T) {
 			}
 			s.stop()
 			evs := audit(t, store)
-			for id, max := range failed {
-				if n := count(evs, "login.failure", id); n > max {
-					t.Errorf("%d login.failure events at %s, want at most %d", n, id, max)
+			for id, most := range failed {
+				if n := count(evs, "login.failure", id); n > most {
+					t.Errorf("%d login.failure events at %s, want at most %d", n, id, most)
 				}
 			}
 		})

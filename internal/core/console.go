@@ -237,7 +237,8 @@ func (s *Service) SignOutConsoleSession(ctx context.Context, accountID, id strin
 	err := s.st.Write(ctx, func(tx store.Tx) error {
 		var so signedOut
 		if raw, err := tx.GetSetting(ctx, name); err == nil {
-			if err := json.Unmarshal(raw, &so); err != nil {
+			var ok bool
+			if so, ok = decodeSignedOut(raw); !ok {
 				so = signedOut{Before: s.now().Unix()} // unreadable: end them all
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -268,26 +269,27 @@ func (s *Service) SignOutConsoleSession(ctx context.Context, accountID, id strin
 // ConsoleSessionEnded reports whether the console session id of accountID,
 // issued at issued, was signed out (SignOutConsoleSession).
 func (s *Service) ConsoleSessionEnded(ctx context.Context, accountID, id string, issued time.Time) (bool, error) {
-	var ended bool
+	var raw []byte
 	err := s.read(ctx, func(o *op) error {
-		raw, err := o.tx.GetSetting(o.ctx, consoleSignOutSetting+accountID)
+		var err error
+		raw, err = o.tx.GetSetting(o.ctx, consoleSignOutSetting+accountID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		var so signedOut
-		if err := json.Unmarshal(raw, &so); err != nil {
-			ended = true // unreadable: refuse, a sign-in makes a new one
-			return nil
-		}
-		_, listed := so.Sessions[id]
-		ended = listed || issued.Unix() < so.Before
-		return nil
+		return err
 	})
-	if err != nil {
+	if err != nil || raw == nil {
 		return false, err
 	}
-	return ended, nil
+	so, ok := decodeSignedOut(raw)
+	if !ok {
+		return true, nil // unreadable: refuse the session, a sign-in makes a new one
+	}
+	_, listed := so.Sessions[id]
+	return listed || issued.Unix() < so.Before, nil
+}
+
+func decodeSignedOut(raw []byte) (signedOut, bool) {
+	var so signedOut
+	return so, json.Unmarshal(raw, &so) == nil
 }
