@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -83,15 +84,19 @@ func TestHardening2_10_generatedAdminSecret(t *testing.T) {
 	if s.URL == "" {
 		t.Fatalf("serve did not start: %s", s.log())
 	}
+	// The one display comes right after the listening line.
 	var admin backendtest.Admin
-	for line := range strings.Lines(s.out()) {
-		line = strings.TrimSpace(line)
-		if v, ok := strings.CutPrefix(line, "APPHOST_API_KEY_ID="); ok {
-			admin.ID = v
+	for deadline := time.Now().Add(10 * time.Second); admin.Secret == "" && time.Now().Before(deadline); {
+		for line := range strings.Lines(s.out()) {
+			line = strings.TrimSpace(line)
+			if v, ok := strings.CutPrefix(line, "APPHOST_API_KEY_ID="); ok {
+				admin.ID = v
+			}
+			if v, ok := strings.CutPrefix(line, "APPHOST_API_KEY_SECRET="); ok {
+				admin.Secret = v
+			}
 		}
-		if v, ok := strings.CutPrefix(line, "APPHOST_API_KEY_SECRET="); ok {
-			admin.Secret = v
-		}
+		time.Sleep(10 * time.Millisecond) // polling the output for the display, bounded by the deadline
 	}
 	if !strings.HasPrefix(admin.Secret, "ahk_") || len(admin.Secret) != len("ahk_")+43 {
 		t.Errorf("generated admin secret of %d characters, prefix %q: want ahk_ and 43 characters", len(admin.Secret), admin.Secret[:min(4, len(admin.Secret))])
