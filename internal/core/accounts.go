@@ -20,6 +20,14 @@ import (
 // tell them apart from other tokens.
 const secretPrefix = "ahk_"
 
+// NewSecret returns a new API key secret: 256 random bits, base64url, after
+// the ahk_ prefix that tells secret scanners what it is. serve's generated
+// admin secret is one.
+func NewSecret() string {
+	secret, _ := newSecret()
+	return secret
+}
+
 // newSecret returns 256 random bits as text and the hash that is stored.
 func newSecret() (secret string, hash []byte) {
 	b := make([]byte, 32)
@@ -186,21 +194,19 @@ func (s *Service) CreateAccount(ctx context.Context, req backend.CreateAccountRe
 	})
 }
 
-// CreateAdminAccount creates an admin account with the given ID and secret:
-// the server's bootstrap from APPHOST_ADMIN_KEY_ID and APPHOST_ADMIN_KEY_SECRET.
+// CreateAdminAccount creates an admin account with the given ID (a UUID) and
+// secret (see CheckAdminSecret): the server's bootstrap from
+// APPHOST_ADMIN_KEY_ID and APPHOST_ADMIN_KEY_SECRET.
 func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret string) (*backend.Account, error) {
-	if err := validateID("id", id); err != nil {
-		return nil, err
+	if !backend.IsAccountID(id) {
+		// Logins refuse any other ID unread, so no other could log in.
+		return nil, backend.InvalidField("id", "an admin account's ID must be a UUID, such as %s", uuid.NewString())
 	}
 	if err := backend.ValidateName("name", name); err != nil {
 		return nil, err
 	}
-	if len(secret) < MinAdminSecretLength {
-		return nil, backend.InvalidField("secret", "an admin secret must have at least %d characters, this one has %d: "+
-			"use a random one, such as 32 random bytes in base64url (openssl rand -base64 32), or let serve generate one", MinAdminSecretLength, len(secret))
-	}
-	if len(secret) > backend.MaxSecretValueLength {
-		return nil, backend.InvalidField("secret", "secret is %d bytes long; the limit is %d", len(secret), backend.MaxSecretValueLength)
+	if err := CheckAdminSecret("the admin secret", secret); err != nil {
+		return nil, err
 	}
 	return writeValue(s, ctx, func(o *op) (*backend.Account, error) {
 		// Admin secrets are never sealed: no app secret can be bound to them.
@@ -375,7 +381,7 @@ func (s *Service) DeleteAccount(ctx context.Context, req backend.DeleteAccountRe
 		if err != nil {
 			return err
 		}
-		if err := o.refuseLastAdmin(row); err != nil {
+		if err := o.refuseLastAdmin(row, "deleted", "create another admin account first"); err != nil {
 			return err
 		}
 		apps, err := o.accountApps(row.ID)

@@ -95,9 +95,11 @@ func parseStore(s string) (storeKind, error) {
 // describe names a rejected store string for an error without echoing
 // anything that could be a password.
 func describe(s string) string {
-	if strings.Contains(s, "@") || strings.Contains(s, "password") {
+	r := RedactStore(s)
+	if r == s && (strings.Contains(s, "@") || isPasswordKey(s)) {
 		return "(value hidden: it may hold a password)"
 	}
+	s = r
 	if len(s) > 80 {
 		s = s[:80] + "..."
 	}
@@ -138,13 +140,10 @@ func Open(ctx context.Context, cfg Config) (*core.Service, error) {
 		return core.NewService(st, nil, opts), nil
 	}
 
-	keyFile := cfg.KeyFile
+	keyFile := keyFilePath(cfg, kind)
 	var st store.Store
 	switch {
 	case kind.sqlitePath != "":
-		if keyFile == "" {
-			keyFile = kind.sqlitePath + ".key"
-		}
 		// An existing key file first: a bad one should not leave a new empty
 		// database behind.
 		if err := preloadKey(keyFile); err != nil {
@@ -155,12 +154,6 @@ func Open(ctx context.Context, cfg Config) (*core.Service, error) {
 			return nil, storeError(err)
 		}
 	default:
-		if keyFile == "" {
-			keyFile = os.Getenv(EnvKeyFile)
-		}
-		if keyFile == "" {
-			keyFile = DefaultPostgresKeyFile
-		}
 		if err := preloadKey(keyFile); err != nil {
 			return nil, err
 		}
@@ -175,6 +168,38 @@ func Open(ctx context.Context, cfg Config) (*core.Service, error) {
 		return nil, err
 	}
 	return core.NewService(st, box, opts), nil
+}
+
+// keyFilePath is the key file of cfg's store: cfg.KeyFile, else PATH.key
+// beside a SQLite store, else $APPHOST_KEY_FILE, else DefaultPostgresKeyFile.
+func keyFilePath(cfg Config, kind storeKind) string {
+	switch {
+	case cfg.KeyFile != "":
+		return cfg.KeyFile
+	case kind.sqlitePath != "":
+		return kind.sqlitePath + ".key"
+	case os.Getenv(EnvKeyFile) != "":
+		return os.Getenv(EnvKeyFile)
+	}
+	return DefaultPostgresKeyFile
+}
+
+// Files returns the files Open reads for cfg: the SQLite database ("" for
+// PostgreSQL) and the key file ("" with NoKey), so that a caller can check
+// who may read them.
+func Files(cfg Config) (storeFile, keyFile string) {
+	spec := cfg.Store
+	if spec == "" {
+		spec = DefaultStore()
+	}
+	kind, err := parseStore(spec)
+	if err != nil {
+		return "", ""
+	}
+	if !cfg.NoKey {
+		keyFile = keyFilePath(cfg, kind)
+	}
+	return kind.sqlitePath, keyFile
 }
 
 // preloadKey checks an existing key file before the store is opened (or

@@ -104,6 +104,7 @@ func (s *server) middleware(next http.HandlerFunc) http.Handler {
 		actor := new(string)
 		ctx = context.WithValue(ctx, authedKey{}, actor)
 		r = r.WithContext(ctx)
+		restoreTLS(r)
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		}
