@@ -56,7 +56,7 @@ type Service struct {
 	// local of this Service's own commits.
 	watcher store.Watcher
 	local   notifier
-	unknown   unknownLogins
+	unknown unknownLogins
 }
 
 // NewService returns a Service over st that seals app secret values with box.
