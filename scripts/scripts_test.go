@@ -100,3 +100,24 @@ func TestPostgresScriptSaysHowToInstall(t *testing.T) {
 		t.Errorf("postgres.sh start without PostgreSQL: %d %q %q, want a failure that says apt-get install postgresql", code, out, errOut)
 	}
 }
+
+// make demo > FILE writes plain text: no colour codes, neither its own
+// headings' nor Terraform's. The demo itself must succeed.
+func TestDemoWritesNoColourCodes(t *testing.T) {
+	tf := tfcli.Require(t)
+	if testing.Short() {
+		t.Skip("the demo builds the provider and applies twice; -short skips it")
+	}
+	code, out, errOut := run(t, root(t), []string{"TERRAFORM=" + tf, "TMPDIR=" + t.TempDir()}, "scripts/demo.sh")
+	if code != 0 {
+		t.Fatalf("scripts/demo.sh: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "demo: the siem key was rotated in one backend transaction") {
+		t.Errorf("the demo did not end as it should:\n%s", out)
+	}
+	for name, text := range map[string]string{"stdout": out, "stderr": errOut} {
+		if i := strings.IndexByte(text, 0x1b); i >= 0 {
+			t.Errorf("the demo's %s, not a terminal, holds a colour code (ESC) at byte %d: %q", name, i, text[max(0, i-80):min(len(text), i+80)])
+		}
+	}
+}
