@@ -121,3 +121,26 @@ func TestDemoWritesNoColourCodes(t *testing.T) {
 		}
 	}
 }
+
+// make docs-validate (part of make docs-check) passes in a clone whose
+// folder is not named terraform-provider-apphost: tfplugindocs is given the
+// provider name instead of taking it from the folder.
+func TestDocsValidateInAnyFolder(t *testing.T) {
+	tfcli.Require(t)
+	if _, err := exec.LookPath("terraform"); err != nil {
+		t.Skip("tfplugindocs needs terraform on PATH (it would download it otherwise)")
+	}
+	if testing.Short() {
+		t.Skip("tfplugindocs validate builds the provider; -short skips it")
+	}
+	// The same tree under another folder name: tfplugindocs names the
+	// provider after the working directory, which a symlink sets.
+	clone := filepath.Join(t.TempDir(), "a-clone")
+	if err := os.Symlink(root(t), clone); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, clone, []string{"PWD=" + clone}, "make", "--no-print-directory", "docs-validate")
+	if code != 0 {
+		t.Errorf("make docs-validate in %s: exit %d\n%s\n%s", clone, code, out, errOut)
+	}
+}
