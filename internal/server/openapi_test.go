@@ -64,6 +64,7 @@ type statusProbe struct {
 	h     http.Handler
 	admin backendtest.Admin
 	user  *backend.AccountWithSecret // a key account that is not an admin
+	host  *backend.AccountWithSecret // an App Host account, once the session made one
 	match *http.ServeMux             // the route patterns, to name a request's route
 	seen  map[string]map[int][]string
 	// addr is the client address of the requests; the throttle counts
@@ -106,6 +107,7 @@ const (
 	asAdmin creds = iota
 	asNobody
 	asUser // a key account that is not an admin: 403
+	asHost // the App Host account of the session's probes
 	asRaw  // the Authorization header given in the probe's header, if any
 )
 
@@ -130,6 +132,8 @@ func (p *statusProbe) send(t *testing.T, c creds, method, target, body string, h
 		req.SetBasicAuth(p.admin.ID, p.admin.Secret)
 	case asUser:
 		req.SetBasicAuth(p.user.ID, p.user.Secret)
+	case asHost:
+		req.SetBasicAuth(p.host.ID, p.host.Secret)
 	}
 	_, route := p.match.Handler(req)
 	if route == "" {
@@ -150,15 +154,19 @@ func (p *statusProbe) send(t *testing.T, c creds, method, target, body string, h
 // sampleBodies is a well-formed body for each route that takes one; a route
 // missing here has none.
 var sampleBodies = map[string]string{
-	"POST /v1/login":                    `{"api_key_id":"00000000-0000-4000-8000-000000000000","secret":"x"}`,
-	"POST /v1/accounts":                 `{"name":"probe-new"}`,
-	"PUT /v1/accounts/{id}":             `{"name":"probe-renamed"}`,
-	"POST /v1/accounts/{id}/regenerate": `{}`,
-	"POST /v1/apps":                     `{"name":"probe-app-new"}`,
-	"PUT /v1/apps/{id}":                 `{"name":"probe-app-renamed"}`,
-	"POST /v1/apps/{id}/deploy":         `{}`,
-	"POST /v1/apps/{id}/undeploy":       `{}`,
-	"PUT /v1/apps/{id}/secrets/{name}":  `{"value":"v"}`,
+	"POST /v1/login":                     `{"api_key_id":"00000000-0000-4000-8000-000000000000","secret":"x"}`,
+	"POST /v1/accounts":                  `{"name":"probe-new"}`,
+	"PUT /v1/accounts/{id}":              `{"name":"probe-renamed"}`,
+	"POST /v1/accounts/{id}/regenerate":  `{}`,
+	"POST /v1/apps":                      `{"name":"probe-app-new"}`,
+	"PUT /v1/apps/{id}":                  `{"name":"probe-app-renamed"}`,
+	"POST /v1/apps/{id}/deploy":          `{}`,
+	"POST /v1/apps/{id}/undeploy":        `{}`,
+	"PUT /v1/apps/{id}/secrets/{name}":   `{"value":"v"}`,
+	"POST /v1/app-hosts/{name}/forget":   `{}`,
+	"POST /v1/app-hosts/{name}/sessions": `{"instance_id":"probe","version":"v","driver":"virtual"}`,
+	"POST /v1/app-hosts/{name}/reports":  `{"session_id":"probe","revision":0,"apps":[]}`,
+	"POST /v1/rotations/{id}/result":     `{}`,
 }
 
 // concretePath fills a route's wildcards with values no object has.
@@ -345,6 +353,64 @@ func (p *statusProbe) session(t *testing.T) {
 	p.send(t, asAdmin, "DELETE", "/v1/accounts/"+key, "", nil)
 	p.send(t, asAdmin, "GET", "/v1/audit?after=0&limit=10", "", nil)
 	p.send(t, asAdmin, "GET", "/v1/audit?after=-1", "", nil)
+
+	// A rotation asked for an asynchronous answer, and its result.
+	code, body = p.send(t, asAdmin, "POST", "/v1/accounts", `{"name":"probe-async"}`, nil)
+	mustStatus(http.StatusCreated, code, body)
+	async := decodeID(body)
+	code, body = p.send(t, asAdmin, "POST", "/v1/accounts/"+async+"/regenerate", `{"expected_secret_version":1}`,
+		http.Header{"Prefer": {"respond-async"}, "Idempotency-Key": {"probe-async"}})
+	mustStatus(http.StatusAccepted, code, body)
+	rotation := "/v1/rotations/" + decodeID(body)
+	p.send(t, asAdmin, "POST", rotation+"/result", "", nil)
+	p.send(t, asAdmin, "POST", rotation+"/result", "", http.Header{"Idempotency-Key": {"another-key"}})
+	deadline := time.Now().Add(time.Minute)
+	for {
+		code, body = p.send(t, asAdmin, "GET", rotation, "", nil)
+		mustStatus(http.StatusOK, code, body)
+		if strings.Contains(body, `"outcome":`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.send(t, asAdmin, "POST", rotation+"/result", "", http.Header{"Idempotency-Key": {"probe-async"}})
+	p.send(t, asAdmin, "GET", "/v1/rotations?active=true&limit=5&api_key_account_id="+async, "", nil)
+	p.send(t, asAdmin, "GET", "/v1/rotations?active=maybe", "", nil)
+
+	// An App Host's protocol, from loopback (plain HTTP is refused from
+	// anywhere else), as the App Host account of its name and as others.
+	code, body = p.send(t, asAdmin, "POST", "/v1/accounts", `{"name":"probe-host","app_host":"probe-east"}`, nil)
+	mustStatus(http.StatusCreated, code, body)
+	var host backend.AccountWithSecret
+	if err := json.Unmarshal([]byte(body), &host); err != nil || host.Secret == "" {
+		t.Fatalf("the App Host account: %s", body)
+	}
+	p.host = &host
+	p.addr = "127.0.0.1"
+	hostPath := "/v1/app-hosts/probe-east"
+	code, body = p.send(t, asHost, "POST", hostPath+"/sessions", `{"instance_id":"probe-1","version":"v","driver":"virtual"}`, nil)
+	mustStatus(http.StatusCreated, code, body)
+	var session struct {
+		ID string `json:"session_id"`
+	}
+	if err := json.Unmarshal([]byte(body), &session); err != nil || session.ID == "" {
+		t.Fatalf("no session_id in %s", body)
+	}
+	p.send(t, asHost, "POST", hostPath+"/sessions", `{"instance_id":"probe-2","version":"v","driver":"virtual"}`, nil)
+	p.send(t, asHost, "POST", hostPath+"/sessions", `{"instance_id":"","driver":"no-such-driver"}`, nil)
+	p.send(t, asHost, "GET", hostPath+"/desired?after=0&wait_ms=0&session="+session.ID, "", nil)
+	p.send(t, asHost, "GET", hostPath+"/desired?wait_ms=0&session=no-such-session", "", nil)
+	p.send(t, asHost, "GET", hostPath+"/desired?wait_ms=-1", "", nil)
+	p.send(t, asHost, "POST", hostPath+"/reports", fmt.Sprintf(`{"session_id":%q,"revision":0,"apps":[]}`, session.ID), nil)
+	p.send(t, asHost, "POST", hostPath+"/reports", `{"session_id":"no-such-session","revision":0,"apps":[]}`, nil)
+	p.send(t, asHost, "POST", hostPath+"/reports", fmt.Sprintf(`{"session_id":%q,"apps":[{"name":"no-such-app","phase":"running"}]}`, session.ID), nil)
+	p.send(t, asHost, "GET", "/v1/app-hosts/another-host/desired?wait_ms=0", "", nil)
+	p.send(t, asHost, "GET", "/v1/accounts", "", nil)
+	p.send(t, asAdmin, "GET", hostPath+"/desired?wait_ms=0", "", nil)
+	p.send(t, asAdmin, "GET", "/v1/app-hosts", "", nil)
+	p.send(t, asAdmin, "POST", hostPath+"/forget", "", nil)
+	p.send(t, asAdmin, "POST", "/v1/app-hosts/no-such-host/forget", "", nil)
+	p.addr = "192.0.2.1"
 
 	// A locked account, from an address that has no failure on record: its
 	// right secret gets 423 at /v1/login, and 401 as Basic credentials.
