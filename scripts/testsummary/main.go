@@ -70,6 +70,8 @@ var reasons = []reason{
 		`eval "$(scripts/postgres.sh start /tmp/apphost-pg)" and make test again (scripts/postgres.sh stop /tmp/apphost-pg after)`},
 	{regexp.MustCompile(`(?i)chrom(e|ium)`), "without Chromium",
 		"apt-get install chromium (Debian's package), or set APPHOST_CHROMIUM to a Chromium binary"},
+	{regexp.MustCompile(`(?i)network namespace`), "without network namespaces (not root, or no iproute2)",
+		"run make test as root on Linux with iproute2 (ip netns)"},
 	{regexp.MustCompile(`(?i)\broot\b|\bCAP_[A-Z_]+\b`), "not run as root",
 		"run make test as root (in a container or VM: the tests change the machine's network or processes)"},
 	{regexp.MustCompile(`TF_ACC|[Tt]erraform CLI|\btofu\b`), "without a Terraform CLI",

@@ -33,7 +33,11 @@ func TestBrowser(t *testing.T) {
 	t.Skip("no Chromium on PATH (apt-get install chromium); set APPHOST_REQUIRE_CHROMIUM=1 to make this a failure")
 }
 
-func TestNetwork(t *testing.T) { t.Skip("needs root: creates a network namespace") }
+func TestNetwork(t *testing.T) { t.Skip("needs root: changes the firewall") }
+
+func TestNamespace(t *testing.T) {
+	t.Skip("network namespaces are unavailable (not root): run the tests as root on Linux with iproute2 (set APPHOST_REQUIRE_NETNS=1 to make this a failure)")
+}
 
 func TestOther(t *testing.T) {
 	t.Log("an earlier line")
@@ -110,6 +114,7 @@ func TestSummary(t *testing.T) {
 		"a.TestNeedsPostgres, a.TestNeedsPostgresToo, a.TestSubtests/skipped",
 		"skipped 1 test without Chromium; to run them: apt-get install chromium",
 		"skipped 1 test not run as root; to run them: run make test as root",
+		"skipped 1 test without network namespaces (not root, or no iproute2); to run them: run make test as root on Linux with iproute2",
 		"skipped 1 test the moon is full\n",
 		"failed: a.TestFails, a.TestSubtests/bad, a.TestSubtests\n",
 	} {
@@ -123,8 +128,8 @@ func TestSummary(t *testing.T) {
 			t.Errorf("the summary has %q", unwanted)
 		}
 	}
-	const wantLast = "test: 3 passed, 3 failed, 6 skipped: 3 without PostgreSQL (APPHOST_TEST_POSTGRES_DSN is not set), " +
-		"1 without Chromium, 1 not run as root, 1 the moon is full (.ci/run runs them all)"
+	const wantLast = "test: 3 passed, 3 failed, 7 skipped: 3 without PostgreSQL (APPHOST_TEST_POSTGRES_DSN is not set), " +
+		"1 without Chromium, 1 without network namespaces (not root, or no iproute2), 1 not run as root, 1 the moon is full (.ci/run runs them all)"
 	if last != wantLast {
 		t.Errorf("last line\n%s\nwant\n%s", last, wantLast)
 	}
