@@ -99,7 +99,7 @@ const shutdownTimeout = 30 * time.Second
 // ends). Logs are JSON lines on stderr; stdout gets the listening address and,
 // once, a generated admin secret.
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--tls-cert FILE --tls-key FILE] [--login-burst N] [--login-backoff DURATION] [--login-backoff-max DURATION] [--trusted-proxy CIDR]... [--rotation-lease DURATION] [--rotation-sweep DURATION]", stderr)
+	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--key-file FILE] [--tls-cert FILE --tls-key FILE] [--lockout-threshold N] [--login-burst N] [--login-backoff DURATION] [--login-backoff-max DURATION] [--trusted-proxy CIDR]... [--rotation-lease DURATION] [--rotation-sweep DURATION]", stderr)
 	var (
 		sf          storeFlags
 		listen      string

@@ -205,13 +205,3 @@ func watchAndKill(t *testing.T, b backend.Backend, run tfRun, bin, db string, ma
 	t.Fatalf("the awaited event did not appear during the apply:\n%s", res.Output())
 	return backend.AuditEvent{}, 0, nil
 }
-
-func countAppSecrets(st tfState, apps []string) int {
-	n := 0
-	for _, a := range apps {
-		if st.attrs("apphost_app_secret", a) != nil {
-			n++
-		}
-	}
-	return n
-}
