@@ -444,15 +444,19 @@ func (s *Service) ReportAppHost(ctx context.Context, name string, r hostapi.Repo
 	})
 }
 
-// observe records one app's report. A new process (another start time or
-// token) starts its health over.
+// observe records one app's report. A new process (another token, or
+// another start time than the one recorded) starts its health over. A
+// process its host announced before it started (token, no start time yet)
+// keeps the logins it made before the report of its start time; start
+// times are compared at the precision the store keeps.
 func (o *op) observe(app *store.AppRow, rep hostapi.AppReport) {
 	obs := &app.Observed
-	if !rep.StartedAt.Equal(obs.StartedAt) || rep.TokenHash != obs.TokenHash {
+	started := rep.StartedAt.UTC().Truncate(time.Microsecond)
+	if rep.TokenHash != obs.TokenHash || (!obs.StartedAt.IsZero() && !started.Equal(obs.StartedAt)) {
 		obs.ProvenLoginAt = time.Time{}
 	}
 	obs.Phase, obs.Generation, obs.PID = rep.Phase, rep.Generation, rep.PID
-	obs.StartedAt, obs.ExitCode, obs.Restarts = rep.StartedAt.UTC().Truncate(time.Microsecond), rep.ExitCode, rep.Restarts
+	obs.StartedAt, obs.ExitCode, obs.Restarts = started, rep.ExitCode, rep.Restarts
 	obs.Detail, obs.StderrTail, obs.TokenHash = truncateText(rep.Detail, 512), truncateText(rep.StderrTail, 2048), rep.TokenHash
 	obs.ReportedAt = o.now
 }
