@@ -124,7 +124,9 @@ func shouldRun(app store.AppRow, secrets []store.AppSecretRow) bool {
 // evalStatus sets the status of an app on a real App Host from what the host
 // reported and the app's logins, and audits a change: app.deploy (with the
 // downtime since it was paused) when it becomes healthy, app.status when it
-// fails or waits.
+// fails or waits. An app that its host has not confirmed stopped yet is
+// "running" too, and no deploy; nor is a running app whose detail changed
+// (its host went offline and came back).
 func (o *op) evalStatus(app *store.AppRow, secrets []store.AppSecretRow, h hostKind) error {
 	status, detail := o.realStatus(*app, secrets, h)
 	if status == app.Status && detail == app.StatusDetail {
@@ -132,8 +134,9 @@ func (o *op) evalStatus(app *store.AppRow, secrets []store.AppSecretRow, h hostK
 	}
 	prev := app.Status
 	app.Status, app.StatusDetail, app.UpdatedAt = status, detail, o.now
+	healthy := status == backend.StatusRunning && shouldRun(*app, secrets)
 	switch {
-	case status == backend.StatusRunning:
+	case healthy && (prev != backend.StatusRunning || !app.PausedAt.IsZero()):
 		d := fmt.Sprintf("app_host=%s, version=%s, pid=%d", app.AppHost, app.Version, app.Observed.PID)
 		if !app.PausedAt.IsZero() {
 			at := o.healthyAt(*app, secrets)
