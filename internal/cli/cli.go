@@ -1,6 +1,6 @@
 // Package cli is the admin tool of an apphost backend: the subcommands of the
 // terraform-provider-apphost binary (serve, audit, accounts, rotations,
-// app-hosts, login, recover-admin, example-app, version, help).
+// app-hosts, login, recover-admin, host, example-app, version, help).
 // Terraform starts the binary with no arguments, and it is then the
 // provider; main only hands over to Run when a subcommand is given.
 //
@@ -51,6 +51,7 @@ func commands() []command {
 		{"accounts", "print the API key account inventory", runAccounts},
 		{"rotations", "print the rotations, newest first, with their steps", runRotations},
 		{"app-hosts", "print the App Hosts; app-hosts forget NAME declares one lost", runAppHosts},
+		{"host", "run an App Host: the apps of one App Host name on this machine", runHost},
 		{"login", "check an API key account's secret (read from stdin)", runLogin},
 		{"recover-admin", "break-glass: new secret for a locked or lost admin account", runRecoverAdmin},
 		{"example-app", "the sample app an App Host runs (reads APPHOST_APP_DIR)", runExampleApp},
@@ -100,6 +101,8 @@ of an apphost backend:
   %[1]s login    --store STORE --key-id ID --secret-stdin
   %[1]s rotations --store STORE [--json] [--active]
   %[1]s app-hosts --store STORE [--json]  |  app-hosts forget NAME
+  %[1]s host     --name NAME --endpoint URL[,URL] --secret-file F [--dir DIR] [--driver exec|virtual]
+                 [--ca-file F] [--key-id ID]   # opens no store
   %[1]s recover-admin --store STORE [--key-id ID] [--json] [--unlock-only]
   %[1]s example-app   # run by an App Host: reads APPHOST_APP_DIR, opens no store
   %[1]s version

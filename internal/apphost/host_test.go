@@ -1,0 +1,201 @@
+//go:build linux
+
+package apphost_test
+
+import (
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
+)
+
+// An App Host runs its apps for real: the example app runs as a process,
+// logs in as itself, and is running; a rotation restarts it on the new
+// secret (a new process, no failed login); a host killed with SIGKILL and
+// restarted at once adopts the app (one process, the same) and the next
+// rotation works; SIGTERM of the host stops its apps.
+func TestHostRunsRotatesAdoptsAndStops(t *testing.T) {
+	s := startServe(t, "127.0.0.1:0", "")
+	id, secretFile := s.hostAccount(t, "east")
+	keyID, appID := s.exampleApp(t, "east", "forwarder")
+	dir := filepath.Join(t.TempDir(), "host-east")
+	appDir := filepath.Join(dir, "apps", "forwarder")
+	h := startHost(t, s, "east", id, secretFile, dir)
+
+	app := waitApp(t, s, appID, "running", running)
+	first := app.Process.PID
+	if procs := appProcs(t, appDir); !slices.Equal(procs, []int{first}) {
+		t.Fatalf("processes of the app %v, want [%d]", procs, first)
+	}
+	// The app's environment is its own: nothing of the host's.
+	hostSecret := readFile(t, secretFile)
+	if env := environ(t, first); strings.Contains(env, id) || strings.Contains(env, hostSecret) {
+		t.Errorf("the app's environment holds the App Host's credentials:\n%s", env)
+	}
+	if n := provenLogins(t, s, keyID, "forwarder", 1); n == 0 {
+		t.Errorf("no login of the app as itself with secret_version=1")
+	}
+
+	rotate := func(version int64) int {
+		t.Helper()
+		before := waitApp(t, s, appID, "running", running).Process.PID
+		res, err := s.c.RegenerateSecret(t.Context(), backend.RegenerateRequest{ID: keyID})
+		if err != nil {
+			t.Fatalf("rotation: %v", err)
+		}
+		if res.Rotation == nil || res.Rotation.Outcome != backend.RotationDone || res.SecretVersion != version {
+			t.Fatalf("rotation %+v, secret_version %d: want done, %d", res.Rotation, res.SecretVersion, version)
+		}
+		app := waitApp(t, s, appID, "running", running)
+		if app.Process.PID == before {
+			t.Errorf("the app runs as PID %d, as before the rotation", before)
+		}
+		if procs := appProcs(t, appDir); !slices.Equal(procs, []int{app.Process.PID}) {
+			t.Errorf("processes of the app %v, want [%d]", procs, app.Process.PID)
+		}
+		if n := provenLogins(t, s, keyID, "forwarder", version); n == 0 {
+			t.Errorf("no login of the app as itself with secret_version=%d", version)
+		}
+		if f := failedLogins(t, s); len(f) > 0 {
+			t.Fatalf("failed logins: %+v", f)
+		}
+		// One deploy of the app, which says how long it was down.
+		if deploys := deploysSince(t, s, "forwarder", res.Rotation.ID); len(deploys) != 1 || !positiveDowntime(deploys[0].Detail) {
+			t.Errorf("app.deploy events of the rotation %+v: want one, with a positive downtime_ms", deploys)
+		}
+		return app.Process.PID
+	}
+	second := rotate(2)
+
+	// SIGKILL: the app runs on; the host restarted at once adopts it.
+	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(t)
+	killedAt := time.Now()
+	if procs := appProcs(t, appDir); !slices.Equal(procs, []int{second}) {
+		t.Fatalf("after the host's SIGKILL, processes of the app %v, want [%d]", procs, second)
+	}
+	// Silent for --app-host-offline-after: offline, and audited so.
+	waitFor(t, "the App Host to be offline", func() bool {
+		hosts, err := s.c.ListAppHosts(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(hosts, func(x backend.AppHost) bool { return x.Name == "east" })
+		return i >= 0 && hosts[i].State == backend.AppHostOffline && audited(t, s, backend.ActionAppHostOffline, "east")
+	})
+	h = startHost(t, s, "east", id, secretFile, dir)
+	app = waitApp(t, s, appID, "reported by the restarted host", func(a *backend.App) bool {
+		return a.Process != nil && a.Process.ReportedAt.After(killedAt)
+	})
+	if !running(app) || app.Process.PID != second {
+		t.Errorf("after the host's restart: status %s (%s), process %+v; want running as PID %d", app.Status, app.StatusDetail, app.Process, second)
+	}
+	if procs := appProcs(t, appDir); !slices.Equal(procs, []int{second}) {
+		t.Fatalf("after the host's restart, processes of the app %v, want [%d] (adopted)", procs, second)
+	}
+	third := rotate(3)
+
+	// Declared lost (app-hosts forget, on the server's store): the host's
+	// session is fenced; it opens a new one, stops its apps before it
+	// starts any, and runs them again.
+	cmd := exec.Command(bin, "app-hosts", "forget", "east", "--store", s.store)
+	cmd.Env = cleanEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("app-hosts forget: %v: %s", err, out)
+	}
+	if !audited(t, s, backend.ActionAppHostForget, "east") {
+		t.Error("no app_host.forget event")
+	}
+	app = waitApp(t, s, appID, "running again after forget", func(a *backend.App) bool {
+		return running(a) && a.Process.PID != third
+	})
+	if procs := appProcs(t, appDir); !slices.Equal(procs, []int{app.Process.PID}) {
+		t.Errorf("after forget, processes of the app %v, want [%d]", procs, app.Process.PID)
+	}
+	third = app.Process.PID
+
+	// SIGTERM: the host stops its apps, reports them stopped, and exits 0.
+	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := h.wait(t); code != 0 {
+		t.Errorf("host exit status %d after SIGTERM, want 0", code)
+	}
+	if procs := appProcs(t, appDir); len(procs) != 0 {
+		t.Errorf("after the host's SIGTERM, processes of the app %v (PID %d before), want none", procs, third)
+	}
+	app = waitApp(t, s, appID, "reported stopped", func(a *backend.App) bool {
+		return a.Process != nil && a.Process.Phase == "stopped"
+	})
+	if app.Process.PID != 0 {
+		t.Errorf("process %+v after the host stopped", app.Process)
+	}
+}
+
+// An App Host account reaches its own App Host's routes and nothing else:
+// not another host's desired state, not the admin API.
+func TestHostAccountReachesOnlyItsOwnHost(t *testing.T) {
+	s := startServe(t, "127.0.0.1:0", "")
+	eastID, eastFile := s.hostAccount(t, "east")
+	westID, westFile := s.hostAccount(t, "west")
+	s.exampleApp(t, "east", "forwarder")
+	east := backendtest.Admin{ID: eastID}
+	east.Secret = readFile(t, eastFile)
+	west := backendtest.Admin{ID: westID}
+	west.Secret = readFile(t, westFile)
+
+	for _, tc := range []struct {
+		method, path string
+		as           *backendtest.Admin
+		body         string
+		want         int
+	}{
+		{"POST", "/v1/app-hosts/east/sessions", &east, `{"instance_id":"i-1","version":"t","driver":"exec"}`, http.StatusCreated},
+		{"POST", "/v1/app-hosts/east/sessions", &west, `{"instance_id":"i-2","version":"t","driver":"exec"}`, http.StatusForbidden},
+		{"GET", "/v1/app-hosts/east/desired?session=x&after=0&wait_ms=0", &west, "", http.StatusForbidden},
+		{"POST", "/v1/app-hosts/east/reports", &west, `{"session_id":"x","revision":0,"apps":[]}`, http.StatusForbidden},
+		{"GET", "/v1/accounts", &east, "", http.StatusForbidden},
+		{"GET", "/v1/apps", &west, "", http.StatusForbidden},
+		{"GET", "/v1/app-hosts", &east, "", http.StatusForbidden},
+	} {
+		resp := backendtest.Do(t, tc.method, s.URL+tc.path, tc.as, strings.NewReader(tc.body), nil)
+		_ = resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s as %s: HTTP %d, want %d", tc.method, tc.path, tc.as.ID, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// The virtual driver runs no process: each start of an app is a login over
+// HTTP as the app, proven with its token, so the app is running on its
+// login; a rotation moves it to the new secret.
+func TestHostVirtualDriver(t *testing.T) {
+	s := startServe(t, "127.0.0.1:0", "")
+	id, secretFile := s.hostAccount(t, "sim")
+	keyID, appID := s.exampleApp(t, "sim", "load-1")
+	startHost(t, s, "sim", id, secretFile, filepath.Join(t.TempDir(), "host-sim"), "--driver", "virtual")
+
+	waitApp(t, s, appID, "running", func(a *backend.App) bool { return a.Status == backend.StatusRunning })
+	if n := provenLogins(t, s, keyID, "load-1", 1); n != 1 {
+		t.Errorf("%d logins of the app as itself with secret_version=1, want 1", n)
+	}
+	res, err := s.c.RegenerateSecret(t.Context(), backend.RegenerateRequest{ID: keyID})
+	if err != nil || res.Rotation == nil || res.Rotation.Outcome != backend.RotationDone {
+		t.Fatalf("rotation: %+v, %v", res, err)
+	}
+	if n := provenLogins(t, s, keyID, "load-1", 2); n != 1 {
+		t.Errorf("%d logins of the app as itself with secret_version=2, want 1", n)
+	}
+	if f := failedLogins(t, s); len(f) > 0 {
+		t.Errorf("failed logins: %+v", f)
+	}
+}
