@@ -165,7 +165,17 @@ type server struct {
 func startServe(t *testing.T, listen, caFile string, extra ...string) *server {
 	t.Helper()
 	admin := backendtest.Admin{ID: uuid.NewString(), Secret: strings.TrimRight(rand.Text()+rand.Text(), "=")[:43]}
-	store := backendtest.SQLiteStore(t)
+	return serveOn(t, backendtest.SQLiteStore(t), listen, caFile, admin, extra...)
+}
+
+// startReplica starts another serve on a's store.
+func startReplica(t *testing.T, a *server) *server {
+	t.Helper()
+	return serveOn(t, a.store, "127.0.0.1:0", "", a.admin)
+}
+
+func serveOn(t *testing.T, store, listen, caFile string, admin backendtest.Admin, extra ...string) *server {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", listen, "--store", store,
 		"--app-host-offline-after", offlineAfter}, extra...)...)
 	cmd.Dir = t.TempDir()
@@ -337,6 +347,23 @@ func failedLogins(t *testing.T, s *server) []backend.AuditEvent {
 		}
 	}
 	return out
+}
+
+// provenLoginsSince counts the successful logins as account keyID that app
+// made as itself after since.
+func provenLoginsSince(t *testing.T, s *server, keyID, app string, since time.Time) int {
+	t.Helper()
+	events, err := s.c.ListAuditEvents(context.Background(), backend.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range events {
+		if e.Action == backend.ActionLoginSuccess && e.TargetID == keyID && e.Actor == app && e.Time.After(since) {
+			n++
+		}
+	}
+	return n
 }
 
 // provenLogins counts the successful logins as account keyID that app

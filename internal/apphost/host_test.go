@@ -102,6 +102,12 @@ func TestHostRunsRotatesAdoptsAndStops(t *testing.T) {
 	if procs := appProcs(t, appDir); !slices.Equal(procs, []int{second}) {
 		t.Fatalf("after the host's restart, processes of the app %v, want [%d] (adopted)", procs, second)
 	}
+	// The restarted host reports the token the adopted process holds: its
+	// logins (every second) still prove that they are the app's.
+	reported := app.Process.ReportedAt
+	waitFor(t, "a proven login of the adopted app", func() bool {
+		return provenLoginsSince(t, s, keyID, "forwarder", reported) > 0
+	})
 	third := rotate(3)
 
 	// Declared lost (app-hosts forget, on the server's store): the host's
@@ -197,5 +203,69 @@ func TestHostVirtualDriver(t *testing.T) {
 	}
 	if f := failedLogins(t, s); len(f) > 0 {
 		t.Errorf("failed logins: %+v", f)
+	}
+}
+
+// An App Host fails over between its endpoints (replicas on one store),
+// and so do its apps: with the first replica gone, a rotation through the
+// second works.
+func TestHostFailsOver(t *testing.T) {
+	a := startServe(t, "127.0.0.1:0", "")
+	b := startReplica(t, a)
+	id, secretFile := a.hostAccount(t, "east")
+	keyID, appID := a.exampleApp(t, "east", "forwarder")
+	cmd := exec.Command(bin, "host", "--name", "east", "--endpoint", a.URL+","+b.URL, "--secret-file", secretFile,
+		"--dir", filepath.Join(t.TempDir(), "host-east"))
+	cmd.Dir, cmd.Env = t.TempDir(), cleanEnv("APPHOST_API_KEY_ID="+id)
+	startCmd(t, cmd)
+	first := waitApp(t, a, appID, "running", running).Process.PID
+
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(t)
+	res, err := b.c.RegenerateSecret(t.Context(), backend.RegenerateRequest{ID: keyID})
+	if err != nil || res.Rotation == nil || res.Rotation.Outcome != backend.RotationDone {
+		t.Fatalf("rotation through the second replica: %+v, %v", res, err)
+	}
+	if app := waitApp(t, b, appID, "running", running); app.Process.PID == first {
+		t.Errorf("the app runs as PID %d, as before the rotation", first)
+	}
+	if f := failedLogins(t, b); len(f) > 0 {
+		t.Errorf("failed logins: %+v", f)
+	}
+}
+
+// A second instance of a name waits while the first is online (one
+// process of the app, the first's); when the first is gone past the
+// offline delay, it takes the name over, and runs the app.
+func TestHostSecondInstanceWaits(t *testing.T) {
+	s := startServe(t, "127.0.0.1:0", "")
+	id, secretFile := s.hostAccount(t, "east")
+	_, appID := s.exampleApp(t, "east", "forwarder")
+	dir1, dir2 := filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "two")
+	h1 := startHost(t, s, "east", id, secretFile, dir1)
+	first := waitApp(t, s, appID, "running", running).Process.PID
+
+	h2 := startHost(t, s, "east", id, secretFile, dir2)
+	waitFor(t, "the second instance to say that the first is online", func() bool {
+		return strings.Contains(h2.errOut(), "another instance of this App Host is online")
+	})
+	if procs := appProcs(t, filepath.Join(dir1, "apps", "forwarder")); !slices.Equal(procs, []int{first}) {
+		t.Errorf("processes of the app under the first instance %v, want [%d]", procs, first)
+	}
+	if procs := appProcs(t, filepath.Join(dir2, "apps", "forwarder")); len(procs) != 0 {
+		t.Errorf("the waiting instance runs the app: %v", procs)
+	}
+
+	if err := h1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	h1.wait(t)
+	app := waitApp(t, s, appID, "running under the second instance", func(a *backend.App) bool {
+		return running(a) && a.Process.PID != first
+	})
+	if procs := appProcs(t, filepath.Join(dir2, "apps", "forwarder")); !slices.Equal(procs, []int{app.Process.PID}) {
+		t.Errorf("processes of the app under the second instance %v, want [%d]", procs, app.Process.PID)
 	}
 }
