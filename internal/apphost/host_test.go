@@ -20,7 +20,8 @@ import (
 // logs in as itself, and is running; a rotation restarts it on the new
 // secret (a new process, no failed login); a host killed with SIGKILL and
 // restarted at once adopts the app (one process, the same) and the next
-// rotation works; SIGTERM of the host stops its apps.
+// rotation works; declared lost, the host stops the app and starts it
+// again; SIGTERM of the host stops its apps, and the host goes offline.
 func TestHostRunsRotatesAdoptsAndStops(t *testing.T) {
 	s := startServe(t, "127.0.0.1:0", "")
 	id, secretFile := s.hostAccount(t, "east")
@@ -83,15 +84,6 @@ func TestHostRunsRotatesAdoptsAndStops(t *testing.T) {
 	if procs := appProcs(t, appDir); !slices.Equal(procs, []int{second}) {
 		t.Fatalf("after the host's SIGKILL, processes of the app %v, want [%d]", procs, second)
 	}
-	// Silent for --app-host-offline-after: offline, and audited so.
-	waitFor(t, "the App Host to be offline", func() bool {
-		hosts, err := s.c.ListAppHosts(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		i := slices.IndexFunc(hosts, func(x backend.AppHost) bool { return x.Name == "east" })
-		return i >= 0 && hosts[i].State == backend.AppHostOffline && audited(t, s, backend.ActionAppHostOffline, "east")
-	})
 	h = startHost(t, s, "east", id, secretFile, dir)
 	app = waitApp(t, s, appID, "reported by the restarted host", func(a *backend.App) bool {
 		return a.Process != nil && a.Process.ReportedAt.After(killedAt)
@@ -145,6 +137,15 @@ func TestHostRunsRotatesAdoptsAndStops(t *testing.T) {
 	if app.Process.PID != 0 {
 		t.Errorf("process %+v after the host stopped", app.Process)
 	}
+	// Silent for --app-host-offline-after: offline, and audited so.
+	waitFor(t, "the App Host to be offline", func() bool {
+		hosts, err := s.c.ListAppHosts(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(hosts, func(x backend.AppHost) bool { return x.Name == "east" })
+		return i >= 0 && hosts[i].State == backend.AppHostOffline && audited(t, s, backend.ActionAppHostOffline, "east")
+	})
 }
 
 // An App Host account reaches its own App Host's routes and nothing else:
