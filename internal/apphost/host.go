@@ -149,7 +149,8 @@ type startFailure struct {
 	detail string
 }
 
-// New checks cfg and makes a Host. It does nothing else: Run does.
+// New checks cfg (and reads its CA file) and makes a Host; Run does the
+// rest.
 func New(cfg Config) (*Host, error) {
 	var errs []error
 	if err := backend.ValidateName("name", cfg.Name); err != nil {
