@@ -67,6 +67,11 @@ func TestHostRunsRotatesAdoptsAndStops(t *testing.T) {
 		if f := failedLogins(t, s); len(f) > 0 {
 			t.Fatalf("failed logins: %+v", f)
 		}
+		for _, st := range res.Rotation.Steps {
+			if st.DowntimeMS != nil {
+				t.Logf("rotation to secret_version %d: app %s down %.1f ms (stop to first login with the new secret)", version, st.AppName, *st.DowntimeMS)
+			}
+		}
 		// One deploy of the app, which says how long it was down.
 		if deploys := deploysSince(t, s, "forwarder", res.Rotation.ID); len(deploys) != 1 || !positiveDowntime(deploys[0].Detail) {
 			t.Errorf("app.deploy events of the rotation %+v: want one, with a positive downtime_ms", deploys)
