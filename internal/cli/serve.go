@@ -92,6 +92,27 @@ func sweepRotations(ctx context.Context, svc *core.Service, period time.Duration
 	}
 }
 
+// minAppHostOfflineAfter is the shortest --app-host-offline-after: an App
+// Host reports every third of it, and must have time to.
+const minAppHostOfflineAfter = 300 * time.Millisecond
+
+// sweepAppHosts records, every period, the App Hosts that stopped
+// reporting as offline (app_host.offline).
+func sweepAppHosts(ctx context.Context, svc *core.Service, period time.Duration, log *slog.Logger) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := svc.SweepAppHosts(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("recording the App Hosts that stopped reporting as offline", "error", err)
+		}
+	}
+}
+
 // shutdownTimeout bounds the wait for requests in flight on SIGTERM/SIGINT.
 const shutdownTimeout = 30 * time.Second
 
@@ -99,7 +120,7 @@ const shutdownTimeout = 30 * time.Second
 // ends). Logs are JSON lines on stderr; stdout gets the listening address and,
 // once, a generated admin secret.
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--key-file FILE] [--tls-cert FILE --tls-key FILE] [--lockout-threshold N] [--login-burst N] [--login-backoff DURATION] [--login-backoff-max DURATION] [--trusted-proxy CIDR]... [--rotation-lease DURATION] [--rotation-sweep DURATION]", stderr)
+	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--key-file FILE] [--tls-cert FILE --tls-key FILE] [--lockout-threshold N] [--login-burst N] [--login-backoff DURATION] [--login-backoff-max DURATION] [--trusted-proxy CIDR]... [--rotation-lease DURATION] [--rotation-sweep DURATION] [--app-host-offline-after DURATION]", stderr)
 	var (
 		sf          storeFlags
 		listen      string
@@ -112,6 +133,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		trustedProx proxyList
 		lease       time.Duration
 		sweep       time.Duration
+		offline     time.Duration
 	)
 	sf.register(fs)
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
@@ -133,8 +155,15 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		"how long (a `DURATION`) a rotation's driver may go silent before another server (or the next apply) takes the rotation over")
 	fs.DurationVar(&sweep, "rotation-sweep", defaultRotationSweep,
 		"how often (a `DURATION`) this server looks for rotations whose driver's lease expired, and finishes them")
+	fs.DurationVar(&offline, "app-host-offline-after", core.DefaultAppHostOfflineAfter,
+		"how long (a `DURATION`) an App Host may go without a report before it is offline (it reports every third of it); "+
+			"a rotation is refused while an App Host of its apps is offline")
 	if code := parse(fs, args); code >= 0 {
 		return code
+	}
+	if offline < minAppHostOfflineAfter {
+		fmt.Fprintf(stderr, "serve: --app-host-offline-after must be at least %s, such as 15s\n", minAppHostOfflineAfter)
+		return exitUsage
 	}
 	if lease < minRotationLease || sweep < minRotationLease {
 		fmt.Fprintf(stderr, "serve: --rotation-lease and --rotation-sweep must be at least %s\n", minRotationLease)
@@ -194,7 +223,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 
 	warnTrustedProxies(log, trustedProx)
-	storeCfg := embedded.Config{Store: sf.store, KeyFile: sf.keyFile, LockoutThreshold: threshold, RotationLease: lease}
+	storeCfg := embedded.Config{Store: sf.store, KeyFile: sf.keyFile, LockoutThreshold: threshold, RotationLease: lease,
+		AppHostOfflineAfter: offline}
 	svc, err := embedded.Open(ctx, storeCfg)
 	if err != nil {
 		return fail("opening store %s: %v", redactStore(sf.store), err)
@@ -231,6 +261,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go sweepRotations(sigCtx, svc, sweep, log)
+	go sweepAppHosts(sigCtx, svc, offline/3, log)
 	served := make(chan error, 1)
 	go func() {
 		// net/http's own 400 and 431 answers are made JSON by the wrapper.

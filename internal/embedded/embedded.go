@@ -50,6 +50,9 @@ type Config struct {
 	// RotationLease: see core.Options; 0 means $APPHOST_ROTATION_LEASE, else
 	// core.DefaultRotationLease.
 	RotationLease time.Duration
+	// AppHostOfflineAfter: see core.Options; 0 means
+	// core.DefaultAppHostOfflineAfter.
+	AppHostOfflineAfter time.Duration
 	// NoKey opens the store without its key file, for commands that read no
 	// secret (audit, accounts): nothing is sealed or opened, and the key file
 	// is neither read nor created. Such a Service must not be asked to seal
@@ -126,7 +129,8 @@ func Open(ctx context.Context, cfg Config) (*core.Service, error) {
 		}
 		lease = d
 	}
-	opts := core.Options{LockoutThreshold: cfg.LockoutThreshold, RotationLease: lease}
+	opts := core.Options{LockoutThreshold: cfg.LockoutThreshold, RotationLease: lease,
+		AppHostOfflineAfter: cfg.AppHostOfflineAfter}
 	if cfg.NoKey {
 		var st store.Store
 		if kind.sqlitePath != "" {

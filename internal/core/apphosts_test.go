@@ -1,0 +1,150 @@
+package core
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/hostapi"
+)
+
+// An app on a real App Host is running on its proven login, and stays so
+// across the host's reports of the same process: neither the report that
+// gives the start time of a process announced before it started (the login
+// may come first), nor a start time more precise than the store keeps,
+// makes the server forget that login and fall back to the 3 s uptime rule.
+func TestProvenLoginSurvivesReportsOfTheSameProcess(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	host, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-east", AppHost: "east"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, host.Secret)
+	key := e.account(t, "siem")
+	app, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "forwarder", AppHost: "east",
+		AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.put(t, app.ID, "siem", key.ID, nil)
+	sess, err := e.s.OpenAppHostSession(ctx, "east", "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-1", Driver: "exec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.DeployApp(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.s.AppHostDesired(ctx, "east", sess.SessionID, 0, 0)
+	if err != nil || len(d.Apps) != 1 || !d.Apps[0].Run {
+		t.Fatalf("desired %+v, %v", d, err)
+	}
+	gen := d.Apps[0].Generation
+	report := func(rep hostapi.AppReport) string {
+		t.Helper()
+		rep.ID, rep.Name, rep.Generation, rep.TokenHash = app.ID, app.Name, gen, hostapi.TokenHash("token-1")
+		if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: sess.SessionID, Revision: d.Revision,
+			Apps: []hostapi.AppReport{rep}}); err != nil {
+			t.Fatal(err)
+		}
+		return e.getApp(t, app.ID).Status
+	}
+
+	// Announced with its token before it starts; it logs in, then the
+	// host says when it started (to the nanosecond).
+	report(hostapi.AppReport{Phase: hostapi.PhaseStarting})
+	started := e.clock.Now().Add(time.Nanosecond)
+	e.clock.Advance(100 * time.Millisecond)
+	if err := e.s.NetworkLogin(ctx, backend.LoginRequest{AccountID: key.ID, Secret: key.Secret, App: app.Name, AppToken: "token-1"}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(100 * time.Millisecond)
+	running := hostapi.AppReport{Phase: hostapi.PhaseRunning, PID: 42, StartedAt: started}
+	if got := report(running); got != backend.StatusRunning {
+		t.Fatalf("after the login and the report of its start: %s (%s), want running", got, e.getApp(t, app.ID).StatusDetail)
+	}
+	// The next reports of the same process, well within 3 s of its start.
+	for range 3 {
+		e.clock.Advance(100 * time.Millisecond)
+		if got := report(running); got != backend.StatusRunning {
+			t.Fatalf("a later report of the same process: %s (%s), want running", got, e.getApp(t, app.ID).StatusDetail)
+		}
+	}
+	// A new process starts its health over: no login of it yet.
+	e.clock.Advance(100 * time.Millisecond)
+	if got := report(hostapi.AppReport{Phase: hostapi.PhaseRunning, PID: 43, StartedAt: e.clock.Now()}); got != backend.StatusStarting {
+		t.Fatalf("a new process without a login: %s, want starting", got)
+	}
+}
+
+// Undeploying an app that runs on a real App Host audits the undeploy and,
+// when its host confirms, the stop: never an app.deploy (the app is
+// "running" only until its host confirms the stop). Nor does a later
+// report of the same process deploy it again.
+func TestStoppingIsNoDeploy(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	host, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-east", AppHost: "east"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, host.Secret)
+	key := e.account(t, "siem")
+	app, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "forwarder", AppHost: "east",
+		AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.put(t, app.ID, "siem", key.ID, nil)
+	sess, err := e.s.OpenAppHostSession(ctx, "east", "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-1", Driver: "exec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := func(rep hostapi.AppReport) {
+		t.Helper()
+		d, err := e.s.AppHostDesired(ctx, "east", sess.SessionID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep.ID, rep.Name, rep.Generation, rep.TokenHash = app.ID, app.Name, d.Apps[0].Generation, hostapi.TokenHash("token-1")
+		if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: sess.SessionID, Revision: d.Revision,
+			Apps: []hostapi.AppReport{rep}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.s.DeployApp(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	started := e.clock.Now()
+	report(hostapi.AppReport{Phase: hostapi.PhaseRunning, PID: 42, StartedAt: started})
+	if err := e.s.NetworkLogin(ctx, backend.LoginRequest{AccountID: key.ID, Secret: key.Secret, App: app.Name, AppToken: "token-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning {
+		t.Fatalf("status %s (%s), want running", got.Status, got.StatusDetail)
+	}
+	// Its host silent past the offline delay (the app's detail says so),
+	// then reporting the same process again.
+	seq := e.lastSeq(t)
+	e.clock.Advance(DefaultAppHostOfflineAfter + time.Second)
+	if err := e.s.NetworkLogin(ctx, backend.LoginRequest{AccountID: key.ID, Secret: key.Secret, App: app.Name, AppToken: "token-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning || !strings.Contains(got.StatusDetail, "offline") {
+		t.Fatalf("status %s (%s), want running, its host offline", got.Status, got.StatusDetail)
+	}
+	report(hostapi.AppReport{Phase: hostapi.PhaseRunning, PID: 42, StartedAt: started})
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning || got.StatusDetail != "" {
+		t.Fatalf("status %s (%s), want running", got.Status, got.StatusDetail)
+	}
+	e.wantActions(t, seq, "forwarder login.success siem")
+
+	seq = e.lastSeq(t)
+	if _, err := e.s.UndeployApp(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	report(hostapi.AppReport{Phase: hostapi.PhaseStopped})
+	e.wantActions(t, seq, "terraform app.undeploy forwarder", "east app.status forwarder")
+}
