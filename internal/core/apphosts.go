@@ -194,6 +194,12 @@ func (o *op) realStatus(app store.AppRow, secrets []store.AppSecretRow, h hostKi
 		return backend.StatusStarting, o.unhealthyWhy(app, secrets) + offline
 	case hostapi.PhaseExited:
 		return backend.StatusStarting, exitDetail(obs) + "; restarting" + offline
+	case hostapi.PhaseStopped:
+		if obs.Generation >= app.Generation && !obs.ReportedAt.IsZero() {
+			// Applied, yet stopped: its App Host stopped it on its way out.
+			return backend.StatusPending, fmt.Sprintf("its App Host %q stopped it (shutting down or restarting); it "+
+				"starts again when the App Host runs again", app.AppHost) + offline
+		}
 	}
 	return backend.StatusStarting, "starting" + offline
 }
@@ -575,7 +581,7 @@ func (s *Service) ListAppHosts(ctx context.Context) ([]backend.AppHost, error) {
 }
 
 func (o *op) toAppHost(name string, h hostKind, apps []string) backend.AppHost {
-	out := backend.AppHost{Name: name, State: backend.AppHostUnknown, Apps: apps}
+	out := backend.AppHost{Name: name, State: backend.AppHostUnknown, Apps: apps, Forgotten: h.has && h.row.Forgotten}
 	if !h.known() {
 		return out
 	}

@@ -148,3 +148,52 @@ func TestStoppingIsNoDeploy(t *testing.T) {
 	report(hostapi.AppReport{Phase: hostapi.PhaseStopped})
 	e.wantActions(t, seq, "terraform app.undeploy forwarder", "east app.status forwarder")
 }
+
+// An app its App Host stopped on its way out (SIGTERM of the host) is
+// pending, not starting; and a forgotten App Host that never connected says
+// it was forgotten.
+func TestStoppedByItsHostIsPending(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	host, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-east", AppHost: "east"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, host.Secret)
+	app, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "forwarder", AppHost: "east", Deployed: true,
+		AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := e.s.OpenAppHostSession(ctx, "east", "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-1", Driver: "exec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.s.AppHostDesired(ctx, "east", sess.SessionID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: sess.SessionID, Revision: d.Revision,
+		Apps: []hostapi.AppReport{{ID: app.ID, Name: app.Name, Generation: d.Apps[0].Generation, Phase: hostapi.PhaseStopped}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusPending || !strings.Contains(got.StatusDetail, "stopped it") {
+		t.Errorf("an app its host stopped: %s (%s), want pending", got.Status, got.StatusDetail)
+	}
+
+	if _, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-west", AppHost: "west"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.ForgetAppHost(ctx, "west"); err != nil {
+		t.Fatal(err)
+	}
+	hosts, err := e.s.ListAppHosts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		if h.Name == "west" && (!h.Forgotten || h.State != backend.AppHostUnknown) {
+			t.Errorf("a forgotten App Host that never connected: %+v", h)
+		}
+	}
+}
