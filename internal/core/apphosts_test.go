@@ -197,3 +197,87 @@ func TestStoppedByItsHostIsPending(t *testing.T) {
 		}
 	}
 }
+
+// A failed login with one of the account's previous secrets (a stale copy
+// in an app) counts toward the lockout even over the network; any other
+// failed network login does not.
+func TestPreviousSecretCountsTowardTheLockout(t *testing.T) {
+	e := newEnv(t, 3)
+	ctx := context.Background()
+	acc := e.account(t, "k")
+	r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: acc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, r.Secret)
+	for range 5 {
+		_ = e.s.NetworkLogin(ctx, backend.LoginRequest{AccountID: acc.ID, Secret: "never-held-" + strings.Repeat("x", 30)})
+	}
+	if got := e.getAccount(t, acc.ID); got.Locked || got.FailedLoginAttempts != 0 {
+		t.Fatalf("after network guesses: %+v, want nothing counted", got)
+	}
+	for range 3 {
+		_ = e.s.NetworkLogin(ctx, backend.LoginRequest{AccountID: acc.ID, Secret: acc.Secret}) // secret_version 1: stale
+	}
+	got := e.getAccount(t, acc.ID)
+	if !got.Locked {
+		t.Errorf("after 3 network logins with the previous secret: %+v, want locked", got)
+	}
+	var stale int
+	for _, ev := range e.events(t) {
+		if ev.Action == backend.ActionLoginFailure && strings.Contains(ev.Detail, "previous secret_version=1") {
+			stale++
+		}
+	}
+	if stale != 3 {
+		t.Errorf("%d failures name the previous secret_version, want 3", stale)
+	}
+}
+
+// Only the token an App Host registered for an app's current process proves
+// the app: another token is an anonymous login, audited under the caller's
+// actor and counting for no app's health.
+func TestAppTokenProvesTheApp(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	host, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-east", AppHost: "east"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, host.Secret)
+	key := e.account(t, "siem")
+	app, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "forwarder", AppHost: "east", Deployed: true,
+		AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.put(t, app.ID, "siem", key.ID, nil)
+	sess, err := e.s.OpenAppHostSession(ctx, "east", "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-1", Driver: "exec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.s.AppHostDesired(ctx, "east", sess.SessionID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: sess.SessionID, Revision: d.Revision,
+		Apps: []hostapi.AppReport{{ID: app.ID, Name: app.Name, Generation: d.Apps[0].Generation, Phase: hostapi.PhaseRunning,
+			PID: 7, StartedAt: e.clock.Now(), TokenHash: hostapi.TokenHash("the-token")}}}); err != nil {
+		t.Fatal(err)
+	}
+	seq := e.lastSeq(t)
+	anon := WithActor(ctx, "anonymous")
+	if err := e.s.NetworkLogin(anon, backend.LoginRequest{AccountID: key.ID, Secret: key.Secret, App: app.Name, AppToken: "forged"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.getApp(t, app.ID); got.Status == backend.StatusRunning {
+		t.Errorf("a forged token made the app healthy: %+v", got)
+	}
+	if err := e.s.NetworkLogin(anon, backend.LoginRequest{AccountID: key.ID, Secret: key.Secret, App: app.Name, AppToken: "the-token"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.getApp(t, app.ID); got.Status != backend.StatusRunning {
+		t.Errorf("after the app's proven login: %s (%s), want running", got.Status, got.StatusDetail)
+	}
+	e.wantActions(t, seq, "anonymous login.success siem", "forwarder login.success siem", "east app.deploy forwarder")
+}
