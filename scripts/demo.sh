@@ -15,6 +15,7 @@
 #      failed and that the Terraform state holds no secret.
 #
 # Set KEEP=1 to keep the temporary directory. TERRAFORM=tofu to use OpenTofu.
+# Colour only when stdout is a terminal and NO_COLOR is unset.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,7 +40,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# Colour only on a terminal (and never under NO_COLOR): make demo > FILE
+# writes plain text, Terraform's output included.
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
+	bold=$'\033[1m' plain=$'\033[0m' color=()
+else
+	bold='' plain='' color=(-no-color)
+fi
+step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 
 step "Building the provider into $work/bin"
 mkdir -p "$work/bin"
@@ -67,7 +75,7 @@ store="sqlite:$db"
 tfvars=(-var "store_path=$db")
 
 step "terraform apply: two keys, three apps (two on the siem key), their app secrets"
-"$tf" apply -auto-approve -compact-warnings "${tfvars[@]}" -var quarter=2026-Q4
+"$tf" apply "${color[@]}" -auto-approve -compact-warnings "${tfvars[@]}" -var quarter=2026-Q4
 
 # Where the rotation starts in the audit log.
 last_seq="$("$bin" audit --store "$store" --json | tail -n 1 | sed -E 's/.*"seq":([0-9]+).*/\1/')"
@@ -76,7 +84,7 @@ last_seq="$("$bin" audit --store "$store" --json | tail -n 1 | sed -E 's/.*"seq"
 step "Rotating the siem key: terraform apply -var quarter=2027-Q1"
 echo "The plan is one in-place update of the key (secret_version + 1) and a warning"
 echo "naming the apps the rotation redeploys; the app secrets plan no change."
-"$tf" apply -auto-approve "${tfvars[@]}" -var quarter=2027-Q1
+"$tf" apply "${color[@]}" -auto-approve "${tfvars[@]}" -var quarter=2027-Q1
 
 step "The rotation in the audit log (events after seq $last_seq, oldest first)"
 "$bin" audit --store "$store" --after "$last_seq"

@@ -1,24 +1,74 @@
 #!/bin/sh
-# Throwaway PostgreSQL 15 cluster for the store tests.
+# Throwaway PostgreSQL cluster for the store tests.
 #
 #   eval "$(scripts/postgres.sh start DIR)"   # prints: export APPHOST_TEST_POSTGRES_DSN=...
 #   scripts/postgres.sh stop DIR               # safe when not running
+#   scripts/postgres.sh bindir                 # prints the directory of initdb and pg_ctl
 #
 # Trust auth on 127.0.0.1 only, a free loopback port, the socket inside DIR.
 # PostgreSQL refuses to run as root, so as root the cluster runs as the
 # postgres user, which must be able to reach DIR (use one under /tmp).
 # Everything but the export line goes to stderr.
+#
+# The binaries are those of $PGBIN when set, else of the newest version
+# Debian's packages installed (/usr/lib/postgresql/VERSION/bin; apt-get
+# install postgresql), else of pg_config --bindir, else initdb on PATH.
 set -eu
 
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+# pg_lib is where Debian installs each PostgreSQL version (a test points it
+# elsewhere).
+pg_lib=${APPHOST_PG_LIB:-/usr/lib/postgresql}
+
+# find_bindir prints the directory of the PostgreSQL binaries, or fails
+# saying how to install them.
+find_bindir() {
+	if [ -n "${PGBIN:-}" ]; then
+		if [ ! -x "$PGBIN/initdb" ]; then
+			echo "postgres.sh: PGBIN=$PGBIN has no initdb" >&2
+			return 1
+		fi
+		echo "$PGBIN"
+		return 0
+	fi
+	# The newest version first: sort -V puts 9.6 before 15.
+	newest=$(ls -1 "$pg_lib" 2>/dev/null | sort -V -r | while read -r v; do
+		if [ -x "$pg_lib/$v/bin/initdb" ]; then
+			echo "$pg_lib/$v/bin"
+			break
+		fi
+	done)
+	if [ -n "$newest" ]; then
+		echo "$newest"
+		return 0
+	fi
+	if command -v pg_config >/dev/null 2>&1; then
+		d=$(pg_config --bindir)
+		if [ -x "$d/initdb" ]; then
+			echo "$d"
+			return 0
+		fi
+	fi
+	if d=$(command -v initdb 2>/dev/null); then
+		dirname "$d"
+		return 0
+	fi
+	echo "postgres.sh: no PostgreSQL server binaries (initdb) in $pg_lib/*/bin, pg_config --bindir or PATH;" \
+		"install them (Debian: apt-get install postgresql) or set PGBIN to their directory" >&2
+	return 1
+}
 
 usage() {
-	echo "usage: $0 start|stop DIR" >&2
+	echo "usage: $0 start|stop DIR | bindir" >&2
 	exit 2
 }
+if [ $# -eq 1 ] && [ "$1" = bindir ]; then
+	find_bindir
+	exit
+fi
 [ $# -eq 2 ] || usage
 cmd=$1
 dir=$2
+PGBIN=$(find_bindir)
 
 # as runs a command as the cluster owner.
 if [ "$(id -u)" -eq 0 ]; then

@@ -300,25 +300,24 @@ func startBare(ctx context.Context, _ string) (string, []byte, int, func(), erro
 	if err != nil {
 		return "", nil, 0, nil, err
 	}
-	cmd := exec.Command(self, "-serve-bare") //nolint:gosec // this program
+	// stop stops it: SIGTERM, then SIGKILL if it has not exited in 10s.
+	procCtx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(procCtx, self, "-serve-bare") //nolint:gosec // this program
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Stderr = os.Stderr
+	stop := func() {
+		cancel()
+		_ = cmd.Wait()
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
+		cancel()
 		return "", nil, 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		cancel()
 		return "", nil, 0, nil, err
-	}
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
 	}
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {

@@ -68,3 +68,36 @@ func TestFinding6_dsnPasswordsMasked(t *testing.T) {
 		}
 	}
 }
+
+// TestHardening2_4_dsnPasswordsMaskedInEveryForm: a password in a key/value
+// connection string (host=... password=...), in a POSTGRES:// URL or in a
+// pgx:// URL is in no output of serve, audit, accounts (--import-blocks
+// too), login or recover-admin. Such stores are refused, and the refusal
+// named them with the password in the clear.
+func TestHardening2_4_dsnPasswordsMaskedInEveryForm(t *testing.T) {
+	const pw = "Pw-Every-Form-4711"
+	for _, store := range []string{
+		"host=127.0.0.1 port=1 user=u password=" + pw + " dbname=x",
+		"host=127.0.0.1 password='" + pw + " with space' dbname=x",
+		"POSTGRES://u:" + pw + "@127.0.0.1:1/x",
+		"pgx://u:" + pw + "@127.0.0.1:1/x",
+		"postgresql://127.0.0.1:1/x?PASSWORD=" + pw,
+	} {
+		for _, args := range [][]string{
+			{"serve", "--listen", "127.0.0.1:0", "--store", store},
+			{"audit", "--store", store},
+			{"accounts", "--store", store},
+			{"accounts", "--store", store, "--import-blocks"},
+			{"login", "--store", store, "--key-id", newAdmin().ID, "--secret-stdin"},
+			{"recover-admin", "--store", store},
+		} {
+			r := run(t, "", adminEnv(newAdmin()), "x\n", args...)
+			if r.code == 0 {
+				t.Errorf("%s on %q succeeded", args[0], store[:10])
+			}
+			if out := r.stdout + r.stderr; strings.Contains(out, pw) {
+				t.Errorf("%s shows the password of a store given as %q...:\n%s", args[0], store[:10], out)
+			}
+		}
+	}
+}

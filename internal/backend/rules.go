@@ -36,3 +36,28 @@ func ValidateName(field, v string) error {
 	}
 	return nil
 }
+
+// IsAccountID reports whether s has the shape of an account ID: a UUID
+// written as backends make them, 36 characters of hex digits and hyphens
+// (8-4-4-4-12). Anything else is no account's ID, so a login with it needs
+// no lookup and no throttle record, and its text (a secret pasted in the
+// wrong field, say) is never stored.
+func IsAccountID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

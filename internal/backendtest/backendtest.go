@@ -98,9 +98,8 @@ func wantError(t *testing.T, err error, code string) *backend.Error {
 // events returns the audit events about target, oldest first.
 func events(t *testing.T, b backend.Backend, after int64, target string) []backend.AuditEvent {
 	t.Helper()
-	all := must(b.ListAuditEvents(ctx(t), backend.AuditQuery{AfterSeq: after}))(t)
 	var out []backend.AuditEvent
-	for _, e := range all {
+	for _, e := range EventsAfter(t, b, after) {
 		if e.TargetID == target {
 			out = append(out, e)
 		}
@@ -108,32 +107,17 @@ func events(t *testing.T, b backend.Backend, after int64, target string) []backe
 	return out
 }
 
-func actions(evs []backend.AuditEvent) []string {
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = e.Action
+// field lists one field of each of xs, for messages and comparisons.
+func field[T any](xs []T, f func(T) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
 	}
 	return out
 }
 
-func count(evs []backend.AuditEvent, action string) int {
-	n := 0
-	for _, e := range evs {
-		if e.Action == action {
-			n++
-		}
-	}
-	return n
-}
-
-// lastSeq is the sequence number of the newest audit event.
-func lastSeq(t *testing.T, b backend.Backend) int64 {
-	t.Helper()
-	all := must(b.ListAuditEvents(ctx(t), backend.AuditQuery{}))(t)
-	if len(all) == 0 {
-		return 0
-	}
-	return all[len(all)-1].Seq
+func actions(evs []backend.AuditEvent) []string {
+	return field(evs, func(e backend.AuditEvent) string { return e.Action })
 }
 
 func testAccountCRUD(t *testing.T, b backend.Backend) {
@@ -184,7 +168,7 @@ func testAccountCRUD(t *testing.T, b backend.Backend) {
 
 	evs := events(t, b, 0, created.ID)
 	for _, want := range []string{backend.ActionAccountCreate, backend.ActionAccountUpdate, backend.ActionAccountDelete} {
-		if count(evs, want) != 1 {
+		if Count(evs, want) != 1 {
 			t.Errorf("want one %s event, got %v", want, actions(evs))
 		}
 	}
@@ -325,7 +309,7 @@ func testLoginLockout(t *testing.T, b backend.Backend) {
 	if len(list) != 1 || list[0].ID != a.ID {
 		t.Errorf("ListAccounts(locked=true) = %v", list)
 	}
-	if n := count(events(t, b, 0, a.ID), backend.ActionAccountLock); n != 1 {
+	if n := Count(events(t, b, 0, a.ID), backend.ActionAccountLock); n != 1 {
 		t.Errorf("want one lock event, got %d", n)
 	}
 
@@ -358,7 +342,7 @@ func testRegenerateIdempotent(t *testing.T, b backend.Backend) {
 		t.Errorf("no key: version %d, want 4", r4.SecretVersion)
 	}
 	noErr(t, b.Login(c, backend.LoginRequest{AccountID: a.ID, Secret: r4.Secret}))
-	if n := count(events(t, b, 0, a.ID), backend.ActionAccountRegenerate); n != 3 {
+	if n := Count(events(t, b, 0, a.ID), backend.ActionAccountRegenerate); n != 3 {
 		t.Errorf("want 3 regenerate events, got %d", n)
 	}
 }
@@ -427,18 +411,14 @@ func testApps(t *testing.T, b backend.Backend) {
 
 	evs := events(t, b, 0, app.ID)
 	for _, want := range []string{backend.ActionAppCreate, backend.ActionAppDeploy, backend.ActionAppUndeploy, backend.ActionAppDelete} {
-		if count(evs, want) < 1 {
+		if Count(evs, want) < 1 {
 			t.Errorf("no %s event in %v", want, actions(evs))
 		}
 	}
 }
 
 func names(apps []backend.App) []string {
-	out := make([]string, len(apps))
-	for i, a := range apps {
-		out[i] = a.Name
-	}
-	return out
+	return field(apps, func(a backend.App) string { return a.Name })
 }
 
 func testAppSecrets(t *testing.T, b backend.Backend) {
@@ -526,7 +506,7 @@ func testRotation(t *testing.T, b backend.Backend) {
 	must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: idle.ID, Name: "k", AccountID: k.ID}))(t)
 	other := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "neighbour"}))(t)
 	neighbour := boundApp(t, b, "neighbour", other)
-	seq := lastSeq(t, b)
+	seq := LastSeq(t, b)
 
 	r := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, ExpectedSecretVersion: 1, IdempotencyKey: uuid.NewString()}))(t)
 	if r.SecretVersion != 2 || r.Locked || r.Secret == "" || r.ID != k.ID {
@@ -576,7 +556,7 @@ func testRotation(t *testing.T, b backend.Backend) {
 		}
 	}
 	// A saved plan applied after another rotation: refused, nothing changes.
-	seq = lastSeq(t, b)
+	seq = LastSeq(t, b)
 	_, err := b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, ExpectedSecretVersion: 1, IdempotencyKey: uuid.NewString()})
 	if be := wantError(t, err, backend.CodeVersionMismatch); be != nil && !strings.Contains(be.Message, "plan again") {
 		t.Errorf("message = %q", be.Message)
@@ -643,7 +623,7 @@ func testStaleSecretLocks(t *testing.T, tg Target) {
 	app := boundApp(t, b, "forwarder", k)
 	tg.PlantStale(t, app.ID, k.Name, k.ID)
 	must(b.UndeployApp(c, app.ID))(t)
-	seq := lastSeq(t, b)
+	seq := LastSeq(t, b)
 	must(b.DeployApp(c, app.ID))(t)
 
 	acct := must(b.GetAccount(c, k.ID))(t)
@@ -651,10 +631,10 @@ func testStaleSecretLocks(t *testing.T, tg Target) {
 		t.Fatalf("a running app with a stale secret did not lock the account: %+v", acct)
 	}
 	evs := events(t, b, seq, k.ID)
-	if n := count(evs, backend.ActionLoginFailure); n < backend.DefaultLockoutThreshold {
+	if n := Count(evs, backend.ActionLoginFailure); n < backend.DefaultLockoutThreshold {
 		t.Errorf("want at least %d failed logins, got %d: %v", backend.DefaultLockoutThreshold, n, actions(evs))
 	}
-	if count(evs, backend.ActionAccountLock) != 1 {
+	if Count(evs, backend.ActionAccountLock) != 1 {
 		t.Errorf("want one lock event: %v", actions(evs))
 	}
 	for _, e := range evs {
@@ -675,7 +655,7 @@ func testStaleSecretLocks(t *testing.T, tg Target) {
 
 func testAudit(t *testing.T, b backend.Backend) {
 	c := ctx(t)
-	start := lastSeq(t, b)
+	start := LastSeq(t, b)
 	for i := range 5 {
 		must(b.CreateAccount(c, backend.CreateAccountRequest{Name: fmt.Sprintf("a%d", i)}))(t)
 	}

@@ -271,6 +271,9 @@ func Do(t *testing.T, method, target string, admin *Admin, body io.Reader, heade
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json") // as the client sends it
+	}
 	for k, v := range header {
 		req.Header[k] = v
 	}

@@ -15,14 +15,17 @@ import (
 	"time"
 )
 
-// PKI is a throwaway CA and a server certificate for 127.0.0.1 signed by it,
-// as PEM files: for tests of `serve --tls-cert --tls-key` and ca_file.
+// PKI is a throwaway CA and a server certificate for 127.0.0.1 (and any
+// other addresses asked for) signed by it, as PEM files: for tests of
+// `serve --tls-cert --tls-key` and ca_file.
 type PKI struct {
 	CAFile, CertFile, KeyFile string
 }
 
-// WritePKI writes a new PKI to a temporary directory of t.
-func WritePKI(t testing.TB) PKI {
+// WritePKI writes a new PKI to a temporary directory of t; the server
+// certificate is for 127.0.0.1 and ips (a server bound in a network
+// namespace test, say).
+func WritePKI(t testing.TB, ips ...net.IP) PKI {
 	t.Helper()
 	dir := t.TempDir()
 	now := time.Now()
@@ -58,7 +61,7 @@ func WritePKI(t testing.TB) PKI {
 		NotAfter:     now.Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		IPAddresses:  append([]net.IP{net.IPv4(127, 0, 0, 1)}, ips...),
 	}, ca, &key.PublicKey, caKey)
 	if err != nil {
 		t.Fatal(err)

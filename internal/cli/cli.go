@@ -1,8 +1,8 @@
 // Package cli is the admin tool of an apphost backend: the subcommands of the
-// terraform-provider-apphost binary (serve, audit, accounts, login,
-// recover-admin, version, help). Terraform starts the binary with no
-// arguments, and it is then the provider; main only hands over to Run when a
-// subcommand is given.
+// terraform-provider-apphost binary (serve, audit, accounts, rotations,
+// app-hosts, login, recover-admin, host, example-app, version, help).
+// Terraform starts the binary with no arguments, and it is then the
+// provider; main only hands over to Run when a subcommand is given.
 //
 // Exit codes: 0 on success, 1 when the command fails, 2 on a usage error.
 // No output of any command except serve's one-time admin secret and
@@ -50,6 +50,8 @@ func commands() []command {
 		{"audit", "print the audit log, oldest first", runAudit},
 		{"accounts", "print the API key account inventory", runAccounts},
 		{"rotations", "print the rotations, newest first, with their steps", runRotations},
+		{"app-hosts", "print the App Hosts; app-hosts forget NAME declares one lost", runAppHosts},
+		{"host", "run an App Host: the apps of one App Host name on this machine", runHost},
 		{"login", "check an API key account's secret (read from stdin)", runLogin},
 		{"recover-admin", "break-glass: new secret for a locked or lost admin account", runRecoverAdmin},
 		{"example-app", "the sample app an App Host runs (reads APPHOST_APP_DIR)", runExampleApp},
@@ -97,6 +99,10 @@ of an apphost backend:
   %[1]s audit    --store STORE [--json] [--after SEQ]
   %[1]s accounts --store STORE [--json | --import-blocks]
   %[1]s login    --store STORE --key-id ID --secret-stdin
+  %[1]s rotations --store STORE [--json] [--active]
+  %[1]s app-hosts --store STORE [--json]  |  app-hosts forget NAME
+  %[1]s host     --name NAME --endpoint URL[,URL] --secret-file F [--dir DIR] [--driver exec|virtual]
+                 [--ca-file F] [--key-id ID]   # opens no store
   %[1]s recover-admin --store STORE [--key-id ID] [--json] [--unlock-only]
   %[1]s example-app   # run by an App Host: reads APPHOST_APP_DIR, opens no store
   %[1]s version

@@ -16,7 +16,7 @@ import (
 const maxSecretInput = 64 << 10
 
 func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flagSet("login", "--store STORE --key-id ID --secret-stdin", stderr)
+	fs := flagSet("login", "--store STORE [--key-file FILE] --key-id ID --secret-stdin", stderr)
 	var sf storeFlags
 	sf.register(fs)
 	keyID := fs.String("key-id", "", "the API key account's `ID`")

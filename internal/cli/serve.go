@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +92,27 @@ func sweepRotations(ctx context.Context, svc *core.Service, period time.Duration
 	}
 }
 
+// minAppHostOfflineAfter is the shortest --app-host-offline-after: an App
+// Host reports every third of it, and must have time to.
+const minAppHostOfflineAfter = 300 * time.Millisecond
+
+// sweepAppHosts records, every period, the App Hosts that stopped
+// reporting as offline (app_host.offline).
+func sweepAppHosts(ctx context.Context, svc *core.Service, period time.Duration, log *slog.Logger) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := svc.SweepAppHosts(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("recording the App Hosts that stopped reporting as offline", "error", err)
+		}
+	}
+}
+
 // shutdownTimeout bounds the wait for requests in flight on SIGTERM/SIGINT.
 const shutdownTimeout = 30 * time.Second
 
@@ -101,7 +120,7 @@ const shutdownTimeout = 30 * time.Second
 // ends). Logs are JSON lines on stderr; stdout gets the listening address and,
 // once, a generated admin secret.
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--tls-cert FILE --tls-key FILE] [--login-burst N] [--login-backoff DURATION] [--login-backoff-max DURATION] [--trusted-proxy CIDR]... [--rotation-lease DURATION] [--rotation-sweep DURATION]", stderr)
+	fs := flagSet("serve", "[--listen ADDR] [--store STORE] [--key-file FILE] [--tls-cert FILE --tls-key FILE] [--lockout-threshold N] [--login-burst N] [--login-backoff DURATION] [--login-backoff-max DURATION] [--trusted-proxy CIDR]... [--rotation-lease DURATION] [--rotation-sweep DURATION] [--app-host-offline-after DURATION]", stderr)
 	var (
 		sf          storeFlags
 		listen      string
@@ -114,6 +133,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		trustedProx proxyList
 		lease       time.Duration
 		sweep       time.Duration
+		offline     time.Duration
 	)
 	sf.register(fs)
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
@@ -135,8 +155,15 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		"how long (a `DURATION`) a rotation's driver may go silent before another server (or the next apply) takes the rotation over")
 	fs.DurationVar(&sweep, "rotation-sweep", defaultRotationSweep,
 		"how often (a `DURATION`) this server looks for rotations whose driver's lease expired, and finishes them")
+	fs.DurationVar(&offline, "app-host-offline-after", core.DefaultAppHostOfflineAfter,
+		"how long (a `DURATION`) an App Host may go without a report before it is offline (it reports every third of it); "+
+			"a rotation is refused while an App Host of its apps is offline")
 	if code := parse(fs, args); code >= 0 {
 		return code
+	}
+	if offline < minAppHostOfflineAfter {
+		fmt.Fprintf(stderr, "serve: --app-host-offline-after must be at least %s, such as 15s\n", minAppHostOfflineAfter)
+		return exitUsage
 	}
 	if lease < minRotationLease || sweep < minRotationLease {
 		fmt.Fprintf(stderr, "serve: --rotation-lease and --rotation-sweep must be at least %s\n", minRotationLease)
@@ -195,11 +222,15 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
 	}
 
-	svc, err := embedded.Open(ctx, embedded.Config{Store: sf.store, KeyFile: sf.keyFile, LockoutThreshold: threshold, RotationLease: lease})
+	warnTrustedProxies(log, trustedProx)
+	storeCfg := embedded.Config{Store: sf.store, KeyFile: sf.keyFile, LockoutThreshold: threshold, RotationLease: lease,
+		AppHostOfflineAfter: offline}
+	svc, err := embedded.Open(ctx, storeCfg)
 	if err != nil {
 		return fail("opening store %s: %v", redactStore(sf.store), err)
 	}
 	defer func() { _ = svc.Close() }()
+	warnOpenFiles(log, storeCfg)
 
 	// The port first: a generated admin secret is shown only once, so it is
 	// made only when the server can start.
@@ -218,6 +249,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		Handler: server.New(server.Config{Backend: svc, Console: svc, Logger: log, Version: Version,
 			FailedLogins: server.RateLimit{Burst: loginBurst, Backoff: backoff, MaxBackoff: backoffMax, TrustedProxies: trustedProx}}),
 		TLSConfig:         tlsConfig,
+		ConnContext:       server.ConnContext, // r.TLS under the JSONErrors wrapper
 		ReadHeaderTimeout: server.ReadHeaderTimeout,
 		ReadTimeout:       server.ReadTimeout,
 		WriteTimeout:      server.WriteTimeout,
@@ -229,6 +261,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go sweepRotations(sigCtx, svc, sweep, log)
+	go sweepAppHosts(sigCtx, svc, offline/3, log)
 	served := make(chan error, 1)
 	go func() {
 		// net/http's own 400 and 431 answers are made JSON by the wrapper.
@@ -265,13 +298,44 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	return exitOK
 }
 
+// warnTrustedProxies warns of a --trusted-proxy so wide that clients, not
+// only proxies, are believed: any client could then name any address in
+// X-Forwarded-For and take a new place in the login throttle at each try.
+func warnTrustedProxies(log *slog.Logger, proxies []netip.Prefix) {
+	for _, p := range proxies {
+		if p.Bits() < 8 && (p.Addr().Is4() || p.Bits() < 7) {
+			log.Warn("--trusted-proxy "+p.String()+" trusts the X-Forwarded-For of clients, not only of proxies: "+
+				"any client can then name any address and escape the failed-login throttle; name your reverse proxies' addresses only",
+				"trusted_proxy", p.String())
+		}
+	}
+}
+
+// warnOpenFiles warns when the store's database or key file may be read or
+// written by other users of the machine: with both, anyone can open every
+// app secret value (serve and the provider make them 0600).
+func warnOpenFiles(log *slog.Logger, cfg embedded.Config) {
+	db, key := embedded.Files(cfg)
+	for _, f := range []string{db, key} {
+		if f == "" {
+			continue
+		}
+		fi, err := os.Stat(f)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		log.Warn(fmt.Sprintf("%s has mode %04o: other users of this machine may read it; make it the service account's only (chmod 600 %s)",
+			f, fi.Mode().Perm(), f), "file", f, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
+}
+
 // checkAdminEnv refuses an admin secret from APPHOST_ADMIN_KEY_SECRET that is
-// too short to withstand guessing.
+// too short or too uniform to withstand guessing.
 func checkAdminEnv() error {
-	if secret := os.Getenv(EnvAdminKeySecret); secret != "" && len(secret) < core.MinAdminSecretLength {
-		return fmt.Errorf("%s has %d characters; an admin secret must have at least %d: "+
-			"use a random one (openssl rand -base64 32), or unset %s and %s to have serve generate one",
-			EnvAdminKeySecret, len(secret), core.MinAdminSecretLength, EnvAdminKeyID, EnvAdminKeySecret)
+	if secret := os.Getenv(EnvAdminKeySecret); secret != "" {
+		if err := core.CheckAdminSecret(EnvAdminKeySecret, secret); err != nil {
+			return fmt.Errorf("%s (or unset %s and %s to have serve generate one)", err, EnvAdminKeyID, EnvAdminKeySecret)
+		}
 	}
 	return nil
 }
@@ -294,17 +358,15 @@ func bootstrapAdmin(ctx context.Context, svc *core.Service, stdout io.Writer, lo
 			return fmt.Errorf("the store has no admin account and only one of %s and %s is set: set both, or neither to have one generated",
 				EnvAdminKeyID, EnvAdminKeySecret)
 		}
-		if _, err := uuid.Parse(id); err != nil {
-			return fmt.Errorf("%s must be a UUID (such as %s), got %q", EnvAdminKeyID, uuid.NewString(), id)
+		if !backend.IsAccountID(id) {
+			// Not echoed: it may be the secret, set in the wrong variable.
+			return fmt.Errorf("%s must be a UUID, such as %s (36 characters, hex digits and hyphens)", EnvAdminKeyID, uuid.NewString())
 		}
 	} else {
-		id = uuid.NewString()
-		var b [32]byte // 256 bits, as every secret
-		if _, err := rand.Read(b[:]); err != nil {
-			return fmt.Errorf("generating the admin secret: %w", err)
-		}
-		secret = base64.RawURLEncoding.EncodeToString(b[:])
+		id, secret = uuid.NewString(), core.NewSecret()
 	}
+	// The account is the server's own doing, not Terraform's.
+	ctx = core.WithActor(ctx, core.ActorServe)
 	acct, err := svc.CreateAdminAccount(ctx, id, adminAccountName, secret)
 	if backend.IsConflict(err) {
 		// Another server on the same store may have just bootstrapped.

@@ -115,6 +115,8 @@ func TestServeLoginRateLimitFlags(t *testing.T) {
 		{"--login-backoff", "soon"},
 		{"--login-backoff-max", "48h"},
 		{"--trusted-proxy", "a-proxy"},
+		{"--app-host-offline-after", "10ms"},
+		{"--app-host-offline-after", "soon"},
 	} {
 		var stdout, stderr strings.Builder
 		code := runServe(t.Context(), append([]string{"--listen", "127.0.0.1:0",

@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -56,7 +57,10 @@ type Source interface {
 	AuditPage(ctx context.Context, q core.AuditPageQuery) ([]backend.AuditEvent, error)
 	ListAuditEvents(ctx context.Context, q backend.AuditQuery) ([]backend.AuditEvent, error)
 	ListRotations(ctx context.Context, req backend.ListRotationsRequest) ([]backend.Rotation, error)
+	ListAppHosts(ctx context.Context) ([]backend.AppHost, error)
 	ConsoleSessionKey(ctx context.Context) ([]byte, error)
+	SignOutConsoleSession(ctx context.Context, accountID, id string, expires time.Time) error
+	ConsoleSessionEnded(ctx context.Context, accountID, id string, issued time.Time) (bool, error)
 }
 
 // SignIn checks an admin API key account's ID and secret the way the API
@@ -134,6 +138,7 @@ func New(cfg Config) http.Handler {
 	c.mux.Handle("GET /console/keys", c.authed(c.keys))
 	c.mux.Handle("GET /console/apps", c.authed(c.apps))
 	c.mux.Handle("GET /console/rotations", c.authed(c.rotations))
+	c.mux.Handle("GET /console/app-hosts", c.authed(c.appHosts))
 	c.mux.Handle("GET /console/audit", c.authed(c.audit))
 	c.mux.Handle("/console/", c.authed(func(w http.ResponseWriter, r *http.Request, v *view) {
 		v.Title = "Not found"
@@ -153,8 +158,34 @@ func New(cfg Config) http.Handler {
 		if r.TLS != nil {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
+		if !cleanQuery(r.URL.RawQuery) {
+			c.plainError(w, r, http.StatusBadRequest,
+				"The page's address holds a bad %-escape, a NUL byte or bytes that are not UTF-8 text: correct the address.")
+			return
+		}
 		c.mux.ServeHTTP(w, r)
 	})
+}
+
+// cleanQuery reports whether every query parameter decodes to text that any
+// store can hold: the pages pass them to the store (PostgreSQL's text takes
+// neither NUL nor invalid UTF-8, and SQLite must answer alike).
+func cleanQuery(raw string) bool {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return false
+	}
+	for k, vs := range q {
+		if !backend.CleanText(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !backend.CleanText(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // sessionKey is the store's session signing key, read once.
@@ -183,11 +214,11 @@ type view struct {
 
 // authed serves h only with a valid session of an admin account that is
 // still an admin, unlocked, and at the secret version it signed in with (a
-// rotation of the admin key ends its sessions). A GET without one is sent to
-// the sign-in form; anything else gets 401.
+// rotation of the admin key ends its sessions), and that was not signed out.
+// A GET without one is sent to the sign-in form; anything else gets 401.
 func (c *console) authed(h func(http.ResponseWriter, *http.Request, *view)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v, err := c.session(r)
+		v, _, err := c.session(r)
 		if err != nil {
 			if errors.Is(err, errBadSession) {
 				if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -205,30 +236,37 @@ func (c *console) authed(h func(http.ResponseWriter, *http.Request, *view)) http
 }
 
 // session checks the request's session cookie.
-func (c *console) session(r *http.Request) (*view, error) {
+func (c *console) session(r *http.Request) (*view, session, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return nil, errBadSession
+		return nil, session{}, errBadSession
 	}
 	key, err := c.sessionKey(r.Context())
 	if err != nil {
-		return nil, err
+		return nil, session{}, err
 	}
 	s, err := parseSessionToken(key, ck.Value, c.cfg.Now())
 	if err != nil {
-		return nil, err
+		return nil, session{}, err
 	}
 	a, err := c.cfg.Source.GetAccount(r.Context(), s.AccountID)
 	if backend.CodeOf(err) == backend.CodeNotFound {
-		return nil, errBadSession
+		return nil, session{}, errBadSession
 	}
 	if err != nil {
-		return nil, err
+		return nil, session{}, err
 	}
 	if !a.Admin || a.Locked || a.SecretVersion != s.SecretVersion {
-		return nil, errBadSession
+		return nil, session{}, errBadSession
 	}
-	return &view{Who: a.Name, SignOutToken: signOutToken(key, s.token)}, nil
+	ended, err := c.cfg.Source.ConsoleSessionEnded(r.Context(), s.AccountID, s.ID, s.Issued)
+	if err != nil {
+		return nil, session{}, err
+	}
+	if ended {
+		return nil, session{}, errBadSession
+	}
+	return &view{Who: a.Name, SignOutToken: signOutToken(key, s.token)}, s, nil
 }
 
 func (c *console) css(w http.ResponseWriter, _ *http.Request) {

@@ -313,14 +313,26 @@ func buildRotation(x backend.Rotation, events []backend.AuditEvent) rotation {
 	return rot
 }
 
-// detailField returns the value of "name=value" in an audit detail
-// ("a=1, b=2"), or "".
-func detailField(detail, name string) string {
-	for part := range strings.SplitSeq(detail, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && k == name {
-			return v
-		}
+// appHosts lists the App Hosts: the real ones (online, offline, or not
+// connected yet) and the built-in one of every other app_host in use.
+func (c *console) appHosts(w http.ResponseWriter, r *http.Request, v *view) {
+	list, err := c.cfg.Source.ListAppHosts(r.Context())
+	if err != nil {
+		c.fail(w, r, err)
+		return
 	}
-	return ""
+	type row struct {
+		backend.AppHost
+		LastReport string
+	}
+	rows := make([]row, 0, len(list))
+	for _, h := range list {
+		rw := row{AppHost: h}
+		if h.LastReport != nil {
+			rw.LastReport = h.LastReport.Format(timeFormat)
+		}
+		rows = append(rows, rw)
+	}
+	v.Title, v.Nav, v.Data = "App Hosts", "app-hosts", struct{ Rows []row }{rows}
+	c.render(w, r, http.StatusOK, "app-hosts", v)
 }

@@ -18,7 +18,7 @@ import (
 func pagesToCheck(w *world) []string {
 	return []string{
 		"/console/", "/console/keys", "/console/keys?after=a", "/console/apps",
-		"/console/apps?account=" + w.siem.ID, "/console/rotations", "/console/audit",
+		"/console/apps?account=" + w.siem.ID, "/console/rotations", "/console/app-hosts", "/console/audit",
 		"/console/audit?target=" + w.siem.ID, "/console/no-such-page",
 	}
 }
@@ -294,5 +294,41 @@ func TestSessionAcrossReplicas(t *testing.T) {
 	resp, body := b.do("GET", "/console/keys", nil, nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "siem-forwarder") {
 		t.Errorf("the session made on one replica on another: %d", resp.StatusCode)
+	}
+}
+
+// TestSignOutEndsTheSession: after a sign-out, a copy of the old cookie is
+// refused, on the replica that signed out and on any other of the store;
+// another session of the same account goes on.
+func TestSignOutEndsTheSession(t *testing.T) {
+	w := newWorld(t)
+	replica := backendtest.Open(t, w.store, "")
+	other := newServer(t, replica, w.clock, server.RateLimit{}, false)
+	b := newBrowser(t, w.url, nil)
+	if resp := b.signIn(w.admin.ID, w.admin.Secret); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	second := newBrowser(t, w.url, nil)
+	if resp := second.signIn(w.admin.ID, w.admin.Secret); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("second sign-in: %d", resp.StatusCode)
+	}
+	stolen := *b.cookies["apphost_console"]
+	_, keys := b.do("GET", "/console/keys", nil, nil)
+	resp, _ := b.do("POST", "/console/signout", url.Values{"csrf": {csrf(t, keys)}}, http.Header{"Origin": {w.url}})
+	if resp.StatusCode != http.StatusSeeOther || b.cookies["apphost_console"] != nil {
+		t.Fatalf("sign-out: %d, cookie kept %v", resp.StatusCode, b.cookies["apphost_console"] != nil)
+	}
+	for _, base := range []string{w.url, other} {
+		old := newBrowser(t, base, nil)
+		old.cookies["apphost_console"] = &stolen
+		resp, _ := old.do("GET", "/console/keys", nil, nil)
+		wantSignInFirst(t, "the signed-out cookie at "+base, resp)
+		resp, _ = old.do("POST", "/console/signout", url.Values{"csrf": {csrf(t, keys)}}, http.Header{"Origin": {base}})
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("sign-out again with the signed-out cookie at %s: %d, want 401", base, resp.StatusCode)
+		}
+	}
+	if resp, _ := second.do("GET", "/console/keys", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("the other session of the account after the sign-out: %d", resp.StatusCode)
 	}
 }

@@ -21,8 +21,10 @@ const (
 
 // session is what a signed session cookie says.
 type session struct {
+	ID            string // random, 128 bits: what a sign-out ends
 	AccountID     string
 	SecretVersion int64
+	Issued        time.Time
 	Expires       time.Time
 	token         string // the cookie value, for the sign-out token
 }
@@ -40,10 +42,11 @@ func mac(key []byte, purpose, msg string) []byte {
 	return m.Sum(nil)
 }
 
-// newSessionToken signs a session: base64(payload).base64(mac).
-func newSessionToken(key []byte, accountID string, secretVersion int64, expires time.Time) string {
+// newSessionToken signs a new session: base64(payload).base64(mac).
+func newSessionToken(key []byte, accountID string, secretVersion int64, issued, expires time.Time) string {
 	payload := b64.EncodeToString([]byte(strings.Join([]string{
-		"v1", accountID, strconv.FormatInt(secretVersion, 10), strconv.FormatInt(expires.Unix(), 10), randomString(),
+		"v2", accountID, strconv.FormatInt(secretVersion, 10), strconv.FormatInt(issued.Unix(), 10),
+		strconv.FormatInt(expires.Unix(), 10), randomString(),
 	}, "|")))
 	return payload + "." + b64.EncodeToString(mac(key, "session", payload))
 }
@@ -64,16 +67,18 @@ func parseSessionToken(key []byte, token string, now time.Time) (session, error)
 	if err != nil {
 		return session{}, errBadSession
 	}
+	// v1 sessions (no issue time, no sign-out) are over: sign in again.
 	f := strings.Split(string(raw), "|")
-	if len(f) != 5 || f[0] != "v1" {
+	if len(f) != 6 || f[0] != "v2" {
 		return session{}, errBadSession
 	}
 	ver, err1 := strconv.ParseInt(f[2], 10, 64)
-	exp, err2 := strconv.ParseInt(f[3], 10, 64)
-	if err1 != nil || err2 != nil {
+	iat, err2 := strconv.ParseInt(f[3], 10, 64)
+	exp, err3 := strconv.ParseInt(f[4], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
 		return session{}, errBadSession
 	}
-	s := session{AccountID: f[1], SecretVersion: ver, Expires: time.Unix(exp, 0), token: token}
+	s := session{ID: f[5], AccountID: f[1], SecretVersion: ver, Issued: time.Unix(iat, 0), Expires: time.Unix(exp, 0), token: token}
 	if !now.Before(s.Expires) {
 		return session{}, errBadSession
 	}

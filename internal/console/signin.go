@@ -20,7 +20,7 @@ type signInData struct {
 // signInForm shows the form with a fresh CSRF nonce in a cookie and its MAC
 // in the form; a signed-in browser goes to the keys.
 func (c *console) signInForm(w http.ResponseWriter, r *http.Request) {
-	if v, err := c.session(r); err == nil && v != nil {
+	if v, _, err := c.session(r); err == nil && v != nil {
 		http.Redirect(w, r, "/console/keys", http.StatusSeeOther)
 		return
 	}
@@ -72,21 +72,28 @@ func (c *console) signIn(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	expires := c.cfg.Now().Add(c.cfg.SessionTTL)
-	http.SetCookie(w, cookie(r, sessionCookie, newSessionToken(key, acct.ID, acct.SecretVersion, expires), expires))
+	now := c.cfg.Now()
+	expires := now.Add(c.cfg.SessionTTL)
+	http.SetCookie(w, cookie(r, sessionCookie, newSessionToken(key, acct.ID, acct.SecretVersion, now, expires), expires))
 	http.SetCookie(w, cookie(r, csrfCookie, "", time.Time{}))
 	http.Redirect(w, r, "/console/keys", http.StatusSeeOther)
 }
 
-// signOut clears the session cookie; it needs the session's own token.
+// signOut ends the session in the store, for every replica (a copy of the
+// cookie is refused from now on), and clears the cookie; it needs the
+// session's own token.
 func (c *console) signOut(w http.ResponseWriter, r *http.Request) {
-	v, err := c.session(r)
+	v, s, err := c.session(r)
 	if err != nil {
 		c.plainError(w, r, http.StatusUnauthorized, "Sign in first.")
 		return
 	}
 	if !sameOrigin(r) || !tokenEqual(r.PostFormValue("csrf"), v.SignOutToken) {
 		c.plainError(w, r, http.StatusForbidden, "The sign-out form did not come from this console.")
+		return
+	}
+	if err := c.cfg.Source.SignOutConsoleSession(r.Context(), s.AccountID, s.ID, s.Expires); err != nil {
+		c.fail(w, r, err)
 		return
 	}
 	http.SetCookie(w, cookie(r, sessionCookie, "", time.Time{}))

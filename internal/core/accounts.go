@@ -20,6 +20,14 @@ import (
 // tell them apart from other tokens.
 const secretPrefix = "ahk_"
 
+// NewSecret returns a new API key secret: 256 random bits, base64url, after
+// the ahk_ prefix that tells secret scanners what it is. serve's generated
+// admin secret is one.
+func NewSecret() string {
+	secret, _ := newSecret()
+	return secret
+}
+
 // newSecret returns 256 random bits as text and the hash that is stored.
 func newSecret() (secret string, hash []byte) {
 	b := make([]byte, 32)
@@ -45,14 +53,28 @@ func accountNameTaken(name string) *backend.Error {
 }
 
 func (o *op) getAccount(id string) (store.AccountRow, error) {
-	if !backend.CleanText(id) {
-		return store.AccountRow{}, accountNotFound(id)
+	return lookup(o, id, o.tx.GetAccount, func() *backend.Error { return accountNotFound(id) })
+}
+
+// lookup gets the row keyed key (an ID or a name) with get; a key no store
+// can hold is not found, as is a key no row has: notFound says so.
+func lookup[R any](o *op, key string, get func(context.Context, string) (R, error), notFound func() *backend.Error) (R, error) {
+	if !backend.CleanText(key) {
+		var zero R
+		return zero, notFound()
 	}
-	a, err := o.tx.GetAccount(o.ctx, id)
+	r, err := get(o.ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
-		return a, accountNotFound(id)
+		return r, notFound()
 	}
-	return a, err
+	return r, err
+}
+
+// lookupName is lookup by name, refused as "no WHAT named NAME".
+func lookupName[R any](o *op, what, name string, get func(context.Context, string) (R, error)) (R, error) {
+	return lookup(o, name, get, func() *backend.Error {
+		return backend.Errorf(backend.CodeNotFound, "no %s named %q", what, name)
+	})
 }
 
 // checkAccountFree fails when the ID or the name is already used.
@@ -172,21 +194,19 @@ func (s *Service) CreateAccount(ctx context.Context, req backend.CreateAccountRe
 	})
 }
 
-// CreateAdminAccount creates an admin account with the given ID and secret:
-// the server's bootstrap from APPHOST_ADMIN_KEY_ID and APPHOST_ADMIN_KEY_SECRET.
+// CreateAdminAccount creates an admin account with the given ID (a UUID) and
+// secret (see CheckAdminSecret): the server's bootstrap from
+// APPHOST_ADMIN_KEY_ID and APPHOST_ADMIN_KEY_SECRET.
 func (s *Service) CreateAdminAccount(ctx context.Context, id, name, secret string) (*backend.Account, error) {
-	if err := validateID("id", id); err != nil {
-		return nil, err
+	if !backend.IsAccountID(id) {
+		// Logins refuse any other ID unread, so no other could log in.
+		return nil, backend.InvalidField("id", "an admin account's ID must be a UUID, such as %s", uuid.NewString())
 	}
 	if err := backend.ValidateName("name", name); err != nil {
 		return nil, err
 	}
-	if len(secret) < MinAdminSecretLength {
-		return nil, backend.InvalidField("secret", "an admin secret must have at least %d characters, this one has %d: "+
-			"use a random one, such as 32 random bytes in base64url (openssl rand -base64 32), or let serve generate one", MinAdminSecretLength, len(secret))
-	}
-	if len(secret) > backend.MaxSecretValueLength {
-		return nil, backend.InvalidField("secret", "secret is %d bytes long; the limit is %d", len(secret), backend.MaxSecretValueLength)
+	if err := CheckAdminSecret("the admin secret", secret); err != nil {
+		return nil, err
 	}
 	return writeValue(s, ctx, func(o *op) (*backend.Account, error) {
 		// Admin secrets are never sealed: no app secret can be bound to them.
@@ -262,22 +282,8 @@ func (s *Service) GetAccount(ctx context.Context, id string) (*backend.Account, 
 // GetAccountByName returns the account named name.
 func (s *Service) GetAccountByName(ctx context.Context, name string) (*backend.Account, error) {
 	return s.getAccountBy(ctx, func(o *op) (store.AccountRow, error) {
-		return getByName(o, "API key account", name, o.tx.GetAccountByName)
+		return lookupName(o, "API key account", name, o.tx.GetAccountByName)
 	})
-}
-
-// getByName gets the row named name with get; a name no store can hold is
-// not found, as is a name no row has.
-func getByName[R any](o *op, what, name string, get func(context.Context, string) (R, error)) (R, error) {
-	if !backend.CleanText(name) {
-		var zero R
-		return zero, backend.Errorf(backend.CodeNotFound, "no %s named %q", what, name)
-	}
-	r, err := get(o.ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return r, backend.Errorf(backend.CodeNotFound, "no %s named %q", what, name)
-	}
-	return r, err
 }
 
 func (s *Service) getAccountBy(ctx context.Context, get func(o *op) (store.AccountRow, error)) (*backend.Account, error) {
@@ -375,7 +381,7 @@ func (s *Service) DeleteAccount(ctx context.Context, req backend.DeleteAccountRe
 		if err != nil {
 			return err
 		}
-		if err := o.refuseLastAdmin(row); err != nil {
+		if err := o.refuseLastAdmin(row, "deleted", "create another admin account first"); err != nil {
 			return err
 		}
 		apps, err := o.accountApps(row.ID)

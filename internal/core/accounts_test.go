@@ -360,28 +360,38 @@ func TestAdminAccount(t *testing.T) {
 		t.Error("a plain account counts as admin")
 	}
 	e.secrets = append(e.secrets, "admin-secret-value-of-32-characters")
-	a, err := e.s.CreateAdminAccount(ctx, "admin-id", "admin", "admin-secret-value-of-32-characters")
+	a, err := e.s.CreateAdminAccount(ctx, adminID, "admin", "admin-secret-value-of-32-characters")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.Admin || a.ID != "admin-id" || a.SecretVersion != 1 {
+	if !a.Admin || a.ID != adminID || a.SecretVersion != 1 {
 		t.Errorf("admin = %+v", a)
 	}
 	if has, _ := e.s.HasAdminAccount(ctx); !has {
 		t.Error("HasAdminAccount = false")
 	}
-	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: "admin-id", Secret: "admin-secret-value-of-32-characters"}); err != nil {
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: adminID, Secret: "admin-secret-value-of-32-characters"}); err != nil {
 		t.Error(err)
 	}
-	_, err = e.s.CreateAdminAccount(ctx, "admin-id", "admin2", "another-admin-secret-of-32-characters")
+	_, err = e.s.CreateAdminAccount(ctx, adminID, "admin2", "another-admin-secret-of-32-characters")
 	wantCode(t, err, backend.CodeConflict)
-	_, err = e.s.CreateAdminAccount(ctx, "id4", "admin4", "7391")
+	_, err = e.s.CreateAdminAccount(ctx, "44444444-4444-4444-4444-444444444444", "admin4", "7391")
 	wantCode(t, err, backend.CodeInvalid)
-	_, err = e.s.CreateAdminAccount(ctx, "", "admin3", "x")
+	_, err = e.s.CreateAdminAccount(ctx, "", "admin3", "admin-secret-value-of-32-characters")
 	wantCode(t, err, backend.CodeInvalid)
-	_, err = e.s.CreateAdminAccount(ctx, "id3", "admin3", "")
+	_, err = e.s.CreateAdminAccount(ctx, "33333333-3333-3333-3333-333333333333", "admin3", "")
 	wantCode(t, err, backend.CodeInvalid)
+	// An ID no login accepts, and secrets that are long but not random.
+	_, err = e.s.CreateAdminAccount(ctx, "admin-id", "admin5", "admin-secret-value-of-32-characters")
+	wantCode(t, err, backend.CodeInvalid)
+	for _, weak := range []string{strings.Repeat(" ", 32), strings.Repeat("ab", 40), strings.Repeat("abcdefg", 5)} {
+		_, err = e.s.CreateAdminAccount(ctx, "55555555-5555-5555-5555-555555555555", "admin6", weak)
+		wantCode(t, err, backend.CodeInvalid)
+	}
 }
+
+// adminID is the ID of the admin account the tests create.
+const adminID = "00000000-0000-4000-8000-00000000ad01"
 
 func TestListAccountsFilterAndQueryCount(t *testing.T) {
 	e := newEnv(t, 1)

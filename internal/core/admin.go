@@ -16,15 +16,47 @@ import (
 // base64url characters, and an admin secret is what every guess aims at.
 const MinAdminSecretLength = 32
 
+// MinAdminSecretDistinct is how many different characters an admin secret
+// from outside must hold at least: 32 spaces are 32 characters and no
+// secret. (32 random hex digits hold 8 or more all but once in a million.)
+const MinAdminSecretDistinct = 8
+
+// CheckAdminSecret refuses an admin secret from outside that is too short,
+// too long or too uniform to be a random one. Its errors name the variable
+// the secret came from, never the secret.
+func CheckAdminSecret(from, secret string) error {
+	distinct := map[rune]bool{}
+	for _, c := range secret {
+		distinct[c] = true
+	}
+	const how = "use a random one, such as 32 random bytes in base64 (openssl rand -base64 32), or let serve generate one"
+	switch {
+	case len(secret) < MinAdminSecretLength:
+		return backend.InvalidField("secret", "%s has %d characters; an admin secret must have at least %d: %s",
+			from, len(secret), MinAdminSecretLength, how)
+	case len(secret) > backend.MaxSecretValueLength:
+		return backend.InvalidField("secret", "%s is %d bytes long; the limit is %d", from, len(secret), backend.MaxSecretValueLength)
+	case len(distinct) < MinAdminSecretDistinct:
+		return backend.InvalidField("secret", "%s has only %d different characters; an admin secret must have at least %d: %s",
+			from, len(distinct), MinAdminSecretDistinct, how)
+	}
+	return nil
+}
+
 // ActorRecoverAdmin is the audit actor of the recover-admin command.
 const ActorRecoverAdmin = "recover-admin"
+
+// ActorServe is the audit actor of what serve does on its own: creating the
+// admin account of an empty store.
+const ActorServe = "serve"
 
 // adminName is the name of an admin account that recover-admin creates.
 const adminName = "admin"
 
-// refuseLastAdmin fails when row is the store's only admin account: deleting
-// it would leave the admin API with no way in.
-func (o *op) refuseLastAdmin(row store.AccountRow) error {
+// refuseLastAdmin fails when row is the store's only admin account: what
+// would be done to it (deleted, or regenerated with a secret nobody sees)
+// would leave the admin API with no way in. instead says what to do.
+func (o *op) refuseLastAdmin(row store.AccountRow, what, instead string) error {
 	if !row.Admin {
 		return nil
 	}
@@ -41,8 +73,8 @@ func (o *op) refuseLastAdmin(row store.AccountRow) error {
 	if n > 1 {
 		return nil
 	}
-	return backend.Errorf(backend.CodeConflict, "API key account %q is the last admin account and cannot be deleted: "+
-		"the admin API would have no account left to log in with; create another admin account first", row.Name)
+	return backend.Errorf(backend.CodeConflict, "API key account %q is the last admin account and cannot be %s: "+
+		"the admin API would have no account left to log in with; %s", row.Name, what, instead)
 }
 
 // RecoverResult is what RecoverAdmin did.

@@ -13,7 +13,7 @@ import (
 func TestLastAdminCannotBeDeleted(t *testing.T) {
 	e := newEnv(t, 5)
 	ctx := context.Background()
-	a1, err := e.s.CreateAdminAccount(ctx, "11111111-1111-1111-1111-111111111111", "admin", strings.Repeat("s", 43))
+	a1, err := e.s.CreateAdminAccount(ctx, "11111111-1111-1111-1111-111111111111", "admin", "admin-secret-value-of-32-characters-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func TestLastAdminCannotBeDeleted(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "last admin") {
 		t.Fatalf("DeleteAccount(last admin) = %v", err)
 	}
-	a2, err := e.s.CreateAdminAccount(ctx, "22222222-2222-2222-2222-222222222222", "admin2", strings.Repeat("t", 43))
+	a2, err := e.s.CreateAdminAccount(ctx, "22222222-2222-2222-2222-222222222222", "admin2", "admin-secret-value-of-32-characters-2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,4 +144,35 @@ func TestBadBytesAreRefusedBeforeTheStore(t *testing.T) {
 	wantCode(t, err, backend.CodeInvalid)
 	_, err = e.s.CheckSecret(ctx, "a\x00b", "x")
 	wantCode(t, err, backend.CodeLoginFailed)
+}
+
+// TestLastAdminCannotLoseItsSecret: regenerating the only admin account with
+// expose_secret = false would leave nobody with its new secret: refused like
+// its deletion, changing nothing; with another admin left it goes through.
+func TestLastAdminCannotLoseItsSecret(t *testing.T) {
+	e := newEnv(t, 5)
+	ctx := context.Background()
+	a1, err := e.s.CreateAdminAccount(ctx, "11111111-1111-1111-1111-111111111111", "admin", "admin-secret-value-of-32-characters-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hide := false
+	_, err = e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: a1.ID, ExposeSecret: &hide})
+	wantCode(t, err, backend.CodeConflict)
+	if err == nil || !strings.Contains(err.Error(), "last admin") || !strings.Contains(err.Error(), "expose_secret = true") {
+		t.Fatalf("RegenerateSecret(last admin, expose_secret=false) = %v", err)
+	}
+	if a := e.getAccount(t, a1.ID); a.SecretVersion != 1 || !a.ExposeSecret {
+		t.Errorf("the refused regenerate changed the admin: %+v", a)
+	}
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: a1.ID, Secret: "admin-secret-value-of-32-characters-1"}); err != nil {
+		t.Errorf("the admin's secret after the refused regenerate: %v", err)
+	}
+	if _, err := e.s.CreateAdminAccount(ctx, "22222222-2222-2222-2222-222222222222", "admin2", "admin-secret-value-of-32-characters-2"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: a1.ID, ExposeSecret: &hide})
+	if err != nil || r.Secret != "" {
+		t.Fatalf("RegenerateSecret(admin, expose_secret=false) with another admin left = %+v, %v", r, err)
+	}
 }

@@ -124,7 +124,9 @@ func shouldRun(app store.AppRow, secrets []store.AppSecretRow) bool {
 // evalStatus sets the status of an app on a real App Host from what the host
 // reported and the app's logins, and audits a change: app.deploy (with the
 // downtime since it was paused) when it becomes healthy, app.status when it
-// fails or waits.
+// fails or waits. An app that its host has not confirmed stopped yet is
+// "running" too, and no deploy; nor is a running app whose detail changed
+// (its host went offline and came back).
 func (o *op) evalStatus(app *store.AppRow, secrets []store.AppSecretRow, h hostKind) error {
 	status, detail := o.realStatus(*app, secrets, h)
 	if status == app.Status && detail == app.StatusDetail {
@@ -132,8 +134,9 @@ func (o *op) evalStatus(app *store.AppRow, secrets []store.AppSecretRow, h hostK
 	}
 	prev := app.Status
 	app.Status, app.StatusDetail, app.UpdatedAt = status, detail, o.now
+	healthy := status == backend.StatusRunning && shouldRun(*app, secrets)
 	switch {
-	case status == backend.StatusRunning:
+	case healthy && (prev != backend.StatusRunning || !app.PausedAt.IsZero()):
 		d := fmt.Sprintf("app_host=%s, version=%s, pid=%d", app.AppHost, app.Version, app.Observed.PID)
 		if !app.PausedAt.IsZero() {
 			at := o.healthyAt(*app, secrets)
@@ -191,6 +194,12 @@ func (o *op) realStatus(app store.AppRow, secrets []store.AppSecretRow, h hostKi
 		return backend.StatusStarting, o.unhealthyWhy(app, secrets) + offline
 	case hostapi.PhaseExited:
 		return backend.StatusStarting, exitDetail(obs) + "; restarting" + offline
+	case hostapi.PhaseStopped:
+		if obs.Generation >= app.Generation && !obs.ReportedAt.IsZero() {
+			// Applied, yet stopped: its App Host stopped it on its way out.
+			return backend.StatusPending, fmt.Sprintf("its App Host %q stopped it (shutting down or restarting); it "+
+				"starts again when the App Host runs again", app.AppHost) + offline
+		}
 	}
 	return backend.StatusStarting, "starting" + offline
 }
@@ -444,15 +453,19 @@ func (s *Service) ReportAppHost(ctx context.Context, name string, r hostapi.Repo
 	})
 }
 
-// observe records one app's report. A new process (another start time or
-// token) starts its health over.
+// observe records one app's report. A new process (another token, or
+// another start time than the one recorded) starts its health over. A
+// process its host announced before it started (token, no start time yet)
+// keeps the logins it made before the report of its start time; start
+// times are compared at the precision the store keeps.
 func (o *op) observe(app *store.AppRow, rep hostapi.AppReport) {
 	obs := &app.Observed
-	if !rep.StartedAt.Equal(obs.StartedAt) || rep.TokenHash != obs.TokenHash {
+	started := rep.StartedAt.UTC().Truncate(time.Microsecond)
+	if rep.TokenHash != obs.TokenHash || (!obs.StartedAt.IsZero() && !started.Equal(obs.StartedAt)) {
 		obs.ProvenLoginAt = time.Time{}
 	}
 	obs.Phase, obs.Generation, obs.PID = rep.Phase, rep.Generation, rep.PID
-	obs.StartedAt, obs.ExitCode, obs.Restarts = rep.StartedAt.UTC().Truncate(time.Microsecond), rep.ExitCode, rep.Restarts
+	obs.StartedAt, obs.ExitCode, obs.Restarts = started, rep.ExitCode, rep.Restarts
 	obs.Detail, obs.StderrTail, obs.TokenHash = truncateText(rep.Detail, 512), truncateText(rep.StderrTail, 2048), rep.TokenHash
 	obs.ReportedAt = o.now
 }
@@ -568,7 +581,7 @@ func (s *Service) ListAppHosts(ctx context.Context) ([]backend.AppHost, error) {
 }
 
 func (o *op) toAppHost(name string, h hostKind, apps []string) backend.AppHost {
-	out := backend.AppHost{Name: name, State: backend.AppHostUnknown, Apps: apps}
+	out := backend.AppHost{Name: name, State: backend.AppHostUnknown, Apps: apps, Forgotten: h.has && h.row.Forgotten}
 	if !h.known() {
 		return out
 	}

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
 	"time"
 
 	"github.com/google/uuid"
@@ -25,14 +24,7 @@ func appNameTaken(name string) *backend.Error {
 }
 
 func (o *op) getApp(id string) (store.AppRow, error) {
-	if !backend.CleanText(id) {
-		return store.AppRow{}, appNotFound(id)
-	}
-	a, err := o.tx.GetApp(o.ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return a, appNotFound(id)
-	}
-	return a, err
+	return lookup(o, id, o.tx.GetApp, func() *backend.Error { return appNotFound(id) })
 }
 
 func (o *op) checkAppNameFree(name string) error {
@@ -181,7 +173,7 @@ func (s *Service) GetApp(ctx context.Context, id string) (*backend.App, error) {
 // GetAppByName returns the app named name.
 func (s *Service) GetAppByName(ctx context.Context, name string) (*backend.App, error) {
 	return s.getAppBy(ctx, func(o *op) (store.AppRow, error) {
-		return getByName(o, "app", name, o.tx.GetAppByName)
+		return lookupName(o, "app", name, o.tx.GetAppByName)
 	})
 }
 

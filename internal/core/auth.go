@@ -22,6 +22,9 @@ func (s *Service) CheckSecret(ctx context.Context, id, secret string) (*backend.
 	if err := validateLogin(backend.LoginRequest{AccountID: id, Secret: secret}); err != nil {
 		return nil, err
 	}
+	if !backend.IsAccountID(id) {
+		return nil, errLoginFailed() // no account has it: nothing to read
+	}
 	return readValue(s, ctx, func(o *op) (*backend.Account, error) {
 		row, err := o.tx.GetAccount(o.ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -48,11 +51,15 @@ func (s *Service) CheckSecret(ctx context.Context, id, secret string) (*backend.
 // counts toward the lockout (the server throttles it per client address and
 // account instead), and a success after failures resets the count as Login
 // does. The account is returned whether or not it is an admin; the caller
-// decides what that allows.
+// decides what that allows. The LoginGate of ctx, if any, decides whether
+// the outcome stands, as for NetworkLogin.
 func (s *Service) AuthenticateAdmin(ctx context.Context, id, secret string) (*backend.Account, error) {
 	a, err := s.CheckSecret(ctx, id, secret)
 	switch {
 	case err == nil && a.FailedLoginAttempts == 0:
+		if gate := gateFrom(ctx); gate != nil && !gate(true) {
+			return nil, errThrottled()
+		}
 		return a, nil
 	case err != nil && backend.CodeOf(err) != backend.CodeLoginFailed && backend.CodeOf(err) != backend.CodeLocked:
 		return nil, err // the store failed: nothing was decided, nothing to count

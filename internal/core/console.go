@@ -3,8 +3,10 @@ package core
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
@@ -193,4 +195,87 @@ func (s *Service) ConsoleSessionKey(ctx context.Context) ([]byte, error) {
 		return nil, mapError(err)
 	}
 	return key, nil
+}
+
+// consoleSignOutSetting prefixes the store-wide setting that holds the
+// console sessions an account signed out of, so that every replica refuses
+// them until they expire.
+const consoleSignOutSetting = "console_signed_out:"
+
+// maxSignedOut bounds the sessions remembered per account; past it, every
+// session the account signed in to before now is refused instead.
+const maxSignedOut = 256
+
+// signedOut is the value of a consoleSignOutSetting.
+type signedOut struct {
+	// Before refuses every session issued before it (Unix seconds), once the
+	// list below was full.
+	Before int64 `json:"before,omitempty"`
+	// Sessions maps a signed-out session's ID to its expiry (Unix seconds).
+	Sessions map[string]int64 `json:"sessions,omitempty"`
+}
+
+// SignOutConsoleSession ends the console session id of accountID, good until
+// expires, on every replica of the store: it is remembered until it expires
+// (ConsoleSessionEnded).
+func (s *Service) SignOutConsoleSession(ctx context.Context, accountID, id string, expires time.Time) error {
+	name := consoleSignOutSetting + accountID
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		var so signedOut
+		if raw, err := tx.GetSetting(ctx, name); err == nil {
+			var ok bool
+			if so, ok = decodeSignedOut(raw); !ok {
+				so = signedOut{Before: s.now().Unix()} // unreadable: end them all
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		now := s.now().Unix()
+		for sid, exp := range so.Sessions {
+			if exp <= now {
+				delete(so.Sessions, sid)
+			}
+		}
+		if len(so.Sessions) >= maxSignedOut {
+			so = signedOut{Before: max(so.Before, now)}
+		}
+		if so.Sessions == nil {
+			so.Sessions = map[string]int64{}
+		}
+		so.Sessions[id] = expires.Unix()
+		raw, err := json.Marshal(so)
+		if err != nil {
+			return err
+		}
+		return tx.PutSetting(ctx, name, raw)
+	})
+	return mapError(err)
+}
+
+// ConsoleSessionEnded reports whether the console session id of accountID,
+// issued at issued, was signed out (SignOutConsoleSession).
+func (s *Service) ConsoleSessionEnded(ctx context.Context, accountID, id string, issued time.Time) (bool, error) {
+	var raw []byte
+	err := s.read(ctx, func(o *op) error {
+		var err error
+		raw, err = o.tx.GetSetting(o.ctx, consoleSignOutSetting+accountID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil || raw == nil {
+		return false, err
+	}
+	so, ok := decodeSignedOut(raw)
+	if !ok {
+		return true, nil // unreadable: refuse the session, a sign-in makes a new one
+	}
+	_, listed := so.Sessions[id]
+	return listed || issued.Unix() < so.Before, nil
+}
+
+func decodeSignedOut(raw []byte) (signedOut, bool) {
+	var so signedOut
+	return so, json.Unmarshal(raw, &so) == nil
 }

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 )
@@ -24,7 +22,8 @@ const (
 	loginOK loginResult = iota
 	loginUnknown
 	loginWrongSecret
-	loginLocked // rejected because locked, or locked by this very failure
+	loginLocked    // rejected because locked, or locked by this very failure
+	loginThrottled // checked, but its gate discarded the outcome: nothing recorded
 )
 
 // errLoginFailed is one message for an unknown ID and a wrong secret, so a
@@ -55,7 +54,13 @@ func (s *Service) Login(ctx context.Context, req backend.LoginRequest) error {
 // Basic auth): it is checked and audited like Login, and a success resets the
 // failure count, but a failure never counts toward the account's lockout, so
 // an anonymous caller cannot lock anyone out. The server throttles failed
-// network logins per client address and account instead.
+// network logins per client address and account instead, through the
+// LoginGate of ctx (WithLoginGate).
+//
+// An ID that is not shaped like an account ID (backend.IsAccountID) is
+// refused without a lookup. Failures for IDs that no account has are
+// audited one a minute per actor, the others summed up in the next one's
+// detail: made-up IDs cannot flood the audit log.
 func (s *Service) NetworkLogin(ctx context.Context, req backend.LoginRequest) error {
 	return s.queueLogin(ctx, req, true)
 }
@@ -64,7 +69,14 @@ func (s *Service) queueLogin(ctx context.Context, req backend.LoginRequest, netw
 	if err := validateLogin(req); err != nil {
 		return err
 	}
-	c := &loginCall{actor: ActorFrom(ctx), req: req, network: network, ctx: ctx, wake: make(chan bool, 1)}
+	var gate LoginGate
+	if network {
+		if !backend.IsAccountID(req.AccountID) {
+			return s.malformedNetworkLogin(ctx)
+		}
+		gate = gateFrom(ctx)
+	}
+	c := &loginCall{actor: ActorFrom(ctx), req: req, network: network, gate: gate, ctx: ctx, wake: make(chan bool, 1)}
 	q := &s.logins
 	q.mu.Lock()
 	q.calls = append(q.calls, c)
@@ -150,6 +162,7 @@ type loginCall struct {
 	actor   string
 	req     backend.LoginRequest
 	network bool      // a failure does not count toward the lockout
+	gate    LoginGate // nil, or decides whether the outcome stands
 	err     error     // the result, set before wake gets true
 	wake    chan bool // true: done, err is set; false: run the next group
 }
@@ -213,7 +226,7 @@ func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 			}
 			o.actor = c.actor
 			o.now = s.now().UTC().Truncate(time.Microsecond)
-			failure, err := o.login(c.req, !c.network)
+			failure, err := o.login(c.req, !c.network, c.gate)
 			if err != nil {
 				return err
 			}
@@ -236,7 +249,7 @@ func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 		var failure error
 		err := s.write(c.ctx, func(o *op) error {
 			var err error
-			failure, err = o.login(c.req, !c.network)
+			failure, err = o.login(c.req, !c.network, c.gate)
 			return err
 		})
 		c.err = cmp.Or(err, failure)
@@ -244,9 +257,10 @@ func (s *Service) loginGroup(ctx context.Context, group []*loginCall) {
 }
 
 // login checks one login as o's actor and returns its result as Login does
-// (nil, login_failed or locked); a store failure is the second result. count
-// says whether a failure counts toward the lockout.
-func (o *op) login(req backend.LoginRequest, count bool) (failure, err error) {
+// (nil, login_failed, locked, or rate_limited when gate discarded it); a
+// store failure is the second result. count says whether a failure counts
+// toward the lockout.
+func (o *op) login(req backend.LoginRequest, count bool, gate LoginGate) (failure, err error) {
 	// An app that proves who it is (the token its App Host registered) logs
 	// in as itself: its logins count for its health, under its name.
 	app, proven, err := o.provenApp(req)
@@ -257,11 +271,10 @@ func (o *op) login(req backend.LoginRequest, count bool) (failure, err error) {
 	if proven {
 		actor = app.Name
 	}
-	res, acc, err := o.attemptLoginAs(actor, req.AccountID, req.Secret, count)
+	res, acc, err := o.attemptLoginAs(actor, req.AccountID, req.Secret, count, gate)
 	if err != nil {
 		return nil, err
 	}
-	name := acc.Name
 	if res == loginOK && proven {
 		if err := o.recordAppLogin(app, acc); err != nil {
 			return nil, err
@@ -271,17 +284,33 @@ func (o *op) login(req backend.LoginRequest, count bool) (failure, err error) {
 	case loginUnknown, loginWrongSecret:
 		return errLoginFailed(), nil
 	case loginLocked:
-		return errLocked(name), nil
+		return errLocked(acc.Name), nil
+	case loginThrottled:
+		return errThrottled(), nil
 	}
 	return nil, nil
 }
 
+// malformedNetworkLogin answers a network login whose ID is not shaped like
+// an account ID: no lookup, no gate (no throttle record), and an audit row
+// only when it opens a window of unknownLogins.
+func (s *Service) malformedNetworkLogin(ctx context.Context) error {
+	actor := ActorFrom(ctx)
+	if detail, write := s.unknown.note(actor, s.now()); write {
+		err := s.write(ctx, func(o *op) error {
+			return o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, unknownTarget, "", detail)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return errLoginFailed()
+}
+
 // attemptLogin checks one login as actor and records it: the audit event,
 // the failure count, the lock at the threshold. It returns the account name.
-// With count false (a network login) a failure is audited only: the count
-// and the lock stay as they are.
 func (o *op) attemptLogin(actor, id, secret string) (loginResult, string, error) {
-	res, acc, err := o.attemptLoginAs(actor, id, secret, true)
+	res, acc, err := o.attemptLoginAs(actor, id, secret, true, nil)
 	return res, acc.Name, err
 }
 
@@ -317,43 +346,54 @@ func rememberPrevious(a *store.AccountRow, now time.Time) {
 	a.PreviousSecrets = kept
 }
 
-// attemptLoginAs checks one login as actor and records it, returning the
-// account (zero when unknown). A failure with one of the account's previous
-// secrets is a stale copy (an app that was not given the new secret): it
-// counts toward the lockout wherever it comes from, count or not.
-func (o *op) attemptLoginAs(actor, id, secret string, count bool) (loginResult, store.AccountRow, error) {
-	res, name, acc, err := o.attemptLoginCounting(actor, id, secret, count)
-	if acc.Name == "" {
-		acc.Name = name
-	}
-	return res, acc, err
-}
-
-func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginResult, string, store.AccountRow, error) {
+// attemptLoginAs checks one login as actor and records it, and returns the
+// account (zero when unknown). With count false (a network login) a failure
+// is audited only: the count and the lock stay as they are; but a failure
+// with one of the account's previous secrets is a stale copy (an app that
+// was not given the new secret, the seed's case) and counts toward the
+// lockout wherever it comes from. gate (nil: none) is consulted once the
+// outcome is known and before anything is recorded.
+func (o *op) attemptLoginAs(actor, id, secret string, count bool, gate LoginGate) (loginResult, store.AccountRow, error) {
 	hash := hashSecret(secret) // before the lookup, so an unknown ID costs the same
-	a, err := o.tx.GetAccount(o.ctx, id)
+	a, err := store.AccountRow{}, store.ErrNotFound
+	if backend.IsAccountID(id) {
+		a, err = o.tx.GetAccount(o.ctx, id)
+	}
 	if errors.Is(err, store.ErrNotFound) {
+		if gate != nil && !gate(false) {
+			return loginThrottled, store.AccountRow{}, nil
+		}
 		// The ID is the caller's input: record it only if it looks like an ID,
 		// since a swapped ID and secret would otherwise put a secret in the log.
 		target := id
-		if _, perr := uuid.Parse(id); perr != nil {
-			target = "(not an API key ID)"
+		if !backend.IsAccountID(id) {
+			target = unknownTarget
 		}
-		return loginUnknown, "", store.AccountRow{}, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, target, "", "unknown API key ID")
+		detail := "unknown API key ID"
+		if !count {
+			var write bool
+			if detail, write = o.s.unknown.note(actor, o.now); !write {
+				return loginUnknown, store.AccountRow{}, nil
+			}
+		}
+		return loginUnknown, store.AccountRow{}, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, target, "", detail)
 	}
 	if err != nil {
-		return 0, "", a, err
+		return 0, a, err
 	}
 
 	match := subtle.ConstantTimeCompare(hash, a.SecretHash) == 1
+	if gate != nil && !gate(match && !a.Locked) {
+		return loginThrottled, a, nil
+	}
 	if match && !a.Locked {
 		if a.FailedLoginAttempts != 0 {
 			a.FailedLoginAttempts = 0
 			if err := o.tx.UpdateAccount(o.ctx, a); err != nil {
-				return 0, "", a, err
+				return 0, a, err
 			}
 		}
-		return loginOK, a.Name, a, o.auditAs(actor, backend.ActionLoginSuccess, backend.TargetAccount, a.ID, a.Name,
+		return loginOK, a, o.auditAs(actor, backend.ActionLoginSuccess, backend.TargetAccount, a.ID, a.Name,
 			fmt.Sprintf("secret_version=%d", a.SecretVersion))
 	}
 
@@ -362,8 +402,8 @@ func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginRe
 	if match {
 		version = fmt.Sprintf(", secret_version=%d", a.SecretVersion)
 	} else if v := previousVersion(a, hash); v != 0 {
-		// A stale copy of a previous secret: the seed's case, which locks
-		// the account wherever it comes from.
+		// A stale copy of a previous secret: it locks the account wherever
+		// it comes from.
 		version, count = fmt.Sprintf(", previous secret_version=%d", v), true
 	}
 	if !count {
@@ -372,7 +412,7 @@ func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginRe
 		if wasLocked {
 			detail, res = "account locked, not counted (network login)", loginLocked
 		}
-		return res, a.Name, a, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name, detail+version)
+		return res, a, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name, detail+version)
 	}
 	a.FailedLoginAttempts++
 	if !a.Locked && a.FailedLoginAttempts >= o.s.threshold {
@@ -380,7 +420,7 @@ func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginRe
 		a.UpdatedAt = o.now
 	}
 	if err := o.tx.UpdateAccount(o.ctx, a); err != nil {
-		return 0, "", a, err
+		return 0, a, err
 	}
 	detail := "wrong secret"
 	if wasLocked {
@@ -388,16 +428,16 @@ func (o *op) attemptLoginCounting(actor, id, secret string, count bool) (loginRe
 	}
 	detail += fmt.Sprintf(", failed_login_attempts=%d", a.FailedLoginAttempts) + version
 	if err := o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name, detail); err != nil {
-		return 0, "", a, err
+		return 0, a, err
 	}
 	if !a.Locked {
-		return loginWrongSecret, a.Name, a, nil
+		return loginWrongSecret, a, nil
 	}
 	if !wasLocked {
 		if err := o.auditAs(actor, backend.ActionAccountLock, backend.TargetAccount, a.ID, a.Name,
 			fmt.Sprintf("locked after %d failed logins", a.FailedLoginAttempts)); err != nil {
-			return 0, "", a, err
+			return 0, a, err
 		}
 	}
-	return loginLocked, a.Name, a, nil
+	return loginLocked, a, nil
 }

@@ -197,8 +197,12 @@ func (o *op) startRotation(req backend.RegenerateRequest) (store.RotationRow, er
 				"regenerated since the plan was made. Nothing was changed; plan again",
 			acc.Name, acc.SecretVersion, req.ExpectedSecretVersion)
 	}
-	if err := o.refuseLastAdminHidden(acc, req.ExposeSecret); err != nil {
-		return store.RotationRow{}, err
+	if acc.Admin && req.ExposeSecret != nil && !*req.ExposeSecret {
+		// Nobody would hold the new secret: as good as a deletion.
+		if err := o.refuseLastAdmin(acc, "regenerated with expose_secret = false (nobody would hold its new secret)",
+			"regenerate it with expose_secret = true"); err != nil {
+			return store.RotationRow{}, err
+		}
 	}
 	apps, err := o.tx.ListAppsBoundTo(o.ctx, acc.ID)
 	if err != nil {
@@ -254,16 +258,6 @@ func (o *op) startRotation(req backend.RegenerateRequest) (store.RotationRow, er
 		detail += ", reason=" + r.Reason
 	}
 	return r, o.audit(backend.ActionRotationStart, backend.TargetRotation, r.ID, acc.Name, detail)
-}
-
-// refuseLastAdminHidden refuses to hide the secret of the last admin: nobody
-// would hold the new one.
-func (o *op) refuseLastAdminHidden(acc store.AccountRow, expose *bool) error {
-	if !acc.Admin || expose == nil || *expose {
-		return nil
-	}
-	return backend.InvalidField("expose_secret", "API key account %q is an admin account: its secret is always shown "+
-		"when regenerated, or nobody would hold it. Regenerate it without expose_secret = false", acc.Name)
 }
 
 // DriveRotation carries the rotation through its remaining steps and
@@ -943,10 +937,4 @@ func (d *drivingSet) release(id string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.ids, id)
-}
-
-func (d *drivingSet) active(id string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.ids[id]
 }

@@ -2,6 +2,8 @@ package core
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
@@ -132,7 +134,7 @@ func (o *op) deployWith(app *store.AppRow, secrets []store.AppSecretRow, stopped
 		}
 		return o.tx.UpdateApp(o.ctx, *app)
 	}
-	detail := fmt.Sprintf("app_host=%s, version=%s", app.AppHost, app.Version)
+	detail := fmt.Sprintf("app_host=%s, version=%s", app.AppHost, detailValue(app.Version))
 	if !stoppedAt.IsZero() {
 		detail += fmt.Sprintf(", downtime_ms=%.3f", float64(o.clock().Sub(stoppedAt))/float64(time.Millisecond))
 	}
@@ -148,6 +150,17 @@ func (o *op) deployWith(app *store.AppRow, secrets []store.AppSecretRow, stopped
 		app.StatusDetail = "a login with its secrets failed"
 	}
 	return o.tx.UpdateApp(o.ctx, *app)
+}
+
+// detailValue writes a free-text value into an audit detail ("a=1, b=2"):
+// quoted when it could pass for more fields, so that a version such as
+// "1, downtime_ms=0" cannot forge the downtime that readers take from the
+// detail.
+func detailValue(v string) string {
+	if strings.ContainsAny(v, `,="`) || strings.TrimSpace(v) != v {
+		return strconv.Quote(v)
+	}
+	return v
 }
 
 // stop stops app on its App Host. keepDeployed leaves it meant to be deployed

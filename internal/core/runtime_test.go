@@ -328,10 +328,10 @@ func TestBoundSecretValues(t *testing.T) {
 	}
 	e.wantActions(t, seq, want...)
 	// Admin accounts are never bound.
-	if _, err := e.s.CreateAdminAccount(ctx, "admin-id", "admin", "admin-secret-value-of-32-characters"); err != nil {
+	if _, err := e.s.CreateAdminAccount(ctx, adminID, "admin", "admin-secret-value-of-32-characters"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.s.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "admin", AccountID: "admin-id"})
+	_, err = e.s.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "admin", AccountID: adminID})
 	wantCode(t, err, backend.CodeInvalid)
 }
 
@@ -463,10 +463,10 @@ func TestFailedStepRollsBackEverything(t *testing.T) {
 func TestAdminRegenerateShowsTheSecret(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
-	if _, err := e.s.CreateAdminAccount(ctx, "admin-id", "admin", "admin-secret-value-of-32-characters"); err != nil {
+	if _, err := e.s.CreateAdminAccount(ctx, adminID, "admin", "admin-secret-value-of-32-characters"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: "admin-id"})
+	r, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: adminID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +474,7 @@ func TestAdminRegenerateShowsTheSecret(t *testing.T) {
 	if r.Secret == "" || !r.ExposeSecret || r.HasSealedSecret {
 		t.Fatalf("admin regenerate = %+v, secret shown %v", r.Account, r.Secret != "")
 	}
-	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: "admin-id", Secret: r.Secret}); err != nil {
+	if err := e.s.Login(ctx, backend.LoginRequest{AccountID: adminID, Secret: r.Secret}); err != nil {
 		t.Error(err)
 	}
 }

@@ -56,6 +56,7 @@ type Service struct {
 	// local of this Service's own commits.
 	watcher store.Watcher
 	local   notifier
+	unknown unknownLogins
 }
 
 // NewService returns a Service over st that seals app secret values with box.
@@ -90,8 +91,24 @@ func defaultOwner() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
 }
 
-// Close closes the store.
-func (s *Service) Close() error { return s.st.Close() }
+// Close audits the failed network logins for unknown IDs that are counted
+// but not yet audited (see NetworkLogin), then closes the store.
+func (s *Service) Close() error {
+	if pending := s.unknown.drain(s.now()); len(pending) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// Best effort: a store that fails now has failed the logins too.
+		_ = s.write(ctx, func(o *op) error {
+			for actor, detail := range pending {
+				if err := o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, unknownTarget, "", detail); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return s.st.Close()
+}
 
 // op is one domain operation inside one store transaction.
 type op struct {

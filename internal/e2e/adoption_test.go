@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
 	"github.com/apphost/terraform-provider-apphost/internal/cli"
 	"github.com/apphost/terraform-provider-apphost/internal/embedded"
 	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
@@ -185,18 +186,14 @@ func lastSeq(ctx context.Context, t *testing.T, store string) int64 {
 	t.Helper()
 	b := openStore(ctx, t, store)
 	defer b.Close()
-	ev := must(b.ListAuditEvents(ctx, backend.AuditQuery{}))(t)
-	if len(ev) == 0 {
-		return 0
-	}
-	return ev[len(ev)-1].Seq
+	return backendtest.LastSeq(t, b)
 }
 
 func eventsAfter(ctx context.Context, t *testing.T, store string, seq int64) []backend.AuditEvent {
 	t.Helper()
 	b := openStore(ctx, t, store)
 	defer b.Close()
-	return must(b.ListAuditEvents(ctx, backend.AuditQuery{AfterSeq: seq}))(t)
+	return backendtest.EventsAfter(t, b, seq)
 }
 
 // must returns v, failing the test on err: must(f())(t).

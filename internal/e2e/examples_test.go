@@ -4,9 +4,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
@@ -179,6 +183,67 @@ func TestTerraformTestExample(t *testing.T) {
 	if r.Code != 0 || !regexp.MustCompile(`Success! \d+ passed, 0 failed`).MatchString(r.Stdout) {
 		t.Fatalf("terraform test: %s", r)
 	}
+}
+
+// TestTestFilesWorkUnderOpenTofu holds the examples' terraform test files to
+// what OpenTofu accepts as well as Terraform: OpenTofu resolves an earlier
+// run's outputs (run.NAME.OUTPUT) only in a run block's variables block and
+// fails anywhere else ("There is no variable named run"). CI runs only
+// Terraform, which accepts them everywhere, so the rule is checked here.
+func TestTestFilesWorkUnderOpenTofu(t *testing.T) {
+	examples, err := filepath.Abs(filepath.Join("..", "..", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	err = filepath.WalkDir(examples, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".tftest.hcl") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no .tftest.hcl under %s (%v)", examples, err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, diags := hclsyntax.ParseConfig(src, f, hcl.InitialPos)
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", f, diags)
+		}
+		body, ok := file.Body.(*hclsyntax.Body)
+		if !ok {
+			t.Fatalf("%s: not HCL native syntax", f)
+		}
+		for _, r := range runReferences(body, nil) {
+			rng := r.SourceRange()
+			t.Errorf("%s: %s is outside a run's variables block, where OpenTofu refuses it: "+
+				"read it in the run's variables block and compare var.* instead", rng, src[rng.Start.Byte:rng.End.Byte])
+		}
+	}
+}
+
+// runReferences returns the references to run.* in body, leaving out the
+// variables blocks of run blocks; parents are the enclosing block types.
+func runReferences(body *hclsyntax.Body, parents []string) []hcl.Traversal {
+	var out []hcl.Traversal
+	for _, a := range body.Attributes {
+		for _, tr := range a.Expr.Variables() {
+			if tr.RootName() == "run" {
+				out = append(out, tr)
+			}
+		}
+	}
+	for _, b := range body.Blocks {
+		if b.Type == "variables" && len(parents) == 1 && parents[0] == "run" {
+			continue
+		}
+		out = append(out, runReferences(b.Body, append(slices.Clone(parents), b.Type))...)
+	}
+	return out
 }
 
 var (

@@ -23,6 +23,10 @@ import (
 const (
 	EnvStorePath = "APPHOST_STORE_PATH"
 	EnvKeyFile   = "APPHOST_KEY_FILE"
+	// EnvRotationLease sets the rotation lease (a Go duration) of a backend
+	// opened without one: how soon the next apply takes over a rotation
+	// whose driver (a killed provider) went silent.
+	EnvRotationLease = "APPHOST_ROTATION_LEASE"
 )
 
 // Defaults when nothing is configured.
@@ -43,8 +47,12 @@ type Config struct {
 	KeyFile string
 	// LockoutThreshold: see core.Options.
 	LockoutThreshold int
-	// RotationLease: see core.Options; 0 means core.DefaultRotationLease.
+	// RotationLease: see core.Options; 0 means $APPHOST_ROTATION_LEASE, else
+	// core.DefaultRotationLease.
 	RotationLease time.Duration
+	// AppHostOfflineAfter: see core.Options; 0 means
+	// core.DefaultAppHostOfflineAfter.
+	AppHostOfflineAfter time.Duration
 	// NoKey opens the store without its key file, for commands that read no
 	// secret (audit, accounts): nothing is sealed or opened, and the key file
 	// is neither read nor created. Such a Service must not be asked to seal
@@ -90,9 +98,11 @@ func parseStore(s string) (storeKind, error) {
 // describe names a rejected store string for an error without echoing
 // anything that could be a password.
 func describe(s string) string {
-	if strings.Contains(s, "@") || strings.Contains(s, "password") {
+	r := RedactStore(s)
+	if r == s && (strings.Contains(s, "@") || isPasswordKey(s)) {
 		return "(value hidden: it may hold a password)"
 	}
+	s = r
 	if len(s) > 80 {
 		s = s[:80] + "..."
 	}
@@ -110,7 +120,17 @@ func Open(ctx context.Context, cfg Config) (*core.Service, error) {
 	if err != nil {
 		return nil, &backend.Error{Code: backend.CodeInvalid, Field: "store", Message: err.Error()}
 	}
-	opts := core.Options{LockoutThreshold: cfg.LockoutThreshold, RotationLease: cfg.RotationLease}
+	lease := cfg.RotationLease
+	if v := os.Getenv(EnvRotationLease); lease == 0 && v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, &backend.Error{Code: backend.CodeInvalid, Field: "rotation_lease", Message: fmt.Sprintf(
+				"%s=%q is not a positive duration such as \"15s\"", EnvRotationLease, v)}
+		}
+		lease = d
+	}
+	opts := core.Options{LockoutThreshold: cfg.LockoutThreshold, RotationLease: lease,
+		AppHostOfflineAfter: cfg.AppHostOfflineAfter}
 	if cfg.NoKey {
 		var st store.Store
 		if kind.sqlitePath != "" {
@@ -124,13 +144,10 @@ func Open(ctx context.Context, cfg Config) (*core.Service, error) {
 		return core.NewService(st, nil, opts), nil
 	}
 
-	keyFile := cfg.KeyFile
+	keyFile := keyFilePath(cfg, kind)
 	var st store.Store
 	switch {
 	case kind.sqlitePath != "":
-		if keyFile == "" {
-			keyFile = kind.sqlitePath + ".key"
-		}
 		// An existing key file first: a bad one should not leave a new empty
 		// database behind.
 		if err := preloadKey(keyFile); err != nil {
@@ -141,12 +158,6 @@ func Open(ctx context.Context, cfg Config) (*core.Service, error) {
 			return nil, storeError(err)
 		}
 	default:
-		if keyFile == "" {
-			keyFile = os.Getenv(EnvKeyFile)
-		}
-		if keyFile == "" {
-			keyFile = DefaultPostgresKeyFile
-		}
 		if err := preloadKey(keyFile); err != nil {
 			return nil, err
 		}
@@ -161,6 +172,38 @@ func Open(ctx context.Context, cfg Config) (*core.Service, error) {
 		return nil, err
 	}
 	return core.NewService(st, box, opts), nil
+}
+
+// keyFilePath is the key file of cfg's store: cfg.KeyFile, else PATH.key
+// beside a SQLite store, else $APPHOST_KEY_FILE, else DefaultPostgresKeyFile.
+func keyFilePath(cfg Config, kind storeKind) string {
+	switch {
+	case cfg.KeyFile != "":
+		return cfg.KeyFile
+	case kind.sqlitePath != "":
+		return kind.sqlitePath + ".key"
+	case os.Getenv(EnvKeyFile) != "":
+		return os.Getenv(EnvKeyFile)
+	}
+	return DefaultPostgresKeyFile
+}
+
+// Files returns the files Open reads for cfg: the SQLite database ("" for
+// PostgreSQL) and the key file ("" with NoKey), so that a caller can check
+// who may read them.
+func Files(cfg Config) (storeFile, keyFile string) {
+	spec := cfg.Store
+	if spec == "" {
+		spec = DefaultStore()
+	}
+	kind, err := parseStore(spec)
+	if err != nil {
+		return "", ""
+	}
+	if !cfg.NoKey {
+		keyFile = keyFilePath(cfg, kind)
+	}
+	return kind.sqlitePath, keyFile
 }
 
 // preloadKey checks an existing key file before the store is opened (or

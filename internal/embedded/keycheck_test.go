@@ -42,16 +42,7 @@ func TestMissingKeyFileWithOnlyRememberedRegenerate(t *testing.T) {
 	}
 	_ = s.Close()
 	dropKeyCheck(t, db)
-	if err := os.Remove(db + ".key"); err != nil {
-		t.Fatal(err)
-	}
-	_, err = Open(ctx, Config{Store: "sqlite:" + db})
-	if backend.CodeOf(err) != backend.CodeKeyFile || !strings.Contains(err.Error(), "is missing") {
-		t.Fatalf("Open with only a remembered regenerate sealed and no key file = %v, want key_file", err)
-	}
-	if _, err := os.Stat(db + ".key"); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a new key file was created: %v", err)
-	}
+	wantMissingKeyRefused(t, db, "a store with only a remembered regenerate sealed")
 }
 
 // TestKeyCheckIsRecordedForOldStores: a store from before key checks gets
@@ -105,6 +96,13 @@ func TestRedactStore(t *testing.T) {
 		"postgres://db/x?password=sekrit&sslmode=disable": "postgres://db/x?password=xxxxx&sslmode=disable",
 		"postgresql://u:p%40ss@db/x?sslpassword=s2&a=b":   "postgresql://u:xxxxx@db/x?a=b&sslpassword=xxxxx",
 		"postgres://u:pw@db:port/x":                       "postgres://(the rest is hidden: it does not parse and may hold a password)",
+		// Other spellings: the scheme in capitals, pgx://, key/value strings.
+		"POSTGRES://u:pw@db/x?PassWord=s2":                      "POSTGRES://u:xxxxx@db/x?PassWord=xxxxx",
+		"pgx://u:pw@db/x":                                       "pgx://u:xxxxx@db/x",
+		"host=db port=5432 password=sekrit dbname=x":            "host=db port=5432 password=xxxxx dbname=x",
+		"host=db password = 'se kr\\'it' sslpassword=s2 user=u": "host=db password = xxxxx sslpassword=xxxxx user=u",
+		"PASSWORD=sekrit":                                       "PASSWORD=xxxxx",
+		"user=u password=a=b":                                   "user=u password=xxxxx",
 	} {
 		if got := RedactStore(in); got != want {
 			t.Errorf("RedactStore(%q) = %q, want %q", in, got, want)

@@ -79,12 +79,20 @@ func TestMissingKeyFileWithoutSealedValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = s.Close()
+	wantMissingKeyRefused(t, db, "a store with a key")
+}
+
+// wantMissingKeyRefused removes the key file of the SQLite store db and
+// checks that Open refuses the store (what says which) without it and
+// creates no new key file.
+func wantMissingKeyRefused(t *testing.T, db, what string) {
+	t.Helper()
 	if err := os.Remove(db + ".key"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(ctx, Config{Store: "sqlite:" + db})
+	_, err := Open(context.Background(), Config{Store: "sqlite:" + db})
 	if backend.CodeOf(err) != backend.CodeKeyFile || !strings.Contains(err.Error(), "is missing") {
-		t.Fatalf("Open of a store with a key but no key file = %v, want key_file", err)
+		t.Fatalf("Open of %s and no key file = %v, want key_file", what, err)
 	}
 	if _, err := os.Stat(db + ".key"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a new key file was created: %v", err)

@@ -37,6 +37,7 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/apphost/appconfig"
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/hostapi"
 )
 
 // The environment an App Host gives its apps.
@@ -46,12 +47,6 @@ const (
 	EnvAppDir   = "APPHOST_APP_DIR"
 	EnvAppToken = "APPHOST_APP_TOKEN"
 	EnvCAFile   = "APPHOST_CA_FILE"
-)
-
-// The headers by which an app says which app it is.
-const (
-	HeaderApp      = "Apphost-App"
-	HeaderAppToken = "Apphost-App-Token"
 )
 
 // KeyLoginInterval is the app.config key of the time between logins.
@@ -319,10 +314,10 @@ func (a *app) loginOnce(ctx context.Context, l *login) (time.Duration, error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "terraform-provider-apphost-example-app")
 	if a.name != "" {
-		req.Header.Set(HeaderApp, a.name)
+		req.Header.Set(hostapi.HeaderApp, a.name)
 	}
 	if a.token != "" {
-		req.Header.Set(HeaderAppToken, a.token)
+		req.Header.Set(hostapi.HeaderAppToken, a.token)
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
 )
 
 // TestConcurrentAppliesOneStore runs two terraform applies at once on the
@@ -60,14 +61,14 @@ func TestConcurrentAppliesOneStore(t *testing.T) {
 	both("1")
 	integrityCheck(t, db)
 	svc := openStore(t, db)
-	mark := lastSeq(t, svc)
+	mark := backendtest.LastSeq(t, svc)
 	requireExactlyOnce(t, svc, want)
 
 	both("2")
 	integrityCheck(t, db)
 	requireExactlyOnce(t, svc, want)
-	ev := events(t, svc, mark)
-	if n := count(ev, backend.ActionAccountRegenerate); n != len(want) {
+	ev := backendtest.EventsAfter(t, svc, mark)
+	if n := backendtest.Count(ev, backend.ActionAccountRegenerate); n != len(want) {
 		t.Errorf("%d regenerate events in the concurrent rotations, want %d:\n%s", n, len(want), auditLog(ev))
 	}
 	for _, prefix := range []string{"a", "b"} {
@@ -81,7 +82,7 @@ func TestConcurrentAppliesOneStore(t *testing.T) {
 		}
 		requireConverged(t, svc, st, mark, keys)
 	}
-	all := events(t, svc, 0)
+	all := backendtest.EventsAfter(t, svc, 0)
 	for i, e := range all {
 		if e.Seq != int64(i+1) {
 			t.Errorf("audit event %d has seq %d: the sequence has a gap or a duplicate", i+1, e.Seq)

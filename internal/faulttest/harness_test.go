@@ -292,35 +292,6 @@ func integrityCheck(t *testing.T, path string) {
 	}
 }
 
-// lastSeq is the sequence number of the newest audit event.
-func lastSeq(t *testing.T, b backend.Backend) int64 {
-	t.Helper()
-	ev := events(t, b, 0)
-	if len(ev) == 0 {
-		return 0
-	}
-	return ev[len(ev)-1].Seq
-}
-
-func events(t *testing.T, b backend.Backend, after int64) []backend.AuditEvent {
-	t.Helper()
-	ev, err := b.ListAuditEvents(context.Background(), backend.AuditQuery{AfterSeq: after})
-	if err != nil {
-		t.Fatalf("reading the audit log: %v", err)
-	}
-	return ev
-}
-
-func count(ev []backend.AuditEvent, act string) int {
-	n := 0
-	for _, e := range ev {
-		if e.Action == act {
-			n++
-		}
-	}
-	return n
-}
-
 func auditLog(ev []backend.AuditEvent) string {
 	var b strings.Builder
 	for _, e := range ev {
@@ -338,8 +309,8 @@ func auditLog(ev []backend.AuditEvent) string {
 func requireConverged(t *testing.T, b backend.Backend, st tfState, after int64, keys map[string][]string) {
 	t.Helper()
 	ctx := context.Background()
-	ev := events(t, b, after)
-	if n := count(ev, backend.ActionLoginFailure) + count(ev, backend.ActionAccountLock); n > 0 {
+	ev := backendtest.EventsAfter(t, b, after)
+	if n := backendtest.Count(ev, backend.ActionLoginFailure) + backendtest.Count(ev, backend.ActionAccountLock); n > 0 {
 		t.Errorf("%d failed logins or locks after seq %d:\n%s", n, after, auditLog(ev))
 	}
 	for key, apps := range keys {

@@ -11,16 +11,21 @@ import (
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
 )
 
-// TestKillProviderMidRotation kills the provider plugin (SIGKILL) during the
-// apply of a rotation, as soon as the rotation's transaction (undeploy,
-// regenerate, seal, deploy: one commit) is in the store and before the
-// provider saved the new state. The SQLite store must stay consistent, the
-// rotation must be there whole, and the next apply must converge: every app
-// running and logged in on the new secret, no failed login, no lock, and an
-// empty plan after. (A kill inside the transaction is
-// backendtest.TestKillMidRotation.)
+// killLease is the rotation lease of the provider processes of the kill
+// test: the recovery apply takes over a dead provider's rotation after it.
+const killLease = "1s"
+
+// TestKillProviderMidRotation kills the provider plugin (SIGKILL) during a
+// multi-key rotation apply (-parallelism=1), right after each commit of the
+// first key's rotation in turn: its start, each step (prepared, stopped,
+// regenerated) and its end, before the provider saved the new state. The
+// SQLite store must stay consistent, and the next apply must converge with
+// the key rotated exactly once (it takes over the unfinished rotation after
+// the dead provider's lease, or adopts the finished one): every app running
+// on the new secret, no failed login, no lock, an empty plan after.
 func TestKillProviderMidRotation(t *testing.T) {
 	requireAcc(t)
 	t.Parallel()
@@ -40,8 +45,13 @@ func TestKillProviderMidRotation(t *testing.T) {
 	points := []struct {
 		name   string
 		action string
+		nth    int // the nth such event of the key's rotation
 	}{
-		{"after_rotation_commit", backend.ActionAccountRegenerate},
+		{"after_start", backend.ActionRotationStart, 1},
+		{"after_prepare", backend.ActionRotationStep, 1},
+		{"after_stop", backend.ActionRotationStep, 2},
+		{"after_regenerate", backend.ActionAccountRegenerate, 1},
+		{"after_end", backend.ActionRotationEnd, 1},
 	}
 	for _, p := range points {
 		dir := filepath.Join(filepath.Dir(base), p.name)
@@ -50,15 +60,18 @@ func TestKillProviderMidRotation(t *testing.T) {
 			t.Parallel()
 			db := filepath.Join(dir, "apphost.db")
 			w := newTFDir(t, dir)
+			w.Workdir = w.WithEnv("APPHOST_ROTATION_LEASE=" + killLease)
 			w.write(configBound(embeddedProvider(db), "", 2, 3, "2"))
 			svc := openStore(t, db)
-			mark := lastSeq(t, svc)
+			mark := backendtest.LastSeq(t, svc)
 			before, _ := w.state().key(key)
 
 			// One operation at a time, so the kill lands right after the
-			// rotation's commit, before anything else.
+			// commit, before anything else.
 			run := w.startApply("-parallelism=1")
-			target, killedAfter, pids := watchAndKill(t, svc, run, w.bin, db, mark, p.action)
+			target, killedAfter, pids := watchAndKill(t, svc, run, w.bin, db, mark, func(e backend.AuditEvent) bool {
+				return e.Action == p.action && e.TargetName == key
+			}, p.nth)
 			res := run.wait()
 			t.Logf("%s (killed pid %v at seq %d: %s %s)", res, pids, target.Seq, target.Action, target.TargetName)
 			t.Logf("faults injected: %d SIGKILL", len(pids))
@@ -72,65 +85,37 @@ func TestKillProviderMidRotation(t *testing.T) {
 
 			// The store right after the kill.
 			integrityCheck(t, db)
-			ev := events(t, svc, mark)
+			ev := backendtest.EventsAfter(t, svc, mark)
 			t.Logf("audit log of the killed apply (the kill came after seq %d; %d event(s) landed after the target before it):\n%s",
 				killedAfter, killedAfter-target.Seq, auditLog(ev))
-			st := w.state()
-			ks, _ := st.key(key)
+			ks, _ := w.state().key(key)
 			acct, err := svc.GetAccount(context.Background(), ks.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			lostSecret := acct.SecretVersion > ks.Version
-			t.Logf("after the kill: secret_version %d in the store, %d in state (was %d); locked=%v; app secrets in state: %d of %d",
-				acct.SecretVersion, ks.Version, before.Version, acct.Locked, countAppSecrets(st, apps), len(apps))
-			if lostSecret {
-				t.Logf("the secret regenerated before the kill (version %d) never reached the state: "+
-					"the next plan finds secret_version moved and regenerates again", acct.SecretVersion)
-			}
+			t.Logf("after the kill: secret_version %d in the store, %d in state (was %d); locked=%v",
+				acct.SecretVersion, ks.Version, before.Version, acct.Locked)
 			if acct.Locked {
 				t.Errorf("the account is locked after the kill")
 			}
-			// The rotation is in the store whole: every app undeployed,
-			// resealed and deployed again, or none.
-			deploys := 0
-			for _, e := range ev {
-				if e.Action == backend.ActionAppDeploy && slices.Contains(apps, e.TargetName) {
-					deploys++
-				}
-			}
-			if n := deploys; acct.SecretVersion > before.Version && n != len(apps) {
-				t.Errorf("after the kill the rotation is in the store with %d of %d redeploys:\n%s", n, len(apps), auditLog(ev))
-			}
-			for _, name := range apps {
-				a, err := svc.GetAppByName(context.Background(), name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("  app %s: deployed=%v status=%s secrets=%d", name, a.Deployed, a.Status, len(a.Secrets))
-			}
 
-			// The next apply completes the rotation.
-			killSeq := lastSeq(t, svc)
+			// The next apply finishes (or adopts) the rotation: the key is
+			// rotated exactly once over both applies.
 			w.mustApply()
 			integrityCheck(t, db)
-			rec := events(t, svc, killSeq)
+			all := backendtest.EventsAfter(t, svc, mark)
 			regens := 0
-			for _, e := range rec {
+			for _, e := range all {
 				if e.Action == backend.ActionAccountRegenerate && e.TargetName == key {
 					regens++
 				}
 			}
-			t.Logf("the recovery apply regenerated %d time(s):\n%s", regens, auditLog(rec))
-			st = w.state()
-			ks, _ = st.key(key)
-			switch {
-			case ks.Version <= before.Version:
-				t.Errorf("secret_version %d after the recovery, want more than %d: the rotation did not happen", ks.Version, before.Version)
-			case lostSecret && regens != 1:
-				t.Errorf("the secret regenerated before the kill was lost to the state; the recovery regenerated %d times, want 1", regens)
-			case !lostSecret && acct.SecretVersion > before.Version && regens != 0:
-				t.Errorf("the regenerated secret reached the state before the kill; the recovery regenerated %d times, want 0", regens)
+			if regens != 1 {
+				t.Errorf("the key was regenerated %d times over the killed apply and the recovery, want exactly once:\n%s", regens, auditLog(all))
+			}
+			st := w.state()
+			if ks, _ = st.key(key); ks.Version != before.Version+1 {
+				t.Errorf("secret_version %d in state after the recovery, want %d", ks.Version, before.Version+1)
 			}
 			requireConverged(t, svc, st, mark, keys)
 			w.requireEmptyPlan()
@@ -138,14 +123,14 @@ func TestKillProviderMidRotation(t *testing.T) {
 	}
 }
 
-// watchAndKill waits for the first audit event after seq mark with action
-// act and kills the provider plugin of run (SIGKILL) right after the
+// watchAndKill waits for the nth audit event after seq mark that match
+// accepts and kills the provider plugin of run (SIGKILL) right after the
 // transaction that wrote it. To stop the plugin before it can take another
 // step, the watcher freezes it (SIGSTOP) whenever the store's WAL file
 // changes, reads the audit log, and either kills it or lets it go on
 // (SIGCONT). It returns the target event, the newest sequence number at the
 // kill, and the PIDs killed.
-func watchAndKill(t *testing.T, b backend.Backend, run tfRun, bin, db string, mark int64, act string) (backend.AuditEvent, int64, []int) {
+func watchAndKill(t *testing.T, b backend.Backend, run tfRun, bin, db string, mark int64, match func(backend.AuditEvent) bool, nth int) (backend.AuditEvent, int64, []int) {
 	t.Helper()
 	ctx := context.Background()
 	wal := db + "-wal"
@@ -194,7 +179,10 @@ func watchAndKill(t *testing.T, b backend.Backend, run tfRun, bin, db string, ma
 			t.Fatalf("reading the audit log: %v", err)
 		}
 		for _, e := range ev {
-			if e.Action == act {
+			if match(e) {
+				if nth--; nth > 0 {
+					continue
+				}
 				var killed []int
 				for _, pid := range pids {
 					if isProvider(pid, parent, bin) && syscall.Kill(pid, syscall.SIGKILL) == nil {
@@ -214,16 +202,6 @@ func watchAndKill(t *testing.T, b backend.Backend, run tfRun, bin, db string, ma
 		_ = run.Cmd.Process.Kill()
 	}
 	res := run.wait()
-	t.Fatalf("no %s event appeared during the apply:\n%s", act, res.Output())
+	t.Fatalf("the awaited event did not appear during the apply:\n%s", res.Output())
 	return backend.AuditEvent{}, 0, nil
-}
-
-func countAppSecrets(st tfState, apps []string) int {
-	n := 0
-	for _, a := range apps {
-		if st.attrs("apphost_app_secret", a) != nil {
-			n++
-		}
-	}
-	return n
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
 	"github.com/apphost/terraform-provider-apphost/testutil/faultproxy"
 )
 
@@ -35,7 +36,11 @@ const (
 func serve(t *testing.T, bin, adminID, adminSecret string) (string, string) {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "server.db")
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--store", "sqlite:"+db)
+	// Stopped as t ends: SIGTERM, then SIGKILL if it has not exited in 10s.
+	ctx, stop := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "serve", "--listen", "127.0.0.1:0", "--store", "sqlite:"+db)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(os.Environ(), "APPHOST_ADMIN_KEY_ID="+adminID, "APPHOST_ADMIN_KEY_SECRET="+adminSecret)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -47,15 +52,8 @@ func serve(t *testing.T, bin, adminID, adminSecret string) (string, string) {
 		t.Fatalf("starting serve: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		stop()
+		_ = cmd.Wait()
 	})
 	addr := make(chan string, 1)
 	go func() {
@@ -178,7 +176,7 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 
 	t.Run("0_refresh_500", func(t *testing.T) {
 		w := w.with(t)
-		mark, nf := lastSeq(t, svc), len(proxy.Faults())
+		mark, nf := backendtest.LastSeq(t, svc), len(proxy.Faults())
 		before := w.state()
 		proxy.Add(faultproxy.Rule{Method: http.MethodGet, Path: "/v1/accounts/*", Kind: faultproxy.Status, Status: http.StatusInternalServerError})
 		w.write(cfg("2"))
@@ -193,7 +191,7 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 			t.Fatalf("want the apply to fail on the refresh with \"Error reading API key account\":\n%s", res.Output())
 		}
 		t.Logf("0: terraform reported: %s", strings.Join(res.ErrorLines(), " | "))
-		if ev := events(t, svc, mark); len(ev) != 0 {
+		if ev := backendtest.EventsAfter(t, svc, mark); len(ev) != 0 {
 			t.Errorf("the apply failed at refresh but changed the backend:\n%s", auditLog(ev))
 		}
 		if b, a := mustKey(t, before, key), mustKey(t, w.state(), key); a != b {
@@ -203,7 +201,7 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 
 	t.Run("a_503_and_resets_around_regenerate", func(t *testing.T) {
 		w := w.with(t)
-		mark, nf, nr := lastSeq(t, svc), len(proxy.Faults()), len(proxy.Requests(http.MethodPost, pathRegenerate))
+		mark, nf, nr := backendtest.LastSeq(t, svc), len(proxy.Faults()), len(proxy.Requests(http.MethodPost, pathRegenerate))
 		// The rotation's one call: a reset, then two 503s.
 		proxy.Add(faultproxy.Rule{Method: http.MethodPost, Path: pathRegenerate, Kind: faultproxy.Reset})
 		proxy.Add(faultproxy.Rule{Method: http.MethodPost, Path: pathRegenerate, Nth: 2, Times: 2, Kind: faultproxy.Status, Status: http.StatusServiceUnavailable})
@@ -216,8 +214,8 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 			t.Errorf("%d faults injected, want 3 (a reset and two 503 regenerates)", len(f))
 		}
 		attempts := sameKey(nr)
-		ev := events(t, svc, mark)
-		if n := count(ev, backend.ActionAccountRegenerate); n != 1 {
+		ev := backendtest.EventsAfter(t, svc, mark)
+		if n := backendtest.Count(ev, backend.ActionAccountRegenerate); n != 1 {
 			t.Errorf("%d regenerate events, want 1:\n%s", n, auditLog(ev))
 		}
 		t.Logf("a: %d regenerate attempts through the proxy, 1 reached the server", attempts)
@@ -231,7 +229,7 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 
 	t.Run("b_regenerate_response_lost", func(t *testing.T) {
 		w := w.with(t)
-		mark, nf, nr := lastSeq(t, svc), len(proxy.Faults()), len(proxy.Requests(http.MethodPost, pathRegenerate))
+		mark, nf, nr := backendtest.LastSeq(t, svc), len(proxy.Faults()), len(proxy.Requests(http.MethodPost, pathRegenerate))
 		proxy.Add(faultproxy.Rule{Method: http.MethodPost, Path: pathRegenerate, Kind: faultproxy.DropResponse})
 		// After it, the first app secret PUT gets a 503: retried (a PUT is safe to repeat).
 		proxy.Add(faultproxy.Rule{Method: http.MethodPut, Path: pathAppSecret, Kind: faultproxy.Status, Status: http.StatusServiceUnavailable})
@@ -248,8 +246,8 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 			t.Errorf("%d regenerate requests, want the dropped one and its retry", attempts)
 		}
 		t.Logf("b: %d regenerate requests reached the server with one Idempotency-Key", attempts)
-		ev := events(t, svc, mark)
-		if n := count(ev, backend.ActionAccountRegenerate); n != 1 {
+		ev := backendtest.EventsAfter(t, svc, mark)
+		if n := backendtest.Count(ev, backend.ActionAccountRegenerate); n != 1 {
 			t.Errorf("%d regenerate events, want 1 (the retry must return the first result):\n%s", n, auditLog(ev))
 		}
 		st := w.state()
@@ -264,7 +262,7 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 
 	t.Run("c_secret_put_500_after_regenerate", func(t *testing.T) {
 		w := w.with(t)
-		mark, nf := lastSeq(t, svc), len(proxy.Faults())
+		mark, nf := backendtest.LastSeq(t, svc), len(proxy.Faults())
 		proxy.Add(faultproxy.Rule{Method: http.MethodPut, Path: pathAppSecret, Kind: faultproxy.Status, Status: http.StatusInternalServerError})
 		w.write(cfg("4"))
 		res := w.run("apply", "-auto-approve", "-input=false")
@@ -293,8 +291,8 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 		if acct.Locked || acct.FailedLoginAttempts != 0 {
 			t.Errorf("after the failed apply: locked=%v failed_login_attempts=%d", acct.Locked, acct.FailedLoginAttempts)
 		}
-		ev := events(t, svc, mark)
-		if n := count(ev, backend.ActionLoginFailure) + count(ev, backend.ActionAccountLock); n > 0 {
+		ev := backendtest.EventsAfter(t, svc, mark)
+		if n := backendtest.Count(ev, backend.ActionLoginFailure) + backendtest.Count(ev, backend.ActionAccountLock); n > 0 {
 			t.Errorf("failed logins or locks after the failed PUT:\n%s", auditLog(ev))
 		}
 		if err := svc.Login(context.Background(), backend.LoginRequest{AccountID: ks.ID, Secret: ks.Secret}); err != nil {
@@ -309,8 +307,8 @@ func TestRemoteFaultsDuringRotation(t *testing.T) {
 		}
 
 		w.mustApply()
-		ev = events(t, svc, mark)
-		if n := count(ev, backend.ActionAccountRegenerate); n != 1 {
+		ev = backendtest.EventsAfter(t, svc, mark)
+		if n := backendtest.Count(ev, backend.ActionAccountRegenerate); n != 1 {
 			t.Errorf("%d regenerate events across the failed apply and the next one, want 1:\n%s", n, auditLog(ev))
 		}
 		st = w.state()

@@ -142,13 +142,41 @@ func addRotationError(diags *diag.Diagnostics, name, id string, version int64, e
 	case backend.IsUnavailable(err):
 		what = fmt.Sprintf("The rotation of API key account %q (%s) may or may not have happened: the backend could not "+
 			"be reached, or its answer was lost. Either way each app bound to the key runs on a secret it holds.", name, id)
-		todo = "Apply again: its refresh reads the account as it is, and if the rotation went " +
-			"through, the key is rotated once more, which is safe."
+		todo = "Apply again: its refresh reads the account as it is, and if the rotation went through, the plan " +
+			"adopts it instead of rotating again."
+	case backend.IsInterrupted(err):
+		summary = "Stopped waiting for the rotation of an API key account"
+		what = fmt.Sprintf("The apply stopped waiting for the rotation of API key account %q (%s) (interrupted, or its "+
+			"timeouts.update ran out). The rotation goes on in the backend: it ends with every app bound to the key "+
+			"running, on the new secret or on the current one.", name, id)
+		todo = "Apply again later: its refresh reports the rotation's outcome, and adopts it if it regenerated the " +
+			"secret. terraform-provider-apphost rotations shows where it is."
+	case backend.IsRefused(err):
+		summary = "Rotation of API key account refused"
+		what = fmt.Sprintf("The rotation of API key account %q (%s) was refused before it regenerated anything: "+
+			"every app bound to the key runs on the current secret, as before.", name, id)
+		todo = "Do what the original error says about the App Hosts, then apply again."
 	default:
 		what = fmt.Sprintf("The secret of API key account %q (%s) was not rotated: the backend rolled the rotation back, "+
 			"so the account keeps its current secret and every app bound to it runs as before.", name, id)
 	}
 	addError(diags, path.Empty(), summary, what, todo, err)
+}
+
+// addRotationFailures explains a rotation that regenerated the secret but
+// whose apps did not all become healthy with it.
+func addRotationFailures(diags *diag.Diagnostics, name, id string, r *backend.Rotation) {
+	var failed []string
+	for _, st := range r.Steps {
+		if st.Phase == backend.StepFailed {
+			failed = append(failed, fmt.Sprintf("%s (%s)", st.AppName, st.Detail))
+		}
+	}
+	addError(diags, path.Empty(), "Apps did not become healthy after the rotation of an API key account",
+		fmt.Sprintf("API key account %q (%s) was rotated to secret_version %d, which the state records, but these "+
+			"apps did not become healthy with the new secret: %s.", name, id, r.ToVersion, strings.Join(failed, "; ")),
+		"Fix the apps (their status_detail says why; the App Host keeps each app's log under its directory), then "+
+			"apply again: the next plan redeploys them.", nil)
 }
 
 // addServerCheckError explains why Configure refused a remote server: on

@@ -3,6 +3,9 @@ package provider
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -26,9 +29,8 @@ import (
 // resource's dependents' destroys before the resource's own, the order of
 // the apply, so when a key account's destroy is planned, every app secret
 // bound to it that this run destroys is already recorded. Resources removed
-// from the configuration are planned in no such order (Terraform 1.11 plans
-// the key first), which is why the check needs to see some of the key's app
-// secrets recorded before it judges the others.
+// from the configuration are planned in no such order, so the key's check
+// runs in destroy plans only (see destroyRun).
 type planLedger struct {
 	mu sync.Mutex
 	// names maps kind and name to how many creates or renames planned it.
@@ -215,3 +217,33 @@ func appIDByName(b backend.Backend) func(context.Context, string) (string, error
 		return a.ID, nil
 	}
 }
+
+// destroyRun reports whether the command that started this provider plans a
+// destroy: terraform (or tofu) destroy, or plan or apply with -destroy.
+// Terraform tells a provider nothing of the kind, and plans a destroy in
+// dependency order only then, so the command line of the parent process (the
+// CLI starts the provider) is read, where the system shows it (/proc). Where
+// it cannot be read (another system, a provider served in-process by a test)
+// the answer is false, and a destroy that cannot finish is refused at apply.
+var destroyRun = sync.OnceValue(func() bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", os.Getppid()))
+	if err != nil {
+		return false
+	}
+	args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+	if len(args) < 2 {
+		return false
+	}
+	switch filepath.Base(args[0]) {
+	case "terraform", "tofu":
+	default:
+		return false
+	}
+	for _, a := range args[1:] {
+		switch a {
+		case "destroy", "-destroy", "--destroy", "-destroy=true", "--destroy=true":
+			return true
+		}
+	}
+	return false
+})

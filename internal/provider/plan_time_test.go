@@ -189,3 +189,29 @@ func TestAccPlanText_duplicateNames(t *testing.T) {
 		},
 	})
 }
+
+// TestAccProvider_invalidEndpoint: the client's one check of the endpoint
+// URL is reported on the endpoint attribute, saying what to set.
+func TestAccProvider_invalidEndpoint(t *testing.T) {
+	t.Parallel()
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: []resource.TestStep{
+			{
+				Config: `
+provider "apphost" {
+  endpoint       = "ftp://apphost.example.com"
+  api_key_id     = "00000000-0000-4000-8000-000000000000"
+  api_key_secret = "not-used"
+}
+
+resource "apphost_api_key_account" "k" {
+  name = "k"
+}
+`,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Invalid apphost provider configuration.*"ftp://apphost.example.com" is not an\s+http://\s+or\s+https://\s+URL`),
+			},
+		},
+	})
+}

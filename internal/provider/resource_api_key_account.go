@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -55,26 +56,31 @@ type apiKeyAccountResource struct {
 }
 
 type apiKeyAccountModel struct {
-	ID                  types.String `tfsdk:"id"`
-	Name                types.String `tfsdk:"name"`
-	Description         types.String `tfsdk:"description"`
-	RotationTriggers    types.Map    `tfsdk:"rotation_triggers"`
-	RotationPeriod      types.String `tfsdk:"rotation_period"`
-	RotateWhenLocked    types.Bool   `tfsdk:"rotate_when_locked"`
-	ExposeSecret        types.Bool   `tfsdk:"expose_secret"`
-	Secret              types.String `tfsdk:"secret"`
-	SecretVersion       types.Int64  `tfsdk:"secret_version"`
-	SecretCreatedAt     types.String `tfsdk:"secret_created_at"`
-	Locked              types.Bool   `tfsdk:"locked"`
-	FailedLoginAttempts types.Int64  `tfsdk:"failed_login_attempts"`
-	AppHost             types.String `tfsdk:"app_host"`
+	ID                  types.String   `tfsdk:"id"`
+	Name                types.String   `tfsdk:"name"`
+	Description         types.String   `tfsdk:"description"`
+	RotationTriggers    types.Map      `tfsdk:"rotation_triggers"`
+	RotationPeriod      types.String   `tfsdk:"rotation_period"`
+	RotateWhenLocked    types.Bool     `tfsdk:"rotate_when_locked"`
+	ExposeSecret        types.Bool     `tfsdk:"expose_secret"`
+	Secret              types.String   `tfsdk:"secret"`
+	SecretVersion       types.Int64    `tfsdk:"secret_version"`
+	SecretCreatedAt     types.String   `tfsdk:"secret_created_at"`
+	Locked              types.Bool     `tfsdk:"locked"`
+	FailedLoginAttempts types.Int64    `tfsdk:"failed_login_attempts"`
+	AppHost             types.String   `tfsdk:"app_host"`
+	Timeouts            timeouts.Value `tfsdk:"timeouts"`
 }
+
+// defaultRotationTimeout bounds how long an apply waits for a rotation
+// (its App Hosts' stops and healthy starts) unless timeouts.update says.
+const defaultRotationTimeout = 30 * time.Minute
 
 func (r *apiKeyAccountResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_api_key_account"
 }
 
-func (r *apiKeyAccountResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *apiKeyAccountResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		Version: 1,
 		MarkdownDescription: "An API key account: an ID that never changes and a secret that can be regenerated.\n\n" +
@@ -180,6 +186,14 @@ func (r *apiKeyAccountResource) Schema(_ context.Context, _ resource.SchemaReque
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{
+				Update: true,
+				UpdateDescription: "How long an apply waits for a rotation of this key: its App Hosts' stops and " +
+					"the healthy starts of its apps. Defaults to `30m`. When it runs out, the rotation goes on in " +
+					"the backend and the next apply reports its outcome.",
+			}),
+		},
 	}
 }
 
@@ -255,6 +269,8 @@ func (r *apiKeyAccountResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 
+	adopt, canAdopt := findAdoptable(ctx, r.backend, a, state.SecretVersion.ValueInt64())
+	resp.Diagnostics.Append(keepAdoptable(ctx, resp.Private, adopt, canAdopt)...)
 	if !state.Secret.IsNull() && !state.SecretVersion.IsNull() && state.SecretVersion.ValueInt64() != a.SecretVersion {
 		tflog.Warn(ctx, "API key account secret was regenerated outside Terraform", map[string]any{
 			"id": a.ID, "state_secret_version": state.SecretVersion.ValueInt64(), "secret_version": a.SecretVersion,
@@ -298,12 +314,16 @@ func privateFlag(ctx context.Context, p interface {
 
 // decideRotation compares the plan with the state and the private state of
 // the last refresh. It never reads the clock.
-func decideRotation(ctx context.Context, plan, state apiKeyAccountModel, refreshedAt time.Time, regeneratedElsewhere bool) rotation {
+// adopted says that the secret in the backend was made by a rotation for
+// the configured rotation_triggers that the state missed (an interrupted
+// apply): it is no reason to rotate again.
+func decideRotation(ctx context.Context, plan, state apiKeyAccountModel, refreshedAt time.Time, regeneratedElsewhere, adopted bool) rotation {
 	var rot rotation
 
 	switch {
 	case plan.RotationTriggers.IsUnknown() || hasUnknownElement(plan.RotationTriggers):
 		rot.maybe = append(rot.maybe, "rotation_triggers are not known until apply")
+	case adopted:
 	case !sameStringMap(plan.RotationTriggers, state.RotationTriggers):
 		rot.reasons = append(rot.reasons, "rotation_triggers changed")
 	}
@@ -338,7 +358,7 @@ func decideRotation(ctx context.Context, plan, state apiKeyAccountModel, refresh
 		}
 	}
 
-	if regeneratedElsewhere && !state.Secret.IsNull() {
+	if regeneratedElsewhere && !state.Secret.IsNull() && !adopted {
 		rot.reasons = append(rot.reasons, "the secret was regenerated outside Terraform, or by an apply interrupted before it saved the "+
 			"new secret (the secret in state is stale)")
 	}
@@ -431,7 +451,11 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 			}
 		}
 	}
-	rot := decideRotation(ctx, plan, state, refreshedAt, privateFlag(ctx, req.Private, privateRegeneratedElsewhere))
+	adopt, ok := readAdoptable(ctx, req.Private)
+	adopted := ok && adopt.ToVersion == state.SecretVersion.ValueInt64() && adopt.TriggersHash == triggersHash(ctx, plan.RotationTriggers)
+	rot := decideRotation(ctx, plan, state, refreshedAt, privateFlag(ctx, req.Private, privateRegeneratedElsewhere), adopted)
+	reason, _ := json.Marshal(strings.Join(rot.reasons, "; "))
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReason, reason)...)
 
 	switch {
 	case len(rot.reasons) > 0:
@@ -448,6 +472,26 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 		plan.Locked = types.BoolUnknown()
 		plan.FailedLoginAttempts = types.Int64Unknown()
 		r.warnRotation(ctx, &resp.Diagnostics, state, rot.maybe, true)
+	case adopted:
+		// The rotation happened; the apply only records it (and fetches the
+		// secret it showed, where expose_secret allows).
+		plan.Secret = state.Secret
+		if adopt.ExposeSecret && privateFlag(ctx, req.Private, privateRegeneratedElsewhere) {
+			plan.Secret = types.StringUnknown()
+		}
+		plan.SecretVersion = state.SecretVersion
+		plan.SecretCreatedAt = state.SecretCreatedAt
+		if !adopt.Ended {
+			// Unfinished: the apply finishes it (an update must be planned).
+			plan.SecretCreatedAt = types.StringUnknown()
+		}
+		plan.Locked = state.Locked
+		plan.FailedLoginAttempts = state.FailedLoginAttempts
+		resp.Diagnostics.AddWarning(fmt.Sprintf("API key account %q adopts its last rotation", state.Name.ValueString()),
+			fmt.Sprintf("The secret of API key account %q (%s) is at secret_version %d, made by rotation %s for the "+
+				"rotation_triggers configured now, which the state missed (an apply interrupted after the backend "+
+				"committed it). This plan records that rotation instead of rotating again: nothing is regenerated and "+
+				"no app is redeployed.", state.Name.ValueString(), state.ID.ValueString(), adopt.ToVersion, adopt.RotationID))
 	default:
 		plan.Secret = state.Secret
 		plan.SecretVersion = state.SecretVersion
@@ -471,14 +515,13 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 // configuration's app secrets and apps first and then be refused the key,
 // half done.
 //
-// It judges only when this run has already planned the destroy of some app
-// secret bound to the key: in a destroy plan Terraform plans them all before
-// the key (see planLedger), so the others are outside this configuration.
-// A key removed from the configuration is planned in no such order; its
-// destroy is refused at apply, as is that of a key no app secret of this
-// configuration is bound to.
+// It judges in a destroy plan only (destroyRun), where Terraform plans every
+// app secret bound to the key that this run destroys before the key (see
+// planLedger): the others are outside this configuration. A key removed from
+// the configuration is planned in no such order; its destroy is refused at
+// apply, as before.
 func (r *apiKeyAccountResource) checkDestroy(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if r.backend == nil || req.State.Raw.IsNull() {
+	if r.backend == nil || req.State.Raw.IsNull() || !destroyRun() {
 		return
 	}
 	var state apiKeyAccountModel
@@ -493,24 +536,15 @@ func (r *apiKeyAccountResource) checkDestroy(ctx context.Context, req resource.M
 		return
 	}
 	var outside []string
-	judged := false
 	for _, a := range apps {
-		stays := false
 		for _, sec := range a.Secrets {
-			if sec.AccountID != id {
-				continue
+			if sec.AccountID == id && !r.plan.secretLeaving(appSecretID(a.ID, sec.Name)) {
+				outside = append(outside, a.Name)
+				break
 			}
-			if r.plan.secretLeaving(appSecretID(a.ID, sec.Name)) {
-				judged = true
-			} else {
-				stays = true
-			}
-		}
-		if stays {
-			outside = append(outside, a.Name)
 		}
 	}
-	if !judged || len(outside) == 0 {
+	if len(outside) == 0 {
 		return
 	}
 	sort.Strings(outside)
@@ -603,19 +637,37 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 
 	// The rotation first: it is the call with a precondition (the
 	// secret_version this plan replaces), so a refused one changes nothing.
-	if !plan.SecretVersion.Equal(state.SecretVersion) {
+	adopt, adopting := readAdoptable(ctx, req.Private)
+	switch {
+	case !plan.SecretVersion.Equal(state.SecretVersion):
 		expose := plan.ExposeSecret.ValueBool()
+		from, h := state.SecretVersion.ValueInt64(), triggersHash(ctx, plan.RotationTriggers)
+		var reason string
+		if raw, _ := req.Private.GetKey(ctx, privateReason); len(raw) > 0 {
+			_ = json.Unmarshal(raw, &reason)
+		}
+		timeout, d := plan.Timeouts.Update(ctx, defaultRotationTimeout)
+		resp.Diagnostics.Append(d...)
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
 		start := time.Now()
-		a, err := r.backend.RegenerateSecret(ctx, backend.RegenerateRequest{
+		a, err := r.backend.RegenerateSecret(rctx, backend.RegenerateRequest{
 			ID:                    id,
-			ExpectedSecretVersion: state.SecretVersion.ValueInt64(),
+			ExpectedSecretVersion: from,
 			ExposeSecret:          &expose,
-			IdempotencyKey:        uuid.NewString(),
+			IdempotencyKey:        rotationKey(id, from, h, expose),
+			Reason:                reason,
+			TriggersHash:          h,
 		})
 		if err != nil {
-			addRotationError(&resp.Diagnostics, state.Name.ValueString(), id, state.SecretVersion.ValueInt64(), err)
+			addRotationError(&resp.Diagnostics, state.Name.ValueString(), id, from, err)
 			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 			return
+		}
+		if a.Rotation != nil && a.Rotation.Outcome == backend.RotationDoneWithFailures {
+			// The key has its new secret: state records it, and the error
+			// names the apps, which the next plan shows.
+			addRotationFailures(&resp.Diagnostics, state.Name.ValueString(), id, a.Rotation)
 		}
 		cur.setAccount(&a.Account)
 		cur.Secret = secretValue(a)
@@ -630,6 +682,36 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 			"id": id, "name": a.Name, "secret_version": a.SecretVersion, "apps": len(a.Apps),
 			"rotation_ms": float64(time.Since(start).Microseconds()) / 1000,
 		})
+	case adopting && adopt.ToVersion == state.SecretVersion.ValueInt64():
+		// An adopted rotation: the first request again, with its key. The
+		// backend answers with that rotation's result, finishing it first if
+		// its driver died before its end.
+		expose := adopt.ExposeSecret
+		a, err := r.backend.RegenerateSecret(ctx, backend.RegenerateRequest{
+			ID:                    id,
+			ExpectedSecretVersion: adopt.FromVersion,
+			ExposeSecret:          &expose,
+			IdempotencyKey:        rotationKey(id, adopt.FromVersion, adopt.TriggersHash, expose),
+			TriggersHash:          adopt.TriggersHash,
+		})
+		if err != nil {
+			addRotationError(&resp.Diagnostics, state.Name.ValueString(), id, adopt.FromVersion, err)
+			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+			return
+		}
+		cur.setAccount(&a.Account)
+		cur.Secret = secretValue(a)
+		if expose && cur.Secret.IsNull() {
+			resp.Diagnostics.AddWarning(fmt.Sprintf("The secret of API key account %q is not in state", state.Name.ValueString()),
+				fmt.Sprintf("The rotation %s that this apply adopts no longer returns its secret (results are kept "+
+					"for %s), so the state holds none. Bound app secrets have it; to get a secret into state, rotate "+
+					"the key (change its rotation_triggers).", adopt.RotationID, backend.IdempotencyWindow))
+		}
+		if a.Rotation != nil && a.Rotation.Outcome == backend.RotationDoneWithFailures {
+			addRotationFailures(&resp.Diagnostics, state.Name.ValueString(), id, a.Rotation)
+		}
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateAdoptable, nil)...)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRegeneratedElsewhere, nil)...)
 	}
 
 	if !plan.Name.Equal(state.Name) || !plan.Description.Equal(state.Description) {

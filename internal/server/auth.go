@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
@@ -46,22 +48,57 @@ func loginFailure(err error) bool {
 
 // limitedLogin runs one login attempt under the throttle of the client
 // address at account id: while it must wait, the attempt is not made and the
-// answer is 429 whatever the secret; a decided failure extends the wait, a
-// success forgets the failures.
-func (s *server) limitedLogin(w http.ResponseWriter, r *http.Request, id string, attempt func() error) error {
+// answer is 429 whatever the secret. The attempt's context carries the
+// throttle as a core.LoginGate, so the outcome counts the moment it is
+// checked: a decided failure extends the wait, a success forgets the
+// failures, and an outcome checked once other attempts have spent the burst
+// is discarded (429 too). An ID that is not shaped like an account ID can
+// never be right: it is tried (the backend refuses it without a lookup)
+// but leaves no record here.
+func (s *server) limitedLogin(w http.ResponseWriter, r *http.Request, id string, attempt func(context.Context) error) error {
+	if !backend.IsAccountID(id) {
+		return attempt(r.Context())
+	}
 	addr := s.limit.clientAddr(r)
 	if wait := s.limit.wait(addr, id); wait > 0 {
 		return rateLimited(w, wait)
 	}
-	err := attempt()
-	switch {
-	case err == nil:
-		s.limit.succeed(addr, id)
-	case loginFailure(err):
-		s.limit.fail(addr, id)
+	g := &gate{l: s.limit, addr: addr, id: id}
+	err := attempt(core.WithLoginGate(r.Context(), g.decide))
+	if !g.asked() {
+		// A backend that knows no gate decided on its own: record its outcome.
+		switch {
+		case err == nil:
+			g.decide(true)
+		case loginFailure(err):
+			g.decide(false)
+		}
+	}
+	if backend.CodeOf(err) == backend.CodeRateLimited {
+		return rateLimited(w, max(s.limit.wait(addr, id), time.Second))
 	}
 	return err
 }
+
+// gate is one attempt's core.LoginGate: it settles the attempt with the
+// throttle once, and answers the same if asked again.
+type gate struct {
+	l        *limiter
+	addr, id string
+	once     sync.Once
+	called   atomic.Bool
+	stands   bool
+}
+
+func (g *gate) decide(ok bool) bool {
+	g.once.Do(func() {
+		g.stands = g.l.settle(g.addr, g.id, ok)
+		g.called.Store(true)
+	})
+	return g.stands
+}
+
+func (g *gate) asked() bool { return g.called.Load() }
 
 // networkLogin is a login over the network: it never counts toward the
 // lockout when the backend can tell (a *core.Service).
@@ -102,9 +139,9 @@ func (s *server) authenticateAccount(w http.ResponseWriter, r *http.Request) (co
 	// A right secret is a read only; a wrong one is audited and throttled,
 	// and never counts toward the account's lockout.
 	var acct *backend.Account
-	err := s.limitedLogin(w, r, id, func() error {
+	err := s.limitedLogin(w, r, id, func(ctx context.Context) error {
 		var err error
-		acct, err = s.auth.AuthenticateAdmin(core.WithActor(r.Context(), authActor), id, secret)
+		acct, err = s.auth.AuthenticateAdmin(core.WithActor(ctx, authActor), id, secret)
 		return err
 	})
 	if err != nil {
@@ -125,9 +162,9 @@ const consoleActor = "console"
 // account, and for admin accounts only.
 func (s *server) consoleSignIn(w http.ResponseWriter, r *http.Request, id, secret string) (*backend.Account, error) {
 	var acct *backend.Account
-	err := s.limitedLogin(w, r, id, func() error {
+	err := s.limitedLogin(w, r, id, func(ctx context.Context) error {
 		var err error
-		acct, err = s.auth.AuthenticateAdmin(core.WithActor(r.Context(), consoleActor), id, secret)
+		acct, err = s.auth.AuthenticateAdmin(core.WithActor(ctx, consoleActor), id, secret)
 		return err
 	})
 	if err != nil {

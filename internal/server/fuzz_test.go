@@ -83,6 +83,7 @@ func FuzzRequestBodies(f *testing.F) {
 		path := strings.NewReplacer("{id}", k.ID, "{app}", app.ID, "{name}", url.PathEscape(name)).Replace(rt.path)
 		b := strings.ReplaceAll(string(body), "{id}", k.ID)
 		req := httptest.NewRequest(rt.method, path, strings.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
 		req.SetBasicAuth(admin.ID, admin.Secret)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -62,13 +63,27 @@ func jsonError(err error) error {
 		if typ.Field == "" {
 			return badRequest("", "request body must be a JSON object")
 		}
-		return badRequest(typ.Field, "field %q must be a JSON %s, not %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+		want := jsonKind(typ.Type.Kind().String())
+		if want == "number" && strings.HasPrefix(typ.Value, "number") {
+			return badRequest(typ.Field, "field %q must be a whole number from 0 to %d, not %s", typ.Field, int64(math.MaxInt64), shortValue(typ.Value))
+		}
+		return badRequest(typ.Field, "field %q must be a JSON %s, not %s", typ.Field, want, shortValue(typ.Value))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return badRequest(field, "unknown field %q in request body", field)
 	default:
 		return badRequest("", "request body is not valid JSON: %v", err)
 	}
+}
+
+// shortValue is a value from the request for an error message: whole when
+// short, else its start and its length (a 4 MB number is not echoed).
+func shortValue(v string) string {
+	const limit = 40
+	if len(v) <= limit {
+		return v
+	}
+	return fmt.Sprintf("%s... (%d characters)", strings.ToValidUTF8(v[:limit], ""), len(v))
 }
 
 func jsonKind(k string) string {
@@ -159,8 +174,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	// An app says who it is; the backend checks the token before it counts.
 	req.App, req.AppToken = r.Header.Get(hostapi.HeaderApp), r.Header.Get(hostapi.HeaderAppToken)
-	err := s.limitedLogin(w, r, req.AccountID, func() error {
-		return s.networkLogin(core.WithActor(r.Context(), anonymousActor), req)
+	err := s.limitedLogin(w, r, req.AccountID, func(ctx context.Context) error {
+		return s.networkLogin(core.WithActor(ctx, anonymousActor), req)
 	})
 	if err != nil {
 		return err

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
@@ -112,4 +114,51 @@ func TestRequestLimits(t *testing.T) {
 			t.Fatalf("a 256-character Idempotency-Key: %d %s", r.StatusCode, raw)
 		}
 	})
+}
+
+// TestSlowBodyIs408: a body that does not arrive within the server's read
+// timeout is a 408 that says so, logged as a client's mistake (not a 500
+// with an ERROR line).
+func TestSlowBodyIs408(t *testing.T) {
+	svc := backendtest.Open(t, backendtest.SQLiteStore(t), "")
+	var log strings.Builder
+	srv := httptest.NewUnstartedServer(server.New(server.Config{
+		Backend: svc, Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: &log}, nil)),
+	}))
+	srv.Config.ReadTimeout = 300 * time.Millisecond // serve's is server.ReadTimeout
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	// Half the body, then nothing: the server's read deadline ends it.
+	fmt.Fprintf(conn, "POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"api_key_id\":")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(raw), "did not arrive") {
+		t.Errorf("a slow body: %d %s, want 408", resp.StatusCode, raw)
+	}
+	srv.Close()
+	if strings.Contains(log.String(), `"level":"ERROR"`) {
+		t.Errorf("a slow body was logged as an error:\n%s", log.String())
+	}
+}
+
+// lockedWriter serializes the log's writes (the handler's goroutines).
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,9 +17,39 @@ import (
 // JSONErrors wraps a listener so that the answers net/http writes itself,
 // before any handler runs (400 for a malformed request, 431 for headers past
 // MaxHeaderBytes), are JSON errors like every other answer instead of plain
-// text. For TLS, wrap the listener tls.NewListener returns and serve it with
-// Serve (the wrapper hides *tls.Conn, so the server speaks HTTP/1.1 only).
+// text. For TLS, wrap the listener tls.NewListener returns, serve it with
+// Serve, and set the http.Server's ConnContext to ConnContext: the wrapper
+// hides the *tls.Conn from net/http (so the server speaks HTTP/1.1 only, and
+// net/http leaves Request.TLS nil), and ConnContext is how the handler still
+// sees that the request came over TLS (Secure cookies, HSTS, the origin of a
+// browser's form).
 func JSONErrors(ln net.Listener) net.Listener { return &jsonErrorListener{ln} }
+
+type tlsConnKey struct{}
+
+// ConnContext is the http.Server's ConnContext for a listener that JSONErrors
+// wraps: it keeps the TLS connection under the wrapper for the handler.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if jc, ok := c.(*jsonErrorConn); ok {
+		if tc, ok := jc.Conn.(*tls.Conn); ok {
+			return context.WithValue(ctx, tlsConnKey{}, tc)
+		}
+	}
+	return ctx
+}
+
+// restoreTLS sets r.TLS when r came over a TLS connection that JSONErrors
+// hid from net/http (see ConnContext). r must be the server's own copy of
+// the request (from WithContext).
+func restoreTLS(r *http.Request) {
+	if r.TLS != nil {
+		return
+	}
+	if tc, ok := r.Context().Value(tlsConnKey{}).(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		r.TLS = &st
+	}
+}
 
 type jsonErrorListener struct{ net.Listener }
 

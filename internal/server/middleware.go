@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/hostapi"
 )
 
 // RequestIDHeader carries the request ID: taken from the caller when it looks
@@ -103,6 +104,7 @@ func (s *server) middleware(next http.HandlerFunc) http.Handler {
 		actor := new(string)
 		ctx = context.WithValue(ctx, authedKey{}, actor)
 		r = r.WithContext(ctx)
+		restoreTLS(r)
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		}
@@ -169,8 +171,11 @@ func statusOf(code string) int {
 	switch code {
 	case backend.CodeNotFound:
 		return http.StatusNotFound
-	case backend.CodeConflict, backend.CodeInUse, backend.CodeVersionMismatch:
+	case backend.CodeConflict, backend.CodeInUse, backend.CodeVersionMismatch, backend.CodeIdempotencyMismatch,
+		backend.CodeRefused, hostapi.CodeInUse, hostapi.CodeFenced:
 		return http.StatusConflict
+	case backend.CodeInterrupted:
+		return http.StatusGatewayTimeout
 	case backend.CodeInvalid, backend.CodeStaleValue, backend.CodeNoSealedSecret:
 		return http.StatusUnprocessableEntity
 	case backend.CodeLoginFailed, backend.CodeUnauthorized:

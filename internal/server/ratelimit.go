@@ -19,7 +19,14 @@ const (
 	DefaultFailedLoginBackoff    = time.Minute
 	DefaultFailedLoginMaxBackoff = time.Hour
 	DefaultFailedLoginClients    = 100000
+	// DefaultFailedLoginMaxBytes bounds the throttle's memory: its records
+	// are counted at their keys' length plus limiterEntryOverhead.
+	DefaultFailedLoginMaxBytes = 32 << 20
 )
+
+// limiterEntryOverhead is what one record costs besides its key's bytes: the
+// map slot, the string header and the failures struct, rounded up.
+const limiterEntryOverhead = 160
 
 // RateLimit throttles failed logins over the network (POST /v1/login and the
 // Basic auth of admin calls) per client address and account: after Burst
@@ -31,6 +38,13 @@ const (
 // address's failures at that account. Network logins never count toward an
 // account's lockout (the domain's NetworkLogin), so an anonymous caller can
 // neither guess a secret nor lock anyone out.
+//
+// A guess counts at the moment it is checked, in the order the checks are
+// made, so guesses sent together on many connections are no way past the
+// burst: once the burst is spent, the outcome of every check still running
+// is discarded unseen (429, neither audited nor counted), even a right
+// secret's. Only well-formed account IDs are tracked (backend.IsAccountID):
+// any other ID can never be right, so it is refused without a record.
 //
 // The client address is the TCP peer (http.Request.RemoteAddr), unless the
 // peer is one of TrustedProxies: then it is the last address of
@@ -47,6 +61,9 @@ type RateLimit struct {
 	// means DefaultFailedLoginClients. When full, pairs whose wait is over
 	// are forgotten first, then the one seen least recently.
 	MaxClients int
+	// MaxBytes bounds the memory of those pairs the same way; 0 means
+	// DefaultFailedLoginMaxBytes.
+	MaxBytes int
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed.
 	TrustedProxies []netip.Prefix
@@ -76,15 +93,17 @@ func ParseTrustedProxy(s string) (netip.Prefix, error) {
 
 // limiter is a bounded map of failure records, one per (address, account).
 type limiter struct {
-	burst   int
-	backoff time.Duration
-	maxWait time.Duration
-	max     int
-	proxies []netip.Prefix
-	now     func() time.Time
-	off     bool
-	mu      sync.Mutex
-	entries map[string]*failures
+	burst    int
+	backoff  time.Duration
+	maxWait  time.Duration
+	max      int
+	maxBytes int
+	proxies  []netip.Prefix
+	now      func() time.Time
+	off      bool
+	mu       sync.Mutex
+	entries  map[string]*failures
+	bytes    int // the cost of entries, by entryCost
 }
 
 // failures is one address's failed logins at one account.
@@ -95,7 +114,7 @@ type failures struct {
 }
 
 func newLimiter(c RateLimit) *limiter {
-	l := &limiter{burst: c.Burst, backoff: c.Backoff, maxWait: c.MaxBackoff, max: c.MaxClients,
+	l := &limiter{burst: c.Burst, backoff: c.Backoff, maxWait: c.MaxBackoff, max: c.MaxClients, maxBytes: c.MaxBytes,
 		proxies: c.TrustedProxies, now: c.Now, off: c.Disabled, entries: map[string]*failures{}}
 	if l.burst <= 0 {
 		l.burst = DefaultFailedLoginBurst
@@ -109,6 +128,9 @@ func newLimiter(c RateLimit) *limiter {
 	l.maxWait = max(l.maxWait, l.backoff)
 	if l.max <= 0 {
 		l.max = DefaultFailedLoginClients
+	}
+	if l.maxBytes <= 0 {
+		l.maxBytes = DefaultFailedLoginMaxBytes
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -137,10 +159,12 @@ func (l *limiter) clientAddr(r *http.Request) string {
 			// Garbage from a client: the proxy's own view ends here.
 			return host
 		}
+		// A zone is the client's text: it has no place in a record.
+		a = a.Unmap().WithZone("")
 		if !l.trusted(a) {
-			return a.Unmap().String()
+			return a.String()
 		}
-		host = a.Unmap().String()
+		host = a.String()
 	}
 	return host
 }
@@ -165,11 +189,13 @@ func (l *limiter) wait(addr, account string) time.Duration {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := l.entries[limitKey(addr, account)]
+	return l.waitLocked(l.entries[limitKey(addr, account)], l.now())
+}
+
+func (l *limiter) waitLocked(f *failures, now time.Time) time.Duration {
 	if f == nil {
 		return 0
 	}
-	now := l.now()
 	f.last = now
 	if now.Before(f.until) {
 		return f.until.Sub(now)
@@ -177,23 +203,39 @@ func (l *limiter) wait(addr, account string) time.Duration {
 	return 0
 }
 
-// fail records a failed login of addr at account and starts or doubles the
-// backoff once the burst is spent.
-func (l *limiter) fail(addr, account string) {
+// settle is called at the moment an attempt of addr at account has been
+// checked, with its outcome (ok: the right secret of an account that may log
+// in). It reports whether the outcome stands: false when addr must wait by
+// now (other attempts, checked first, spent the burst), and then the outcome
+// is discarded and nothing is recorded. An outcome that stands is recorded:
+// a failure starts or doubles the backoff once the burst is spent, a success
+// forgets addr's failures at account.
+func (l *limiter) settle(addr, account string, ok bool) bool {
 	if l.off {
-		return
+		return true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	k := limitKey(addr, account)
 	f := l.entries[k]
+	if l.waitLocked(f, now) > 0 {
+		return false
+	}
+	if ok {
+		if f != nil {
+			l.remove(k)
+		}
+		return true
+	}
 	if f == nil {
-		if len(l.entries) >= l.max {
+		cost := entryCost(k)
+		for len(l.entries) > 0 && (len(l.entries) >= l.max || l.bytes+cost > l.maxBytes) {
 			l.evict(now)
 		}
 		f = &failures{}
 		l.entries[k] = f
+		l.bytes += cost
 	}
 	f.n++
 	f.last = now
@@ -204,16 +246,15 @@ func (l *limiter) fail(addr, account string) {
 		}
 		f.until = now.Add(d)
 	}
+	return true
 }
 
-// succeed forgets addr's failures at account.
-func (l *limiter) succeed(addr, account string) {
-	if l.off {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.entries, limitKey(addr, account))
+// entryCost is what a record with key k counts toward MaxBytes.
+func entryCost(k string) int { return len(k) + limiterEntryOverhead }
+
+func (l *limiter) remove(k string) {
+	delete(l.entries, k)
+	l.bytes -= entryCost(k)
 }
 
 // evict drops the records that no longer hold anything (their wait is over
@@ -223,26 +264,28 @@ func (l *limiter) evict(now time.Time) {
 	var (
 		oldest   string
 		oldestAt time.Time
+		dropped  bool
 	)
 	for k, f := range l.entries {
 		if now.Sub(f.until) > l.maxWait && now.Sub(f.last) > l.maxWait {
-			delete(l.entries, k)
+			l.remove(k)
+			dropped = true
 			continue
 		}
 		if oldest == "" || f.last.Before(oldestAt) {
 			oldest, oldestAt = k, f.last
 		}
 	}
-	if len(l.entries) >= l.max && oldest != "" {
-		delete(l.entries, oldest)
+	if !dropped && oldest != "" {
+		l.remove(oldest)
 	}
 }
 
-// size is the number of tracked pairs, for tests.
-func (l *limiter) size() int {
+// size is the number of tracked pairs and their cost in bytes, for tests.
+func (l *limiter) size() (int, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.entries)
+	return len(l.entries), l.bytes
 }
 
 // retryAfter is a Retry-After value in whole seconds, at least 1.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,8 +20,8 @@ func TestLimiterIsBounded(t *testing.T) {
 		if w := l.wait(addr, "acct"); w != 0 {
 			t.Fatalf("address %d waits before its first failure", i)
 		}
-		l.fail(addr, "acct")
-		if n := l.size(); n > 100 {
+		l.settle(addr, "acct", false)
+		if n, _ := l.size(); n > 100 {
 			t.Fatalf("%d pairs tracked, limit 100", n)
 		}
 	}
@@ -30,8 +31,8 @@ func TestLimiterIsBounded(t *testing.T) {
 	}
 	// Pairs whose wait is long over are dropped first.
 	now = now.Add(3 * time.Hour)
-	l.fail("fresh", "acct")
-	if n := l.size(); n != 1 {
+	l.settle("fresh", "acct", false)
+	if n, _ := l.size(); n != 1 {
 		t.Errorf("%d pairs tracked after every wait ran out, want 1", n)
 	}
 }
@@ -42,7 +43,7 @@ func TestBackoffDoublesToTheCap(t *testing.T) {
 	l := newLimiter(RateLimit{Burst: 1, Now: func() time.Time { return now }})
 	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 32 * time.Minute, time.Hour, time.Hour}
 	for i, w := range want {
-		l.fail("a", "k")
+		l.settle("a", "k", false)
 		if got := l.wait("a", "k"); got != w {
 			t.Fatalf("wait after failure %d = %v, want %v", i+1, got, w)
 		}
@@ -85,5 +86,62 @@ func TestRetryAfter(t *testing.T) {
 		if got := retryAfter(d); got != want {
 			t.Errorf("retryAfter(%v) = %s, want %s", d, got, want)
 		}
+	}
+}
+
+// TestLimiterIsBoundedInBytes: long keys (a client address is short, but
+// its zone from a trusted proxy's X-Forwarded-For need not be) cannot grow
+// the map past MaxBytes, however few pairs that is.
+func TestLimiterIsBoundedInBytes(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newLimiter(RateLimit{Burst: 1, MaxBytes: 64 << 10, Now: func() time.Time { return now }})
+	for i := range 1000 {
+		now = now.Add(time.Millisecond)
+		l.settle(fmt.Sprintf("10.0.%d.%d-%0900d", i/256, i%256, i), "00000000-0000-4000-8000-000000000000", false)
+		if n, b := l.size(); b > 64<<10 || n > 64 {
+			t.Fatalf("%d pairs of %d bytes tracked, limit 64 KiB", n, b)
+		}
+	}
+	if n, _ := l.size(); n == 0 {
+		t.Fatal("nothing tracked")
+	}
+}
+
+// TestZoneIsNotAClientAddress: a zone on an X-Forwarded-For address (any
+// text a client sends a trusted proxy) is dropped.
+func TestZoneIsNotAClientAddress(t *testing.T) {
+	p, err := ParseTrustedProxy("10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLimiter(RateLimit{TrustedProxies: []netip.Prefix{p}})
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.1.1.1:1"
+	r.Header.Set("X-Forwarded-For", "fe80::1%"+strings.Repeat("z", 4096))
+	if got := l.clientAddr(r); got != "fe80::1" {
+		t.Errorf("client address %.40q, want fe80::1", got)
+	}
+}
+
+// TestConcurrentGuessesCountWhenChecked: the outcome of an attempt admitted
+// before the burst was spent, but checked after, does not stand.
+func TestConcurrentGuessesCountWhenChecked(t *testing.T) {
+	l := newLimiter(RateLimit{Burst: 3})
+	const id = "00000000-0000-4000-8000-000000000000"
+	for i := range 10 { // all admitted together
+		if w := l.wait("a", id); w != 0 {
+			t.Fatalf("attempt %d waits before any was checked", i)
+		}
+	}
+	for i := range 3 {
+		if !l.settle("a", id, false) {
+			t.Fatalf("failure %d of the burst did not stand", i+1)
+		}
+	}
+	if l.settle("a", id, false) || l.settle("a", id, true) {
+		t.Error("an outcome checked after the burst was spent stood")
+	}
+	if l.wait("b", id) != 0 || !l.settle("b", id, true) {
+		t.Error("another address is throttled")
 	}
 }

@@ -58,6 +58,9 @@ func (e *limitedEnv) do(from, method, path, id, secret, body string) *httptest.R
 		r = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, path, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.RemoteAddr = from + ":40000"
 	if id != "" {
 		req.SetBasicAuth(id, secret)

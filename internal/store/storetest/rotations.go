@@ -57,6 +57,9 @@ func testRotations(t *testing.T, s store.Store) {
 			return err
 		}
 		list, err := tx.ListRotations(ctx, store.RotationFilter{})
+		if err != nil {
+			return err
+		}
 		equal(t, "ListRotations all, newest first", ids(list), []string{elsewhere.ID, active.ID, old.ID})
 		list, _ = tx.ListRotations(ctx, store.RotationFilter{AccountID: k.ID})
 		equal(t, "ListRotations of k", ids(list), []string{active.ID, old.ID})

@@ -121,7 +121,10 @@ func (d *Driver) run(ctx context.Context, spec driver.Spec, reload bool) error {
 	if a.state.Up() && reload {
 		restarts = a.state.Restarts
 	}
-	a.state = driver.State{Name: spec.Name, Generation: spec.Generation, Phase: driver.PhaseStarting, Restarts: restarts}
+	// It "started" before it logs in, as a process does: the server counts
+	// only the logins after an app's start time for its health.
+	a.state = driver.State{Name: spec.Name, Generation: spec.Generation, Phase: driver.PhaseStarting, Restarts: restarts,
+		StartedAt: d.now()}
 	d.events.Publish(a.state)
 	d.mu.Unlock()
 
@@ -129,9 +132,9 @@ func (d *Driver) run(ctx context.Context, spec driver.Spec, reload bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err != nil {
-		a.state.Phase, a.state.Detail = driver.PhaseFailed, err.Error()
+		a.state.Phase, a.state.StartedAt, a.state.Detail = driver.PhaseFailed, time.Time{}, err.Error()
 	} else {
-		a.state.Phase, a.state.StartedAt = driver.PhaseRunning, d.now()
+		a.state.Phase = driver.PhaseRunning
 		if reload {
 			a.state.Detail = "reloaded"
 		}

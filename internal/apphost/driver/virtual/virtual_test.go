@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/apphost/driver"
 	"github.com/apphost/terraform-provider-apphost/internal/apphost/driver/drivertest"
@@ -93,5 +94,26 @@ func TestFailedLoginFailsTheApp(t *testing.T) {
 	}
 	if st, _ := d.State("app"); st.Phase != driver.PhaseFailed {
 		t.Errorf("second Start: %+v", st)
+	}
+}
+
+// An app's start time is when its start began, before its logins: the
+// server counts a login for an app's health only when it came after the
+// start time its App Host reported.
+func TestStartedBeforeItsLogins(t *testing.T) {
+	var loggedIn time.Time
+	d := virtual.New(func(context.Context, driver.Spec, driver.Secret) error {
+		loggedIn = time.Now()
+		return nil
+	})
+	defer func() { _ = d.Close(context.Background()) }()
+	s := spec(t, "app")
+	s.Generation = 1
+	if err := d.Start(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := d.State("app")
+	if st.Phase != driver.PhaseRunning || st.StartedAt.IsZero() || st.StartedAt.After(loggedIn) {
+		t.Errorf("state %+v: want running, started at or before its login at %s", st, loggedIn.Format(time.RFC3339Nano))
 	}
 }
