@@ -10,6 +10,7 @@ require (
 	github.com/hashicorp/hcl/v2 v2.24.0 // test only: internal/e2e parses the examples' .tftest.hcl files
 	github.com/hashicorp/terraform-json v0.27.3-0.20260213134036-298b8f6b673a // test only: provider tests read plan and state JSON; this pseudo-version is the one the pinned tfplugindocs tool (terraform-plugin-docs v0.25.0) requires
 	github.com/hashicorp/terraform-plugin-framework v1.19.0
+	github.com/hashicorp/terraform-plugin-framework-timeouts v0.7.0
 	github.com/hashicorp/terraform-plugin-framework-validators v0.19.0
 	github.com/hashicorp/terraform-plugin-go v0.31.0
 	github.com/hashicorp/terraform-plugin-log v0.11.0
@@ -54,7 +55,6 @@ require (
 	github.com/hashicorp/logutils v1.0.0 // indirect
 	github.com/hashicorp/terraform-exec v0.25.1 // indirect
 	github.com/hashicorp/terraform-plugin-docs v0.25.0 // indirect
-	github.com/hashicorp/terraform-plugin-framework-timeouts v0.7.0 // indirect
 	github.com/hashicorp/terraform-plugin-sdk/v2 v2.40.0 // indirect
 	github.com/hashicorp/terraform-registry-address v0.4.0 // indirect
 	github.com/hashicorp/terraform-svchost v0.2.1 // indirect

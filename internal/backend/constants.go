@@ -48,6 +48,9 @@ const (
 const (
 	DefaultStopTimeout  = 10 * time.Second
 	DefaultStartTimeout = 60 * time.Second
+	// MaxAppTimeout bounds stop_timeout and start_timeout (whole
+	// milliseconds, positive).
+	MaxAppTimeout = 24 * time.Hour
 	// MaxCommandArgs bounds an app's command.
 	MaxCommandArgs = 256
 )

@@ -118,7 +118,7 @@ func validateRuntime(r backend.AppRuntime) (stop, start time.Duration, err error
 			return def, nil
 		}
 		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > 24*time.Hour || d%time.Millisecond != 0 {
+		if err != nil || d <= 0 || d > backend.MaxAppTimeout || d%time.Millisecond != 0 {
 			return 0, backend.InvalidField(field, "%s must be a positive duration of whole milliseconds up to 24h, such as \"10s\"; got %q", field, v)
 		}
 		return d, nil

@@ -35,6 +35,7 @@ type apiKeyAccountDataSourceModel struct {
 	SecretVersion       types.Int64  `tfsdk:"secret_version"`
 	SecretCreatedAt     types.String `tfsdk:"secret_created_at"`
 	Admin               types.Bool   `tfsdk:"admin"`
+	AppHost             types.String `tfsdk:"app_host"`
 	Apps                []string     `tfsdk:"apps"`
 }
 
@@ -87,6 +88,10 @@ func (d *apiKeyAccountDataSource) Schema(_ context.Context, _ datasource.SchemaR
 			},
 			"admin": schema.BoolAttribute{
 				MarkdownDescription: "Whether the account may call the admin API of a backend server.",
+				Computed:            true,
+			},
+			"app_host": schema.StringAttribute{
+				MarkdownDescription: descAccountAppHost + " Null for other accounts.",
 				Computed:            true,
 			},
 			"apps": schema.ListAttribute{
@@ -152,6 +157,7 @@ func (d *apiKeyAccountDataSource) Read(ctx context.Context, req datasource.ReadR
 		SecretVersion:       types.Int64Value(acct.SecretVersion),
 		SecretCreatedAt:     types.StringValue(formatTime(acct.SecretCreatedAt)),
 		Admin:               types.BoolValue(acct.Admin),
+		AppHost:             appHostValue(acct.AppHost),
 		Apps:                nonNilStrings(acct.Apps),
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)

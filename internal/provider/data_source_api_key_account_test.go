@@ -37,6 +37,7 @@ data "apphost_api_key_account" "by_id" {
 					statecheck.ExpectKnownValue("data.apphost_api_key_account.by_name", tfjsonpath.New("secret_version"), knownvalue.Int64Exact(1)),
 					statecheck.ExpectKnownValue("data.apphost_api_key_account.by_name", tfjsonpath.New("secret_created_at"), knownvalue.StringRegexp(dsRFC3339)),
 					statecheck.ExpectKnownValue("data.apphost_api_key_account.by_name", tfjsonpath.New("admin"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue("data.apphost_api_key_account.by_name", tfjsonpath.New("app_host"), knownvalue.Null()),
 					statecheck.ExpectKnownValue("data.apphost_api_key_account.by_name", tfjsonpath.New("apps"),
 						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("forwarder")})),
 

@@ -39,14 +39,15 @@ type apiKeyAccountsDataSourceModel struct {
 }
 
 type apiKeyAccountSummaryModel struct {
-	ID                  string   `tfsdk:"id"`
-	Name                string   `tfsdk:"name"`
-	Locked              bool     `tfsdk:"locked"`
-	ExposeSecret        bool     `tfsdk:"expose_secret"`
-	FailedLoginAttempts int64    `tfsdk:"failed_login_attempts"`
-	SecretVersion       int64    `tfsdk:"secret_version"`
-	SecretCreatedAt     string   `tfsdk:"secret_created_at"`
-	Apps                []string `tfsdk:"apps"`
+	ID                  string       `tfsdk:"id"`
+	Name                string       `tfsdk:"name"`
+	Locked              bool         `tfsdk:"locked"`
+	ExposeSecret        bool         `tfsdk:"expose_secret"`
+	FailedLoginAttempts int64        `tfsdk:"failed_login_attempts"`
+	SecretVersion       int64        `tfsdk:"secret_version"`
+	SecretCreatedAt     string       `tfsdk:"secret_created_at"`
+	AppHost             types.String `tfsdk:"app_host"`
+	Apps                []string     `tfsdk:"apps"`
 }
 
 func (d *apiKeyAccountsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -107,6 +108,10 @@ func (d *apiKeyAccountsDataSource) Schema(_ context.Context, _ datasource.Schema
 						},
 						"secret_created_at": schema.StringAttribute{
 							MarkdownDescription: descAccountSecretCreated,
+							Computed:            true,
+						},
+						"app_host": schema.StringAttribute{
+							MarkdownDescription: descAccountAppHost + " Null for other accounts.",
 							Computed:            true,
 						},
 						"apps": schema.ListAttribute{
@@ -191,6 +196,7 @@ func (d *apiKeyAccountsDataSource) Read(ctx context.Context, req datasource.Read
 			FailedLoginAttempts: a.FailedLoginAttempts,
 			SecretVersion:       a.SecretVersion,
 			SecretCreatedAt:     formatTime(a.SecretCreatedAt),
+			AppHost:             appHostValue(a.AppHost),
 			Apps:                nonNilStrings(a.Apps),
 		})
 		m.IDs = append(m.IDs, a.ID)

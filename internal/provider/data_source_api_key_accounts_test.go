@@ -67,6 +67,7 @@ data "apphost_api_key_accounts" "older_than_ten_years" {
 								"failed_login_attempts": knownvalue.Int64Exact(5),
 								"secret_version":        knownvalue.Int64Exact(1),
 								"secret_created_at":     knownvalue.StringRegexp(dsRFC3339),
+								"app_host":              knownvalue.Null(),
 								"apps":                  knownvalue.ListSizeExact(0),
 							}),
 							knownvalue.ObjectPartial(map[string]knownvalue.Check{
@@ -85,6 +86,7 @@ data "apphost_api_key_accounts" "older_than_ten_years" {
 								"failed_login_attempts": knownvalue.Int64Exact(0),
 								"secret_version":        knownvalue.Int64Exact(1),
 								"secret_created_at":     knownvalue.StringRegexp(dsRFC3339),
+								"app_host":              knownvalue.Null(),
 								"apps":                  knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("forwarder")}),
 							}),
 						})),

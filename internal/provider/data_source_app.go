@@ -26,14 +26,46 @@ type appDataSource struct {
 }
 
 type appDataSourceModel struct {
-	ID       types.String        `tfsdk:"id"`
-	Name     types.String        `tfsdk:"name"`
-	AppHost  string              `tfsdk:"app_host"`
-	Version  string              `tfsdk:"version"`
-	Config   map[string]string   `tfsdk:"config"`
-	Deployed bool                `tfsdk:"deployed"`
-	Status   string              `tfsdk:"status"`
-	Secrets  []appSecretRefModel `tfsdk:"secrets"`
+	ID   types.String `tfsdk:"id"`
+	Name types.String `tfsdk:"name"`
+	appFieldsModel
+}
+
+// appFieldsModel is what the app data sources read of an app, apart from
+// its id and name (appComputedAttributes).
+type appFieldsModel struct {
+	AppHost      string              `tfsdk:"app_host"`
+	Version      string              `tfsdk:"version"`
+	Config       map[string]string   `tfsdk:"config"`
+	Deployed     bool                `tfsdk:"deployed"`
+	Command      []string            `tfsdk:"command"`
+	SecretNames  []string            `tfsdk:"secret_names"`
+	StopTimeout  string              `tfsdk:"stop_timeout"`
+	StartTimeout string              `tfsdk:"start_timeout"`
+	ReloadSignal types.String        `tfsdk:"reload_signal"`
+	Status       string              `tfsdk:"status"`
+	StatusDetail string              `tfsdk:"status_detail"`
+	Secrets      []appSecretRefModel `tfsdk:"secrets"`
+}
+
+// appFields reads a's fields for the app data sources.
+func appFields(a *backend.App) appFieldsModel {
+	var m appModel
+	m.setApp(a)
+	return appFieldsModel{
+		AppHost:      a.AppHost,
+		Version:      a.Version,
+		Config:       dsNonNilConfig(a.Config),
+		Deployed:     a.Deployed,
+		Command:      nonNilStrings(a.Command),
+		SecretNames:  nonNilStrings(a.SecretNames),
+		StopTimeout:  m.StopTimeout.ValueString(),
+		StartTimeout: m.StartTimeout.ValueString(),
+		ReloadSignal: m.ReloadSignal,
+		Status:       a.Status,
+		StatusDetail: m.StatusDetail.ValueString(),
+		Secrets:      appSecretRefs(a.Secrets),
+	}
 }
 
 // appSecretRefModel is an app secret as the app data sources show it: its
@@ -64,10 +96,35 @@ func appComputedAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "Whether the app is meant to be deployed (its desired state).",
 			Computed:            true,
 		},
+		"command": schema.ListAttribute{
+			MarkdownDescription: "The program a real App Host runs, and its arguments; empty when none is set.",
+			ElementType:         types.StringType,
+			Computed:            true,
+		},
+		"secret_names": schema.ListAttribute{
+			MarkdownDescription: "The app secrets the app needs before it starts, sorted.",
+			ElementType:         types.StringType,
+			Computed:            true,
+		},
+		"stop_timeout": schema.StringAttribute{
+			MarkdownDescription: "How long a real App Host waits after SIGTERM before SIGKILL.",
+			Computed:            true,
+		},
+		"start_timeout": schema.StringAttribute{
+			MarkdownDescription: "How long a start may take to become healthy.",
+			Computed:            true,
+		},
+		"reload_signal": schema.StringAttribute{
+			MarkdownDescription: "The signal on which the app rereads its secret files; null when none is set.",
+			Computed:            true,
+		},
 		"status": schema.StringAttribute{
-			MarkdownDescription: "What the App Host is doing with the app: `running`; `failed` (deployed, but it " +
-				"cannot log in, with a stale secret or a locked account); or `stopped`.",
-			Computed: true,
+			MarkdownDescription: descAppStatus,
+			Computed:            true,
+		},
+		"status_detail": schema.StringAttribute{
+			MarkdownDescription: descAppStatusDetail,
+			Computed:            true,
 		},
 		"secrets": schema.ListNestedAttribute{
 			MarkdownDescription: "The app's secrets, sorted by name: which API key account each authenticates as. " +
@@ -123,8 +180,8 @@ func (d *appDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, re
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Looks up one app by `id` or by `name` (set exactly one): its App Host, version, " +
-			"configuration, desired and actual state, and which API key account each of its secrets " +
-			"authenticates as. Secret values are never readable.",
+			"configuration, how a real App Host runs it, desired and actual state, the secrets it needs, and " +
+			"which API key account each of its secrets authenticates as. Secret values are never readable.",
 		Attributes: attrs,
 	}
 }
@@ -175,14 +232,9 @@ func (d *appDataSource) Read(ctx context.Context, req datasource.ReadRequest, re
 	}
 
 	state := appDataSourceModel{
-		ID:       types.StringValue(app.ID),
-		Name:     types.StringValue(app.Name),
-		AppHost:  app.AppHost,
-		Version:  app.Version,
-		Config:   dsNonNilConfig(app.Config),
-		Deployed: app.Deployed,
-		Status:   app.Status,
-		Secrets:  appSecretRefs(app.Secrets),
+		ID:             types.StringValue(app.ID),
+		Name:           types.StringValue(app.Name),
+		appFieldsModel: appFields(app),
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }

@@ -39,6 +39,15 @@ data "apphost_app" "by_id" {
 						knownvalue.MapExact(map[string]knownvalue.Check{"log_level": knownvalue.StringExact("info")})),
 					statecheck.ExpectKnownValue("data.apphost_app.by_name", tfjsonpath.New("deployed"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue("data.apphost_app.by_name", tfjsonpath.New("status"), knownvalue.StringExact(backend.StatusRunning)),
+					statecheck.ExpectKnownValue("data.apphost_app.by_name", tfjsonpath.New("status_detail"), knownvalue.StringExact("")),
+					statecheck.ExpectKnownValue("data.apphost_app.by_name", tfjsonpath.New("command"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.StringExact("forwarder"), knownvalue.StringExact("--to"), knownvalue.StringExact("siem"),
+					})),
+					statecheck.ExpectKnownValue("data.apphost_app.by_name", tfjsonpath.New("secret_names"),
+						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("siem")})),
+					statecheck.ExpectKnownValue("data.apphost_app.by_name", tfjsonpath.New("stop_timeout"), knownvalue.StringExact("5s")),
+					statecheck.ExpectKnownValue("data.apphost_app.by_name", tfjsonpath.New("start_timeout"), knownvalue.StringExact("2m")),
+					statecheck.ExpectKnownValue("data.apphost_app.by_name", tfjsonpath.New("reload_signal"), knownvalue.StringExact("SIGHUP")),
 					statecheck.ExpectKnownValue("data.apphost_app.by_name", tfjsonpath.New("secrets"),
 						knownvalue.ListExact([]knownvalue.Check{knownvalue.ObjectExact(map[string]knownvalue.Check{
 							"name":               knownvalue.StringExact("siem"),
@@ -50,6 +59,11 @@ data "apphost_app" "by_id" {
 					statecheck.ExpectKnownValue("data.apphost_app.by_id", tfjsonpath.New("config"), knownvalue.MapSizeExact(0)),
 					statecheck.ExpectKnownValue("data.apphost_app.by_id", tfjsonpath.New("deployed"), knownvalue.Bool(false)),
 					statecheck.ExpectKnownValue("data.apphost_app.by_id", tfjsonpath.New("status"), knownvalue.StringExact(backend.StatusStopped)),
+					statecheck.ExpectKnownValue("data.apphost_app.by_id", tfjsonpath.New("command"), knownvalue.ListSizeExact(0)),
+					statecheck.ExpectKnownValue("data.apphost_app.by_id", tfjsonpath.New("secret_names"), knownvalue.ListSizeExact(0)),
+					statecheck.ExpectKnownValue("data.apphost_app.by_id", tfjsonpath.New("stop_timeout"), knownvalue.StringExact("10s")),
+					statecheck.ExpectKnownValue("data.apphost_app.by_id", tfjsonpath.New("start_timeout"), knownvalue.StringExact("60s")),
+					statecheck.ExpectKnownValue("data.apphost_app.by_id", tfjsonpath.New("reload_signal"), knownvalue.Null()),
 					statecheck.ExpectKnownValue("data.apphost_app.by_id", tfjsonpath.New("secrets"),
 						knownvalue.ListExact([]knownvalue.Check{knownvalue.ObjectExact(map[string]knownvalue.Check{
 							"name":               knownvalue.StringExact("siem"),

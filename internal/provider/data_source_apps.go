@@ -31,14 +31,9 @@ type appsDataSourceModel struct {
 }
 
 type appEntryModel struct {
-	ID       string              `tfsdk:"id"`
-	Name     string              `tfsdk:"name"`
-	AppHost  string              `tfsdk:"app_host"`
-	Version  string              `tfsdk:"version"`
-	Config   map[string]string   `tfsdk:"config"`
-	Deployed bool                `tfsdk:"deployed"`
-	Status   string              `tfsdk:"status"`
-	Secrets  []appSecretRefModel `tfsdk:"secrets"`
+	ID   string `tfsdk:"id"`
+	Name string `tfsdk:"name"`
+	appFieldsModel
 }
 
 func (d *appsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -56,8 +51,9 @@ func (d *appsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 		Computed:            true,
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Lists apps, sorted by name, with their App Host, version, configuration, " +
-			"desired and actual state, and which API key account each of their secrets authenticates as. " +
+		MarkdownDescription: "Lists apps, sorted by name, with their App Host, version, configuration, how a " +
+			"real App Host runs them, desired and actual state, the secrets they need, and which API key account " +
+			"each of their secrets authenticates as. " +
 			"Every filter that is set must match. Secret values are never readable.",
 		Attributes: map[string]schema.Attribute{
 			"deployed": schema.BoolAttribute{
@@ -121,16 +117,7 @@ func (d *appsDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 		if filterHost && a.AppHost != list.AppHost {
 			continue
 		}
-		m.Apps = append(m.Apps, appEntryModel{
-			ID:       a.ID,
-			Name:     a.Name,
-			AppHost:  a.AppHost,
-			Version:  a.Version,
-			Config:   dsNonNilConfig(a.Config),
-			Deployed: a.Deployed,
-			Status:   a.Status,
-			Secrets:  appSecretRefs(a.Secrets),
-		})
+		m.Apps = append(m.Apps, appEntryModel{ID: a.ID, Name: a.Name, appFieldsModel: appFields(&a)})
 		m.IDs = append(m.IDs, a.ID)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)

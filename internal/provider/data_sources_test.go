@@ -22,7 +22,8 @@ var dsRFC3339 = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?
 //	accounts siem-forwarder, siem-collector, billing-export and backup-agent
 //	(locked by wrong logins);
 //	apps forwarder (apphost-east, deployed, secret "siem" bound to
-//	siem-forwarder), collector (apphost-west, not deployed, secret "siem"
+//	siem-forwarder and in its secret_names, a command, timeouts and a reload
+//	signal), collector (apphost-west, not deployed, secret "siem"
 //	bound to siem-collector) and billing (default App Host, deployed, no
 //	secrets).
 type dsFixture struct {
@@ -74,13 +75,16 @@ func newDSFixture(t *testing.T) *dsFixture {
 		config              map[string]string
 		account             string
 		deployed            bool
+		secretNames         []string
+		runtime             backend.AppRuntime
 	}{
-		{"forwarder", "apphost-east", "1.2.0", map[string]string{"log_level": "info"}, "siem-forwarder", true},
-		{"collector", "apphost-west", "0.9.1", nil, "siem-collector", false},
-		{"billing", backend.DefaultAppHost, "2.0.0", nil, "", true},
+		{"forwarder", "apphost-east", "1.2.0", map[string]string{"log_level": "info"}, "siem-forwarder", true, []string{"siem"},
+			backend.AppRuntime{Command: []string{"forwarder", "--to", "siem"}, StopTimeout: "5s", StartTimeout: "2m", ReloadSignal: "SIGHUP"}},
+		{"collector", "apphost-west", "0.9.1", nil, "siem-collector", false, nil, backend.AppRuntime{}},
+		{"billing", backend.DefaultAppHost, "2.0.0", nil, "", true, nil, backend.AppRuntime{}},
 	} {
 		app, err := b.CreateApp(ctx, backend.CreateAppRequest{
-			Name: a.name, AppHost: a.host, Version: a.version, Config: a.config,
+			Name: a.name, AppHost: a.host, Version: a.version, Config: a.config, SecretNames: a.secretNames, AppRuntime: a.runtime,
 		})
 		if err != nil {
 			t.Fatalf("creating app %s: %v", a.name, err)

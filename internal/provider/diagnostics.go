@@ -125,7 +125,8 @@ func backendTodo(err error) string {
 // attrNames are the attribute names a backend's invalid field can map to.
 var attrNames = map[string]bool{
 	"name": true, "description": true, "app_host": true, "version": true, "config": true,
-	"value": true, "api_key_account_id": true,
+	"value": true, "api_key_account_id": true, "command": true, "secret_names": true, "stop_timeout": true,
+	"start_timeout": true, "reload_signal": true,
 }
 
 // addRotationError explains a failed rotation: refused because the account

@@ -78,6 +78,11 @@ type providerData struct {
 	// provider and configures it once per plan (and once per apply), so it
 	// holds one run's plan.
 	plan *planLedger
+	// server is what the backend speaks: plans check against it what the
+	// configuration uses.
+	server serverInfo
+	// hosts are the backend's App Hosts, listed once per run.
+	hosts *appHostList
 }
 
 // providerModel is the provider configuration.
@@ -149,7 +154,7 @@ func (p *apphostProvider) ConfigValidators(_ context.Context) []provider.ConfigV
 
 func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
 	if p.fixed != nil {
-		p.configured(resp, p.fixed)
+		p.configured(resp, p.fixed, embeddedServer)
 		return
 	}
 	var cfg providerModel
@@ -200,7 +205,7 @@ func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureR
 					"Workspaces share one store unless each has its own, such as "+
 					"store_path = \".apphost/${terraform.workspace}.db\".", storePath, envStorePath))
 		}
-		p.configured(resp, b)
+		p.configured(resp, b, embeddedServer)
 		return
 	}
 
@@ -249,13 +254,13 @@ func (p *apphostProvider) Configure(ctx context.Context, req provider.ConfigureR
 	tflog.Debug(ctx, "Checked the remote apphost backend", map[string]any{
 		"endpoint": rc.Endpoint, "server_version": info.Version, "api_version": info.APIVersion,
 	})
-	p.configured(resp, b)
+	p.configured(resp, b, serverInfo{endpoint: rc.Endpoint, version: info.Version, apiVersion: info.APIVersion})
 }
 
-// configured hands b, with the provider's clock, to every resource and data
-// source: the one configure path.
-func (p *apphostProvider) configured(resp *provider.ConfigureResponse, b backend.Backend) {
-	resp.DataSourceData = &providerData{backend: b, now: p.now, plan: newPlanLedger()}
+// configured hands b, with the provider's clock and what b speaks, to every
+// resource and data source: the one configure path.
+func (p *apphostProvider) configured(resp *provider.ConfigureResponse, b backend.Backend, server serverInfo) {
+	resp.DataSourceData = &providerData{backend: b, now: p.now, plan: newPlanLedger(), server: server, hosts: newAppHostList(b)}
 	resp.ResourceData = resp.DataSourceData
 }
 
@@ -273,6 +278,7 @@ func (p *apphostProvider) DataSources(_ context.Context) []func() datasource.Dat
 		newAPIKeyAccountsDataSource,
 		newAppDataSource,
 		newAppsDataSource,
+		newAppHostsDataSource,
 	}
 }
 

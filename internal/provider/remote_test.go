@@ -54,6 +54,30 @@ func TestAccRemote_rotationOrder(t *testing.T) {
 	}
 }
 
+// TestAccRemote_appRuntime is TestAccApp_runtime through a server process:
+// the new app attributes travel over HTTP and read back the same.
+func TestAccRemote_appRuntime(t *testing.T) {
+	requireAcc(t)
+	t.Parallel()
+	e := newRemoteEnv(t, remoteStores[0])
+	resource.Test(t, appRuntimeCase(e.accEnv, e.provider()))
+}
+
+// TestAccRemote_replaceSecretNames is TestAccReplace_secretNames through a
+// server process on SQLite and on PostgreSQL, the audit log read back with
+// GET /v1/audit.
+func TestAccRemote_replaceSecretNames(t *testing.T) {
+	requireAcc(t)
+	t.Parallel()
+	for _, st := range remoteStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			e := newRemoteEnv(t, st)
+			resource.Test(t, replaceSecretNamesCase(e.accEnv, e.provider()))
+		})
+	}
+}
+
 // TestAccRemote_outsideApp: through the server, an app bound to the key
 // from outside the configuration is rotated with it, and a saved plan
 // applied after another rotation fails with "plan again" and changes nothing.

@@ -52,6 +52,7 @@ type apiKeyAccountResource struct {
 	backend backend.Backend
 	now     func() time.Time
 	plan    *planLedger
+	server  serverInfo
 }
 
 type apiKeyAccountModel struct {
@@ -67,6 +68,7 @@ type apiKeyAccountModel struct {
 	SecretCreatedAt     types.String   `tfsdk:"secret_created_at"`
 	Locked              types.Bool     `tfsdk:"locked"`
 	FailedLoginAttempts types.Int64    `tfsdk:"failed_login_attempts"`
+	AppHost             types.String   `tfsdk:"app_host"`
 	Timeouts            timeouts.Value `tfsdk:"timeouts"`
 }
 
@@ -176,6 +178,13 @@ func (r *apiKeyAccountResource) Schema(ctx context.Context, _ resource.SchemaReq
 				MarkdownDescription: descAccountFailedLogins + " As of the last refresh.",
 				Computed:            true,
 			},
+			"app_host": schema.StringAttribute{
+				MarkdownDescription: descAccountAppHost + " Changing it forces a new account. Needs an apphost " +
+					"server of API version 3 or later.",
+				Optional:      true,
+				Validators:    []validator.String{validators.Name()},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{
@@ -190,7 +199,7 @@ func (r *apiKeyAccountResource) Schema(ctx context.Context, _ resource.SchemaReq
 
 func (r *apiKeyAccountResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if d := configured(req.ProviderData, &resp.Diagnostics); d != nil {
-		r.backend, r.now, r.plan = d.backend, d.now, d.plan
+		r.backend, r.now, r.plan, r.server = d.backend, d.now, d.plan, d.server
 	}
 }
 
@@ -204,6 +213,7 @@ func (m *apiKeyAccountModel) setAccount(a *backend.Account) {
 	m.Locked = types.BoolValue(a.Locked)
 	m.FailedLoginAttempts = types.Int64Value(a.FailedLoginAttempts)
 	m.ExposeSecret = types.BoolValue(a.ExposeSecret)
+	m.AppHost = appHostValue(a.AppHost)
 }
 
 // secretValue is the secret as state keeps it: null unless exposed.
@@ -226,6 +236,7 @@ func (r *apiKeyAccountResource) Create(ctx context.Context, req resource.CreateR
 		Name:         plan.Name.ValueString(),
 		Description:  plan.Description.ValueString(),
 		ExposeSecret: &expose,
+		AppHost:      plan.AppHost.ValueString(),
 	})
 	if err != nil {
 		addBackendError(&resp.Diagnostics, "Error creating API key account",
@@ -393,6 +404,9 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 	}
 
 	if r.backend != nil {
+		if !plan.AppHost.IsNull() && !plan.AppHost.IsUnknown() {
+			requireAPIVersion(&resp.Diagnostics, r.server, "apphost_api_key_account", path.Root("app_host"))
+		}
 		selfID := ""
 		var stateName types.String
 		if !req.State.Raw.IsNull() {

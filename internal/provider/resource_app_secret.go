@@ -67,7 +67,8 @@ func (r *appSecretResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			"**Unbound** (no `api_key_account_id`): needs a value; an opaque app.config secret the App Host never " +
 			"logs in with. Changing it is an in-place update that redeploys the app if it runs.\n\n" +
 			"Destroying an app secret undeploys the app, removes the secret and deploys the app again if it is " +
-			"meant to be deployed. Import with `APP_ID/NAME` (or `APP_NAME/NAME`); an imported secret has no " +
+			"meant to be deployed, unless the secret is in the app's `secret_names`: then the app waits, " +
+			"`pending`, until a secret of that name is put again, and starts once, with it. Import with `APP_ID/NAME` (or `APP_NAME/NAME`); an imported secret has no " +
 			"value in state, and a configuration without a value plans nothing for it.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
@@ -194,7 +195,13 @@ func (r *appSecretResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 		})
 		checkExists(ctx, &resp.Diagnostics, path.Root("api_key_account_id"), kindAccount, plan.APIKeyAccountID,
 			func(ctx context.Context, id string) error {
-				_, err := r.backend.GetAccount(ctx, id)
+				acc, err := r.backend.GetAccount(ctx, id)
+				if err == nil && acc.AppHost != "" {
+					addError(&resp.Diagnostics, path.Root("api_key_account_id"), "App Host account cannot be bound",
+						fmt.Sprintf("The API key account %q (%s) is the identity of App Host %q, and an App Host's "+
+							"account is never bound to an app.", acc.Name, acc.ID, acc.AppHost),
+						"Bind the app secret to another API key account.", nil)
+				}
 				return err
 			})
 	}

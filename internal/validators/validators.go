@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -16,6 +17,7 @@ import (
 var (
 	_ validator.String = durationValidator{}
 	_ validator.String = regexValidator{}
+	_ validator.String = appTimeoutValidator{}
 )
 
 // Duration returns a validator that accepts a Go duration string such as
@@ -57,6 +59,44 @@ func (v durationValidator) ValidateString(ctx context.Context, req validator.Str
 	if v.positive && d <= 0 {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
 			fmt.Sprintf("%q is not a positive duration. Use a duration greater than zero, such as \"720h\".", s))
+	}
+}
+
+// AppTimeout returns a validator for an app's stop_timeout and
+// start_timeout: the backend's rule, a positive Go duration of whole
+// milliseconds up to backend.MaxAppTimeout.
+func AppTimeout() validator.String { return appTimeoutValidator{} }
+
+type appTimeoutValidator struct{}
+
+func (appTimeoutValidator) Description(context.Context) string {
+	return fmt.Sprintf("value must be a positive Go duration of whole milliseconds up to %s, such as \"10s\"", maxAppTimeout)
+}
+
+func (appTimeoutValidator) MarkdownDescription(context.Context) string {
+	return fmt.Sprintf("value must be a positive Go duration of whole milliseconds up to `%s`, such as `10s`", maxAppTimeout)
+}
+
+// maxAppTimeout is backend.MaxAppTimeout as a user writes it.
+var maxAppTimeout = strings.TrimSuffix(strings.TrimSuffix(backend.MaxAppTimeout.String(), "0s"), "0m")
+
+func (appTimeoutValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	durationValidator{positive: true}.ValidateString(ctx, req, resp)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	d, _ := time.ParseDuration(s)
+	switch {
+	case d > backend.MaxAppTimeout:
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
+			fmt.Sprintf("%q is longer than %s, the limit. Use a shorter duration, such as \"10s\".", s, maxAppTimeout))
+	case d%time.Millisecond != 0:
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
+			fmt.Sprintf("%q is not a whole number of milliseconds. Round it to milliseconds, such as \"1500ms\".", s))
 	}
 }
 

@@ -1,6 +1,7 @@
 package validators
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -40,6 +41,32 @@ func TestDuration(t *testing.T) {
 		if got := run(t, PositiveDuration(), c.in); got != c.positiveOK {
 			t.Errorf("PositiveDuration(%s) ok = %v, want %v", c.in, got, c.positiveOK)
 		}
+	}
+}
+
+func TestAppTimeout(t *testing.T) {
+	cases := []struct {
+		in types.String
+		ok bool
+	}{
+		{types.StringValue("10s"), true},
+		{types.StringValue("1500ms"), true},
+		{types.StringValue("24h"), true},
+		{types.StringValue("24h0m0.001s"), false},
+		{types.StringValue("1500us"), false},
+		{types.StringValue("0s"), false},
+		{types.StringValue("-1s"), false},
+		{types.StringValue("10"), false},
+		{types.StringNull(), true},
+		{types.StringUnknown(), true},
+	}
+	for _, c := range cases {
+		if got := run(t, AppTimeout(), c.in); got != c.ok {
+			t.Errorf("AppTimeout(%s) ok = %v, want %v", c.in, got, c.ok)
+		}
+	}
+	if got := AppTimeout().Description(t.Context()); !strings.Contains(got, "up to 24h,") {
+		t.Errorf("AppTimeout's description = %q, want the limit as 24h", got)
 	}
 }
 

@@ -7,6 +7,9 @@ resource "apphost_api_key_account" "siem" {
 resource "apphost_app" "forwarder" {
   name     = "siem-forwarder"
   app_host = "apphost-east"
+
+  # Not started without its key's secret, even while the key is replaced.
+  secret_names = [apphost_api_key_account.siem.name]
 }
 
 # Bound, with no value (recommended): the backend fills the secret with the
