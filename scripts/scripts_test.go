@@ -112,7 +112,7 @@ func TestDemoWritesNoColourCodes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("scripts/demo.sh: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if !strings.Contains(out, "demo: the siem key was rotated in one backend transaction") {
+	if !strings.Contains(out, "demo: the siem key was rotated across a real App Host") {
 		t.Errorf("the demo did not end as it should:\n%s", out)
 	}
 	for name, text := range map[string]string{"stdout": out, "stderr": errOut} {

@@ -607,13 +607,14 @@ func (r *apiKeyAccountResource) warnRotation(ctx context.Context, diags *diag.Di
 	switch {
 	case listErr != nil:
 		fmt.Fprintf(&b, "\n\nThe apps bound to this key could not be listed (%s). The apply redeploys every "+
-			"deployed app bound to it all the same, in the rotation's transaction.", listErr)
+			"deployed app bound to it all the same, in the rotation.", listErr)
 	case len(redeployed) == 0:
 		b.WriteString("\n\nNo deployed app has a secret bound to this key: the rotation redeploys none.")
 	default:
 		fmt.Fprintf(&b, "\n\nThe apply redeploys these apps, bound to this key (whichever configuration manages "+
-			"them): %s. The backend undeploys them, regenerates the secret, seals it into their app secrets and "+
-			"deploys them again, in one transaction: each is down for milliseconds.", joinNames(redeployed))
+			"them): %s. The backend stops them (their App Hosts confirm), regenerates the secret and seals it into "+
+			"their app secrets in one transaction, and starts them again; the rotation ends when each runs on the "+
+			"new secret. Each app is down only for its own restart.", joinNames(redeployed))
 	}
 	if len(idle) > 0 {
 		fmt.Fprintf(&b, "\n\nThese undeployed apps receive the new secret without being deployed: %s.", joinNames(idle))
