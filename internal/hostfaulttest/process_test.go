@@ -1,0 +1,246 @@
+//go:build linux
+
+package hostfaulttest
+
+import (
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// Case 3: an App Host killed (SIGKILL) and restarted at once. Its apps run
+// on meanwhile; the restarted host adopts them (one process per app, the
+// same), and the next rotation works.
+func TestAppHostKilledAndRestarted(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	s := w.serve(loopback)
+	h := w.startHost("east", nil)
+	k := key{label: "siem", trigger: "1", apps: []app{
+		w.createApp("east", "east-1", w.exampleApp()),
+		w.createApp("east", "east-2", w.exampleApp()),
+	}}
+	d := w.terraform()
+	d.write(s.URL, k)
+	d.mustApply()
+	pids := s.waitRunning(k.apps...)
+
+	h.signal(t, syscall.SIGKILL)
+	killed := time.Now()
+	t.Logf("fault injected: SIGKILL of App Host east (PID %d), restarted at once", h.cmd.Process.Pid)
+	for _, a := range k.apps {
+		if procs := appProcs(t, a.dir); !slices.Equal(procs, []int{pids[a.Name]}) {
+			t.Errorf("app %s: processes %v after its host's SIGKILL, want [%d]", a.Name, procs, pids[a.Name])
+		}
+	}
+	h.restart(w)
+	for _, a := range k.apps {
+		waitFor(t, "the restarted host to report app "+a.Name, func() bool {
+			p := s.getApp(a.ID).Process
+			return p != nil && p.ReportedAt.After(killed)
+		})
+	}
+	s.requireRunningAs(pids, true, k.apps...)
+	// The adopted apps' logins still prove who they are.
+	adopted := time.Now()
+	for _, a := range k.apps {
+		waitFor(t, "a login of the adopted app "+a.Name, func() bool { return loginsSince(s.events(), a.Name, adopted) > 0 })
+	}
+	t.Logf("the restarted App Host reported its adopted apps %s after the kill", adopted.Sub(killed).Round(time.Millisecond))
+
+	k.trigger = "2"
+	d.write(s.URL, k)
+	d.mustApply()
+	r := s.rotations(d.key(k.label).ID)[0]
+	logDowntime(t, "after the App Host's restart", r)
+	if r.Outcome != backend.RotationDone || r.ToVersion != 2 {
+		t.Errorf("rotation %s: outcome %s to secret_version %d, want done to 2 (%s)", r.ID, r.Outcome, r.ToVersion, r.Error)
+	}
+	s.requireRunningAs(pids, false, k.apps...)
+	d.requireEnd(s, k, 2, 1)
+}
+
+// Case 5, the provider: the provider plugin killed (SIGKILL) while the
+// rotation waits for the apps' healthy start (the apps are held at a gate
+// at their start). The rotation goes on in the server and ends done; the
+// next apply adopts it: rotated exactly once, every app running, and an
+// empty plan.
+func TestProviderKilledMidRotation(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	s := w.serve(loopback)
+	w.startHost("east", nil)
+	gate := filepath.Join(w.dir, "gate")
+	openGate(t, gate)
+	k := key{label: "siem", trigger: "1", apps: []app{
+		w.createApp("east", "east-1", w.gatedApp(gate)),
+		w.createApp("east", "east-2", w.gatedApp(gate)),
+	}}
+	d := w.terraform()
+	d.write(s.URL, k)
+	d.mustApply()
+	pids := s.waitRunning(k.apps...)
+	keyID := d.key(k.label).ID
+
+	closeGate(t, gate)
+	k.trigger = "2"
+	d.write(s.URL, k)
+	run, err := d.Start(t.Context(), "apply", "-auto-approve", "-input=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.waitRotation(keyID, "waiting for its apps' start", waitingForStarts)
+	plugins := childrenRunning(run.Cmd.Process.Pid, w.bin)
+	if len(plugins) == 0 {
+		t.Fatalf("no provider plugin under terraform (PID %d) to kill", run.Cmd.Process.Pid)
+	}
+	for _, pid := range plugins {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("fault injected: SIGKILL of the provider plugin %v at rotation %s state %s", plugins, r.ID, r.State)
+	res, err := run.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(res.Summary())
+	if res.Code == 0 {
+		t.Fatalf("the apply succeeded although its provider was killed:\n%s", res)
+	}
+	t.Logf("terraform reported: %s", strings.Join(res.ErrorLines(), " | "))
+
+	openGate(t, gate)
+	r = s.waitRotation(keyID, "that ended", func(x backend.Rotation) bool { return x.ID == r.ID && x.Ended() })
+	logDowntime(t, "provider killed", r)
+	if r.Outcome != backend.RotationDone || r.ToVersion != 2 {
+		t.Errorf("rotation %s: outcome %s to secret_version %d, want done to 2 (%s)", r.ID, r.Outcome, r.ToVersion, r.Error)
+	}
+	s.requireRunningAs(pids, false, k.apps...)
+	d.mustApply()
+	d.requireEnd(s, k, 2, 1)
+}
+
+// waitingForStarts: a rotation that started its apps with the new secret
+// and waits for them to be healthy.
+func waitingForStarts(r backend.Rotation) bool {
+	if r.State != backend.RotationStarting {
+		return false
+	}
+	for _, st := range r.Steps {
+		if st.Phase != backend.StepStarted {
+			return false
+		}
+	}
+	return true
+}
+
+// Case 5, a replica: two servers on one PostgreSQL store; the one that
+// drives a rotation (the provider's endpoint) is killed (SIGKILL) while the
+// rotation waits for the apps' healthy start. The other replica's sweeper
+// takes it over once its lease expired and finishes it; the next apply,
+// through the other replica, adopts it: rotated exactly once, every app
+// running, an empty plan.
+func TestReplicaKilledMidRotation(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{postgres: true})
+	fast := []string{"--rotation-lease", "1s", "--rotation-sweep", "200ms"}
+	a := w.serve(loopback, fast...)
+	b := w.serve(loopback, fast...)
+	w.startHost("east", nil) // on both replicas
+	gate := filepath.Join(w.dir, "gate")
+	openGate(t, gate)
+	k := key{label: "siem", trigger: "1", apps: []app{
+		w.createApp("east", "east-1", w.gatedApp(gate)),
+		w.createApp("east", "east-2", w.gatedApp(gate)),
+	}}
+	d := w.terraform()
+	d.write(a.URL, k)
+	d.mustApply()
+	pids := b.waitRunning(k.apps...)
+	keyID := d.key(k.label).ID
+
+	closeGate(t, gate)
+	k.trigger = "2"
+	d.write(a.URL, k)
+	run, err := d.Start(t.Context(), "apply", "-auto-approve", "-input=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.waitRotation(keyID, "waiting for its apps' start", waitingForStarts)
+	a.signal(t, syscall.SIGKILL)
+	killed := time.Now()
+	t.Logf("fault injected: SIGKILL of replica %s (PID %d), driving rotation %s at state %s", a.URL, a.cmd.Process.Pid, r.ID, r.State)
+
+	// The other replica takes the rotation over (its sweeper, once the
+	// dead one's lease expired); the apps may then start.
+	waitFor(t, "the other replica to take the rotation over", func() bool {
+		return slices.ContainsFunc(b.events(), func(e backend.AuditEvent) bool {
+			return e.Action == backend.ActionRotationStep && e.TargetID == r.ID && strings.Contains(e.Detail, "taken over")
+		})
+	})
+	t.Logf("the other replica took the rotation over %s after the kill", time.Since(killed).Round(time.Millisecond))
+	openGate(t, gate)
+	r = b.waitRotation(keyID, "that ended", func(x backend.Rotation) bool { return x.ID == r.ID && x.Ended() })
+	logDowntime(t, "replica killed", r)
+	if r.Outcome != backend.RotationDone || r.ToVersion != 2 {
+		t.Errorf("rotation %s: outcome %s to secret_version %d, want done to 2 (%s)", r.ID, r.Outcome, r.ToVersion, r.Error)
+	}
+	b.requireRunningAs(pids, false, k.apps...)
+
+	res, err := run.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s (through the killed replica): %s", res.Summary(), strings.Join(res.ErrorLines(), " | "))
+	d.write(b.URL, k)
+	d.mustApply()
+	d.requireEnd(b, k, 2, 1)
+}
+
+// Case 6: the server restarted while the apps run, once with SIGTERM and
+// once killed (SIGKILL). The apps ride it out (the example app retries a
+// refused connection): none restarts, none fails a login, each logs in
+// again after the restart, and nothing changes for Terraform.
+func TestServerRestartedWhileAppsRun(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	s := w.serve(loopback)
+	w.startHost("east", nil)
+	k := key{label: "siem", trigger: "1", apps: []app{
+		w.createApp("east", "east-1", w.exampleApp()),
+		w.createApp("east", "east-2", w.exampleApp()),
+	}}
+	d := w.terraform()
+	d.write(s.URL, k)
+	d.mustApply()
+	pids := s.waitRunning(k.apps...)
+	before := s.events()
+	mark := before[len(before)-1].Seq
+
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		down := s.restart(sig)
+		back := time.Now()
+		for _, a := range k.apps {
+			waitFor(t, "app "+a.Name+" to log in again", func() bool { return loginsSince(s.events(), a.Name, back) > 0 })
+		}
+		s.requireRunningAs(pids, true, k.apps...)
+		t.Logf("fault injected: the server stopped with %s and started again, down %s; every app logged in again %s later, as the same process",
+			sig, down.Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
+	}
+	for _, e := range s.events() {
+		if e.Seq > mark && (e.Action == backend.ActionAppStatus || e.Action == backend.ActionAppDeploy) {
+			t.Errorf("while the server restarted: %s %s %s (the app changed state)", e.Action, e.TargetName, e.Detail)
+		}
+	}
+	d.mustApply()
+	d.requireEnd(s, k, 1, 0)
+}
