@@ -157,14 +157,12 @@ type world struct {
 	admin backendtest.Admin
 	// store and keyFile are the servers' store and sealing key.
 	store, keyFile string
-	// caFile is the CA of the servers' certificate ("" for plain http on
-	// loopback).
-	caFile         string
-	certFile, key  string
-	servers        []*server
-	hosts          map[string]*host
-	hostAccountIDs map[string]string
-	secretFiles    map[string]string
+	// caFile is the CA of the servers' certificate, certFile and tlsKey
+	// the certificate and its key ("" for plain http on loopback).
+	caFile, certFile, tlsKey string
+	servers                  []*server
+	hostAccountIDs           map[string]string
+	secretFiles              map[string]string
 }
 
 // worldOptions shape a world.
@@ -187,7 +185,6 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	w := &world{
 		t: t, bin: tfcli.ProviderBinary(t), dir: t.TempDir(),
 		admin:          backendtest.Admin{ID: uuid.NewString(), Secret: strings.TrimRight(rand.Text()+rand.Text(), "=")[:43]},
-		hosts:          map[string]*host{},
 		hostAccountIDs: map[string]string{},
 		secretFiles:    map[string]string{},
 	}
@@ -203,7 +200,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 			ips = append(ips, net.IP(a.AsSlice()))
 		}
 		pki := backendtest.WritePKI(t, ips...)
-		w.caFile, w.certFile, w.key = pki.CAFile, pki.CertFile, pki.KeyFile
+		w.caFile, w.certFile, w.tlsKey = pki.CAFile, pki.CertFile, pki.KeyFile
 	}
 	t.Cleanup(func() { killLeftovers(t, w.dir) })
 	return w
@@ -224,7 +221,7 @@ func (w *world) serve(addr netip.Addr, extra ...string) *server {
 	w.t.Helper()
 	args := []string{"--store", w.store, "--key-file", w.keyFile, "--app-host-offline-after", offlineAfter}
 	if w.certFile != "" {
-		args = append(args, "--tls-cert", w.certFile, "--tls-key", w.key)
+		args = append(args, "--tls-cert", w.certFile, "--tls-key", w.tlsKey)
 	}
 	s := &server{w: w, args: append(args, extra...)}
 	s.start(net.JoinHostPort(addr.String(), "0"))
@@ -329,7 +326,6 @@ func (w *world) startHost(name string, ns *netns.NS, endpoints ...string) *host 
 	cmd.Dir = w.t.TempDir()
 	cmd.Env = tfcli.CleanEnv("APPHOST_API_KEY_ID=" + id)
 	h := &host{proc: startProc(w.t, "host "+name, cmd), name: name, dir: filepath.Join(w.dir, "host-"+name), ns: ns, endpoints: endpoints}
-	w.hosts[name] = h
 	return h
 }
 
@@ -339,26 +335,19 @@ func (h *host) restart(w *world) *host {
 	return w.startHost(h.name, h.ns, h.endpoints...)
 }
 
-// app is an app made through the API.
+// app is an app of the Terraform configuration (apphost_app): it runs
+// command on App Host Host, waits for its secret "api" (secret_names),
+// which an apphost_app_secret binds to a key, and logs in every second.
 type app struct {
-	ID, Name, Host string
-	dir            string // its directory on its App Host
+	Name, Host string
+	command    []string
+	version    string
+	dir        string // its directory on its App Host
 }
 
-// createApp makes app name on App Host host, deployed, running command,
-// waiting for its secret "api" (secret_names) before it starts: the
-// Terraform configuration binds that secret to a key.
-func (w *world) createApp(host, name string, command []string) app {
-	w.t.Helper()
-	a, err := w.servers[0].c.CreateApp(w.t.Context(), backend.CreateAppRequest{
-		Name: name, AppHost: host, Deployed: true, SecretNames: []string{secretName},
-		Config:     map[string]string{"login_interval": "1s"},
-		AppRuntime: backend.AppRuntime{Command: command, StopTimeout: appStopTimeout, StartTimeout: appStartTimeout},
-	})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return app{ID: a.ID, Name: name, Host: host, dir: filepath.Join(w.dir, "host-"+host, "apps", name)}
+// app declares app name on App Host host, running command.
+func (w *world) app(host, name string, command []string) *app {
+	return &app{Name: name, Host: host, command: command, dir: filepath.Join(w.dir, "host-"+host, "apps", name)}
 }
 
 // exampleApp is the command of the example app.
@@ -445,14 +434,25 @@ func procsWithEnv(t testing.TB, match func(string) bool) []int {
 		if !found {
 			continue
 		}
-		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
-			if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
-				continue // a zombie: gone, not yet reaped
-			}
+		if st := procState(pid); st == 'Z' || st == 0 {
+			continue // gone, or a zombie not yet reaped
 		}
 		out = append(out, pid)
 	}
 	return out
+}
+
+// procState is the state letter of process pid in /proc (T: stopped), 0
+// when it is gone.
+func procState(pid int) byte {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 {
+		return stat[i+2]
+	}
+	return 0
 }
 
 // killLeftovers kills the app processes under dir that outlived their
@@ -467,15 +467,15 @@ func killLeftovers(t testing.TB, dir string) {
 	}
 }
 
-// getApp reads an app through server s.
-func (s *server) getApp(id string) *backend.App {
+// getApp reads app a through server s.
+func (s *server) getApp(a *app) *backend.App {
 	t := s.w.t
 	t.Helper()
-	a, err := s.c.GetApp(context.Background(), id)
+	got, err := s.c.GetAppByName(context.Background(), a.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a
+	return got
 }
 
 func running(a *backend.App) bool {
@@ -484,13 +484,13 @@ func running(a *backend.App) bool {
 
 // waitRunning waits until each app is running as the one process in its
 // directory, and returns their PIDs by name.
-func (s *server) waitRunning(apps ...app) map[string]int {
+func (s *server) waitRunning(apps ...*app) map[string]int {
 	t := s.w.t
 	t.Helper()
 	pids := map[string]int{}
 	for _, a := range apps {
 		waitFor(t, "app "+a.Name+" to run as its one process", func() bool {
-			got := s.getApp(a.ID)
+			got := s.getApp(a)
 			if !running(got) {
 				return false
 			}
@@ -506,7 +506,7 @@ func (s *server) waitRunning(apps ...app) map[string]int {
 
 // requireRunningAs checks that every app runs, as one process, and as the
 // PID pids holds for it when same is true, or another when it is false.
-func (s *server) requireRunningAs(pids map[string]int, same bool, apps ...app) map[string]int {
+func (s *server) requireRunningAs(pids map[string]int, same bool, apps ...*app) map[string]int {
 	t := s.w.t
 	t.Helper()
 	now := s.waitRunning(apps...)
@@ -636,12 +636,12 @@ func (w *world) terraform() *tfDir {
 // "api" is bound to it.
 type key struct {
 	label, trigger string
-	apps           []app
+	apps           []*app
 }
 
 // write writes the configuration: the provider on endpoint, each key with
 // expose_secret = false (no secret passes through Terraform) and its
-// rotation trigger, and a bound app secret with no value per app.
+// rotation trigger, its apps, and a bound app secret with no value per app.
 func (d *tfDir) write(endpoint string, keys ...key) {
 	d.t.Helper()
 	var b strings.Builder
@@ -667,13 +667,28 @@ resource "apphost_api_key_account" %[1]q {
 }
 `, k.label, k.trigger)
 		for _, a := range k.apps {
+			command, err := json.Marshal(a.command)
+			if err != nil {
+				d.t.Fatal(err)
+			}
 			fmt.Fprintf(&b, `
-resource "apphost_app_secret" %[1]q {
-  app_id             = %[2]q
-  name               = %[3]q
-  api_key_account_id = apphost_api_key_account.%[4]s.id
+resource "apphost_app" %[1]q {
+  name          = %[1]q
+  app_host      = %[2]q
+  version       = %[3]q
+  command       = %[4]s
+  secret_names  = [%[5]q]
+  config        = { login_interval = "1s" }
+  stop_timeout  = %[6]q
+  start_timeout = %[7]q
 }
-`, a.Name, a.ID, secretName, k.label)
+
+resource "apphost_app_secret" %[1]q {
+  app_id             = apphost_app.%[1]s.id
+  name               = %[5]q
+  api_key_account_id = apphost_api_key_account.%[8]s.id
+}
+`, a.Name, a.Host, a.version, command, secretName, appStopTimeout, appStartTimeout, k.label)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(d.Dir, "main.tf"), []byte(b.String()), 0o600); err != nil {

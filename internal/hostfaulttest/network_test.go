@@ -3,7 +3,9 @@
 package hostfaulttest
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,11 +36,11 @@ func TestRotationAcrossTwoAppHosts(t *testing.T) {
 	w, s, a, b := twoMachines(t)
 	w.startHost("east", a)
 	w.startHost("west", b)
-	k := key{label: "shared", trigger: "1", apps: []app{
-		w.createApp("east", "east-1", w.exampleApp()),
-		w.createApp("east", "east-2", w.exampleApp()),
-		w.createApp("west", "west-1", w.exampleApp()),
-		w.createApp("west", "west-2", w.exampleApp()),
+	k := key{label: "shared", trigger: "1", apps: []*app{
+		w.app("east", "east-1", w.exampleApp()),
+		w.app("east", "east-2", w.exampleApp()),
+		w.app("west", "west-1", w.exampleApp()),
+		w.app("west", "west-2", w.exampleApp()),
 	}}
 	d := w.terraform()
 	d.write(s.URL, k)
@@ -68,11 +70,11 @@ func TestRotationRefusedWhileHostsAreFrozenOrCutOff(t *testing.T) {
 	w, s, a, b := twoMachines(t)
 	frozen := w.startHost("frozen", a)
 	w.startHost("cutoff", b)
-	k := key{label: "shared", trigger: "1", apps: []app{
-		w.createApp("frozen", "frozen-1", w.exampleApp()),
-		w.createApp("frozen", "frozen-2", w.exampleApp()),
-		w.createApp("cutoff", "cutoff-1", w.exampleApp()),
-		w.createApp("cutoff", "cutoff-2", w.exampleApp()),
+	k := key{label: "shared", trigger: "1", apps: []*app{
+		w.app("frozen", "frozen-1", w.exampleApp()),
+		w.app("frozen", "frozen-2", w.exampleApp()),
+		w.app("cutoff", "cutoff-1", w.exampleApp()),
+		w.app("cutoff", "cutoff-2", w.exampleApp()),
 	}}
 	d := w.terraform()
 	d.write(s.URL, k)
@@ -80,7 +82,12 @@ func TestRotationRefusedWhileHostsAreFrozenOrCutOff(t *testing.T) {
 	pids := s.waitRunning(k.apps...)
 	keyID := d.key(k.label).ID
 
+	// ip netns exec became the host (exec): its PID is the host's.
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", frozen.cmd.Process.Pid)); err != nil || exe != w.bin {
+		t.Fatalf("PID %d runs %q (%v), not the App Host %s", frozen.cmd.Process.Pid, exe, err, w.bin)
+	}
 	frozen.signal(t, syscall.SIGSTOP)
+	waitFor(t, "App Host frozen to stop", func() bool { return procState(frozen.cmd.Process.Pid) == 'T' })
 	b.LinkDown(t)
 	t.Logf("faults injected: SIGSTOP of App Host frozen (PID %d), link down of App Host cutoff's namespace %s", frozen.cmd.Process.Pid, b.Name)
 	k.trigger = "2"
