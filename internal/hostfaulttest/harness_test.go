@@ -35,11 +35,13 @@ func TestMain(m *testing.M) { tfcli.Main(m) }
 
 // Timing. The servers' --app-host-offline-after is short, so that a case
 // with a host that stopped answering ends in seconds, yet three reports
-// long, so that a host on this loaded machine is not offline by mistake.
+// (one every 1.7 s) long, so that a host starved of CPU on a loaded
+// machine (make test runs packages side by side) is not offline by
+// mistake.
 const (
 	// waitTimeout bounds every wait for a state.
 	waitTimeout  = 60 * time.Second
-	offlineAfter = "3s"
+	offlineAfter = "5s"
 	// The apps' timeouts: a stop is SIGTERM, and the example app exits at
 	// once; a start is a process start and a login.
 	appStopTimeout  = "5s"
@@ -183,16 +185,17 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	t.Helper()
 	requireAcc(t)
 	w := &world{
-		t: t, bin: tfcli.ProviderBinary(t), dir: t.TempDir(),
+		t: t, dir: t.TempDir(),
 		admin:          backendtest.Admin{ID: uuid.NewString(), Secret: strings.TrimRight(rand.Text()+rand.Text(), "=")[:43]},
 		hostAccountIDs: map[string]string{},
 		secretFiles:    map[string]string{},
 	}
 	if o.postgres {
-		w.store = backendtest.PostgresStore(t)
+		w.store = backendtest.PostgresStore(t) // skips without one
 	} else {
 		w.store = backendtest.SQLiteStore(t)
 	}
+	w.bin = tfcli.ProviderBinary(t)
 	w.keyFile = filepath.Join(t.TempDir(), "apphost.key")
 	if len(o.tlsAddrs) > 0 {
 		var ips []net.IP
@@ -313,7 +316,7 @@ func (w *world) startHost(name string, ns *netns.NS, endpoints ...string) *host 
 	}
 	id, secretFile := w.hostAccount(name)
 	args := []string{"host", "--name", name, "--endpoint", strings.Join(endpoints, ","), "--secret-file", secretFile,
-		"--dir", filepath.Join(w.dir, "host-"+name)}
+		"--dir", filepath.Join(w.dir, "host-"+name), "--driver", "exec"}
 	if w.caFile != "" {
 		args = append(args, "--ca-file", w.caFile)
 	}
