@@ -4,6 +4,7 @@ package hostfaulttest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -346,6 +347,11 @@ type app struct {
 	command    []string
 	version    string
 	dir        string // its directory on its App Host
+	// stopTimeout is its stop_timeout (appStopTimeout when empty).
+	stopTimeout string
+	// procs is how many processes it runs as (1 when 0): a wrapper that
+	// does not exec the example app runs as two.
+	procs int
 }
 
 // app declares app name on App Host host, running command.
@@ -372,6 +378,17 @@ func (w *world) brokenApp(mark string) []string {
 [ -e "$1" ] || echo "$s" > "$1"
 if [ "$s" != "$(cat "$1")" ]; then echo "broken-app: cannot start: the secret changed since the first start" >&2; exit 3; fi
 exec "$2" example-app`, "broken-app", mark, w.bin}
+}
+
+// slowStopApp is the example app under a shell that, asked to stop
+// (SIGTERM to the process group, which ends the example app at once),
+// touches the file stopping and does not exit before the file release
+// exists: a stop that takes until its stop_timeout's SIGKILL. It runs as
+// two processes (the shell and the example app).
+func (w *world) slowStopApp(stopping, release string) []string {
+	return []string{"/bin/sh", "-c", `trap 'touch "$1"; while [ ! -e "$2" ]; do sleep 0.05; done; exit 0' TERM
+"$3" example-app &
+wait $!`, "slow-stop-app", stopping, release, w.bin}
 }
 
 // openGate lets the gated apps whose gate is path go on.
@@ -486,7 +503,8 @@ func running(a *backend.App) bool {
 }
 
 // waitRunning waits until each app is running as the one process in its
-// directory, and returns their PIDs by name.
+// directory (or as many as it runs as, its reported PID among them), and
+// returns their PIDs by name.
 func (s *server) waitRunning(apps ...*app) map[string]int {
 	t := s.w.t
 	t.Helper()
@@ -497,7 +515,7 @@ func (s *server) waitRunning(apps ...*app) map[string]int {
 			if !running(got) {
 				return false
 			}
-			if procs := appProcs(t, a.dir); slices.Equal(procs, []int{got.Process.PID}) {
+			if procs := appProcs(t, a.dir); len(procs) == max(a.procs, 1) && slices.Contains(procs, got.Process.PID) {
 				pids[a.Name] = got.Process.PID
 				return true
 			}
@@ -571,11 +589,13 @@ func provenLogins(ev []backend.AuditEvent, keyID, app string, version int64) int
 	return n
 }
 
-// loginsSince counts app's successful logins after since.
-func loginsSince(ev []backend.AuditEvent, app string, since time.Time) int {
+// loginsSince counts app's successful logins after since, with
+// secret_version version (any when 0).
+func loginsSince(ev []backend.AuditEvent, app string, version int64, since time.Time) int {
 	n := 0
 	for _, e := range ev {
-		if e.Action == backend.ActionLoginSuccess && e.Actor == app && e.Time.After(since) {
+		if e.Action == backend.ActionLoginSuccess && e.Actor == app && e.Time.After(since) &&
+			(version == 0 || strings.Contains(e.Detail, fmt.Sprintf("secret_version=%d", version))) {
 			n++
 		}
 	}
@@ -691,7 +711,7 @@ resource "apphost_app_secret" %[1]q {
   name               = %[5]q
   api_key_account_id = apphost_api_key_account.%[8]s.id
 }
-`, a.Name, a.Host, a.version, command, secretName, appStopTimeout, appStartTimeout, k.label)
+`, a.Name, a.Host, a.version, command, secretName, cmp.Or(a.stopTimeout, appStopTimeout), appStartTimeout, k.label)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(d.Dir, "main.tf"), []byte(b.String()), 0o600); err != nil {

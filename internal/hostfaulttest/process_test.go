@@ -4,6 +4,7 @@ package hostfaulttest
 
 import (
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -52,7 +53,7 @@ func TestAppHostKilledAndRestarted(t *testing.T) {
 	// The adopted apps' logins still prove who they are.
 	adopted := time.Now()
 	for _, a := range k.apps {
-		waitFor(t, "a login of the adopted app "+a.Name, func() bool { return loginsSince(s.events(), a.Name, adopted) > 0 })
+		waitFor(t, "a login of the adopted app "+a.Name, func() bool { return loginsSince(s.events(), a.Name, 1, adopted) > 0 })
 	}
 	t.Logf("the restarted App Host reported its adopted apps %s after the kill", adopted.Sub(killed).Round(time.Millisecond))
 
@@ -233,7 +234,7 @@ func TestServerRestartedWhileAppsRun(t *testing.T) {
 		down := s.restart(sig)
 		back := time.Now()
 		for _, a := range k.apps {
-			waitFor(t, "app "+a.Name+" to log in again", func() bool { return loginsSince(s.events(), a.Name, back) > 0 })
+			waitFor(t, "app "+a.Name+" to log in again", func() bool { return loginsSince(s.events(), a.Name, 1, back) > 0 })
 		}
 		s.requireRunningAs(pids, true, k.apps...)
 		t.Logf("fault injected: the server stopped with %s and started again, down %s; every app logged in again %s later, as the same process",
@@ -246,4 +247,87 @@ func TestServerRestartedWhileAppsRun(t *testing.T) {
 	}
 	d.mustApply()
 	d.requireEnd(s, k, 1, 0)
+}
+
+// Beyond the six cases: the App Host frozen (SIGSTOP) after it
+// acknowledged the rotation, while it stops an app that takes its time to
+// stop. It cannot confirm the stop, so the rotation restores the apps it
+// stopped and ends refused: nothing regenerated, the app that may still
+// run keeps the current secret, no failed login. Let go on, the host runs
+// every app again; the next apply rotates the key once.
+func TestRotationRestoredWhenAStopIsNotConfirmed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	s := w.serve(loopback)
+	h := w.startHost("east", nil)
+	stopping, release := filepath.Join(w.dir, "slow-stopping"), filepath.Join(w.dir, "slow-release")
+	slow := w.app("east", "slow", w.slowStopApp(stopping, release))
+	slow.stopTimeout, slow.procs = "3s", 2
+	k := key{label: "siem", trigger: "1", apps: []*app{slow, w.app("east", "quick", w.exampleApp())}}
+	d := w.terraform()
+	d.write(s.URL, k)
+	d.mustApply()
+	pids := s.waitRunning(k.apps...)
+	keyID := d.key(k.label).ID
+
+	k.trigger = "2"
+	d.write(s.URL, k)
+	run, err := d.Start(t.Context(), "apply", "-auto-approve", "-input=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The host asked the slow app to stop, and waits for it.
+	waitFor(t, "the slow app to be asked to stop", func() bool {
+		_, err := os.Stat(stopping)
+		return err == nil
+	})
+	h.signal(t, syscall.SIGSTOP)
+	frozenAt := time.Now()
+	waitFor(t, "App Host east to stop", func() bool { return procState(h.cmd.Process.Pid) == 'T' })
+	t.Logf("fault injected: SIGSTOP of App Host east (PID %d) while it stops app slow (stop_timeout %s)", h.cmd.Process.Pid, slow.stopTimeout)
+	res, err := run.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(res.Summary())
+	if res.Code == 0 {
+		t.Fatalf("the apply succeeded with an App Host that could not confirm a stop:\n%s", res)
+	}
+	t.Logf("terraform reported, %s after the freeze: %s", time.Since(frozenAt).Round(time.Millisecond), strings.Join(res.ErrorLines(), " | "))
+	if out := flat(res.Output()); !strings.Contains(out, "slow on east") || !strings.Contains(out, "refused") {
+		t.Errorf("the apply's error does not name app slow on App Host east, refused:\n%s", res)
+	}
+	r := s.rotations(keyID)[0]
+	t.Logf("rotation %s ended %s: %s", r.ID, r.Outcome, r.Error)
+	if r.Outcome != backend.RotationRefused || r.ToVersion != 0 {
+		t.Errorf("rotation %s: outcome %s to secret_version %d, want refused, nothing regenerated", r.ID, r.Outcome, r.ToVersion)
+	}
+	for _, st := range r.Steps {
+		if st.Phase != backend.StepRestored {
+			t.Errorf("the refused rotation left app %s %s (%s), want restored", st.AppName, st.Phase, st.Detail)
+		}
+	}
+	if v := s.account(keyID).SecretVersion; v != 1 {
+		t.Errorf("secret_version %d in the store after the refusal, want 1", v)
+	}
+
+	openGate(t, release)
+	h.signal(t, syscall.SIGCONT)
+	resumed := time.Now()
+	s.waitHostReport("east", resumed)
+	after := s.requireRunningAs(pids, false, k.apps...)
+	for _, a := range k.apps {
+		waitFor(t, "a login of app "+a.Name+" after the host went on", func() bool {
+			return loginsSince(s.events(), a.Name, 1, resumed) > 0
+		})
+	}
+	t.Logf("after SIGCONT the apps run again on the current secret (PIDs %v, were %v)", after, pids)
+
+	d.mustApply()
+	r = s.rotations(keyID)[0]
+	logDowntime(t, "after the host went on", r)
+	if r.Outcome != backend.RotationDone || r.ToVersion != 2 {
+		t.Errorf("rotation %s: outcome %s to secret_version %d, want done to 2 (%s)", r.ID, r.Outcome, r.ToVersion, r.Error)
+	}
+	d.requireEnd(s, k, 2, 1)
 }
