@@ -629,8 +629,11 @@ func logDowntime(t *testing.T, what string, r backend.Rotation) {
 	t.Helper()
 	var parts []string
 	for _, st := range r.Steps {
-		if st.DowntimeMS != nil {
-			parts = append(parts, fmt.Sprintf("%s on %s %.1f ms", st.AppName, st.AppHost, *st.DowntimeMS))
+		if st.DowntimeMS != nil && st.StartedAt != nil {
+			// Split at the start: the stop, its confirmation and the
+			// regeneration before it; the app's start and login after.
+			parts = append(parts, fmt.Sprintf("%s on %s %.1f ms (%.1f to its start, %.1f from its start to its login)",
+				st.AppName, st.AppHost, *st.DowntimeMS, ms(st.StartedAt.Sub(*st.StoppedAt)), ms(st.RunningAt.Sub(*st.StartedAt))))
 		} else {
 			parts = append(parts, fmt.Sprintf("%s on %s: %s %s", st.AppName, st.AppHost, st.Phase, st.Detail))
 		}
@@ -638,6 +641,8 @@ func logDowntime(t *testing.T, what string, r backend.Rotation) {
 	t.Logf("%s: rotation %s %s (secret_version %d -> %d); downtime per app (stop to first login with the new secret): %s",
 		what, r.ID, r.Outcome, r.FromVersion, r.ToVersion, strings.Join(parts, "; "))
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // tfDir is a Terraform working directory whose provider reaches a server
 // with the world's admin credentials (in the environment, not the
