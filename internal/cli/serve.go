@@ -245,8 +245,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return fail("%v", err)
 	}
 
+	// Closed when the shutdown begins: the App Hosts' long polls end then.
+	drain := make(chan struct{})
 	srv := &http.Server{
-		Handler: server.New(server.Config{Backend: svc, Console: svc, Logger: log, Version: Version,
+		Handler: server.New(server.Config{Backend: svc, Console: svc, Logger: log, Version: Version, Drain: drain,
 			FailedLogins: server.RateLimit{Burst: loginBurst, Backoff: backoff, MaxBackoff: backoffMax, TrustedProxies: trustedProx}}),
 		TLSConfig:         tlsConfig,
 		ConnContext:       server.ConnContext, // r.TLS under the JSONErrors wrapper
@@ -257,6 +259,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		MaxHeaderBytes:    server.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+
+	srv.RegisterOnShutdown(func() { close(drain) })
 
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

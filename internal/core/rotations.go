@@ -438,9 +438,15 @@ func (o *op) prepareRotation(r *store.RotationRow) (time.Time, error) {
 	deadline := r.CreatedAt.Add(o.s.offlineAfter)
 	switch {
 	case len(offline) > 0:
-		r.Error = fmt.Sprintf("these App Hosts are offline, so nothing can confirm that their apps stop: %s. Nothing was "+
+		// Those that have not answered yet are named too: the admin
+		// learns of every host to look at from one refusal.
+		either := ""
+		if len(silent) > 0 {
+			either = fmt.Sprintf(" These App Hosts have not acknowledged the rotation either: %s.", hostApps(silent))
+		}
+		r.Error = fmt.Sprintf("these App Hosts are offline, so nothing can confirm that their apps stop: %s.%s Nothing was "+
 			"stopped and nothing regenerated. Bring the App Host back (terraform-provider-apphost host), or, if it is lost, "+
-			"declare it so with terraform-provider-apphost app-hosts forget NAME; then apply again", hostApps(offline))
+			"declare it so with terraform-provider-apphost app-hosts forget NAME; then apply again", hostApps(offline), either)
 		return time.Time{}, o.refuse(r)
 	case len(silent) > 0 && o.now.After(deadline):
 		r.Error = fmt.Sprintf("these App Hosts did not acknowledge the rotation within %s: %s. Nothing was stopped and "+

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -92,7 +93,23 @@ func (s *server) desired(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	wait := min(time.Duration(waitMS)*time.Millisecond, maxDesiredWait)
-	d, err := s.hosts.AppHostDesired(r.Context(), r.PathValue("name"), q.Get("session"), after, wait)
+	// A server that shuts down answers at once, with what there is: the
+	// host polls again, at this server's successor or another replica.
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	if s.drain != nil {
+		go func() {
+			select {
+			case <-s.drain:
+				stop()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	d, err := s.hosts.AppHostDesired(ctx, r.PathValue("name"), q.Get("session"), after, wait)
+	if err != nil && ctx.Err() != nil && r.Context().Err() == nil {
+		d, err = s.hosts.AppHostDesired(r.Context(), r.PathValue("name"), q.Get("session"), after, 0)
+	}
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,12 @@ type Config struct {
 	ConsoleSessionTTL time.Duration
 	// Now is the console's clock (session expiry); nil means time.Now.
 	Now func() time.Time
+	// Drain, when closed, ends the App Hosts' long polls at once (each is
+	// answered with the desired state as it is): close it when the server
+	// begins to shut down (http.Server.RegisterOnShutdown), so that the
+	// shutdown waits for the requests in flight, not for the long polls'
+	// wait to run out.
+	Drain <-chan struct{}
 }
 
 // hostRoutes are the App Host protocol's routes (package hostapi): called by
@@ -119,6 +125,7 @@ type server struct {
 	maxBody   int64
 	ver       string
 	mux       *http.ServeMux
+	drain     <-chan struct{} // see Config.Drain
 }
 
 // route is one API operation. The table is the single source of the mux and
@@ -181,6 +188,7 @@ func New(cfg Config) http.Handler {
 		ver:     cfg.Version,
 		limit:   newLimiter(cfg.FailedLogins),
 		mux:     http.NewServeMux(),
+		drain:   cfg.Drain,
 	}
 	if s.auth == nil {
 		if a, ok := cfg.Backend.(Authenticator); ok {

@@ -100,6 +100,16 @@ func (n *NS) LinkUp(t testing.TB) {
 	ip(t, "link", "set", n.HostIf, "up")
 }
 
+// Route makes addr, an address of the root namespace (such as another
+// namespace's HostAddr, where a server may listen for several namespaces),
+// reachable from inside n: a /32 route through n's link. Nothing else is
+// routed. Traffic to addr from n stops while n's link is down, whatever
+// the state of the link addr is on.
+func (n *NS) Route(t testing.TB, addr netip.Addr) {
+	t.Helper()
+	ip(t, "-n", n.Name, "route", "add", netip.PrefixFrom(addr, addr.BitLen()).String(), "via", n.HostAddr.String(), "dev", n.NSIf)
+}
+
 // remove kills what runs in the namespace, then removes it and the veth.
 func (n *NS) remove(t testing.TB) {
 	if err := removeNamespace(n.Name); err != nil {

@@ -2,7 +2,10 @@
 
 package netns
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+)
 
 // New skips t (fails it with APPHOST_REQUIRE_NETNS=1): network namespaces
 // are Linux's.
@@ -17,3 +20,6 @@ func (n *NS) LinkDown(t testing.TB) { t.Helper(); t.Fatal("netns: not Linux") }
 
 // LinkUp cannot happen here.
 func (n *NS) LinkUp(t testing.TB) { t.Helper(); t.Fatal("netns: not Linux") }
+
+// Route cannot happen here.
+func (n *NS) Route(t testing.TB, _ netip.Addr) { t.Helper(); t.Fatal("netns: not Linux") }

@@ -110,6 +110,40 @@ func TestNamespace(t *testing.T) {
 	}
 }
 
+// A server bound on one namespace's root end serves another namespace
+// routed to it; each namespace's link down cuts that namespace only.
+func TestRoute(t *testing.T) {
+	a := netns.New(t)
+	b := netns.New(t)
+	ln, err := net.Listen("tcp", net.JoinHostPort(a.HostAddr.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	u := "http://" + ln.Addr().String() + "/"
+
+	if ok, _ := reach(t, b, u, time.Second); ok {
+		t.Fatal("the other namespace's root end is reached without a route")
+	}
+	b.Route(t, a.HostAddr)
+	if ok, out := reach(t, b, u, 20*time.Second); !ok {
+		t.Fatalf("the routed namespace does not reach the server: %s", out)
+	}
+	a.LinkDown(t)
+	if ok, out := reach(t, b, u, 20*time.Second); !ok {
+		t.Fatalf("the routed namespace does not reach the server while the other's link is down: %s", out)
+	}
+	if ok, _ := reach(t, a, u, time.Second); ok {
+		t.Fatal("the server is reached from the namespace whose link is down")
+	}
+	b.LinkDown(t)
+	if ok, _ := reach(t, b, u, time.Second); ok {
+		t.Fatal("the routed namespace reaches the server with its own link down")
+	}
+}
+
 // A process left running in the namespace does not keep it: the cleanup
 // kills it.
 func TestCleanupKillsLeftovers(t *testing.T) {
