@@ -120,7 +120,7 @@ func (s *server) middleware(next http.HandlerFunc) http.Handler {
 				}
 			}
 			level := slog.LevelInfo
-			if sw.status >= 500 {
+			if sw.status >= 500 && r.Context().Err() == nil { // not a client that went away
 				level = slog.LevelError
 			}
 			s.log.LogAttrs(ctx, level, "request",
@@ -215,7 +215,12 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		be = backend.Errorf(backend.CodeInvalid, "request body is larger than %d bytes", mbe.Limit)
 		status = http.StatusRequestEntityTooLarge
 	}
-	if status >= 500 {
+	switch {
+	case status >= 500 && r.Context().Err() != nil:
+		// The client went away (an App Host stopped mid long-poll): nothing
+		// failed on this side.
+		s.log.InfoContext(r.Context(), "request ended: the client went away", "request_id", RequestID(r.Context()))
+	case status >= 500:
 		// The full error (with its cause) goes to the log only.
 		s.log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()),
 			"code", be.Code, "error", err.Error())
