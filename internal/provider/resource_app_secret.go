@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -245,6 +246,20 @@ func (r *appSecretResource) Create(ctx context.Context, req resource.CreateReque
 	plan.ID = types.StringValue(appSecretID(appID, name))
 	plan.ValueWO = types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.awaitAppStart(ctx, &resp.Diagnostics, appID)
+}
+
+// awaitAppStart waits, when the secret just put made its app start (the
+// last of its secret_names, or a redeploy with the new value), until the
+// app runs, as a deploy of the app itself does: the apply ends with the app
+// running, or with a warning that it did not start.
+func (r *appSecretResource) awaitAppStart(ctx context.Context, diags *diag.Diagnostics, appID string) {
+	a, err := r.backend.GetApp(ctx, appID)
+	if err != nil || !a.Deployed || a.Status != backend.StatusStarting {
+		return
+	}
+	apps := &appResource{backend: r.backend}
+	apps.awaitStart(ctx, diags, &appModel{}, a, "create", 0)
 }
 
 func (r *appSecretResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -312,6 +327,9 @@ func (r *appSecretResource) Update(ctx context.Context, req resource.UpdateReque
 	}
 	plan.ValueWO = types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if value != nil {
+		r.awaitAppStart(ctx, &resp.Diagnostics, plan.AppID.ValueString())
+	}
 }
 
 func (r *appSecretResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
