@@ -400,6 +400,28 @@ func (o *op) advance(r *store.RotationRow, state, detail string) error {
 	return o.audit(backend.ActionRotationStep, backend.TargetRotation, r.ID, r.AccountName, "state="+state+": "+detail)
 }
 
+// eachStep calls fn with each step in one of phases and its app, skipping
+// (and marking) the steps whose app was deleted meanwhile.
+func (o *op) eachStep(r *store.RotationRow, fn func(st *store.RotationStepRow, app *store.AppRow) error, phases ...string) error {
+	for i := range r.Steps {
+		st := &r.Steps[i]
+		if !slices.Contains(phases, st.Phase) {
+			continue
+		}
+		app, ok, err := o.stepApp(st)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if err := fn(st, &app); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // stepApp reads the app of a step; false when it was deleted meanwhile.
 func (o *op) stepApp(st *store.RotationStepRow) (store.AppRow, bool, error) {
 	app, err := o.tx.GetApp(o.ctx, st.AppID)
@@ -480,31 +502,24 @@ func (o *op) refuse(r *store.RotationRow) error {
 // a grace for the kill and the report) sends the rotation to restoring.
 func (o *op) stopRotationApps(r *store.RotationRow) (time.Time, error) {
 	issued := 0
-	for i := range r.Steps {
-		st := &r.Steps[i]
-		if st.Phase != backend.StepHeld {
-			continue
-		}
-		app, ok, err := o.stepApp(st)
-		if err != nil {
-			return time.Time{}, err
-		}
-		if !ok {
-			continue
-		}
+	err := o.eachStep(r, func(st *store.RotationStepRow, app *store.AppRow) error {
 		h, err := o.hostOf(app.AppHost)
 		if err != nil {
-			return time.Time{}, err
+			return err
 		}
-		at, err := o.pause(&app, "to rotate API key account "+r.AccountName)
+		at, err := o.pause(app, "to rotate API key account "+r.AccountName)
 		if err != nil {
-			return time.Time{}, err
+			return err
 		}
 		st.Stopped, st.Phase = at, backend.StepStopped
 		if h.real && !at.IsZero() && !h.row.Forgotten {
 			st.Phase, st.Deadline = backend.StepStopping, o.now.Add(app.StopTimeout+stopGrace)
 			issued++
 		}
+		return nil
+	}, backend.StepHeld)
+	if err != nil {
+		return time.Time{}, err
 	}
 	if issued > 0 {
 		if err := o.audit(backend.ActionRotationStep, backend.TargetRotation, r.ID, r.AccountName,
@@ -514,28 +529,24 @@ func (o *op) stopRotationApps(r *store.RotationRow) (time.Time, error) {
 	}
 	var wake time.Time
 	var unconfirmed []string
-	for i := range r.Steps {
-		st := &r.Steps[i]
-		if st.Phase != backend.StepStopping {
-			continue
-		}
-		app, ok, err := o.stepApp(st)
-		if err != nil {
-			return time.Time{}, err
-		}
+	err = o.eachStep(r, func(st *store.RotationStepRow, app *store.AppRow) error {
 		h, err := o.hostOf(st.AppHost)
 		if err != nil {
-			return time.Time{}, err
+			return err
 		}
 		obs := app.Observed
 		switch {
-		case !ok, h.row.Forgotten, obs.Generation >= app.Generation && !processUp(obs.Phase):
+		case h.row.Forgotten, obs.Generation >= app.Generation && !processUp(obs.Phase):
 			st.Phase = backend.StepStopped
 		case o.now.After(st.Deadline):
 			unconfirmed = append(unconfirmed, fmt.Sprintf("%s on %s", st.AppName, st.AppHost))
-		case wake.IsZero() || st.Deadline.Before(wake):
-			wake = st.Deadline
+		default:
+			wake = earliest(wake, st.Deadline)
 		}
+		return nil
+	}, backend.StepStopping)
+	if err != nil {
+		return time.Time{}, err
 	}
 	if len(unconfirmed) > 0 {
 		r.Error = fmt.Sprintf("no App Host confirmed the stop of these apps in time: %s. Nothing was regenerated; the "+
@@ -555,6 +566,14 @@ func (o *op) stopRotationApps(r *store.RotationRow) (time.Time, error) {
 	return time.Time{}, o.advance(r, backend.RotationRegenerating, fmt.Sprintf("stopped %d apps", stopped))
 }
 
+// earliest is the earlier of two deadlines, zero being none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
 // processUp: a reported phase in which the app's process may run.
 func processUp(phase string) bool {
 	return phase == hostapi.PhaseRunning || phase == hostapi.PhaseStarting || phase == hostapi.PhaseExited
@@ -564,40 +583,21 @@ func processUp(phase string) bool {
 // secret, waits until each is healthy (or failed, or past its
 // start_timeout), then ends the rotation.
 func (o *op) startRotationApps(r *store.RotationRow) (time.Time, error) {
-	for i := range r.Steps {
-		st := &r.Steps[i]
-		if st.Phase != backend.StepStopped {
-			continue
-		}
-		app, ok, err := o.stepApp(st)
-		if err != nil {
-			return time.Time{}, err
-		}
-		if !ok {
-			continue
-		}
-		if err := o.resume(&app, st.Stopped); err != nil {
-			return time.Time{}, err
+	err := o.eachStep(r, func(st *store.RotationStepRow, app *store.AppRow) error {
+		if err := o.resume(app, st.Stopped); err != nil {
+			return err
 		}
 		st.Started, st.Phase, st.Deadline = o.clock(), backend.StepStarted, o.now.Add(app.StartTimeout)
+		return nil
+	}, backend.StepStopped)
+	if err != nil {
+		return time.Time{}, err
 	}
 	var wake time.Time
-	var failed []string
-	for i := range r.Steps {
-		st := &r.Steps[i]
-		if st.Phase != backend.StepStarted {
-			continue
-		}
-		app, ok, err := o.stepApp(st)
-		if err != nil {
-			return time.Time{}, err
-		}
-		if !ok {
-			continue
-		}
+	err = o.eachStep(r, func(st *store.RotationStepRow, app *store.AppRow) error {
 		switch {
 		case app.Status == backend.StatusRunning:
-			st.Phase, st.Running = backend.StepRunning, o.runningAt(app)
+			st.Phase, st.Running = backend.StepRunning, o.runningAt(*app)
 		case app.Status == backend.StatusPending:
 			st.Phase, st.Detail = backend.StepSkipped, app.StatusDetail
 		case app.Status == backend.StatusFailed, o.now.After(st.Deadline):
@@ -605,21 +605,22 @@ func (o *op) startRotationApps(r *store.RotationRow) (time.Time, error) {
 			if st.Detail == "" {
 				st.Detail = fmt.Sprintf("not healthy within start_timeout (%s)", app.StartTimeout)
 			}
-			failed = append(failed, fmt.Sprintf("%s (%s)", app.Name, st.Detail))
-		case wake.IsZero() || st.Deadline.Before(wake):
-			wake = st.Deadline
+		default:
+			wake = earliest(wake, st.Deadline)
 		}
-	}
-	for _, st := range r.Steps {
-		if st.Phase == backend.StepFailed && !slices.ContainsFunc(failed, func(f string) bool { return strings.HasPrefix(f, st.AppName+" ") }) {
-			failed = append(failed, fmt.Sprintf("%s (%s)", st.AppName, st.Detail))
-		}
-	}
-	if !wake.IsZero() {
-		return wake, nil
+		return nil
+	}, backend.StepStarted)
+	if err != nil || !wake.IsZero() {
+		return wake, err
 	}
 	if err := o.releaseHolds(r); err != nil {
 		return time.Time{}, err
+	}
+	var failed []string
+	for _, st := range r.Steps {
+		if st.Phase == backend.StepFailed {
+			failed = append(failed, fmt.Sprintf("%s (%s)", st.AppName, st.Detail))
+		}
 	}
 	if len(failed) > 0 {
 		r.Error = fmt.Sprintf("the secret was regenerated, but these apps did not become healthy with it: %s", strings.Join(failed, "; "))
@@ -642,22 +643,15 @@ func (o *op) runningAt(app store.AppRow) time.Time {
 // restoreRotationApps starts again, on the current secret, the apps a
 // refused rotation stopped (or asked to stop), then ends it refused.
 func (o *op) restoreRotationApps(r *store.RotationRow) error {
-	for i := range r.Steps {
-		st := &r.Steps[i]
-		if st.Phase != backend.StepStopped && st.Phase != backend.StepStopping {
-			continue
-		}
-		app, ok, err := o.stepApp(st)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		if err := o.resume(&app, st.Stopped); err != nil {
+	err := o.eachStep(r, func(st *store.RotationStepRow, app *store.AppRow) error {
+		if err := o.resume(app, st.Stopped); err != nil {
 			return err
 		}
 		st.Phase = backend.StepRestored
+		return nil
+	}, backend.StepStopped, backend.StepStopping)
+	if err != nil {
+		return err
 	}
 	return o.refuse(r)
 }
