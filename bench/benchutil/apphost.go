@@ -65,7 +65,7 @@ func StartHost(ctx context.Context, bin string, c *client.Client, endpoint, name
 		select {
 		case err := <-h.done:
 			h.done <- err
-			return nil, fmt.Errorf("App Host %s exited (%v); see %s", name, err, logPath)
+			return nil, fmt.Errorf("the App Host %s exited (%v); see %s", name, err, logPath)
 		case <-ctx.Done():
 			h.Stop()
 			return nil, ctx.Err()
@@ -79,7 +79,7 @@ func StartHost(ctx context.Context, bin string, c *client.Client, endpoint, name
 		}
 		if time.Now().After(deadline) {
 			h.Stop()
-			return nil, fmt.Errorf("App Host %s was not online within 60s; see %s", name, logPath)
+			return nil, fmt.Errorf("the App Host %s was not online within 60s; see %s", name, logPath)
 		}
 	}
 }
