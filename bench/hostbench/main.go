@@ -1,9 +1,8 @@
 // Command hostbench measures apps that run for real on an App Host: one
 // server (`terraform-provider-apphost serve` on SQLite) and App Hosts
 // (`terraform-provider-apphost host`) on loopback, and three sets of N apps,
-// each app bound to its own key account, the keys and the bound app secrets
-// (no value: the backend fills them) in Terraform, the apps made through
-// the API:
+// each app bound to its own key account, the apps, the keys and the bound
+// app secrets (no value: the backend fills them) in Terraform:
 //
 //   - exec: N example apps (`terraform-provider-apphost example-app`) as
 //     processes of one App Host with the exec driver;
@@ -12,10 +11,11 @@
 //   - built-in: N apps on a name no App Host account claims (the backend's
 //     built-in App Host: each start a login inside the backend's call).
 //
-// Each round, alternating between the sets, it starts W example apps at
-// once on the exec App Host (their cold start: the deploy's transaction to
-// the app's first proven login, both by the server's clock), and applies a
-// rotation of every key of each set in one `terraform apply`. It prints each
+// Each round, alternating between the sets, it starts W other example apps
+// (made and deployed through the API) at once on the exec App Host (their
+// cold start: the deploy's transaction to the app's first proven login,
+// both by the server's clock), and applies a rotation of every key of each
+// set in one `terraform apply`. It prints each
 // exec app's downtime (the rotation steps: its stop to its first login with
 // the new secret_version) against the cold start, the failed logins, the
 // App Host's memory per app, and how much longer a rotation takes with the

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,27 +123,26 @@ func (r *runState) setup(ctx context.Context) error {
 	}
 	for _, s := range r.sets {
 		s.dir = filepath.Join(o.dir, s.kind, "tf")
-		for i := range o.n {
-			a, err := r.api.CreateApp(ctx, r.appRequest(fmt.Sprintf("%s-app-%03d", s.kind, i), s.appHost, s.kind == setExec))
-			if err != nil {
-				return fmt.Errorf("creating app %d of %s: %w", i, s.kind, err)
-			}
-			s.apps = append(s.apps, *a)
-		}
 		if err := s.setup(o, srv); err != nil {
 			return err
 		}
-		r.b.logf("%-8s create: %d keys and %d bound app secrets ...", s.kind, o.n, o.n)
-		res, err := s.apply(ctx, o, "0", [3]int{2 * o.n, 0, 0})
+		r.b.logf("%-8s create: %d apps, keys and bound app secrets ...", s.kind, o.n)
+		res, err := s.apply(ctx, o, "0", [3]int{3 * o.n, 0, 0})
 		if err != nil {
 			return fmt.Errorf("%s: create: %w", s.kind, err)
 		}
 		r.b.logf("%-8s create %.2fs", s.kind, res.seconds)
-	}
-	for _, s := range r.sets {
-		r.b.logf("%-8s deploying %d apps, %d at a time ...", s.kind, o.n, o.parallelism)
-		if err := r.deploy(ctx, s.apps); err != nil {
-			return fmt.Errorf("%s: %w", s.kind, err)
+		apps, err := r.api.ListApps(ctx, backend.ListAppsRequest{AppHost: s.appHost})
+		if err != nil {
+			return err
+		}
+		for _, a := range apps {
+			if strings.HasPrefix(a.Name, s.appPrefix()) {
+				s.apps = append(s.apps, a)
+			}
+		}
+		if len(s.apps) != o.n {
+			return fmt.Errorf("%s: %d apps on %s after the create, want %d", s.kind, len(s.apps), s.appHost, o.n)
 		}
 		if _, err := r.waitRunning(ctx, s.appHost, appIDs(s.apps)); err != nil {
 			return fmt.Errorf("%s: %w", s.kind, err)
@@ -156,7 +156,9 @@ func (r *runState) setup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		a, err := r.api.CreateApp(ctx, r.appRequest(fmt.Sprintf("cold-app-%02d", i), "bench-exec", true))
+		a, err := r.api.CreateApp(ctx, backend.CreateAppRequest{Name: fmt.Sprintf("cold-app-%02d", i), AppHost: "bench-exec",
+			Config:     map[string]string{"login_interval": o.loginInterval},
+			AppRuntime: backend.AppRuntime{Command: []string{o.provider, "example-app"}}})
 		if err != nil {
 			return err
 		}
@@ -167,31 +169,6 @@ func (r *runState) setup(ctx context.Context) error {
 	}
 	r.memDeployed = r.memory("after the deploy")
 	return nil
-}
-
-func (r *runState) appRequest(name, appHost string, exec bool) backend.CreateAppRequest {
-	req := backend.CreateAppRequest{Name: name, AppHost: appHost,
-		Config: map[string]string{"login_interval": r.b.o.loginInterval}}
-	if exec {
-		req.Command = []string{r.b.o.provider, "example-app"}
-	}
-	return req
-}
-
-// deploy deploys apps, parallelism at a time.
-func (r *runState) deploy(ctx context.Context, apps []backend.App) error {
-	sem := make(chan struct{}, r.b.o.parallelism)
-	errs := make([]error, len(apps))
-	var wg sync.WaitGroup
-	for i, a := range apps {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			_, errs[i] = r.api.DeployApp(ctx, a.ID)
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // waitRunning waits until every app of ids on appHost is running and

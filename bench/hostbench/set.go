@@ -23,12 +23,12 @@ const (
 	setBuiltIn = "built-in"
 )
 
-// set is N apps on one App Host and the Terraform working directory that
-// holds their keys and bound app secrets.
+// set is N apps on one App Host, with their keys and bound app secrets, in
+// one Terraform working directory.
 type set struct {
 	kind    string
-	appHost string // the apps' app_host
-	apps    []backend.App
+	appHost string        // the apps' app_host
+	apps    []backend.App // as the server listed them after the create
 	dir     string
 	tf      *tfcli.Workdir
 	seq     int    // command counter, for log file names
@@ -50,14 +50,20 @@ func (s *set) fail(format string, args ...any) {
 	s.errors = append(s.errors, fmt.Sprintf(format, args...))
 }
 
-// keyName is the name of the set's key account i.
 func (s *set) keyPrefix() string { return s.kind + "-key-" }
+func (s *set) appPrefix() string { return s.kind + "-app-" }
 
-// config is the set's Terraform configuration: a key per app in
-// var.app_ids, each rotated by var.rotation, and an app secret of each app
-// bound to its key with no value. The provider block is empty: the
-// environment points it at the server.
-func (s *set) config() string {
+// config is the set's Terraform configuration: n apps on the set's App
+// Host (each waits, pending, until its secret is in: secret_names), n keys,
+// each rotated by var.rotation, and an app secret of each app bound to its
+// key with no value. command, if not empty, is what the apps run. The
+// provider block is empty: the environment points it at the server.
+func (s *set) config(n int, command []string, loginInterval string) string {
+	cmd := ""
+	if len(command) > 0 {
+		b, _ := json.Marshal(command) // a JSON list of strings is an HCL list
+		cmd = "\n  command      = " + string(b)
+	}
 	return fmt.Sprintf(`terraform {
   required_providers {
     apphost = {
@@ -70,26 +76,30 @@ variable "rotation" {
   type = string
 }
 
-variable "app_ids" {
-  type = list(string)
-}
-
 provider "apphost" {}
 
 resource "apphost_api_key_account" "k" {
-  count             = length(var.app_ids)
-  name              = "%[1]s${count.index}"
+  count             = %[1]d
+  name              = "%[2]s${count.index}"
   rotation_triggers = { round = var.rotation }
   expose_secret     = false
 }
 
+resource "apphost_app" "a" {
+  count        = %[1]d
+  name         = format("%[3]s%%03d", count.index)
+  app_host     = %[4]q%[5]s
+  config       = { login_interval = %[6]q }
+  secret_names = ["api"]
+}
+
 resource "apphost_app_secret" "s" {
-  count              = length(var.app_ids)
-  app_id             = var.app_ids[count.index]
+  count              = %[1]d
+  app_id             = apphost_app.a[count.index].id
   name               = "api"
   api_key_account_id = apphost_api_key_account.k[count.index].id
 }
-`, s.keyPrefix())
+`, n, s.keyPrefix(), s.appPrefix(), s.appHost, cmd, loginInterval)
 }
 
 // setup writes the configuration, the app IDs and the CLI configuration.
@@ -97,18 +107,11 @@ func (s *set) setup(o options, srv *benchutil.Server) error {
 	if err := os.MkdirAll(filepath.Join(s.dir, "logs"), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(s.dir, "main.tf"), []byte(s.config()), 0o644); err != nil {
-		return err
+	var command []string
+	if s.kind == setExec {
+		command = []string{o.provider, "example-app"}
 	}
-	ids := make([]string, len(s.apps))
-	for i, a := range s.apps {
-		ids[i] = a.ID
-	}
-	vars, err := json.Marshal(map[string]any{"app_ids": ids})
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(s.dir, "terraform.tfvars.json"), vars, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.dir, "main.tf"), []byte(s.config(o.n, command, o.loginInterval)), 0o644); err != nil {
 		return err
 	}
 	providerDir := filepath.Join(s.dir, "bin")
