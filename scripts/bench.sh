@@ -16,7 +16,9 @@
 # secret_version) against the example app's cold start (BENCH_HOST_WAVE apps
 # started at once, in the same run), failed logins, the App Host's memory per
 # app, and the rotation time with the App Host round trips (virtual driver)
-# against the built-in App Host.
+# against the built-in App Host; and the store watcher's latency (how long a
+# wait takes to see another process's commit: SQLite's data_version, and
+# PostgreSQL's LISTEN/NOTIFY with APPHOST_TEST_POSTGRES_DSN).
 #
 #   scripts/bench.sh                       # everything (long: N=1000 takes a while)
 #   BENCH_N="100 300" BENCH_RUNS=3 scripts/bench.sh
@@ -89,6 +91,9 @@ fi
 if [ "${BENCH_HOST:-1}" != 0 ]; then
 	echo
 	"$bin/hostbench" -provider "$bin/terraform-provider-apphost" || status=$?
+	echo
+	echo "== store watcher: how long a wait (a rotation's, for an App Host's report) takes to see another process's commit =="
+	go test -run '^$' -bench 'BenchmarkWatchLatency' -benchtime 200x ./internal/store/sqlite ./internal/store/postgres || status=$?
 fi
 
 if [ "${BENCH_LOGIN:-1}" != 0 ]; then
