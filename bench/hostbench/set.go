@@ -53,53 +53,18 @@ func (s *set) fail(format string, args ...any) {
 func (s *set) keyPrefix() string { return s.kind + "-key-" }
 func (s *set) appPrefix() string { return s.kind + "-app-" }
 
-// config is the set's Terraform configuration: n apps on the set's App
-// Host (each waits, pending, until its secret is in: secret_names), n keys,
-// each rotated by var.rotation, and an app secret of each app bound to its
-// key with no value. command, if not empty, is what the apps run. The
-// provider block is empty: the environment points it at the server.
+// config is the set's benchutil.RotationConfig: its apps on its App Host,
+// with command (if any), and secret_names so that none starts before its
+// bound secret.
 func (s *set) config(n int, command []string, loginInterval string) string {
-	cmd := ""
+	attrs := fmt.Sprintf("  app_host     = %q\n", s.appHost)
 	if len(command) > 0 {
 		b, _ := json.Marshal(command) // a JSON list of strings is an HCL list
-		cmd = "\n  command      = " + string(b)
+		attrs += "  command      = " + string(b) + "\n"
 	}
-	return fmt.Sprintf(`terraform {
-  required_providers {
-    apphost = {
-      source = "apphost/apphost"
-    }
-  }
-}
-
-variable "rotation" {
-  type = string
-}
-
-provider "apphost" {}
-
-resource "apphost_api_key_account" "k" {
-  count             = %[1]d
-  name              = "%[2]s${count.index}"
-  rotation_triggers = { round = var.rotation }
-  expose_secret     = false
-}
-
-resource "apphost_app" "a" {
-  count        = %[1]d
-  name         = format("%[3]s%%03d", count.index)
-  app_host     = %[4]q%[5]s
-  config       = { login_interval = %[6]q }
-  secret_names = ["api"]
-}
-
-resource "apphost_app_secret" "s" {
-  count              = %[1]d
-  app_id             = apphost_app.a[count.index].id
-  name               = "api"
-  api_key_account_id = apphost_api_key_account.k[count.index].id
-}
-`, n, s.keyPrefix(), s.appPrefix(), s.appHost, cmd, loginInterval)
+	attrs += fmt.Sprintf("  config       = { login_interval = %q }\n  secret_names = [\"api\"]\n", loginInterval)
+	return benchutil.RotationConfig{N: n, KeyName: fmt.Sprintf("%q", s.keyPrefix()+"${count.index}"),
+		AppName: fmt.Sprintf("format(%q, count.index)", s.appPrefix()+"%03d"), AppAttributes: attrs, SecretName: "api"}.HCL()
 }
 
 // setup writes the configuration, the app IDs and the CLI configuration.

@@ -195,51 +195,15 @@ func (ws *workspace) serverPeakKB() int64 {
 	return ws.server.PeakRSSKB()
 }
 
-// providerConfig is the apphost graph in the recommended pattern: N keys with
-// expose_secret = false, N apps, N app secrets, secret i of app i bound to key
-// i with no value (the backend fills it and rotates it with the key);
-// var.rotation is every key's rotation trigger, so a new value rotates every
-// key in one apply (N in-place updates, one RegenerateSecret each). The
-// provider block is empty: the environment picks the backend, so every
-// provider runs the same text. appHost, if not empty, is the apps' app_host.
+// providerConfig is benchutil.RotationConfig; appHost, if not empty, is
+// the apps' app_host.
 func providerConfig(n int, appHost string) string {
-	app := ""
+	c := benchutil.RotationConfig{N: n, KeyName: `"bench-key-${count.index}"`, AppName: `"bench-app-${count.index}"`,
+		SecretName: "api-key"}
 	if appHost != "" {
-		app = fmt.Sprintf("\n  app_host = %q", appHost)
+		c.AppAttributes = fmt.Sprintf("  app_host = %q\n", appHost)
 	}
-	return fmt.Sprintf(`terraform {
-  required_providers {
-    apphost = {
-      source = "apphost/apphost"
-    }
-  }
-}
-
-variable "rotation" {
-  type = string
-}
-
-provider "apphost" {}
-
-resource "apphost_api_key_account" "k" {
-  count             = %[1]d
-  name              = "bench-key-${count.index}"
-  rotation_triggers = { round = var.rotation }
-  expose_secret     = false
-}
-
-resource "apphost_app" "a" {
-  count = %[1]d
-  name  = "bench-app-${count.index}"%[2]s
-}
-
-resource "apphost_app_secret" "s" {
-  count              = %[1]d
-  app_id             = apphost_app.a[count.index].id
-  name               = "api-key"
-  api_key_account_id = apphost_api_key_account.k[count.index].id
-}
-`, n, app)
+	return c.HCL()
 }
 
 // terraformDataConfig is the same graph on terraform_data: a key's input
