@@ -1,8 +1,10 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -368,19 +370,9 @@ func (o *op) desired(h hostKind) (*hostapi.Desired, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, 0, len(apps))
-	for _, a := range apps {
-		ids = append(ids, a.ID)
-	}
-	byApp := map[string][]store.AppSecretRow{}
-	if len(ids) > 0 {
-		secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppIDs: ids})
-		if err != nil {
-			return nil, err
-		}
-		for _, sec := range secrets {
-			byApp[sec.AppID] = append(byApp[sec.AppID], sec)
-		}
+	byApp, err := o.secretsOf(apps)
+	if err != nil {
+		return nil, err
 	}
 	out := &hostapi.Desired{Revision: h.row.Revision, Apps: make([]hostapi.DesiredApp, 0, len(apps))}
 	for _, a := range apps {
@@ -431,26 +423,64 @@ func (s *Service) ReportAppHost(ctx context.Context, name string, r hostapi.Repo
 		if err != nil {
 			return nil, err
 		}
+		secrets, err := o.secretsOf(apps)
+		if err != nil {
+			return nil, err
+		}
 		for i := range apps {
 			app := &apps[i]
 			rep, ok := reported[app.ID]
 			if !ok {
 				rep = hostapi.AppReport{Phase: hostapi.PhaseStopped, Generation: app.Observed.Generation}
 			}
+			before := app.Observed
 			o.observe(app, rep)
-			secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppID: app.ID})
-			if err != nil {
-				return nil, err
+			// A host reports every app every few seconds: only what changed
+			// is written, or a host of a thousand apps would rewrite them all.
+			if !sameObservation(before, app.Observed) {
+				if err := o.tx.UpdateApp(o.ctx, *app); err != nil {
+					return nil, err
+				}
 			}
-			if err := o.tx.UpdateApp(o.ctx, *app); err != nil {
-				return nil, err
-			}
-			if err := o.evalStatus(app, secrets, h); err != nil {
+			if err := o.evalStatus(app, secrets[app.ID], h); err != nil {
 				return nil, err
 			}
 		}
 		return &hostapi.ReportAnswer{Revision: h.row.Revision}, nil
 	})
+}
+
+// secretsOf returns the app secrets of apps, by app ID, in one query.
+func (o *op) secretsOf(apps []store.AppRow) (map[string][]store.AppSecretRow, error) {
+	byApp := map[string][]store.AppSecretRow{}
+	if len(apps) == 0 {
+		return byApp, nil
+	}
+	ids := make([]string, 0, len(apps))
+	for _, a := range apps {
+		ids = append(ids, a.ID)
+	}
+	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppIDs: ids})
+	if err != nil {
+		return nil, err
+	}
+	for _, sec := range secrets {
+		byApp[sec.AppID] = append(byApp[sec.AppID], sec)
+	}
+	return byApp, nil
+}
+
+// sameObservation reports whether an observation tells nothing new of an
+// app (the time of its report aside). The stored reported_at is thus the
+// time of the last report that changed something.
+func sameObservation(stored, now store.AppObserved) bool {
+	if stored.ReportedAt.IsZero() {
+		return false // the first report
+	}
+	stored.ReportedAt, now.ReportedAt = time.Time{}, time.Time{}
+	a, errA := json.Marshal(stored) // every field, the ones added later too
+	b, errB := json.Marshal(now)
+	return errA == nil && errB == nil && bytes.Equal(a, b)
 }
 
 // observe records one app's report. A new process (another token, or

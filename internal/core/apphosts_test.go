@@ -281,3 +281,53 @@ func TestAppTokenProvesTheApp(t *testing.T) {
 	}
 	e.wantActions(t, seq, "anonymous login.success siem", "forwarder login.success siem", "east app.deploy forwarder")
 }
+
+// A host's periodic report that tells nothing new writes nothing: the app's
+// reported_at stays the time of the report that changed it (a host of a
+// thousand apps would otherwise rewrite every one every few seconds).
+func TestUnchangedReportWritesNothing(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	host, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-east", AppHost: "east"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, host.Secret)
+	app, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "forwarder", AppHost: "east", Deployed: true,
+		AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := e.s.OpenAppHostSession(ctx, "east", "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-1", Driver: "exec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.s.AppHostDesired(ctx, "east", sess.SessionID, 0, 0)
+	if err != nil || len(d.Apps) != 1 {
+		t.Fatalf("desired %+v, %v", d, err)
+	}
+	rep := hostapi.Report{SessionID: sess.SessionID, Revision: d.Revision, Apps: []hostapi.AppReport{{ID: app.ID, Name: app.Name,
+		Generation: d.Apps[0].Generation, Phase: hostapi.PhaseRunning, PID: 42, StartedAt: e.clock.Now(), TokenHash: hostapi.TokenHash("t")}}}
+	reportedAt := func() time.Time {
+		t.Helper()
+		if _, err := e.s.ReportAppHost(ctx, "east", rep); err != nil {
+			t.Fatal(err)
+		}
+		return e.getApp(t, app.ID).Process.ReportedAt
+	}
+	reportedAt()
+	e.clock.Advance(5 * time.Second)
+	first := reportedAt() // running now: up for 3 s (it proves no login)
+	if st := e.getApp(t, app.ID).Status; st != backend.StatusRunning {
+		t.Fatalf("status %s, want running", st)
+	}
+	e.clock.Advance(5 * time.Second)
+	if again := reportedAt(); !again.Equal(first) {
+		t.Errorf("an unchanged report rewrote the app: reported_at %s -> %s", first, again)
+	}
+	e.clock.Advance(5 * time.Second)
+	rep.Apps[0].PID, rep.Apps[0].StartedAt = 43, e.clock.Now()
+	if changed := reportedAt(); !changed.After(first) {
+		t.Errorf("a report of a new process did not update the app: reported_at %s, first %s", changed, first)
+	}
+}

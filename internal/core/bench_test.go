@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/hostapi"
 )
 
 // benchN is the size of the benchmarks' store: N key accounts, N running
@@ -139,4 +141,44 @@ func BenchmarkLoginParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+}
+
+// BenchmarkReportAppHost is one periodic report of an App Host that runs
+// benchN apps, none of which changed: what every host costs the store
+// every few seconds.
+func BenchmarkReportAppHost(b *testing.B) {
+	st, box, _ := openSQLite(b)
+	s := NewService(st, box, Options{})
+	b.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	if _, err := s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-east", AppHost: "east"}); err != nil {
+		b.Fatal(err)
+	}
+	sess, err := s.OpenAppHostSession(ctx, "east", "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-1", Driver: "exec"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range benchN {
+		if _, err := s.CreateApp(ctx, backend.CreateAppRequest{Name: fmt.Sprintf("app%04d", i), AppHost: "east", Deployed: true,
+			AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	d, err := s.AppHostDesired(ctx, "east", sess.SessionID, 0, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep := hostapi.Report{SessionID: sess.SessionID, Revision: d.Revision}
+	for _, a := range d.Apps {
+		rep.Apps = append(rep.Apps, hostapi.AppReport{ID: a.ID, Name: a.Name, Generation: a.Generation,
+			Phase: hostapi.PhaseRunning, PID: 1000, StartedAt: time.Now(), TokenHash: hostapi.TokenHash(a.Name)})
+	}
+	if _, err := s.ReportAppHost(ctx, "east", rep); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.ReportAppHost(ctx, "east", rep); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
