@@ -14,7 +14,8 @@ import (
 //
 //	preparing     as stop_first: hold every app bound to the key; their App Hosts must answer
 //	issuing       issue a pending secret beside the current one: both log in
-//	moving        the deployed apps move to it one at a time, the first as a canary: new
+//	moving        the deployed apps move to it one at a time, in app name order (byte
+//	              order, as the plan's warning lists them), the first as a canary: new
 //	              secret files, then reload_signal or a restart; each runs on it before the
 //	              next moves. After the last, the pending secret becomes current and the
 //	              previous one is revoked, in the same transaction

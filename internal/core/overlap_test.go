@@ -337,7 +337,7 @@ func TestOverlapThirdOfFiveFailsMovesTheFirstTwoBack(t *testing.T) {
 // then the pending secret is current, and the old one stops working the
 // moment the last app moved, not at the end of overlap_period.
 func TestOverlapMovesEveryAppThenRevokesTheOldSecret(t *testing.T) {
-	e, h, key, apps := overlapEnv(t, "SIGHUP", "a", "b", "c")
+	e, h, key, apps := overlapEnv(t, "SIGHUP", "c", "a", "b") // created out of name order: they move in name order
 	// While the apps move, both secrets log in.
 	ctx := WithActor(context.Background(), "probe")
 	var bothChecked bool
@@ -373,6 +373,9 @@ func TestOverlapMovesEveryAppThenRevokesTheOldSecret(t *testing.T) {
 		t.Errorf("the rotation took %s of the clock, not less than overlap_period", elapsed)
 	}
 	wantCode(t, e.s.NetworkLogin(ctx, backend.LoginRequest{AccountID: key.ID, Secret: key.Secret}), backend.CodeLoginFailed)
+	if acc := e.getAccount(t, key.ID); acc.FailedLoginAttempts != 1 {
+		t.Errorf("a login with the revoked secret: failed_login_attempts = %d, want 1 (a previous secret's stale copy counts)", acc.FailedLoginAttempts)
+	}
 	if err := e.s.NetworkLogin(ctx, backend.LoginRequest{AccountID: key.ID, Secret: got.Secret}); err != nil {
 		t.Errorf("the new secret: %v", err)
 	}

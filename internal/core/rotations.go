@@ -213,6 +213,10 @@ func (o *op) startRotation(req backend.RegenerateRequest) (store.RotationRow, er
 			return store.RotationRow{}, errBusy{a.HeldBy}
 		}
 	}
+	// The steps, and so the order in which an overlap rotation moves the
+	// apps (the first is its canary), are in app name order, byte by byte:
+	// the order the plan announces, whatever the store's collation.
+	slices.SortFunc(apps, func(a, b store.AppRow) int { return strings.Compare(a.Name, b.Name) })
 	strategy, fallback := strategyOf(acc), overlapFallback(acc)
 	if fallback != "" {
 		strategy = backend.StrategyStopFirst
