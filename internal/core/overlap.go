@@ -248,11 +248,11 @@ func (o *op) moveNext(r *store.RotationRow, st *store.RotationStepRow, app *stor
 	switch {
 	case !shouldRun(*app, secrets) || app.Status == backend.StatusPending || app.Status == backend.StatusStopped:
 		st.Phase, st.Detail = backend.StepSkipped, "not running: it gets the secret the rotation leaves"
-		return false, time.Time{}, nil
+		return false, time.Time{}, o.keepStopped(st, app, h)
 	case h.real && (!h.known() || h.row.Forgotten):
 		st.Phase, st.Detail = backend.StepSkipped, fmt.Sprintf("its App Host %q runs nothing of it now: it gets the "+
 			"secret the rotation leaves", app.AppHost)
-		return false, time.Time{}, nil
+		return false, time.Time{}, o.keepStopped(st, app, h)
 	case h.real && !o.online(h):
 		wake, err := o.hold(r, st, h)
 		return true, wake, err
@@ -299,6 +299,31 @@ func (o *op) moveNext(r *store.RotationRow, st *store.RotationStepRow, app *stor
 	}
 	_, err = o.checkMove(r, st, app, acc)
 	return true, time.Time{}, err
+}
+
+// keepStopped keeps an app of a real App Host that the rotation skipped
+// from starting until the rotation ends (its App Host may connect
+// meanwhile): it would start on the current secret, which the rotation may
+// revoke under it. startSkipped starts it then, on the secret the rotation
+// leaves.
+func (o *op) keepStopped(st *store.RotationStepRow, app *store.AppRow, h hostKind) error {
+	if !h.real || !app.Deployed || app.Paused {
+		return nil
+	}
+	app.Paused, app.UpdatedAt, st.KeptStopped = true, o.now, true
+	return o.tx.UpdateApp(o.ctx, *app)
+}
+
+// startSkipped deploys again, at the rotation's end, the apps keepStopped
+// kept from starting.
+func (o *op) startSkipped(r *store.RotationRow) error {
+	return o.eachStep(r, func(st *store.RotationStepRow, app *store.AppRow) error {
+		if !st.KeptStopped || !app.Paused {
+			return nil
+		}
+		st.KeptStopped = false
+		return o.resume(app, time.Time{})
+	}, backend.StepSkipped)
 }
 
 // giveSecret seals into app's secrets bound to acc its pending secret
@@ -436,6 +461,9 @@ func (o *op) promote(r *store.RotationRow) error {
 		"current (secret_version=%d), and the previous one is revoked", row.SecretVersion)); err != nil {
 		return err
 	}
+	if err := o.startSkipped(r); err != nil {
+		return err
+	}
 	if err := o.releaseHolds(r); err != nil {
 		return err
 	}
@@ -522,6 +550,9 @@ func (o *op) rollBackRotation(r *store.RotationRow) (time.Time, error) {
 	}
 	// Revoke: no app holds the pending secret any more.
 	if err := o.revokePending(r, acc); err != nil {
+		return time.Time{}, err
+	}
+	if err := o.startSkipped(r); err != nil {
 		return time.Time{}, err
 	}
 	if err := o.releaseHolds(r); err != nil {
