@@ -71,6 +71,9 @@ func (o *op) moveRotationApps(r *store.RotationRow) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
+	if strings.HasPrefix(r.Error, "held:") {
+		r.Error = "" // set again below if an App Host is still offline
+	}
 	for i := range r.Steps {
 		st := &r.Steps[i]
 		if st.Phase != backend.StepMoving {
@@ -160,6 +163,11 @@ func (o *op) hold(r *store.RotationRow, st *store.RotationStepRow, h hostKind) (
 	detail := fmt.Sprintf("held: App Host %q is offline (last report %s); both secrets stay valid until it comes back, "+
 		"or is declared lost (terraform-provider-apphost app-hosts forget %s)", st.AppHost,
 		h.row.LastReport.UTC().Format(time.RFC3339), st.AppHost)
+	if r.State == backend.RotationMoving {
+		// Flagged on the rotation too, while it moves (a rollback's error
+		// says why it rolls back, and stays).
+		r.Error = detail
+	}
 	if st.Detail != detail {
 		st.Detail = detail
 		if err := o.audit(backend.ActionRotationStep, backend.TargetRotation, r.ID, r.AccountName,

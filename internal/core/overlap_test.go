@@ -586,9 +586,10 @@ func TestOverlapHeldWhileAppHostOffline(t *testing.T) {
 			t.Fatalf("the current secret while the rotation is held: %v", err)
 		}
 		r := e.rotations(t, key.ID)[0]
-		return r.State == backend.RotationMoving && slices.ContainsFunc(r.Steps, func(st backend.RotationStep) bool {
-			return st.AppName == "b" && strings.HasPrefix(st.Detail, `held: App Host "east" is offline`)
-		})
+		return r.State == backend.RotationMoving && strings.HasPrefix(r.Error, `held: App Host "east" is offline`) &&
+			slices.ContainsFunc(r.Steps, func(st backend.RotationStep) bool {
+				return st.AppName == "b" && strings.HasPrefix(st.Detail, `held: App Host "east" is offline`)
+			})
 	}
 	deadline := time.Now().Add(time.Minute)
 	for !held() {
@@ -617,7 +618,7 @@ func TestOverlapHeldWhileAppHostOffline(t *testing.T) {
 			return false
 		}
 	})
-	if res.err != nil || res.a.SecretVersion != 2 || res.a.Rotation.Outcome != backend.RotationDone {
+	if res.err != nil || res.a.SecretVersion != 2 || res.a.Rotation.Outcome != backend.RotationDone || res.a.Rotation.Error != "" {
 		t.Fatalf("after the App Host came back: %+v, %v", res.a, res.err)
 	}
 	e.secrets = append(e.secrets, res.a.Secret)
@@ -665,7 +666,7 @@ func TestOverlapKeepsASkippedAppStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.secrets = append(e.secrets, west.Secret)
-	late, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "aa-late", AppHost: "west", Deployed: true,
+	late, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "0-late", AppHost: "west", Deployed: true,
 		AppRuntime: backend.AppRuntime{Command: []string{"/bin/app"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -681,12 +682,13 @@ func TestOverlapKeepsASkippedAppStopped(t *testing.T) {
 		a, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: key.ID})
 		done <- result{a, err}
 	}()
-	// Once the rotation skipped it (after the canary, in name order), west
+	// Once the rotation skipped it (first in name order, before the canary
+	// moved: the rotation then needs the host's steps to go on), west
 	// connects: it is told not to run it.
 	h.runUntil(func() bool {
 		r := e.rotations(t, key.ID)
 		return len(r) == 1 && r[0].State == backend.RotationMoving && slices.ContainsFunc(r[0].Steps, func(st backend.RotationStep) bool {
-			return st.AppName == "aa-late" && st.Phase == backend.StepSkipped
+			return st.AppName == "0-late" && st.Phase == backend.StepSkipped
 		})
 	})
 	sess, err := e.s.OpenAppHostSession(ctx, "west", "127.0.0.1:2", hostapi.SessionRequest{InstanceID: "i-west", Driver: "sim"})
@@ -696,7 +698,7 @@ func TestOverlapKeepsASkippedAppStopped(t *testing.T) {
 	w := &simHost{t: t, e: e, name: "west", session: sess.SessionID, apps: map[string]*simApp{},
 		exitsWith: func(string, string) bool { return false }}
 	w.step(0)
-	if got := w.app("aa-late"); got.phase != hostapi.PhaseStopped || len(got.history) != 0 {
+	if got := w.app("0-late"); got.phase != hostapi.PhaseStopped || len(got.history) != 0 {
 		t.Fatalf("the late app while the rotation runs: %s with %d secrets, want stopped", got.phase, len(got.history))
 	}
 	var res result
@@ -716,9 +718,9 @@ func TestOverlapKeepsASkippedAppStopped(t *testing.T) {
 	// West starts it with the new secret; its logins (each step) succeed.
 	w.runUntil(func() bool {
 		h.step(0)
-		return e.allRunning(t, append(apps, late)) && w.app("aa-late").history[len(w.app("aa-late").history)-1] == res.a.Secret
+		return e.allRunning(t, append(apps, late)) && w.app("0-late").history[len(w.app("0-late").history)-1] == res.a.Secret
 	})
-	if got := w.app("aa-late"); len(got.pids) != 1 || len(got.history) != 1 {
+	if got := w.app("0-late"); len(got.pids) != 1 || len(got.history) != 1 {
 		t.Errorf("the late app ran %d processes with %d secrets, want 1, with the new secret", len(got.pids), len(got.history))
 	}
 }
