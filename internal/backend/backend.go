@@ -84,9 +84,18 @@ type Account struct {
 	// AppHost, when set, makes the account the identity of that App Host:
 	// it may read that host's desired state and report its apps, nothing
 	// else, and is never bound to an app.
-	AppHost   string    `json:"app_host,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	AppHost string `json:"app_host,omitempty"`
+	// RotationStrategy is StrategyStopFirst or StrategyOverlap: how the
+	// account's rotations move its apps to a new secret.
+	RotationStrategy string `json:"rotation_strategy"`
+	// OverlapPeriod (a Go duration) bounds an overlap rotation's move: one
+	// that cannot finish in it rolls back.
+	OverlapPeriod string `json:"overlap_period"`
+	// PendingSecretVersion is the secret_version of the pending secret of an
+	// overlap rotation under way (valid beside the current one), 0 when none.
+	PendingSecretVersion int64     `json:"pending_secret_version,omitempty"`
+	CreatedAt            time.Time `json:"created_at"`
+	UpdatedAt            time.Time `json:"updated_at"`
 	// Apps are the names of the apps with an app secret bound to this account, sorted.
 	Apps []string `json:"apps"`
 }
@@ -210,13 +219,21 @@ type CreateAccountRequest struct {
 	// AppHost makes the account the identity of the App Host of that name
 	// (unique across accounts).
 	AppHost string `json:"app_host,omitempty"`
+	// RotationStrategy ("" : StrategyStopFirst) and OverlapPeriod (a Go
+	// duration, "" : DefaultOverlapPeriod): see Account.
+	RotationStrategy string `json:"rotation_strategy,omitempty"`
+	OverlapPeriod    string `json:"overlap_period,omitempty"`
 }
 
-// UpdateAccountRequest changes an account's name and description; never its secret.
+// UpdateAccountRequest changes an account's name, description and rotation
+// settings; never its secret.
 type UpdateAccountRequest struct {
 	ID          string `json:"-"`
 	Name        string `json:"name"`
 	Description string `json:"description"`
+	// RotationStrategy and OverlapPeriod: "" keeps the account's.
+	RotationStrategy string `json:"rotation_strategy,omitempty"`
+	OverlapPeriod    string `json:"overlap_period,omitempty"`
 }
 
 // RegenerateRequest rotates an account's secret in one transaction: every app

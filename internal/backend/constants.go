@@ -63,6 +63,22 @@ const (
 	// StrategyStopFirst is the hand procedure's order: stop the bound apps,
 	// regenerate, seal, start them.
 	StrategyStopFirst = "stop_first"
+	// StrategyOverlap issues a pending secret while the current one stays
+	// valid, moves the bound apps to it one at a time (the first as a
+	// canary: new secret files, then reload_signal or a restart), and makes
+	// it current once every app runs on it; if one does not, every app
+	// moved goes back and the pending secret is revoked (rolled back).
+	StrategyOverlap = "overlap"
+)
+
+// RotationStrategies are the strategies an account's rotation_strategy may name.
+var RotationStrategies = []string{StrategyStopFirst, StrategyOverlap}
+
+// Bounds of an account's overlap_period: how long an overlap rotation may
+// take to move its apps before it rolls back.
+const (
+	DefaultOverlapPeriod = 15 * time.Minute
+	MaxOverlapPeriod     = 24 * time.Hour
 )
 
 // Rotation states. A rotation is active until it reaches one of the outcomes.
@@ -79,6 +95,16 @@ const (
 	// RotationRestoring: refused after some apps stopped: they are started
 	// again on the current secret.
 	RotationRestoring = "restoring"
+	// RotationIssuing (overlap): the bound apps are held; a pending secret
+	// is issued while the current one stays valid.
+	RotationIssuing = "issuing"
+	// RotationMoving (overlap): the apps move to the pending secret one at
+	// a time; when the last runs on it, it becomes current.
+	RotationMoving = "moving"
+	// RotationRollingBack (overlap): an app did not become healthy on the
+	// pending secret (or overlap_period ran out): every app moved goes back
+	// to the current secret, then the pending one is revoked.
+	RotationRollingBack = "rolling_back"
 
 	// RotationDone: regenerated, and every app runs on the new secret.
 	RotationDone = "done"
@@ -99,8 +125,12 @@ const (
 	StepStarted  = "started"  // started with the new secret
 	StepRunning  = "running"  // healthy on the new secret
 	StepFailed   = "failed"   // did not become healthy on the new secret
-	StepRestored = "restored" // started again on the current secret (refused)
+	StepRestored = "restored" // started again on the current secret (refused), or moved back to it (rolled back)
 	StepSkipped  = "skipped"  // not meant to run: receives the secret, not started
+	// Overlap rotations.
+	StepMoving    = "moving"    // given the pending secret; not running on it yet
+	StepMoved     = "moved"     // runs on the pending secret
+	StepRestoring = "restoring" // given the current secret back (a rollback); not running on it yet
 )
 
 // Audit actions, exactly as DESIGN.md names them.
@@ -116,6 +146,7 @@ const (
 	ActionAppUpdate         = "app.update"
 	ActionAppDelete         = "app.delete"
 	ActionAppDeploy         = "app.deploy"
+	ActionAppReload         = "app.reload"
 	ActionAppUndeploy       = "app.undeploy"
 	ActionAppStatus         = "app.status"
 	ActionAppSecretPut      = "app_secret.put"

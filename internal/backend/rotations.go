@@ -27,13 +27,16 @@ type Rotation struct {
 	Error       string `json:"error,omitempty"`
 	FromVersion int64  `json:"from_secret_version"`
 	// ToVersion is the secret_version the rotation committed (0 before).
-	ToVersion  int64          `json:"to_secret_version,omitempty"`
-	Owner      string         `json:"owner,omitempty"`
-	LeaseUntil time.Time      `json:"lease_until"`
-	Steps      []RotationStep `json:"steps"`
-	CreatedAt  time.Time      `json:"created_at"`
-	UpdatedAt  time.Time      `json:"updated_at"`
-	EndedAt    *time.Time     `json:"ended_at,omitempty"`
+	ToVersion int64 `json:"to_secret_version,omitempty"`
+	// OverlapUntil bounds an overlap rotation's move (set once its pending
+	// secret is issued): it rolls back rather than go past it.
+	OverlapUntil *time.Time     `json:"overlap_until,omitempty"`
+	Owner        string         `json:"owner,omitempty"`
+	LeaseUntil   time.Time      `json:"lease_until"`
+	Steps        []RotationStep `json:"steps"`
+	CreatedAt    time.Time      `json:"created_at"`
+	UpdatedAt    time.Time      `json:"updated_at"`
+	EndedAt      *time.Time     `json:"ended_at,omitempty"`
 }
 
 // Ended reports whether the rotation reached its outcome.
@@ -52,6 +55,9 @@ type RotationStep struct {
 	StoppedAt *time.Time `json:"stopped_at,omitempty"`
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	RunningAt *time.Time `json:"running_at,omitempty"`
+	// BackAt is when an overlap rotation's rollback gave the app the
+	// current secret back.
+	BackAt *time.Time `json:"back_at,omitempty"`
 	// DowntimeMS is how long the app was down: from its stop to its first
 	// successful login with the new secret.
 	DowntimeMS *float64 `json:"downtime_ms,omitempty"`
