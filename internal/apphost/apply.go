@@ -20,7 +20,7 @@ func (h *Host) apply(ctx context.Context, d *hostapi.Desired) error {
 
 	desired := map[string]hostapi.DesiredApp{}
 	var stops []string
-	var starts []hostapi.DesiredApp
+	var starts, reloads []hostapi.DesiredApp
 	for _, a := range d.Apps {
 		if err := driver.ValidateName(a.Name); err != nil {
 			h.log.Error("ignoring an app whose name cannot name its directory", "app_id", a.ID, "error", err.Error())
@@ -29,10 +29,13 @@ func (h *Host) apply(ctx context.Context, d *hostapi.Desired) error {
 		desired[a.Name] = a
 		st, known := h.drv.State(a.Name)
 		switch {
-		case a.Run:
-			if h.needStart(a, st, known) {
+		case a.Run && h.needStart(a, st, known):
+			if reloadable(a, st, known) {
+				reloads = append(reloads, a)
+			} else {
 				starts = append(starts, a)
 			}
+		case a.Run:
 		case known && st.Phase != driver.PhaseStopped:
 			stops = append(stops, a.Name)
 		default:
@@ -45,6 +48,7 @@ func (h *Host) apply(ctx context.Context, d *hostapi.Desired) error {
 		}
 	}
 	h.stopAll(stops, desired)
+	h.reloadAll(ctx, reloads)
 	h.startAll(ctx, starts)
 	h.forgetGone(desired)
 
@@ -152,6 +156,41 @@ func (h *Host) startAll(ctx context.Context, apps []hostapi.DesiredApp) {
 	})
 }
 
+// reloadable: a's change is a reload (an overlap rotation gives it another
+// secret), it has a reload_signal, and its process runs: it keeps running,
+// with new files and the signal. Any other change is a start (a restart).
+func reloadable(a hostapi.DesiredApp, st driver.State, known bool) bool {
+	return a.Reload && a.ReloadSignal != "" && known && st.Phase == driver.PhaseRunning
+}
+
+// reloadAll has the driver give running apps their new files and their
+// reload_signal, at once, and waits. Each keeps its process and its token;
+// the time of the signal is reported (AppReport.ReloadedAt): the server
+// counts the app's logins after it.
+func (h *Host) reloadAll(ctx context.Context, apps []hostapi.DesiredApp) {
+	parallel(apps, func(a hostapi.DesiredApp) {
+		st, known := h.drv.State(a.Name)
+		st.Name = a.Name
+		tok, _, err := h.tok.token(st, known, true)
+		if err != nil {
+			h.failStart(a, err)
+			return
+		}
+		if err := h.drv.Reload(context.WithoutCancel(ctx), specOf(a, tok)); err != nil {
+			h.failStart(a, err)
+			return
+		}
+		after, _ := h.drv.State(a.Name)
+		h.mu.Lock()
+		delete(h.startErr, a.Name)
+		h.given[a.Name], h.appliedGen[a.Name] = a.Generation, a.Generation
+		h.reloaded[a.Name] = reloadMark{pid: after.PID, startedAt: after.StartedAt, at: time.Now()}
+		h.mu.Unlock()
+		h.log.Info("reloaded app", "app", a.Name, "generation", a.Generation, "signal", a.ReloadSignal)
+		h.kickReport()
+	})
+}
+
 // failStart records a start the driver refused, reported as failed.
 func (h *Host) failStart(a hostapi.DesiredApp, err error) {
 	h.log.Error("starting app", "app", a.Name, "generation", a.Generation, "error", err.Error())
@@ -176,6 +215,11 @@ func (h *Host) forgetGone(desired map[string]hostapi.DesiredApp) {
 	for name := range h.startErr {
 		if _, ok := desired[name]; !ok {
 			delete(h.startErr, name)
+		}
+	}
+	for name := range h.reloaded {
+		if _, ok := desired[name]; !ok {
+			delete(h.reloaded, name)
 		}
 	}
 	h.mu.Unlock()

@@ -134,6 +134,17 @@ type Host struct {
 	given      map[string]int64
 	starting   map[string]announced
 	startErr   map[string]startFailure
+	// reloaded is, per app name, the last reload_signal this host process
+	// sent and to which process.
+	reloaded map[string]reloadMark
+}
+
+// reloadMark is a reload_signal sent at at to the process pid started at
+// startedAt.
+type reloadMark struct {
+	pid       int
+	startedAt time.Time
+	at        time.Time
 }
 
 // announced is an app whose start is under way: reported as starting with
@@ -214,7 +225,7 @@ func New(cfg Config) (*Host, error) {
 		cfg: cfg, log: log, c: c,
 		kick: make(chan struct{}, 1), nudge: make(chan int64, 1),
 		appliedGen: map[string]int64{}, given: map[string]int64{},
-		starting: map[string]announced{}, startErr: map[string]startFailure{},
+		starting: map[string]announced{}, startErr: map[string]startFailure{}, reloaded: map[string]reloadMark{},
 	}, nil
 }
 
@@ -444,6 +455,7 @@ func (h *Host) reset() {
 	h.stopAll(names, nil)
 	h.mu.Lock()
 	h.given, h.appliedGen, h.startErr = map[string]int64{}, map[string]int64{}, map[string]startFailure{}
+	h.reloaded = map[string]reloadMark{}
 	h.mu.Unlock()
 }
 

@@ -131,6 +131,9 @@ func (h *Host) appReport(a hostapi.DesiredApp) (hostapi.AppReport, bool) {
 	if st.Up() || st.Phase == driver.PhaseExited {
 		out.TokenHash = h.tok.hash(st)
 	}
+	if m, ok := h.reloaded[a.Name]; ok && st.Up() && m.pid == st.PID && m.startedAt.Equal(st.StartedAt) {
+		out.ReloadedAt = m.at
+	}
 	return out, true
 }
 

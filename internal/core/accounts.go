@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -128,25 +130,55 @@ func boundAppNames(secrets []store.AppSecretRow) map[string][]string {
 	return m
 }
 
+// strategyOf is the account's rotation strategy (a row written before
+// strategies has none: stop_first).
+func strategyOf(r store.AccountRow) string {
+	if r.RotationStrategy == "" {
+		return backend.StrategyStopFirst
+	}
+	return r.RotationStrategy
+}
+
+// overlapPeriodOf is the account's overlap_period (DefaultOverlapPeriod
+// for a row written before it).
+func overlapPeriodOf(r store.AccountRow) time.Duration {
+	if r.OverlapPeriod <= 0 {
+		return backend.DefaultOverlapPeriod
+	}
+	return r.OverlapPeriod
+}
+
+// pendingVersion is the secret_version of the account's pending secret, 0
+// when it has none.
+func pendingVersion(r store.AccountRow) int64 {
+	if r.PendingSecretHash == nil {
+		return 0
+	}
+	return r.SecretVersion + 1
+}
+
 func toAccount(r store.AccountRow, apps []string) backend.Account {
 	if apps == nil {
 		apps = []string{}
 	}
 	return backend.Account{
-		ID:                  r.ID,
-		Name:                r.Name,
-		Description:         r.Description,
-		SecretVersion:       r.SecretVersion,
-		SecretCreatedAt:     r.SecretCreatedAt.UTC(),
-		Locked:              r.Locked,
-		FailedLoginAttempts: r.FailedLoginAttempts,
-		Admin:               r.Admin,
-		CreatedAt:           r.CreatedAt.UTC(),
-		UpdatedAt:           r.UpdatedAt.UTC(),
-		ExposeSecret:        r.ExposeSecret,
-		HasSealedSecret:     r.SealedSecret != nil,
-		AppHost:             r.AppHost,
-		Apps:                apps,
+		RotationStrategy:     strategyOf(r),
+		OverlapPeriod:        overlapPeriodOf(r).String(),
+		PendingSecretVersion: pendingVersion(r),
+		ID:                   r.ID,
+		Name:                 r.Name,
+		Description:          r.Description,
+		SecretVersion:        r.SecretVersion,
+		SecretCreatedAt:      r.SecretCreatedAt.UTC(),
+		Locked:               r.Locked,
+		FailedLoginAttempts:  r.FailedLoginAttempts,
+		Admin:                r.Admin,
+		CreatedAt:            r.CreatedAt.UTC(),
+		UpdatedAt:            r.UpdatedAt.UTC(),
+		ExposeSecret:         r.ExposeSecret,
+		HasSealedSecret:      r.SealedSecret != nil,
+		AppHost:              r.AppHost,
+		Apps:                 apps,
 	}
 }
 
@@ -172,6 +204,10 @@ func (s *Service) CreateAccount(ctx context.Context, req backend.CreateAccountRe
 			return nil, err
 		}
 	}
+	strategy, period, err := rotationSettings(req.RotationStrategy, req.OverlapPeriod, backend.StrategyStopFirst, backend.DefaultOverlapPeriod)
+	if err != nil {
+		return nil, err
+	}
 	expose := req.ExposeSecret == nil || *req.ExposeSecret
 	secret, hash := newSecret()
 	return writeValue(s, ctx, func(o *op) (*backend.AccountWithSecret, error) {
@@ -186,6 +222,7 @@ func (s *Service) CreateAccount(ctx context.Context, req backend.CreateAccountRe
 		row, err := o.insertAccount(account{
 			id: uuid.NewString(), name: req.Name, description: req.Description, hash: hash,
 			expose: expose, sealed: s.box.Seal([]byte(secret)), appHost: req.AppHost,
+			strategy: strategy, overlapPeriod: period,
 		})
 		if err != nil {
 			return nil, err
@@ -227,6 +264,8 @@ type account struct {
 	admin, expose         bool
 	sealed                []byte
 	appHost               string
+	strategy              string
+	overlapPeriod         time.Duration
 }
 
 func (o *op) insertAccount(a account) (store.AccountRow, error) {
@@ -234,18 +273,20 @@ func (o *op) insertAccount(a account) (store.AccountRow, error) {
 		return store.AccountRow{}, err
 	}
 	row := store.AccountRow{
-		ID:              a.id,
-		Name:            a.name,
-		Description:     a.description,
-		SecretHash:      a.hash,
-		Admin:           a.admin,
-		SecretVersion:   1,
-		SecretCreatedAt: o.now,
-		CreatedAt:       o.now,
-		UpdatedAt:       o.now,
-		ExposeSecret:    a.expose,
-		SealedSecret:    a.sealed,
-		AppHost:         a.appHost,
+		ID:               a.id,
+		Name:             a.name,
+		Description:      a.description,
+		SecretHash:       a.hash,
+		Admin:            a.admin,
+		SecretVersion:    1,
+		SecretCreatedAt:  o.now,
+		CreatedAt:        o.now,
+		UpdatedAt:        o.now,
+		ExposeSecret:     a.expose,
+		SealedSecret:     a.sealed,
+		AppHost:          a.appHost,
+		RotationStrategy: cmp.Or(a.strategy, backend.StrategyStopFirst),
+		OverlapPeriod:    cmp.Or(a.overlapPeriod, backend.DefaultOverlapPeriod),
 	}
 	if err := o.tx.InsertAccount(o.ctx, row); err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -262,6 +303,9 @@ func (o *op) insertAccount(a account) (store.AccountRow, error) {
 	}
 	if a.appHost != "" {
 		detail += ", app_host=" + a.appHost
+	}
+	if row.RotationStrategy != backend.StrategyStopFirst {
+		detail += fmt.Sprintf(", rotation_strategy=%s, overlap_period=%s", row.RotationStrategy, row.OverlapPeriod)
 	}
 	return row, o.audit(backend.ActionAccountCreate, backend.TargetAccount, row.ID, row.Name, detail)
 }
@@ -324,7 +368,8 @@ func (s *Service) ListAccounts(ctx context.Context, req backend.ListAccountsRequ
 	})
 }
 
-// UpdateAccount renames an account or changes its description; never its secret.
+// UpdateAccount renames an account or changes its description or rotation
+// settings; never its secret.
 func (s *Service) UpdateAccount(ctx context.Context, req backend.UpdateAccountRequest) (*backend.Account, error) {
 	if err := validateID("id", req.ID); err != nil {
 		return nil, err
@@ -340,7 +385,17 @@ func (s *Service) UpdateAccount(ctx context.Context, req backend.UpdateAccountRe
 		if err != nil {
 			return nil, err
 		}
+		strategy, period, err := rotationSettings(req.RotationStrategy, req.OverlapPeriod, strategyOf(row), overlapPeriodOf(row))
+		if err != nil {
+			return nil, err
+		}
 		var changes []string
+		if strategy != strategyOf(row) {
+			changes = append(changes, fmt.Sprintf("rotation_strategy: %s -> %s", strategyOf(row), strategy))
+		}
+		if period != overlapPeriodOf(row) {
+			changes = append(changes, fmt.Sprintf("overlap_period: %s -> %s", overlapPeriodOf(row), period))
+		}
 		if req.Name != row.Name {
 			if err := o.checkAccountFree("", req.Name); err != nil {
 				return nil, err
@@ -352,6 +407,7 @@ func (s *Service) UpdateAccount(ctx context.Context, req backend.UpdateAccountRe
 		}
 		if len(changes) > 0 {
 			row.Name, row.Description, row.UpdatedAt = req.Name, req.Description, o.now
+			row.RotationStrategy, row.OverlapPeriod = strategy, period
 			if err := o.tx.UpdateAccount(o.ctx, row); err != nil {
 				if errors.Is(err, store.ErrConflict) {
 					return nil, accountNameTaken(req.Name)

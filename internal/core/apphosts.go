@@ -86,6 +86,7 @@ func (o *op) hostOf(name string) (hostKind, error) {
 // generation and its host's revision grow.
 func (o *op) touch(app *store.AppRow) error {
 	app.Generation++
+	app.Reload = false // a reload is the caller's to say (reloadApp)
 	h, err := o.hostOf(app.AppHost)
 	if err != nil || !h.real {
 		return err
@@ -136,6 +137,9 @@ func (o *op) evalStatus(app *store.AppRow, secrets []store.AppSecretRow, h hostK
 	app.Status, app.StatusDetail, app.UpdatedAt = status, detail, o.now
 	healthy := status == backend.StatusRunning && shouldRun(*app, secrets)
 	switch {
+	case healthy && app.Reload:
+		// Moved by an overlap rotation, which audits the app.reload once
+		// it has checked the app's logins.
 	case healthy && (prev != backend.StatusRunning || !app.PausedAt.IsZero()):
 		d := fmt.Sprintf("app_host=%s, version=%s, pid=%d", app.AppHost, app.Version, app.Observed.PID)
 		if !app.PausedAt.IsZero() {
@@ -179,6 +183,9 @@ func (o *op) realStatus(app store.AppRow, secrets []store.AppSecretRow, h hostKi
 		offline = fmt.Sprintf(" (App Host %q is offline: last report %s)", app.AppHost, h.row.LastReport.Format(time.RFC3339))
 	}
 	if obs.Generation < app.Generation {
+		if app.Reload && obs.Phase == hostapi.PhaseRunning {
+			return backend.StatusRunning, "reloading: its App Host has not given it its new secrets yet" + offline
+		}
 		return backend.StatusStarting, "its App Host has not applied the change yet" + offline
 	}
 	switch obs.Phase {
@@ -188,8 +195,13 @@ func (o *op) realStatus(app store.AppRow, secrets []store.AppSecretRow, h hostKi
 		if o.healthy(app, secrets) {
 			return backend.StatusRunning, offline
 		}
-		if o.now.Sub(obs.StartedAt) > app.StartTimeout {
+		if o.now.Sub(since(obs)) > app.StartTimeout {
 			return backend.StatusFailed, fmt.Sprintf("not healthy within start_timeout (%s): %s", app.StartTimeout, o.unhealthyWhy(app, secrets))
+		}
+		if reloaded(obs) {
+			// Its process never stopped: it runs, on the secret it had,
+			// until it logs in with the one it was reloaded with.
+			return backend.StatusRunning, "reloading: " + o.unhealthyWhy(app, secrets) + offline
 		}
 		return backend.StatusStarting, o.unhealthyWhy(app, secrets) + offline
 	case hostapi.PhaseExited:
@@ -218,23 +230,46 @@ func exitDetail(obs store.AppObserved) string {
 	return d
 }
 
+// since is when the app's current process started, or was last reloaded:
+// its health counts the logins after it.
+func since(obs store.AppObserved) time.Time {
+	if reloaded(obs) {
+		return obs.ReloadedAt
+	}
+	return obs.StartedAt
+}
+
+// reloaded: the current process was sent its reload signal since it started.
+func reloaded(obs store.AppObserved) bool { return obs.ReloadedAt.After(obs.StartedAt) }
+
+// wantVersion is the secret_version a bound secret's app must log in with:
+// the pending one while the secret holds it (an overlap rotation moved the
+// app), else the account's current one.
+func wantVersion(sec store.AppSecretRow, acc store.AccountRow) int64 {
+	if sec.PendingVersion != 0 {
+		return sec.PendingVersion
+	}
+	return acc.SecretVersion
+}
+
 // healthy: the app's process is up and, for each bound secret, the app
-// proved a login with the account's current secret since it started. An app
-// that never proves who it is counts as healthy once up healthyUptime.
+// proved a login with the secret it holds (see wantVersion) since it started
+// or was reloaded. An app that never proves who it is counts as healthy once
+// up healthyUptime.
 func (o *op) healthy(app store.AppRow, secrets []store.AppSecretRow) bool {
 	obs := app.Observed
 	if obs.Phase != hostapi.PhaseRunning {
 		return false
 	}
 	if obs.ProvenLoginAt.IsZero() {
-		return o.now.Sub(obs.StartedAt) >= healthyUptime
+		return o.now.Sub(since(obs)) >= healthyUptime
 	}
 	for _, sec := range secrets {
 		if sec.AccountID == "" || sec.Ciphertext == nil {
 			continue
 		}
 		acc, err := o.tx.GetAccount(o.ctx, sec.AccountID)
-		if err != nil || sec.LoginAt.Before(obs.StartedAt) || sec.LoginVersion != acc.SecretVersion {
+		if err != nil || sec.LoginAt.Before(since(obs)) || sec.LoginVersion != wantVersion(sec, acc) {
 			return false
 		}
 	}
@@ -265,8 +300,12 @@ func (o *op) unhealthyWhy(app store.AppRow, secrets []store.AppSecretRow) string
 		if err != nil {
 			continue
 		}
-		if sec.LoginAt.Before(app.Observed.StartedAt) || sec.LoginVersion != acc.SecretVersion {
-			return fmt.Sprintf("no login yet as API key account %q with secret_version %d since it started", acc.Name, acc.SecretVersion)
+		if want := wantVersion(sec, acc); sec.LoginAt.Before(since(app.Observed)) || sec.LoginVersion != want {
+			what := "started"
+			if reloaded(app.Observed) {
+				what = "was reloaded"
+			}
+			return fmt.Sprintf("no login yet as API key account %q with secret_version %d since it %s", acc.Name, want, what)
 		}
 	}
 	return fmt.Sprintf("up less than %s", healthyUptime)
@@ -386,7 +425,7 @@ func (o *op) desired(h hostKind) (*hostapi.Desired, error) {
 	for _, a := range apps {
 		d := hostapi.DesiredApp{ID: a.ID, Name: a.Name, Generation: a.Generation, Run: shouldRun(a, byApp[a.ID]),
 			Command: a.Command, Config: a.Config, StopTimeoutMS: a.StopTimeout.Milliseconds(),
-			StartTimeoutMS: a.StartTimeout.Milliseconds(), ReloadSignal: a.ReloadSignal}
+			StartTimeoutMS: a.StartTimeout.Milliseconds(), ReloadSignal: a.ReloadSignal, Reload: a.Reload}
 		if d.Run {
 			for _, sec := range byApp[a.ID] {
 				if sec.Ciphertext == nil {
@@ -467,6 +506,7 @@ func (o *op) observe(app *store.AppRow, rep hostapi.AppReport) {
 	obs.Phase, obs.Generation, obs.PID = rep.Phase, rep.Generation, rep.PID
 	obs.StartedAt, obs.ExitCode, obs.Restarts = started, rep.ExitCode, rep.Restarts
 	obs.Detail, obs.StderrTail, obs.TokenHash = truncateText(rep.Detail, 512), truncateText(rep.StderrTail, 2048), rep.TokenHash
+	obs.ReloadedAt = rep.ReloadedAt.UTC().Truncate(time.Microsecond)
 	obs.ReportedAt = o.now
 }
 
@@ -505,9 +545,10 @@ func (o *op) provenApp(req backend.LoginRequest) (store.AppRow, bool, error) {
 	return app, true, nil
 }
 
-// recordAppLogin records an app's proven successful login as account: the
-// login of each of its secrets bound to the account, and its health.
-func (o *op) recordAppLogin(app store.AppRow, acc store.AccountRow) error {
+// recordAppLogin records an app's proven successful login as account with
+// the secret of version: the login of each of its secrets bound to the
+// account, and its health.
+func (o *op) recordAppLogin(app store.AppRow, acc store.AccountRow, version int64) error {
 	secrets, err := o.tx.ListAppSecrets(o.ctx, store.AppSecretFilter{AppID: app.ID})
 	if err != nil {
 		return err
@@ -517,7 +558,7 @@ func (o *op) recordAppLogin(app store.AppRow, acc store.AccountRow) error {
 		if sec.AccountID != acc.ID {
 			continue
 		}
-		sec.LoginVersion, sec.LoginAt = acc.SecretVersion, o.now
+		sec.LoginVersion, sec.LoginAt = version, o.now
 		if err := o.tx.PutAppSecret(o.ctx, *sec); err != nil {
 			return err
 		}

@@ -271,12 +271,12 @@ func (o *op) login(req backend.LoginRequest, count bool, gate LoginGate) (failur
 	if proven {
 		actor = app.Name
 	}
-	res, acc, err := o.attemptLoginAs(actor, req.AccountID, req.Secret, count, gate)
+	res, acc, version, err := o.attemptLoginAs(actor, req.AccountID, req.Secret, count, gate)
 	if err != nil {
 		return nil, err
 	}
 	if res == loginOK && proven {
-		if err := o.recordAppLogin(app, acc); err != nil {
+		if err := o.recordAppLogin(app, acc, version); err != nil {
 			return nil, err
 		}
 	}
@@ -310,7 +310,7 @@ func (s *Service) malformedNetworkLogin(ctx context.Context) error {
 // attemptLogin checks one login as actor and records it: the audit event,
 // the failure count, the lock at the threshold. It returns the account name.
 func (o *op) attemptLogin(actor, id, secret string) (loginResult, string, error) {
-	res, acc, err := o.attemptLoginAs(actor, id, secret, true, nil)
+	res, acc, _, err := o.attemptLoginAs(actor, id, secret, true, nil)
 	return res, acc.Name, err
 }
 
@@ -347,13 +347,15 @@ func rememberPrevious(a *store.AccountRow, now time.Time) {
 }
 
 // attemptLoginAs checks one login as actor and records it, and returns the
-// account (zero when unknown). With count false (a network login) a failure
+// account (zero when unknown) and, on success, the secret_version of the
+// secret presented: the current one, or the pending one of an overlap
+// rotation under way (valid beside it). With count false (a network login) a failure
 // is audited only: the count and the lock stay as they are; but a failure
 // with one of the account's previous secrets is a stale copy (an app that
 // was not given the new secret, the seed's case) and counts toward the
 // lockout wherever it comes from. gate (nil: none) is consulted once the
 // outcome is known and before anything is recorded.
-func (o *op) attemptLoginAs(actor, id, secret string, count bool, gate LoginGate) (loginResult, store.AccountRow, error) {
+func (o *op) attemptLoginAs(actor, id, secret string, count bool, gate LoginGate) (loginResult, store.AccountRow, int64, error) {
 	hash := hashSecret(secret) // before the lookup, so an unknown ID costs the same
 	a, err := store.AccountRow{}, store.ErrNotFound
 	if backend.IsAccountID(id) {
@@ -361,7 +363,7 @@ func (o *op) attemptLoginAs(actor, id, secret string, count bool, gate LoginGate
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		if gate != nil && !gate(false) {
-			return loginThrottled, store.AccountRow{}, nil
+			return loginThrottled, store.AccountRow{}, 0, nil
 		}
 		// The ID is the caller's input: record it only if it looks like an ID,
 		// since a swapped ID and secret would otherwise put a secret in the log.
@@ -373,35 +375,45 @@ func (o *op) attemptLoginAs(actor, id, secret string, count bool, gate LoginGate
 		if !count {
 			var write bool
 			if detail, write = o.s.unknown.note(actor, o.now); !write {
-				return loginUnknown, store.AccountRow{}, nil
+				return loginUnknown, store.AccountRow{}, 0, nil
 			}
 		}
-		return loginUnknown, store.AccountRow{}, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, target, "", detail)
+		return loginUnknown, store.AccountRow{}, 0, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, target, "", detail)
 	}
 	if err != nil {
-		return 0, a, err
+		return 0, a, 0, err
 	}
 
-	match := subtle.ConstantTimeCompare(hash, a.SecretHash) == 1
+	current := subtle.ConstantTimeCompare(hash, a.SecretHash) == 1
+	pending := a.PendingSecretHash != nil && subtle.ConstantTimeCompare(hash, a.PendingSecretHash) == 1
+	match := current || pending
 	if gate != nil && !gate(match && !a.Locked) {
-		return loginThrottled, a, nil
+		return loginThrottled, a, 0, nil
 	}
 	if match && !a.Locked {
 		if a.FailedLoginAttempts != 0 {
 			a.FailedLoginAttempts = 0
 			if err := o.tx.UpdateAccount(o.ctx, a); err != nil {
-				return 0, a, err
+				return 0, a, 0, err
 			}
 		}
-		return loginOK, a, o.auditAs(actor, backend.ActionLoginSuccess, backend.TargetAccount, a.ID, a.Name,
-			fmt.Sprintf("secret_version=%d", a.SecretVersion))
+		version, detail := a.SecretVersion, fmt.Sprintf("secret_version=%d", a.SecretVersion)
+		if !current {
+			version = pendingVersion(a)
+			detail = fmt.Sprintf("secret_version=%d (pending)", version)
+		}
+		return loginOK, a, version, o.auditAs(actor, backend.ActionLoginSuccess, backend.TargetAccount, a.ID, a.Name, detail)
 	}
 
 	wasLocked := a.Locked
 	version := ""
-	if match {
+	switch {
+	case current:
 		version = fmt.Sprintf(", secret_version=%d", a.SecretVersion)
-	} else if v := previousVersion(a, hash); v != 0 {
+	case pending:
+		version = fmt.Sprintf(", secret_version=%d (pending)", pendingVersion(a))
+	}
+	if v := previousVersion(a, hash); !match && v != 0 {
 		// A stale copy of a previous secret: it locks the account wherever
 		// it comes from.
 		version, count = fmt.Sprintf(", previous secret_version=%d", v), true
@@ -412,7 +424,7 @@ func (o *op) attemptLoginAs(actor, id, secret string, count bool, gate LoginGate
 		if wasLocked {
 			detail, res = "account locked, not counted (network login)", loginLocked
 		}
-		return res, a, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name, detail+version)
+		return res, a, 0, o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name, detail+version)
 	}
 	a.FailedLoginAttempts++
 	if !a.Locked && a.FailedLoginAttempts >= o.s.threshold {
@@ -420,7 +432,7 @@ func (o *op) attemptLoginAs(actor, id, secret string, count bool, gate LoginGate
 		a.UpdatedAt = o.now
 	}
 	if err := o.tx.UpdateAccount(o.ctx, a); err != nil {
-		return 0, a, err
+		return 0, a, 0, err
 	}
 	detail := "wrong secret"
 	if wasLocked {
@@ -428,16 +440,16 @@ func (o *op) attemptLoginAs(actor, id, secret string, count bool, gate LoginGate
 	}
 	detail += fmt.Sprintf(", failed_login_attempts=%d", a.FailedLoginAttempts) + version
 	if err := o.auditAs(actor, backend.ActionLoginFailure, backend.TargetAccount, a.ID, a.Name, detail); err != nil {
-		return 0, a, err
+		return 0, a, 0, err
 	}
 	if !a.Locked {
-		return loginWrongSecret, a, nil
+		return loginWrongSecret, a, 0, nil
 	}
 	if !wasLocked {
 		if err := o.auditAs(actor, backend.ActionAccountLock, backend.TargetAccount, a.ID, a.Name,
 			fmt.Sprintf("locked after %d failed logins", a.FailedLoginAttempts)); err != nil {
-			return 0, a, err
+			return 0, a, 0, err
 		}
 	}
-	return loginLocked, a, nil
+	return loginLocked, a, 0, nil
 }

@@ -213,11 +213,19 @@ func (o *op) startRotation(req backend.RegenerateRequest) (store.RotationRow, er
 			return store.RotationRow{}, errBusy{a.HeldBy}
 		}
 	}
+	// The steps, and so the order in which an overlap rotation moves the
+	// apps (the first is its canary), are in app name order, byte by byte:
+	// the order the plan announces, whatever the store's collation.
+	slices.SortFunc(apps, func(a, b store.AppRow) int { return strings.Compare(a.Name, b.Name) })
+	strategy, fallback := strategyOf(acc), overlapFallback(acc)
+	if fallback != "" {
+		strategy = backend.StrategyStopFirst
+	}
 	r := store.RotationRow{
 		ID:             uuid.NewString(),
 		AccountID:      acc.ID,
 		AccountName:    acc.Name,
-		Strategy:       backend.StrategyStopFirst,
+		Strategy:       strategy,
 		Reason:         req.Reason,
 		TriggersHash:   req.TriggersHash,
 		IdempotencyKey: req.IdempotencyKey,
@@ -256,6 +264,9 @@ func (o *op) startRotation(req backend.RegenerateRequest) (store.RotationRow, er
 	detail := fmt.Sprintf("strategy=%s, api_key_account=%s, from secret_version=%d, apps=%d", r.Strategy, acc.Name, r.FromVersion, len(apps))
 	if r.Reason != "" {
 		detail += ", reason=" + r.Reason
+	}
+	if fallback != "" {
+		detail += ", stop_first instead of its rotation_strategy overlap: " + fallback
 	}
 	return r, o.audit(backend.ActionRotationStart, backend.TargetRotation, r.ID, acc.Name, detail)
 }
@@ -344,8 +355,9 @@ func (s *Service) driveSteps(ctx context.Context, id string) (bool, error) {
 			continue
 		}
 		// Waiting for App Hosts: until a change in the store (a report, a
-		// login) or the step's deadline, renewing the lease meanwhile.
-		if err := s.waitChange(ctx, token, min(time.Until(wake), s.lease/3)); err != nil {
+		// login) or the step's deadline, renewing the lease meanwhile. The
+		// deadline is by the Service's clock, which tests set.
+		if err := s.waitChange(ctx, token, min(wake.Sub(s.now()), s.lease/3)); err != nil {
 			return false, interrupted(id, "")
 		}
 	}
@@ -376,11 +388,17 @@ func (o *op) ownRotation(id string) (store.RotationRow, error) {
 	return r, nil
 }
 
-// rotationStep carries r one step on (stop_first). It returns a zero time
-// when it advanced, or, while it waits for App Hosts, when to look again
-// at the latest.
+// rotationStep carries r one step on (stop_first, or overlap: overlap.go).
+// It returns a zero time when it advanced, or, while it waits for App
+// Hosts, when to look again at the latest.
 func (o *op) rotationStep(r *store.RotationRow) (time.Time, error) {
 	switch r.State {
+	case backend.RotationIssuing:
+		return time.Time{}, o.issuePending(r)
+	case backend.RotationMoving:
+		return o.moveRotationApps(r)
+	case backend.RotationRollingBack:
+		return o.rollBackRotation(r)
 	case backend.RotationPreparing:
 		return o.prepareRotation(r)
 	case backend.RotationStopping:
@@ -476,6 +494,9 @@ func (o *op) prepareRotation(r *store.RotationRow) (time.Time, error) {
 		return time.Time{}, o.refuse(r)
 	case len(silent) > 0:
 		return deadline, nil
+	}
+	if r.Strategy == backend.StrategyOverlap {
+		return time.Time{}, o.advance(r, backend.RotationIssuing, "prepared: every App Host of the bound apps answered")
 	}
 	return time.Time{}, o.advance(r, backend.RotationStopping, "prepared: every App Host of the bound apps answered")
 }
@@ -726,7 +747,7 @@ func (o *op) releaseHolds(r *store.RotationRow) error {
 		if app.HeldBy != r.ID {
 			continue
 		}
-		app.HeldBy = ""
+		app.HeldBy, app.Reload = "", false
 		if err := o.tx.UpdateApp(o.ctx, app); err != nil {
 			return err
 		}
@@ -885,7 +906,7 @@ func (s *Service) rotationResult(ctx context.Context, id, key string, trusted bo
 func toRotation(r store.RotationRow) backend.Rotation {
 	out := backend.Rotation{
 		ID: r.ID, AccountID: r.AccountID, AccountName: r.AccountName, Strategy: r.Strategy, Reason: r.Reason,
-		TriggersHash: r.TriggersHash, State: r.State, Outcome: r.Outcome, Error: r.Error,
+		TriggersHash: r.TriggersHash, State: r.State, Outcome: r.Outcome, Error: r.Error, OverlapUntil: timePtr(r.OverlapUntil),
 		FromVersion: r.FromVersion, ToVersion: r.ToVersion, Owner: r.Owner, LeaseUntil: r.LeaseUntil.UTC(),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Steps: make([]backend.RotationStep, 0, len(r.Steps)),
 	}
@@ -895,7 +916,7 @@ func toRotation(r store.RotationRow) backend.Rotation {
 	}
 	for _, st := range r.Steps {
 		step := backend.RotationStep{AppID: st.AppID, AppName: st.AppName, AppHost: st.AppHost, Phase: st.Phase, Detail: st.Detail,
-			StoppedAt: timePtr(st.Stopped), StartedAt: timePtr(st.Started), RunningAt: timePtr(st.Running)}
+			StoppedAt: timePtr(st.Stopped), StartedAt: timePtr(st.Started), RunningAt: timePtr(st.Running), BackAt: timePtr(st.Back)}
 		if !st.Stopped.IsZero() && !st.Running.IsZero() {
 			ms := float64(st.Running.Sub(st.Stopped)) / float64(time.Millisecond)
 			step.DowntimeMS = &ms

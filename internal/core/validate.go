@@ -134,3 +134,25 @@ func validateRuntime(r backend.AppRuntime) (stop, start time.Duration, err error
 	}
 	return stop, start, nil
 }
+
+// rotationSettings checks an account's rotation_strategy and overlap_period
+// and returns them; "" gives keepStrategy and keepPeriod (the defaults at
+// create, the account's own at update).
+func rotationSettings(strategy, period, keepStrategy string, keepPeriod time.Duration) (string, time.Duration, error) {
+	if strategy == "" {
+		strategy = keepStrategy
+	}
+	if !slices.Contains(backend.RotationStrategies, strategy) {
+		return "", 0, backend.InvalidField("rotation_strategy", "rotation_strategy must be one of %s; got %q",
+			strings.Join(backend.RotationStrategies, ", "), strategy)
+	}
+	if period == "" {
+		return strategy, keepPeriod, nil
+	}
+	d, err := time.ParseDuration(period)
+	if err != nil || d <= 0 || d > backend.MaxOverlapPeriod || d%time.Millisecond != 0 {
+		return "", 0, backend.InvalidField("overlap_period", "overlap_period must be a positive duration of whole "+
+			"milliseconds up to %s, such as \"15m\"; got %q", backend.MaxOverlapPeriod, period)
+	}
+	return strategy, d, nil
+}

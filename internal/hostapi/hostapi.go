@@ -89,6 +89,12 @@ type DesiredApp struct {
 	StopTimeoutMS  int64             `json:"stop_timeout_ms"`
 	StartTimeoutMS int64             `json:"start_timeout_ms"`
 	ReloadSignal   string            `json:"reload_signal,omitempty"`
+	// Reload: this generation changes the app's secrets only (an overlap
+	// rotation moves it to another secret). An app that runs gets its new
+	// secret files and ReloadSignal, and keeps its process; without a
+	// ReloadSignal, or if it does not run, it is started as for any
+	// generation.
+	Reload bool `json:"reload,omitempty"`
 }
 
 // Secret is one app secret with its value.
@@ -132,6 +138,9 @@ type AppReport struct {
 	StderrTail string `json:"stderr_tail,omitempty"`
 	// TokenHash is TokenHash of the token the app's current process holds.
 	TokenHash string `json:"token_hash,omitempty"`
+	// ReloadedAt is when the host last sent the current process its
+	// reload signal (zero: never).
+	ReloadedAt time.Time `json:"reloaded_at,omitzero"`
 }
 
 // ReportAnswer tells the host the desired state's current revision, so that

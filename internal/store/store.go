@@ -79,6 +79,17 @@ type AccountRow struct {
 	// first (stored as JSON): a failed login with one of them is a stale copy
 	// and counts toward the lockout wherever it comes from.
 	PreviousSecrets []PreviousSecret
+	// RotationStrategy is how the account's rotations run (stop_first or
+	// overlap); OverlapPeriod bounds an overlap rotation's move (stored in
+	// milliseconds).
+	RotationStrategy string
+	OverlapPeriod    time.Duration
+	// PendingSecretHash is the hash of the pending secret of an overlap
+	// rotation under way (its secret_version is SecretVersion+1), valid
+	// beside the current one; nil when none. PendingSealedSecret is that
+	// secret sealed, to fill the app secrets the rotation moves.
+	PendingSecretHash   []byte
+	PendingSealedSecret []byte
 }
 
 // PreviousSecret is a secret an account had before: its hash and version,
@@ -117,6 +128,10 @@ type AppRow struct {
 	StartTimeout time.Duration // stored in milliseconds
 	// ReloadSignal makes the app reread its secret files ("" : none).
 	ReloadSignal string
+	// Reload: the change of the app's current Generation is its secrets
+	// only (an overlap rotation moved it): its App Host rewrites its files
+	// and sends ReloadSignal to the running app, or restarts it.
+	Reload bool
 	// Generation grows with every change of what the App Host must run.
 	Generation int64
 	// PausedAt is when the app was last stopped for a change of its secrets
@@ -142,6 +157,9 @@ type AppObserved struct {
 	// ProvenLoginAt is the app's first login that proved who it is since
 	// StartedAt (zero: none yet).
 	ProvenLoginAt time.Time `json:"proven_login_at,omitzero"`
+	// ReloadedAt is when the host last sent the current process its reload
+	// signal (zero: never): its health counts the logins after it.
+	ReloadedAt time.Time `json:"reloaded_at,omitzero"`
 }
 
 // AppSecretRow is an app secret as stored.
@@ -158,6 +176,10 @@ type AppSecretRow struct {
 	// this secret's account, that proved it was the app (0 and zero: none).
 	LoginVersion int64
 	LoginAt      time.Time
+	// PendingVersion is the secret_version of its account's pending secret
+	// when the secret holds that one (an overlap rotation moved its app);
+	// 0 when it holds the account's current secret.
+	PendingVersion int64
 }
 
 // AppHostRow is an App Host as the store knows it: its session and the
@@ -247,6 +269,9 @@ type RotationRow struct {
 	// SealedResult is the new secret sealed, kept for the one-time result
 	// and for retries (nil when not exposed or once forgotten).
 	SealedResult []byte
+	// OverlapUntil bounds an overlap rotation's move (zero: stop_first, or
+	// not issued yet): it rolls back rather than go past it.
+	OverlapUntil time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	EndedAt      time.Time // zero while active
@@ -268,6 +293,9 @@ type RotationStepRow struct {
 	AckRevision int64 `json:"ack_revision,omitempty"`
 	// Deadline bounds the wait for the app's stop or healthy start.
 	Deadline time.Time `json:"deadline,omitzero"`
+	// Back is when an overlap rotation's rollback gave the app the current
+	// secret back (zero: it did not).
+	Back time.Time `json:"back_at,omitzero"`
 }
 
 // RotationFilter selects rotations, newest first; empty fields do not filter.

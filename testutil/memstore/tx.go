@@ -46,6 +46,8 @@ var accounts = named[store.AccountRow]{
 		a.PreviousSecrets = previous(a.PreviousSecrets)
 		a.SecretHash = notNil(a.SecretHash)
 		a.SealedSecret = bytes.Clone(a.SealedSecret)
+		a.PendingSecretHash, a.PendingSealedSecret = bytes.Clone(a.PendingSecretHash), bytes.Clone(a.PendingSealedSecret)
+		a.OverlapPeriod = a.OverlapPeriod.Truncate(time.Millisecond)
 		a.SecretCreatedAt, a.CreatedAt, a.UpdatedAt = stamp(a.SecretCreatedAt), stamp(a.CreatedAt), stamp(a.UpdatedAt)
 		return a
 	},
@@ -53,6 +55,7 @@ var accounts = named[store.AccountRow]{
 		a.PreviousSecrets = previous(a.PreviousSecrets)
 		a.SecretHash = bytes.Clone(a.SecretHash)
 		a.SealedSecret = bytes.Clone(a.SealedSecret)
+		a.PendingSecretHash, a.PendingSealedSecret = bytes.Clone(a.PendingSecretHash), bytes.Clone(a.PendingSealedSecret)
 		return a
 	},
 }
@@ -69,6 +72,7 @@ var apps = named[store.AppRow]{
 		a.StopTimeout, a.StartTimeout = a.StopTimeout.Truncate(time.Millisecond), a.StartTimeout.Truncate(time.Millisecond)
 		o := &a.Observed
 		o.StartedAt, o.ReportedAt, o.ProvenLoginAt = stampOrZero(o.StartedAt), stampOrZero(o.ReportedAt), stampOrZero(o.ProvenLoginAt)
+		o.ReloadedAt = stampOrZero(o.ReloadedAt)
 		return a
 	},
 	out: func(a store.AppRow) store.AppRow {
@@ -418,10 +422,11 @@ func rotationIn(r store.RotationRow) store.RotationRow {
 	if !r.EndedAt.IsZero() {
 		r.EndedAt = stamp(r.EndedAt)
 	}
+	r.OverlapUntil = stampOrZero(r.OverlapUntil)
 	for i := range r.Steps {
 		st := &r.Steps[i]
 		st.Stopped, st.Started, st.Running = stampOrZero(st.Stopped), stampOrZero(st.Started), stampOrZero(st.Running)
-		st.Deadline = stampOrZero(st.Deadline)
+		st.Deadline, st.Back = stampOrZero(st.Deadline), stampOrZero(st.Back)
 	}
 	return r
 }

@@ -156,6 +156,19 @@ var migrations = [][]string{
 			offline_at TIME_T
 		)`,
 	},
+	// Overlap rotations: each account's rotation strategy and overlap
+	// period, the pending secret of an overlap rotation under way, which
+	// app secrets hold it, the apps whose change is a reload of their
+	// secrets, and the bound of a rotation's move.
+	{
+		`ALTER TABLE accounts ADD COLUMN rotation_strategy TEXT NOT NULL DEFAULT 'stop_first'`,
+		`ALTER TABLE accounts ADD COLUMN overlap_period_ms BIGINT NOT NULL DEFAULT 900000`,
+		`ALTER TABLE accounts ADD COLUMN pending_secret_hash BLOB_T`,
+		`ALTER TABLE accounts ADD COLUMN pending_sealed_secret BLOB_T`,
+		`ALTER TABLE apps ADD COLUMN reload BOOL_T NOT NULL DEFAULT FALSE`,
+		`ALTER TABLE app_secrets ADD COLUMN pending_version BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE rotations ADD COLUMN overlap_until TIME_T`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes.

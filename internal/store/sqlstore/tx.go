@@ -123,17 +123,21 @@ func notNil(b []byte) []byte {
 
 // --- accounts ---
 
-const accountCols = `id, name, description, secret_hash, admin, secret_version, secret_created_at, locked, failed_login_attempts, created_at, updated_at, expose_secret, sealed_secret, app_host, previous_secrets`
+const accountCols = `id, name, description, secret_hash, admin, secret_version, secret_created_at, locked, failed_login_attempts, created_at, updated_at, expose_secret, sealed_secret, app_host, previous_secrets,
+	rotation_strategy, overlap_period_ms, pending_secret_hash, pending_sealed_secret`
 
 func scanAccount(r *sql.Rows) (store.AccountRow, error) {
 	var a store.AccountRow
 	var previous string
+	var overlapMS int64
 	err := r.Scan(&a.ID, &a.Name, &a.Description, &a.SecretHash, &a.Admin, &a.SecretVersion,
 		timeCol{&a.SecretCreatedAt}, &a.Locked, &a.FailedLoginAttempts, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt},
-		&a.ExposeSecret, &a.SealedSecret, &a.AppHost, &previous)
+		&a.ExposeSecret, &a.SealedSecret, &a.AppHost, &previous,
+		&a.RotationStrategy, &overlapMS, &a.PendingSecretHash, &a.PendingSealedSecret)
 	if err != nil {
 		return a, err
 	}
+	a.OverlapPeriod = time.Duration(overlapMS) * time.Millisecond
 	if err := decodeJSONColumn(previous, &a.PreviousSecrets, "account", a.ID, "previous_secrets"); err != nil {
 		return a, err
 	}
@@ -161,11 +165,12 @@ func encodeJSONColumn(v any, empty string) string {
 }
 
 func (t *tx) InsertAccount(ctx context.Context, a store.AccountRow) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.Description, notNil(a.SecretHash), a.Admin, a.SecretVersion,
 		t.s.encodeTime(a.SecretCreatedAt), a.Locked, a.FailedLoginAttempts,
 		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt), a.ExposeSecret, a.SealedSecret,
-		a.AppHost, encodeJSONColumn(a.PreviousSecrets, "[]"))
+		a.AppHost, encodeJSONColumn(a.PreviousSecrets, "[]"),
+		a.RotationStrategy, a.OverlapPeriod.Milliseconds(), a.PendingSecretHash, a.PendingSealedSecret)
 	if err != nil {
 		return fmt.Errorf("insert account %q: %w", a.Name, err)
 	}
@@ -202,11 +207,13 @@ func (t *tx) UpdateAccount(ctx context.Context, a store.AccountRow) error {
 	err := t.execOne(ctx, fmt.Sprintf("account %q", a.ID), `UPDATE accounts SET
 		name = ?, description = ?, secret_hash = ?, admin = ?, secret_version = ?, secret_created_at = ?,
 		locked = ?, failed_login_attempts = ?, created_at = ?, updated_at = ?, expose_secret = ?, sealed_secret = ?,
-		app_host = ?, previous_secrets = ?
+		app_host = ?, previous_secrets = ?, rotation_strategy = ?, overlap_period_ms = ?, pending_secret_hash = ?,
+		pending_sealed_secret = ?
 		WHERE id = ?`,
 		a.Name, a.Description, notNil(a.SecretHash), a.Admin, a.SecretVersion, t.s.encodeTime(a.SecretCreatedAt),
 		a.Locked, a.FailedLoginAttempts, t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt),
-		a.ExposeSecret, a.SealedSecret, a.AppHost, encodeJSONColumn(a.PreviousSecrets, "[]"), a.ID)
+		a.ExposeSecret, a.SealedSecret, a.AppHost, encodeJSONColumn(a.PreviousSecrets, "[]"),
+		a.RotationStrategy, a.OverlapPeriod.Milliseconds(), a.PendingSecretHash, a.PendingSealedSecret, a.ID)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}
@@ -232,7 +239,7 @@ func (t *tx) DeleteAccount(ctx context.Context, id string) error {
 
 const appCols = `id, name, app_host, version, config, deployed, status, created_at, updated_at,
 	paused, status_detail, held_by, secret_names, command, stop_timeout_ms, start_timeout_ms, reload_signal,
-	generation, paused_at, observed`
+	generation, paused_at, observed, reload`
 
 func scanApp(r *sql.Rows) (store.AppRow, error) {
 	var a store.AppRow
@@ -240,7 +247,7 @@ func scanApp(r *sql.Rows) (store.AppRow, error) {
 	var stopMS, startMS int64
 	err := r.Scan(&a.ID, &a.Name, &a.AppHost, &a.Version, &config, &a.Deployed, &a.Status,
 		timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}, &a.Paused, &a.StatusDetail, &a.HeldBy, &secretNames,
-		&command, &stopMS, &startMS, &a.ReloadSignal, &a.Generation, timeCol{&a.PausedAt}, &observed)
+		&command, &stopMS, &startMS, &a.ReloadSignal, &a.Generation, timeCol{&a.PausedAt}, &observed, &a.Reload)
 	if err != nil {
 		return a, err
 	}
@@ -291,12 +298,12 @@ func (t *tx) InsertApp(ctx context.Context, a store.AppRow) error {
 	if err != nil {
 		return fmt.Errorf("insert app %q: %w", a.Name, err)
 	}
-	_, err = t.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.exec(ctx, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Name, a.AppHost, a.Version, config, a.Deployed, a.Status,
 		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt),
 		a.Paused, a.StatusDetail, a.HeldBy, encodeNames(a.SecretNames),
 		encodeNames(a.Command), a.StopTimeout.Milliseconds(), a.StartTimeout.Milliseconds(), a.ReloadSignal,
-		a.Generation, t.s.encodeOptionalTime(a.PausedAt), encodeJSONColumn(a.Observed, "{}"))
+		a.Generation, t.s.encodeOptionalTime(a.PausedAt), encodeJSONColumn(a.Observed, "{}"), a.Reload)
 	if err != nil {
 		return fmt.Errorf("insert app %q: %w", a.Name, err)
 	}
@@ -341,13 +348,13 @@ func (t *tx) UpdateApp(ctx context.Context, a store.AppRow) error {
 	err = t.execOne(ctx, fmt.Sprintf("app %q", a.ID), `UPDATE apps SET
 		name = ?, app_host = ?, version = ?, config = ?, deployed = ?, status = ?, created_at = ?, updated_at = ?,
 		paused = ?, status_detail = ?, held_by = ?, secret_names = ?, command = ?, stop_timeout_ms = ?,
-		start_timeout_ms = ?, reload_signal = ?, generation = ?, paused_at = ?, observed = ?
+		start_timeout_ms = ?, reload_signal = ?, generation = ?, paused_at = ?, observed = ?, reload = ?
 		WHERE id = ?`,
 		a.Name, a.AppHost, a.Version, config, a.Deployed, a.Status,
 		t.s.encodeTime(a.CreatedAt), t.s.encodeTime(a.UpdatedAt),
 		a.Paused, a.StatusDetail, a.HeldBy, encodeNames(a.SecretNames),
 		encodeNames(a.Command), a.StopTimeout.Milliseconds(), a.StartTimeout.Milliseconds(), a.ReloadSignal,
-		a.Generation, t.s.encodeOptionalTime(a.PausedAt), encodeJSONColumn(a.Observed, "{}"), a.ID)
+		a.Generation, t.s.encodeOptionalTime(a.PausedAt), encodeJSONColumn(a.Observed, "{}"), a.Reload, a.ID)
 	if err != nil {
 		return fmt.Errorf("update app: %w", err)
 	}
@@ -367,25 +374,28 @@ func (t *tx) DeleteApp(ctx context.Context, id string) error {
 
 // --- app secrets ---
 
-const secretSelect = `SELECT s.app_id, s.name, s.account_id, s.ciphertext, s.updated_at, a.name, s.login_version, s.login_at
+const secretSelect = `SELECT s.app_id, s.name, s.account_id, s.ciphertext, s.updated_at, a.name, s.login_version, s.login_at,
+	s.pending_version
 	FROM app_secrets s JOIN apps a ON a.id = s.app_id`
 
 func scanSecret(r *sql.Rows) (store.AppSecretRow, error) {
 	var s store.AppSecretRow
 	var account sql.NullString
-	err := r.Scan(&s.AppID, &s.Name, &account, &s.Ciphertext, timeCol{&s.UpdatedAt}, &s.AppName, &s.LoginVersion, timeCol{&s.LoginAt})
+	err := r.Scan(&s.AppID, &s.Name, &account, &s.Ciphertext, timeCol{&s.UpdatedAt}, &s.AppName, &s.LoginVersion, timeCol{&s.LoginAt},
+		&s.PendingVersion)
 	s.AccountID = account.String
 	return s, err
 }
 
 func (t *tx) PutAppSecret(ctx context.Context, s store.AppSecretRow) error {
-	_, err := t.exec(ctx, `INSERT INTO app_secrets (app_id, name, account_id, ciphertext, updated_at, login_version, login_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := t.exec(ctx, `INSERT INTO app_secrets (app_id, name, account_id, ciphertext, updated_at, login_version, login_at,
+			pending_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (app_id, name) DO UPDATE SET
 			account_id = excluded.account_id, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at,
-			login_version = excluded.login_version, login_at = excluded.login_at`,
+			login_version = excluded.login_version, login_at = excluded.login_at, pending_version = excluded.pending_version`,
 		s.AppID, s.Name, nullIfEmpty(s.AccountID), s.Ciphertext, t.s.encodeTime(s.UpdatedAt),
-		s.LoginVersion, t.s.encodeOptionalTime(s.LoginAt))
+		s.LoginVersion, t.s.encodeOptionalTime(s.LoginAt), s.PendingVersion)
 	if err != nil {
 		return fmt.Errorf("put app secret %q of app %q: %w", s.Name, s.AppID, err)
 	}
@@ -481,7 +491,7 @@ func (t *tx) PutAppHost(ctx context.Context, h store.AppHostRow) error {
 
 const rotationCols = `id, account_id, account_name, strategy, reason, triggers_hash, idem_key, request_hash,
 	expose_secret, from_version, to_version, state, outcome, error, owner, lease_until, rev, steps, sealed_result,
-	created_at, updated_at, ended_at`
+	created_at, updated_at, ended_at, overlap_until`
 
 func scanRotation(r *sql.Rows) (store.RotationRow, error) {
 	var x store.RotationRow
@@ -489,7 +499,8 @@ func scanRotation(r *sql.Rows) (store.RotationRow, error) {
 	err := r.Scan(&x.ID, &x.AccountID, &x.AccountName, &x.Strategy, &x.Reason, &x.TriggersHash, &x.IdempotencyKey,
 		&x.RequestHash, &expose, &x.FromVersion, &x.ToVersion, &x.State, &x.Outcome, &x.Error, &x.Owner,
 		timeCol{&x.LeaseUntil}, &x.Rev, &steps, &x.SealedResult, timeCol{&x.CreatedAt}, timeCol{&x.UpdatedAt},
-		timeCol{&x.EndedAt}) // NULL while active: the zero time
+		timeCol{&x.EndedAt}, // NULL while active: the zero time
+		timeCol{&x.OverlapUntil})
 	if err != nil {
 		return x, err
 	}
@@ -521,7 +532,7 @@ func (t *tx) rotationArgs(x store.RotationRow) ([]any, error) {
 	return []any{x.ID, x.AccountID, x.AccountName, x.Strategy, x.Reason, x.TriggersHash, x.IdempotencyKey,
 		x.RequestHash, expose, x.FromVersion, x.ToVersion, x.State, x.Outcome, x.Error, x.Owner,
 		t.s.encodeTime(x.LeaseUntil), x.Rev, string(steps), x.SealedResult,
-		t.s.encodeTime(x.CreatedAt), t.s.encodeTime(x.UpdatedAt), ended}, nil
+		t.s.encodeTime(x.CreatedAt), t.s.encodeTime(x.UpdatedAt), ended, t.s.encodeOptionalTime(x.OverlapUntil)}, nil
 }
 
 func (t *tx) InsertRotation(ctx context.Context, x store.RotationRow) error {
@@ -530,7 +541,7 @@ func (t *tx) InsertRotation(ctx context.Context, x store.RotationRow) error {
 		return err
 	}
 	if _, err := t.exec(ctx, `INSERT INTO rotations (`+rotationCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 		return fmt.Errorf("insert rotation %q: %w", x.ID, err)
 	}
 	return nil
@@ -549,7 +560,8 @@ func (t *tx) UpdateRotation(ctx context.Context, x store.RotationRow) error {
 	err = t.execOne(ctx, fmt.Sprintf("rotation %q", x.ID), `UPDATE rotations SET
 		id = ?, account_id = ?, account_name = ?, strategy = ?, reason = ?, triggers_hash = ?, idem_key = ?,
 		request_hash = ?, expose_secret = ?, from_version = ?, to_version = ?, state = ?, outcome = ?, error = ?,
-		owner = ?, lease_until = ?, rev = ?, steps = ?, sealed_result = ?, created_at = ?, updated_at = ?, ended_at = ?
+		owner = ?, lease_until = ?, rev = ?, steps = ?, sealed_result = ?, created_at = ?, updated_at = ?, ended_at = ?,
+		overlap_until = ?
 		WHERE id = ?`, append(args, x.ID)...)
 	if err != nil {
 		return fmt.Errorf("update rotation: %w", err)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -15,16 +16,18 @@ func testAppHosts(t *testing.T, s store.Store) {
 	east, plain := NewAccount("east-host"), NewAccount("plain")
 	east.AppHost = "east"
 	plain.PreviousSecrets = []store.PreviousSecret{{Hash: []byte{1, 2}, Version: 1, ReplacedAt: now()}}
+	plain.RotationStrategy, plain.OverlapPeriod = "overlap", 90*time.Second
+	plain.PendingSecretHash, plain.PendingSealedSecret = []byte{3, 4}, []byte{5, 6}
 	app := NewApp("worker")
 	app.AppHost = "east"
 	app.Command = []string{"/bin/app", "--flag"}
 	app.StopTimeout, app.StartTimeout, app.ReloadSignal = 3*time.Second, time.Minute, "SIGHUP"
-	app.Generation, app.PausedAt = 7, now()
+	app.Generation, app.PausedAt, app.Reload = 7, now(), true
 	app.Observed = store.AppObserved{Phase: "running", Generation: 7, PID: 42, StartedAt: now(), ExitCode: 3,
-		Restarts: 1, Detail: "d", StderrTail: "e", TokenHash: "ab", ReportedAt: now(), ProvenLoginAt: now()}
+		Restarts: 1, Detail: "d", StderrTail: "e", TokenHash: "ab", ReportedAt: now(), ProvenLoginAt: now(), ReloadedAt: now()}
 	other := NewApp("elsewhere")
 	sec := store.AppSecretRow{AppID: app.ID, Name: "k", AccountID: plain.ID, Ciphertext: []byte{9}, UpdatedAt: now(),
-		LoginVersion: 2, LoginAt: now()}
+		LoginVersion: 2, LoginAt: now(), PendingVersion: 3}
 	write(t, s, func(tx store.Tx) error {
 		for _, a := range []store.AccountRow{east, plain} {
 			if err := tx.InsertAccount(ctx, a); err != nil {
@@ -63,6 +66,29 @@ func testAppHosts(t *testing.T, s store.Store) {
 			}
 		}
 		return nil
+	})
+
+	// An overlap rotation's end: the pending secret goes, the app's reload
+	// and the secret's pending version with it.
+	plain.PendingSecretHash, plain.PendingSealedSecret, plain.RotationStrategy = nil, nil, "stop_first"
+	app.Reload, sec.PendingVersion = false, 0
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.UpdateAccount(ctx, plain); err != nil {
+			return err
+		}
+		if err := tx.UpdateApp(ctx, app); err != nil {
+			return err
+		}
+		return tx.PutAppSecret(ctx, sec)
+	})
+	read(t, s, func(tx store.Tx) error {
+		gotPlain, err := tx.GetAccount(ctx, plain.ID)
+		equal(t, "account without its pending secret", gotPlain, plain)
+		gotApp, err2 := tx.GetApp(ctx, app.ID)
+		equal(t, "app without its reload", gotApp, app)
+		gotSec, err3 := tx.GetAppSecret(ctx, app.ID, "k")
+		equal(t, "app secret without its pending version", gotSec, sec)
+		return errors.Join(err, err2, err3)
 	})
 
 	h := store.AppHostRow{Name: "east", InstanceID: "i1", SessionID: "s1", Address: "10.0.0.1:1", Version: "v", Driver: "exec",

@@ -32,7 +32,9 @@ func testRotations(t *testing.T, s store.Store) {
 	old.Steps = []store.RotationStepRow{{
 		AppID: "a1", AppName: "app1", AppHost: "default", Phase: "running",
 		Stopped: t0, Started: t0.Add(time.Millisecond), Running: t0.Add(2 * time.Millisecond), Detail: "ok",
+		Back: t0.Add(3 * time.Millisecond),
 	}}
+	old.Strategy, old.OverlapUntil = "overlap", t0.Add(15*time.Minute)
 	active := NewRotation(k, now())
 	elsewhere := NewRotation(other, now().Add(time.Second))
 	write(t, s, func(tx store.Tx) error {
