@@ -408,7 +408,7 @@ output "secret_version" {
 	out := text(r.Output())
 	if r.Code == 0 || !strings.Contains(out, `Rotation of API key account "key-a" rolled back`) ||
 		!strings.Contains(out, `"a-canary"`) || !strings.Contains(out, "refuses the new secret") ||
-		!strings.Contains(out, "secret_version 1 in the backend and in state") {
+		!strings.Contains(out, "The state keeps the key as it was (secret_version 1, the same secret)") {
 		t.Fatalf("apply of a rotation whose canary fails: exit %d, want the rolled-back error naming a-canary and its status_detail:\n%s",
 			r.Code, r.Output())
 	}
