@@ -106,8 +106,8 @@ func TestAppCheckAPIVersion(t *testing.T) {
 }
 
 // TestAccRemote_apiVersionGate: against a server of API version 2 (which
-// Configure accepts) a plan that uses secret_names, command or an App Host
-// account fails, naming each attribute and the version it needs; a plan
+// Configure accepts) a plan that uses secret_names, command, an App Host
+// account or an overlap rotation fails, naming each attribute and the version it needs; a plan
 // that uses none of them goes through.
 func TestAccRemote_apiVersionGate(t *testing.T) {
 	requireAcc(t)
@@ -140,6 +140,12 @@ resource "apphost_api_key_account" "edge" {
   app_host = "edge"
 }
 
+resource "apphost_api_key_account" "ingest" {
+  name              = "ingest"
+  rotation_strategy = "overlap"
+  overlap_period    = "30m"
+}
+
 resource "apphost_app" "svc" {
   name         = "svc"
   command      = ["svc"]
@@ -151,7 +157,8 @@ resource "apphost_app" "svc" {
 	if code == 0 {
 		t.Fatalf("plan against an API version 2 server: exit 0, want errors:\n%s", out)
 	}
-	for _, attr := range []string{"app_host of apphost_api_key_account", "secret_names of apphost_app", "command of apphost_app"} {
+	for _, attr := range []string{"app_host of apphost_api_key_account", "rotation_strategy of apphost_api_key_account",
+		"overlap_period of apphost_api_key_account", "secret_names of apphost_app", "command of apphost_app"} {
 		if !strings.Contains(text, "The "+attr+" needs an apphost server that speaks API version 3 or later") {
 			t.Errorf("the plan does not refuse %s for API version 3:\n%s", attr, out)
 		}
@@ -164,8 +171,14 @@ resource "apphost_app" "svc" {
 resource "apphost_app" "svc" {
   name = "svc"
 }
+
+resource "apphost_api_key_account" "ingest" {
+  name              = "ingest"
+  rotation_strategy = "stop_first"
+  overlap_period    = "15m0s"
+}
 `)
-	if code, out, _ := w.planAll(remoteEnvVars(old.URL, admin)); code != 0 || !strings.Contains(out, "1 to add") {
+	if code, out, _ := w.planAll(remoteEnvVars(old.URL, admin)); code != 0 || !strings.Contains(out, "2 to add") {
 		t.Errorf("plan without what needs API version 3: exit %d, want it to plan:\n%s", code, out)
 	}
 }

@@ -36,6 +36,8 @@ type apiKeyAccountDataSourceModel struct {
 	SecretCreatedAt     types.String `tfsdk:"secret_created_at"`
 	Admin               types.Bool   `tfsdk:"admin"`
 	AppHost             types.String `tfsdk:"app_host"`
+	RotationStrategy    types.String `tfsdk:"rotation_strategy"`
+	OverlapPeriod       types.String `tfsdk:"overlap_period"`
 	Apps                []string     `tfsdk:"apps"`
 }
 
@@ -92,6 +94,14 @@ func (d *apiKeyAccountDataSource) Schema(_ context.Context, _ datasource.SchemaR
 			},
 			"app_host": schema.StringAttribute{
 				MarkdownDescription: descAccountAppHost + " Null for other accounts.",
+				Computed:            true,
+			},
+			"rotation_strategy": schema.StringAttribute{
+				MarkdownDescription: descAccountRotationStrategy,
+				Computed:            true,
+			},
+			"overlap_period": schema.StringAttribute{
+				MarkdownDescription: descAccountOverlapPeriod,
 				Computed:            true,
 			},
 			"apps": schema.ListAttribute{
@@ -158,6 +168,8 @@ func (d *apiKeyAccountDataSource) Read(ctx context.Context, req datasource.ReadR
 		SecretCreatedAt:     types.StringValue(formatTime(acct.SecretCreatedAt)),
 		Admin:               types.BoolValue(acct.Admin),
 		AppHost:             appHostValue(acct.AppHost),
+		RotationStrategy:    rotationStrategyValue(acct.RotationStrategy),
+		OverlapPeriod:       durationValue(types.StringNull(), acct.OverlapPeriod, defaultOverlapPeriod),
 		Apps:                nonNilStrings(acct.Apps),
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)

@@ -47,6 +47,8 @@ type apiKeyAccountSummaryModel struct {
 	SecretVersion       int64        `tfsdk:"secret_version"`
 	SecretCreatedAt     string       `tfsdk:"secret_created_at"`
 	AppHost             types.String `tfsdk:"app_host"`
+	RotationStrategy    types.String `tfsdk:"rotation_strategy"`
+	OverlapPeriod       types.String `tfsdk:"overlap_period"`
 	Apps                []string     `tfsdk:"apps"`
 }
 
@@ -112,6 +114,14 @@ func (d *apiKeyAccountsDataSource) Schema(_ context.Context, _ datasource.Schema
 						},
 						"app_host": schema.StringAttribute{
 							MarkdownDescription: descAccountAppHost + " Null for other accounts.",
+							Computed:            true,
+						},
+						"rotation_strategy": schema.StringAttribute{
+							MarkdownDescription: descAccountRotationStrategy,
+							Computed:            true,
+						},
+						"overlap_period": schema.StringAttribute{
+							MarkdownDescription: descAccountOverlapPeriod,
 							Computed:            true,
 						},
 						"apps": schema.ListAttribute{
@@ -197,6 +207,8 @@ func (d *apiKeyAccountsDataSource) Read(ctx context.Context, req datasource.Read
 			SecretVersion:       a.SecretVersion,
 			SecretCreatedAt:     formatTime(a.SecretCreatedAt),
 			AppHost:             appHostValue(a.AppHost),
+			RotationStrategy:    rotationStrategyValue(a.RotationStrategy),
+			OverlapPeriod:       durationValue(types.StringNull(), a.OverlapPeriod, defaultOverlapPeriod),
 			Apps:                nonNilStrings(a.Apps),
 		})
 		m.IDs = append(m.IDs, a.ID)

@@ -68,6 +68,8 @@ data "apphost_api_key_accounts" "older_than_ten_years" {
 								"secret_version":        knownvalue.Int64Exact(1),
 								"secret_created_at":     knownvalue.StringRegexp(dsRFC3339),
 								"app_host":              knownvalue.Null(),
+								"rotation_strategy":     knownvalue.StringExact("stop_first"),
+								"overlap_period":        knownvalue.StringExact("15m"),
 								"apps":                  knownvalue.ListSizeExact(0),
 							}),
 							knownvalue.ObjectPartial(map[string]knownvalue.Check{
@@ -87,6 +89,8 @@ data "apphost_api_key_accounts" "older_than_ten_years" {
 								"secret_version":        knownvalue.Int64Exact(1),
 								"secret_created_at":     knownvalue.StringRegexp(dsRFC3339),
 								"app_host":              knownvalue.Null(),
+								"rotation_strategy":     knownvalue.StringExact("stop_first"),
+								"overlap_period":        knownvalue.StringExact("15m"),
 								"apps":                  knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("forwarder")}),
 							}),
 						})),

@@ -179,6 +179,29 @@ func addRotationFailures(diags *diag.Diagnostics, name, id string, r *backend.Ro
 			"apply again: the next plan redeploys them.", nil)
 }
 
+// addRotationRolledBack explains an overlap rotation that was rolled back:
+// an app did not become healthy on the pending secret (or overlap_period
+// would have run out), every app moved went back, and the key is as it was.
+func addRotationRolledBack(diags *diag.Diagnostics, name, id string, version int64, r *backend.Rotation) {
+	why := strings.TrimSuffix(r.Error, ".")
+	if why == "" {
+		// The backend's error names the app and its status_detail; without
+		// one, the steps say which app failed.
+		var failed []string
+		for _, st := range r.Steps {
+			if st.Phase == backend.StepFailed || st.Detail != "" {
+				failed = append(failed, fmt.Sprintf("app %q: %s", st.AppName, strings.TrimSuffix(st.Detail, ".")))
+			}
+		}
+		why = strings.Join(failed, "; ")
+	}
+	addError(diags, path.Empty(), fmt.Sprintf("Rotation of API key account %q rolled back", name),
+		fmt.Sprintf("The overlap rotation %s of API key account %q (%s) was rolled back: %s. The state keeps the key "+
+			"as it was (secret_version %d, the same secret), and nothing is locked.", r.ID, name, id, why, version),
+		"Fix the app (its status_detail says why; a real App Host keeps each app's log under its directory), or set "+
+			"a longer overlap_period if it ran out; then apply again: the plan rotates again.", nil)
+}
+
 // addServerCheckError explains why Configure refused a remote server: on
 // the attribute to fix, with the client's account of what happened and
 // what to do.

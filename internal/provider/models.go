@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/apphost/terraform-provider-apphost/internal/backend"
 )
 
 // What several resources and data sources share: descriptions of the same
@@ -30,6 +32,21 @@ const (
 		"account redeploys the ones meant to be deployed."
 )
 
+// Descriptions of an account's rotation settings, shared by
+// apphost_api_key_account and both account data sources.
+var (
+	descAccountRotationStrategy = "How a rotation moves the apps bound to the account to its new secret: " +
+		"`\"" + backend.StrategyStopFirst + "\"` stops them, regenerates the secret and starts them again (each app is " +
+		"down for its restart; the only choice when the keys hold one secret); `\"" + backend.StrategyOverlap + "\"` " +
+		"issues a pending secret valid beside the current one and moves the apps to it one at a time, in app name " +
+		"order, the first as a canary, each confirmed `running` on it before the next; if one does not become " +
+		"healthy, every app moved goes back and the rotation is rolled back, the key as before. See the guide " +
+		"\"Zero-downtime rotation\"."
+	descAccountOverlapPeriod = "How long an `overlap` rotation may take to move the apps bound to the account to its " +
+		"pending secret (a Go duration, up to `" + shortDuration(backend.MaxOverlapPeriod) + "`): one that cannot " +
+		"finish in it rolls back before it runs out."
+)
+
 // Descriptions of the app attributes that apphost_app and both app data
 // sources share.
 const (
@@ -48,6 +65,15 @@ func appHostValue(name string) types.String {
 		return types.StringNull()
 	}
 	return types.StringValue(name)
+}
+
+// rotationStrategyValue is an account's rotation_strategy as state keeps
+// it: an older server that has none rotates stop_first.
+func rotationStrategyValue(s string) types.String {
+	if s == "" {
+		return types.StringValue(backend.StrategyStopFirst)
+	}
+	return types.StringValue(s)
 }
 
 // formatTime renders a backend time as RFC 3339 in UTC, or "" for the zero
@@ -81,4 +107,15 @@ func joinNames(names []string) string {
 		return q[0]
 	}
 	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+}
+
+// shortDuration writes d as a user writes it: "15m" for 15m0s, "24h" for
+// 24h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	s = strings.Replace(s, "m0s", "m", 1)
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -1,10 +1,12 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -69,8 +71,13 @@ type apiKeyAccountModel struct {
 	Locked              types.Bool     `tfsdk:"locked"`
 	FailedLoginAttempts types.Int64    `tfsdk:"failed_login_attempts"`
 	AppHost             types.String   `tfsdk:"app_host"`
+	RotationStrategy    types.String   `tfsdk:"rotation_strategy"`
+	OverlapPeriod       types.String   `tfsdk:"overlap_period"`
 	Timeouts            timeouts.Value `tfsdk:"timeouts"`
 }
+
+// defaultOverlapPeriod is backend.DefaultOverlapPeriod as the docs write it.
+var defaultOverlapPeriod = shortDuration(backend.DefaultOverlapPeriod)
 
 // defaultRotationTimeout bounds how long an apply waits for a rotation
 // (its App Hosts' stops and healthy starts) unless timeouts.update says.
@@ -185,6 +192,27 @@ func (r *apiKeyAccountResource) Schema(ctx context.Context, _ resource.SchemaReq
 				Validators:    []validator.String{validators.Name()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
+			"rotation_strategy": schema.StringAttribute{
+				MarkdownDescription: descAccountRotationStrategy + " Defaults to `\"" + backend.StrategyStopFirst + "\"`. " +
+					"Changing it updates the account in place and rotates nothing; the next rotation uses it. An " +
+					"`overlap` rotation of a locked account is carried out as `stop_first` (its current secret logs in " +
+					"no more: there is nothing to overlap with). `overlap` needs an apphost server of API version 3 or later.",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString(backend.StrategyStopFirst),
+				Validators: []validator.String{validators.RotationStrategy()},
+			},
+			"overlap_period": schema.StringAttribute{
+				MarkdownDescription: descAccountOverlapPeriod + " Defaults to `\"" + defaultOverlapPeriod + "\"`. The plan " +
+					"warns when the `start_timeout`s of the apps bound to the account add up to more. Changing it " +
+					"updates the account in place and rotates nothing. A duration spelled otherwise (`\"15m0s\"` for " +
+					"`\"15m\"`) is no change.",
+				Optional:      true,
+				Computed:      true,
+				Default:       stringdefault.StaticString(defaultOverlapPeriod),
+				Validators:    []validator.String{validators.OverlapPeriod()},
+				PlanModifiers: []planmodifier.String{sameDuration()},
+			},
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{
@@ -214,6 +242,19 @@ func (m *apiKeyAccountModel) setAccount(a *backend.Account) {
 	m.FailedLoginAttempts = types.Int64Value(a.FailedLoginAttempts)
 	m.ExposeSecret = types.BoolValue(a.ExposeSecret)
 	m.AppHost = appHostValue(a.AppHost)
+	m.RotationStrategy = rotationStrategyValue(a.RotationStrategy)
+	m.OverlapPeriod = durationValue(m.OverlapPeriod, a.OverlapPeriod, defaultOverlapPeriod)
+}
+
+// rotationSettingsChanged reports whether plan changes the account's
+// rotation_strategy or overlap_period (spelling aside).
+func rotationSettingsChanged(plan, state apiKeyAccountModel) bool {
+	if !plan.RotationStrategy.Equal(state.RotationStrategy) {
+		return true
+	}
+	p, errP := time.ParseDuration(plan.OverlapPeriod.ValueString())
+	q, errQ := time.ParseDuration(state.OverlapPeriod.ValueString())
+	return errP != nil || errQ != nil || p != q
 }
 
 // secretValue is the secret as state keeps it: null unless exposed.
@@ -237,6 +278,10 @@ func (r *apiKeyAccountResource) Create(ctx context.Context, req resource.CreateR
 		Description:  plan.Description.ValueString(),
 		ExposeSecret: &expose,
 		AppHost:      plan.AppHost.ValueString(),
+		// The defaults are the backend's too; sent all the same, so that
+		// the account holds what the state says.
+		RotationStrategy: plan.RotationStrategy.ValueString(),
+		OverlapPeriod:    plan.OverlapPeriod.ValueString(),
 	})
 	if err != nil {
 		addBackendError(&resp.Diagnostics, "Error creating API key account",
@@ -276,6 +321,15 @@ func (r *apiKeyAccountResource) Read(ctx context.Context, req resource.ReadReque
 			"id": a.ID, "state_secret_version": state.SecretVersion.ValueInt64(), "secret_version": a.SecretVersion,
 		})
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRegeneratedElsewhere, []byte("true"))...)
+	}
+	if a.PendingSecretVersion != 0 {
+		// An overlap rotation under way, or held by an App Host offline.
+		resp.Diagnostics.AddWarning(fmt.Sprintf("API key account %q has a rotation under way", a.Name),
+			fmt.Sprintf("API key account %q (%s) has a pending secret (secret_version %d) beside its current one "+
+				"(secret_version %d): an overlap rotation is moving its apps, or holds while an App Host of one of "+
+				"them is offline. Both secrets log in until it ends. The rotations command of "+
+				"terraform-provider-apphost shows where it is; if it holds, bring the App Host back or declare it "+
+				"lost (terraform-provider-apphost app-hosts forget NAME).", a.Name, a.ID, a.PendingSecretVersion, a.SecretVersion))
 	}
 	state.setAccount(a)
 	if state.Description.IsNull() {
@@ -407,6 +461,12 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 		if !plan.AppHost.IsNull() && !plan.AppHost.IsUnknown() {
 			requireAPIVersion(&resp.Diagnostics, r.server, "apphost_api_key_account", path.Root("app_host"))
 		}
+		if plan.RotationStrategy.ValueString() == backend.StrategyOverlap {
+			requireAPIVersion(&resp.Diagnostics, r.server, "apphost_api_key_account", path.Root("rotation_strategy"))
+		}
+		if notDefault(plan.OverlapPeriod, backend.DefaultOverlapPeriod) {
+			requireAPIVersion(&resp.Diagnostics, r.server, "apphost_api_key_account", path.Root("overlap_period"))
+		}
 		selfID := ""
 		var stateName types.String
 		if !req.State.Raw.IsNull() {
@@ -464,14 +524,14 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 		plan.SecretCreatedAt = types.StringUnknown()
 		plan.Locked = types.BoolValue(false)
 		plan.FailedLoginAttempts = types.Int64Value(0)
-		r.warnRotation(ctx, &resp.Diagnostics, state, rot.reasons, false)
+		r.warnRotation(ctx, &resp.Diagnostics, plan, state, rot.reasons, false)
 	case len(rot.maybe) > 0:
 		plan.Secret = types.StringUnknown()
 		plan.SecretVersion = types.Int64Unknown()
 		plan.SecretCreatedAt = types.StringUnknown()
 		plan.Locked = types.BoolUnknown()
 		plan.FailedLoginAttempts = types.Int64Unknown()
-		r.warnRotation(ctx, &resp.Diagnostics, state, rot.maybe, true)
+		r.warnRotation(ctx, &resp.Diagnostics, plan, state, rot.maybe, true)
 	case adopted:
 		// The rotation happened; the apply only records it (and fetches the
 		// secret it showed, where expose_secret allows).
@@ -498,6 +558,13 @@ func (r *apiKeyAccountResource) ModifyPlan(ctx context.Context, req resource.Mod
 		plan.SecretCreatedAt = state.SecretCreatedAt
 		plan.Locked = state.Locked
 		plan.FailedLoginAttempts = state.FailedLoginAttempts
+		if plan.RotationStrategy.ValueString() == backend.StrategyOverlap && rotationSettingsChanged(plan, state) {
+			// Turned on or changed: say now, not at the next rotation, if
+			// the bound apps cannot move within overlap_period.
+			if list, err := r.boundApps(ctx, state.ID.ValueString()); err == nil {
+				warnOverlapPeriod(&resp.Diagnostics, plan, state, list)
+			}
+		}
 		if state.Locked.ValueBool() && !plan.RotateWhenLocked.IsUnknown() && !plan.RotateWhenLocked.ValueBool() {
 			resp.Diagnostics.AddWarning("API key account is locked",
 				fmt.Sprintf("The API key account %q (%s) is locked after %d failed logins: every login with it "+
@@ -568,24 +635,58 @@ func plannedSecret(plan apiKeyAccountModel) types.String {
 	return types.StringUnknown()
 }
 
-// warnRotation adds the plan's warning about a rotation: why, and which apps
-// the apply redeploys. Its summary names the key, so that Terraform does not
-// fold the warnings of several rotating keys into "and N more".
-func (r *apiKeyAccountResource) warnRotation(ctx context.Context, diags *diag.Diagnostics, state apiKeyAccountModel, reasons []string, maybe bool) {
-	var redeployed, idle []string
-	listErr := fmt.Errorf("the provider is not configured yet")
-	if r.backend != nil {
-		var list []backend.App
-		list, listErr = r.backend.ListApps(ctx, backend.ListAppsRequest{BoundToAccountID: state.ID.ValueString()})
-		for _, a := range list {
-			if a.Deployed {
-				redeployed = append(redeployed, a.Name)
-			} else {
-				idle = append(idle, a.Name)
+// rolledBack returns the rotation of the account id from secret_version
+// from that err reports, when it ended rolled back: the backend answers an
+// undone rotation as refused (nothing regenerated), and its record says
+// which app did not become healthy.
+func (r *apiKeyAccountResource) rolledBack(ctx context.Context, id string, from int64, err error) *backend.Rotation {
+	if !backend.IsRefused(err) {
+		return nil
+	}
+	list, lerr := r.backend.ListRotations(ctx, backend.ListRotationsRequest{AccountID: id, Limit: 5})
+	if lerr != nil {
+		return nil
+	}
+	for i := range list {
+		// Newest first: the first ended rotation from this version is the one.
+		if rot := &list[i]; rot.FromVersion == from && rot.Ended() {
+			if rot.Outcome == backend.RotationRolledBack {
+				return rot
 			}
+			return nil
 		}
-		sort.Strings(redeployed)
-		sort.Strings(idle)
+	}
+	return nil
+}
+
+// boundApps lists the apps bound to the account id, in app name order (the
+// order in which an overlap rotation moves them).
+func (r *apiKeyAccountResource) boundApps(ctx context.Context, id string) ([]backend.App, error) {
+	if r.backend == nil {
+		return nil, fmt.Errorf("the provider is not configured yet")
+	}
+	list, err := r.backend.ListApps(ctx, backend.ListAppsRequest{BoundToAccountID: id})
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return list, err
+}
+
+// warnRotation adds the plan's warning about a rotation: why, with which
+// strategy, and which apps the apply redeploys (for overlap, in the order
+// in which they move). Its summary names the key, so that Terraform does
+// not fold the warnings of several rotating keys into "and N more".
+func (r *apiKeyAccountResource) warnRotation(ctx context.Context, diags *diag.Diagnostics, plan, state apiKeyAccountModel, reasons []string, maybe bool) {
+	list, listErr := r.boundApps(ctx, state.ID.ValueString())
+	var redeployed, idle, reloaded []string
+	for _, a := range list {
+		switch {
+		case !a.Deployed:
+			idle = append(idle, a.Name)
+		case a.ReloadSignal != "":
+			reloaded = append(reloaded, a.Name)
+			fallthrough
+		default:
+			redeployed = append(redeployed, a.Name)
+		}
 	}
 	summary, verb := fmt.Sprintf("API key account %q will be rotated", state.Name.ValueString()), "rotates"
 	if maybe {
@@ -601,15 +702,37 @@ func (r *apiKeyAccountResource) warnRotation(ctx context.Context, diags *diag.Di
 			summary = fmt.Sprintf("API key account %q: rotation possible", state.Name.ValueString())
 		}
 	}
+	strategy := plan.RotationStrategy.ValueString()
+	switch {
+	case plan.RotationStrategy.IsUnknown():
+		strategy = "not known until apply"
+	case strategy == backend.StrategyOverlap && state.Locked.ValueBool():
+		strategy = fmt.Sprintf("%s, carried out as %s: the account is locked, so its current secret logs in no "+
+			"more and there is nothing to overlap with", backend.StrategyOverlap, backend.StrategyStopFirst)
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "This plan %s the secret of API key account %q (%s) because %s.",
-		verb, state.Name.ValueString(), state.ID.ValueString(), strings.Join(reasons, "; "))
+	fmt.Fprintf(&b, "This plan %s the secret of API key account %q (%s) because %s. Strategy: %s.",
+		verb, state.Name.ValueString(), state.ID.ValueString(), strings.Join(reasons, "; "), strategy)
 	switch {
 	case listErr != nil:
 		fmt.Fprintf(&b, "\n\nThe apps bound to this key could not be listed (%s). The apply redeploys every "+
 			"deployed app bound to it all the same, in the rotation.", listErr)
 	case len(redeployed) == 0:
 		b.WriteString("\n\nNo deployed app has a secret bound to this key: the rotation redeploys none.")
+	case strategy == backend.StrategyOverlap:
+		order := slices.Clone(redeployed)
+		order[0] += " (the canary)"
+		fmt.Fprintf(&b, "\n\nThe apply moves these apps, bound to this key (whichever configuration manages them), "+
+			"to the new secret one at a time, in this order: %s. The backend issues the new secret as pending, "+
+			"valid beside the current one; each app gets its new secret file and then its reload_signal or a "+
+			"restart, and must run on the new secret before the next one moves. If one does not become healthy "+
+			"within its start_timeout, or overlap_period (%s) would run out, every app moved goes back to the "+
+			"current secret and the rotation is rolled back: the key stays at secret_version %d and the apply fails. "+
+			"Once every app runs on it, the new secret becomes current and the previous one is revoked.",
+			strings.Join(order, ", "), plan.OverlapPeriod.ValueString(), state.SecretVersion.ValueInt64())
+		if len(reloaded) > 0 {
+			fmt.Fprintf(&b, " These apps have a reload_signal and are not restarted: %s.", joinNames(reloaded))
+		}
 	default:
 		fmt.Fprintf(&b, "\n\nThe apply redeploys these apps, bound to this key (whichever configuration manages "+
 			"them): %s. The backend stops them (their App Hosts confirm), regenerates the secret and seals it into "+
@@ -620,6 +743,44 @@ func (r *apiKeyAccountResource) warnRotation(ctx context.Context, diags *diag.Di
 		fmt.Fprintf(&b, "\n\nThese undeployed apps receive the new secret without being deployed: %s.", joinNames(idle))
 	}
 	diags.AddWarning(summary, b.String())
+	if strategy == backend.StrategyOverlap {
+		warnOverlapPeriod(diags, plan, state, list)
+	}
+}
+
+// warnOverlapPeriod warns when the start_timeouts of the deployed apps in
+// list, which an overlap rotation of the account moves one after the
+// other, add up to more than its overlap_period: a rotation whose apps take
+// that long rolls back.
+func warnOverlapPeriod(diags *diag.Diagnostics, plan, state apiKeyAccountModel, list []backend.App) {
+	period, err := time.ParseDuration(plan.OverlapPeriod.ValueString())
+	if err != nil {
+		return
+	}
+	var sum time.Duration
+	var each []string
+	for _, a := range list {
+		if !a.Deployed {
+			continue
+		}
+		d, err := time.ParseDuration(cmp.Or(a.StartTimeout, defaultStartTimeout))
+		if err != nil {
+			continue
+		}
+		sum += d
+		each = append(each, fmt.Sprintf("%q %s", a.Name, shortDuration(d)))
+	}
+	if sum <= period {
+		return
+	}
+	diags.AddAttributeWarning(path.Root("overlap_period"),
+		fmt.Sprintf("API key account %q: overlap_period is shorter than its apps' start_timeouts", state.Name.ValueString()),
+		fmt.Sprintf("An overlap rotation of API key account %q (%s) moves its deployed apps one after the other, "+
+			"each allowed its start_timeout to run on the new secret: %s, %s in all, more than overlap_period (%s). "+
+			"A rotation that cannot move the next app within overlap_period rolls back before it runs out: the key "+
+			"keeps its secret and the apply fails. Set overlap_period to at least %s, or shorter start_timeouts on "+
+			"the apps.", state.Name.ValueString(), state.ID.ValueString(), strings.Join(each, ", "), shortDuration(sum),
+			plan.OverlapPeriod.ValueString(), shortDuration(sum)))
 }
 
 func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -635,8 +796,32 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 	// cur is what the backend holds as the calls go: saved after each one.
 	cur := plan
 	cur.Name, cur.Description = state.Name, state.Description
+	cur.RotationStrategy, cur.OverlapPeriod = state.RotationStrategy, state.OverlapPeriod
 
-	// The rotation first: it is the call with a precondition (the
+	// The rotation settings first: a rotation in this apply is carried out
+	// with the planned rotation_strategy, as the plan said. A change of them
+	// alone rotates nothing.
+	if rotationSettingsChanged(plan, state) {
+		a, err := r.backend.UpdateAccount(ctx, backend.UpdateAccountRequest{
+			ID: id, Name: state.Name.ValueString(), Description: state.Description.ValueString(),
+			RotationStrategy: plan.RotationStrategy.ValueString(), OverlapPeriod: plan.OverlapPeriod.ValueString(),
+		})
+		if err != nil {
+			addBackendError(&resp.Diagnostics, "Error updating API key account",
+				fmt.Sprintf("The rotation_strategy and overlap_period of API key account %q (%s) were not updated, "+
+					"and nothing else was changed.", state.Name.ValueString(), id), err)
+			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+			return
+		}
+		cur.RotationStrategy = rotationStrategyValue(a.RotationStrategy)
+		cur.OverlapPeriod = durationValue(plan.OverlapPeriod, a.OverlapPeriod, defaultOverlapPeriod)
+	}
+	// before is the state as the backend holds it before the rotation: what
+	// a rotation that changes nothing leaves.
+	before := state
+	before.RotationStrategy, before.OverlapPeriod = cur.RotationStrategy, cur.OverlapPeriod
+
+	// The rotation next: it is the call with a precondition (the
 	// secret_version this plan replaces), so a refused one changes nothing.
 	adopt, adopting := readAdoptable(ctx, req.Private)
 	switch {
@@ -661,8 +846,13 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 			TriggersHash:          h,
 		})
 		if err != nil {
-			addRotationError(&resp.Diagnostics, state.Name.ValueString(), id, from, err)
-			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+			if rb := r.rolledBack(ctx, id, from, err); rb != nil {
+				addRotationRolledBack(&resp.Diagnostics, state.Name.ValueString(), id, from, rb)
+			} else {
+				addRotationError(&resp.Diagnostics, state.Name.ValueString(), id, from, err)
+			}
+			// The key as before: same secret_version and secret.
+			resp.Diagnostics.Append(resp.State.Set(ctx, &before)...)
 			return
 		}
 		if a.Rotation != nil && a.Rotation.Outcome == backend.RotationDoneWithFailures {
@@ -697,7 +887,7 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 		})
 		if err != nil {
 			addRotationError(&resp.Diagnostics, state.Name.ValueString(), id, adopt.FromVersion, err)
-			resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+			resp.Diagnostics.Append(resp.State.Set(ctx, &before)...)
 			return
 		}
 		cur.setAccount(&a.Account)
@@ -718,6 +908,7 @@ func (r *apiKeyAccountResource) Update(ctx context.Context, req resource.UpdateR
 	if !plan.Name.Equal(state.Name) || !plan.Description.Equal(state.Description) {
 		a, err := r.backend.UpdateAccount(ctx, backend.UpdateAccountRequest{
 			ID: id, Name: plan.Name.ValueString(), Description: plan.Description.ValueString(),
+			RotationStrategy: cur.RotationStrategy.ValueString(), OverlapPeriod: cur.OverlapPeriod.ValueString(),
 		})
 		if err != nil {
 			addBackendError(&resp.Diagnostics, "Error updating API key account",

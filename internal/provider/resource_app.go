@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -264,8 +265,8 @@ func (m *appModel) setApp(a *backend.App) {
 	} else {
 		m.SecretNames, _ = types.SetValueFrom(context.Background(), types.StringType, nonNilStrings(a.SecretNames))
 	}
-	m.StopTimeout = durationValue(m.StopTimeout, a.StopTimeout, backend.DefaultStopTimeout)
-	m.StartTimeout = durationValue(m.StartTimeout, a.StartTimeout, backend.DefaultStartTimeout)
+	m.StopTimeout = durationValue(m.StopTimeout, a.StopTimeout, defaultStopTimeout)
+	m.StartTimeout = durationValue(m.StartTimeout, a.StartTimeout, defaultStartTimeout)
 	m.ReloadSignal = types.StringNull()
 	if a.ReloadSignal != "" {
 		m.ReloadSignal = types.StringValue(a.ReloadSignal)
@@ -274,31 +275,24 @@ func (m *appModel) setApp(a *backend.App) {
 	m.StatusDetail = types.StringValue(strings.TrimSpace(a.StatusDetail))
 }
 
-// durationValue is the duration the backend holds (got; "" is def) as
-// state keeps it: prior when it is the same duration (the configuration's
-// spelling), else the default's spelling or a short one ("2m" for 2m0s).
-func durationValue(prior types.String, got string, def time.Duration) types.String {
-	d := def
-	if got != "" {
-		var err error
-		if d, err = time.ParseDuration(got); err != nil {
-			return types.StringValue(got)
-		}
+// durationValue is the duration the backend holds (got; "" is def, the
+// default as the docs write it) as state keeps it: prior when it is the
+// same duration (the configuration's spelling), else def's spelling or a
+// short one ("2m" for 2m0s).
+func durationValue(prior types.String, got string, def string) types.String {
+	d, err := time.ParseDuration(cmp.Or(got, def))
+	if err != nil {
+		return types.StringValue(got)
 	}
 	if !prior.IsNull() && !prior.IsUnknown() {
 		if p, err := time.ParseDuration(prior.ValueString()); err == nil && p == d {
 			return prior
 		}
 	}
-	if d == def {
-		return types.StringValue(formatSeconds(def))
+	if dd, err := time.ParseDuration(def); err == nil && d == dd {
+		return types.StringValue(def)
 	}
-	s := d.String()
-	s = strings.Replace(s, "m0s", "m", 1)
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return types.StringValue(s)
+	return types.StringValue(shortDuration(d))
 }
 
 // formatSeconds writes a whole number of seconds as "60s".

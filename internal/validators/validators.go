@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 var (
 	_ validator.String = durationValidator{}
 	_ validator.String = regexValidator{}
-	_ validator.String = appTimeoutValidator{}
+	_ validator.String = boundedDurationValidator{}
+	_ validator.String = rotationStrategyValidator{}
 )
 
 // Duration returns a validator that accepts a Go duration string such as
@@ -65,22 +67,40 @@ func (v durationValidator) ValidateString(ctx context.Context, req validator.Str
 // AppTimeout returns a validator for an app's stop_timeout and
 // start_timeout: the backend's rule, a positive Go duration of whole
 // milliseconds up to backend.MaxAppTimeout.
-func AppTimeout() validator.String { return appTimeoutValidator{} }
-
-type appTimeoutValidator struct{}
-
-func (appTimeoutValidator) Description(context.Context) string {
-	return fmt.Sprintf("value must be a positive Go duration of whole milliseconds up to %s, such as \"10s\"", maxAppTimeout)
+func AppTimeout() validator.String {
+	return boundedDurationValidator{max: backend.MaxAppTimeout, example: "10s"}
 }
 
-func (appTimeoutValidator) MarkdownDescription(context.Context) string {
-	return fmt.Sprintf("value must be a positive Go duration of whole milliseconds up to `%s`, such as `10s`", maxAppTimeout)
+// OverlapPeriod returns a validator for an account's overlap_period: the
+// backend's rule, a positive Go duration of whole milliseconds up to
+// backend.MaxOverlapPeriod.
+func OverlapPeriod() validator.String {
+	return boundedDurationValidator{max: backend.MaxOverlapPeriod, example: "15m"}
 }
 
-// maxAppTimeout is backend.MaxAppTimeout as a user writes it.
-var maxAppTimeout = strings.TrimSuffix(strings.TrimSuffix(backend.MaxAppTimeout.String(), "0s"), "0m")
+// boundedDurationValidator accepts a positive Go duration of whole
+// milliseconds up to max; example is one, for the messages.
+type boundedDurationValidator struct {
+	max     time.Duration
+	example string
+}
 
-func (appTimeoutValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v boundedDurationValidator) Description(context.Context) string {
+	return fmt.Sprintf("value must be a positive Go duration of whole milliseconds up to %s, such as \"%s\"",
+		shortDuration(v.max), v.example)
+}
+
+func (v boundedDurationValidator) MarkdownDescription(context.Context) string {
+	return fmt.Sprintf("value must be a positive Go duration of whole milliseconds up to `%s`, such as `%s`",
+		shortDuration(v.max), v.example)
+}
+
+// shortDuration writes d as a user writes it: "24h", not "24h0m0s".
+func shortDuration(d time.Duration) string {
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+}
+
+func (v boundedDurationValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
@@ -91,13 +111,39 @@ func (appTimeoutValidator) ValidateString(ctx context.Context, req validator.Str
 	s := req.ConfigValue.ValueString()
 	d, _ := time.ParseDuration(s)
 	switch {
-	case d > backend.MaxAppTimeout:
+	case d > v.max:
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
-			fmt.Sprintf("%q is longer than %s, the limit. Use a shorter duration, such as \"10s\".", s, maxAppTimeout))
+			fmt.Sprintf("%q is longer than %s, the limit. Use a shorter duration, such as \"%s\".", s, shortDuration(v.max), v.example))
 	case d%time.Millisecond != 0:
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration",
 			fmt.Sprintf("%q is not a whole number of milliseconds. Round it to milliseconds, such as \"1500ms\".", s))
 	}
+}
+
+// RotationStrategy returns a validator for an account's rotation_strategy:
+// one of backend.RotationStrategies, with an error that says what each does.
+func RotationStrategy() validator.String { return rotationStrategyValidator{} }
+
+type rotationStrategyValidator struct{}
+
+func (rotationStrategyValidator) Description(context.Context) string {
+	return fmt.Sprintf("value must be one of %q", backend.RotationStrategies)
+}
+
+func (rotationStrategyValidator) MarkdownDescription(context.Context) string {
+	return "value must be `" + strings.Join(backend.RotationStrategies, "` or `") + "`"
+}
+
+func (rotationStrategyValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || slices.Contains(backend.RotationStrategies, req.ConfigValue.ValueString()) {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Invalid rotation strategy",
+		fmt.Sprintf("%q is not a rotation strategy. Use \"%s\" (the default: stop the apps bound to the key, "+
+			"regenerate its secret, start them again; the only choice when the keys of the system the apps log in to "+
+			"hold one secret) or \"%s\" (a pending secret valid beside the current one, the apps moved to it one at a "+
+			"time, rolled back if one does not become healthy).", req.ConfigValue.ValueString(),
+			backend.StrategyStopFirst, backend.StrategyOverlap))
 }
 
 // Regex returns a validator that accepts a regular expression in Go's RE2
