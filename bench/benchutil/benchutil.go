@@ -1,10 +1,12 @@
 // Package benchutil holds what the benchmark programs share: starting the
-// apphost server (`terraform-provider-apphost serve`) on loopback, a
-// throwaway PostgreSQL schema, a process's peak RSS.
+// apphost server (`terraform-provider-apphost serve`) and App Hosts
+// (`terraform-provider-apphost host`) on loopback, a throwaway PostgreSQL
+// schema, a process's memory.
 package benchutil
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -14,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,13 +39,14 @@ type Server struct {
 
 // StartServer starts bin's serve command on a free loopback port over store,
 // with a fresh admin account, its logs going to logPath. keyFile may be empty
-// (SQLite keeps its key beside the database).
-func StartServer(ctx context.Context, bin, store, keyFile, logPath string) (*Server, error) {
+// (SQLite keeps its key beside the database); extra are more serve flags.
+func StartServer(ctx context.Context, bin, store, keyFile, logPath string, extra ...string) (*Server, error) {
 	s := &Server{AdminID: uuid.NewString(), AdminKey: RandomSecret()}
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--store", store}
 	if keyFile != "" {
 		args = append(args, "--key-file", keyFile)
 	}
+	args = append(args, extra...)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -116,24 +120,6 @@ func (s *Server) Stop() {
 	}
 }
 
-// PeakRSSKB reads VmHWM (the peak resident set size) of a running process.
-func PeakRSSKB(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				n, _ := strconv.ParseInt(f[0], 10, 64)
-				return n
-			}
-		}
-	}
-	return 0
-}
-
 // RandomSecret returns 256 random bits as text.
 func RandomSecret() string {
 	var b [32]byte
@@ -179,4 +165,49 @@ func PostgresSchema(ctx context.Context, dsn, prefix string) (string, func(), er
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String(), drop, nil
+}
+
+// rotationMSRE matches the rotation_ms field in Terraform's text log
+// ("rotation_ms=12.5") and in its JSON log ("rotation_ms":12.5).
+var rotationMSRE = regexp.MustCompile(`rotation_ms"?\s*[=:]\s*"?([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)`)
+
+// ReadRotationMS returns every rotation_ms value of a provider log file
+// (TF_LOG_PROVIDER=INFO, TF_LOG_PATH): the time of each RegenerateSecret
+// call of the provider, its wait for the store's write lock included.
+func ReadRotationMS(path string) []float64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = f.Close() }()
+	var out []float64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.Contains(line, []byte("rotation_ms")) {
+			continue
+		}
+		if m := rotationMSRE.FindSubmatch(line); m != nil {
+			if v, err := strconv.ParseFloat(string(m[1]), 64); err == nil {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// SummaryLine is the last "Plan:", "Apply complete!" or "No changes." line
+// of Terraform's output.
+func SummaryLine(out []byte) string {
+	var last string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		t := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(t, "Plan:") || strings.HasPrefix(t, "Apply complete!") || strings.HasPrefix(t, "No changes.") {
+			last = t
+		}
+	}
+	return last
 }

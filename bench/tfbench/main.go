@@ -10,6 +10,13 @@
 // transaction's time, its wait for the write lock included (the rotation_ms
 // field of the provider's log).
 //
+// The backends (BENCH_BACKENDS): terraform_data, no-io, embedded, serve on
+// SQLite, the same with the apps on a real App Host that runs the virtual
+// driver (server-sqlite-virtual-host: each rotation then waits for the App
+// Host to stop and start its apps), serve on PostgreSQL, and, on request,
+// the embedded backend of the provider built at another commit
+// (embedded-base, -provider-base).
+//
 // scripts/bench.sh builds the binaries and runs it; see its header for the
 // environment variables.
 package main
@@ -28,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apphost/terraform-provider-apphost/bench/benchutil"
 	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
@@ -36,9 +44,18 @@ const (
 	kindTFData   = "terraform_data"
 	kindNoIO     = "no-io"
 	kindEmbedded = "embedded"
-	kindServerSQ = "server-sqlite"
-	kindServerPG = "server-postgres"
+	// kindEmbeddedBase is the embedded backend of the provider built at
+	// another commit (-provider-base), to measure what a change costs.
+	kindEmbeddedBase = "embedded-base"
+	kindServerSQ     = "server-sqlite"
+	// kindVirtualHost is serve on SQLite with the apps on a real App Host
+	// (terraform-provider-apphost host) that runs the virtual driver.
+	kindVirtualHost = "server-sqlite-virtual-host"
+	kindServerPG    = "server-postgres"
 )
+
+// virtualHost is the App Host of the kindVirtualHost apps.
+const virtualHost = "bench-virtual"
 
 type options struct {
 	ns          []int
@@ -50,6 +67,7 @@ type options struct {
 	dir         string
 	terraform   string
 	provider    string // the real provider binary
+	base        string // the provider built at another commit (embedded-base)
 	noio        string // the no-I/O provider binary
 	rsswrap     string // the RSS wrapper binary
 	postgresDSN string
@@ -60,6 +78,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.provider, "provider", "", "terraform-provider-apphost binary (required)")
 	flag.StringVar(&o.noio, "noio", "", "no-I/O provider binary (bench/nullprovider; required)")
+	flag.StringVar(&o.base, "provider-base", "", "the provider built at another commit, for the embedded-base backend")
 	flag.StringVar(&o.rsswrap, "rsswrap", "", "RSS wrapper binary (bench/rsswrap); empty: no RSS figures")
 	flag.StringVar(&o.terraform, "terraform", os.Getenv("BENCH_TERRAFORM"),
 		"Terraform CLI (default: $TF_ACC_TERRAFORM_PATH, else terraform, else tofu on PATH)")
@@ -91,15 +110,20 @@ func main() {
 	o.keep = os.Getenv("BENCH_KEEP") == "1"
 	o.postgresDSN = os.Getenv("APPHOST_TEST_POSTGRES_DSN")
 	o.kinds = strings.Fields(envOr("BENCH_BACKENDS",
-		strings.Join([]string{kindTFData, kindNoIO, kindEmbedded, kindServerSQ, kindServerPG}, " ")))
+		strings.Join([]string{kindTFData, kindNoIO, kindEmbedded, kindServerSQ, kindVirtualHost, kindServerPG}, " ")))
 	for _, k := range o.kinds {
 		switch k {
-		case kindTFData, kindNoIO, kindEmbedded, kindServerSQ, kindServerPG:
+		case kindTFData, kindNoIO, kindEmbedded, kindServerSQ, kindVirtualHost, kindServerPG:
+		case kindEmbeddedBase:
+			if o.base == "" {
+				fatalf("BENCH_BACKENDS: %s needs the provider built at another commit: set BENCH_BASE_REF "+
+					"(scripts/bench.sh builds it), or pass -provider-base", k)
+			}
 		default:
 			fatalf("BENCH_BACKENDS: unknown backend %q", k)
 		}
 	}
-	for _, p := range []*string{&o.provider, &o.noio, &o.rsswrap} {
+	for _, p := range []*string{&o.provider, &o.noio, &o.rsswrap, &o.base} {
 		if *p != "" {
 			if *p, err = filepath.Abs(*p); err != nil {
 				fatalf("%v", err)
@@ -137,7 +161,7 @@ type bench struct {
 	o       options
 	out     io.Writer
 	log     io.Writer
-	machine machineInfo
+	machine benchutil.Machine
 	results []*cell
 }
 
@@ -146,8 +170,8 @@ func (b *bench) logf(format string, args ...any) {
 }
 
 func (b *bench) run(ctx context.Context) int {
-	b.machine = readMachine(ctx, b.o.terraform)
-	b.machine.print(b.out)
+	b.machine = benchutil.ReadMachine(ctx, b.o.terraform)
+	b.machine.Print(b.out)
 	fmt.Fprintf(b.out, "settings:  N=%v runs=%d parallelism=%d backends=%s\n",
 		b.o.ns, b.o.runs, b.o.parallelism, strings.Join(b.o.kinds, ","))
 	fmt.Fprintf(b.out, "work dir:  %s\n\n", b.o.dir)
@@ -227,6 +251,12 @@ func (b *bench) runN(ctx context.Context, n int) ([]*cell, error) {
 		c.CreateS = r.seconds
 		c.notePeak(r.peakKB)
 		b.logf("N=%d %-16s create %.2fs", n, c.Kind, r.seconds)
+		if c.ws.host != nil {
+			// The rotations start from apps that run, as on the built-in App Host.
+			if err := c.ws.waitRunning(ctx); err != nil {
+				c.fail("create: %v", err)
+			}
+		}
 		if err := c.ws.markAudit(ctx); err != nil {
 			c.fail("reading the audit log: %v", err)
 		}
@@ -318,10 +348,10 @@ func fatalf(format string, args ...any) {
 	os.Exit(2)
 }
 
-func writeJSON(path string, m machineInfo, cells []*cell) error {
+func writeJSON(path string, m benchutil.Machine, cells []*cell) error {
 	data, err := json.MarshalIndent(struct {
-		Machine machineInfo `json:"machine"`
-		Results []*cell     `json:"results"`
+		Machine benchutil.Machine `json:"machine"`
+		Results []*cell           `json:"results"`
 	}{m, cells}, "", "  ")
 	if err != nil {
 		return err

@@ -1,18 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 )
 
 // cell is one backend at one N: the figures of every round.
@@ -179,67 +172,4 @@ func list(xs []float64) string {
 		s[i] = fmt.Sprintf("%.2f", x)
 	}
 	return "[" + strings.Join(s, " ") + "]s"
-}
-
-// machineInfo is printed above the table.
-type machineInfo struct {
-	Date      string `json:"date"`
-	Host      string `json:"host"`
-	CPUs      int    `json:"cpus"`
-	CPUModel  string `json:"cpu_model"`
-	MemTotal  string `json:"mem_total"`
-	Kernel    string `json:"kernel"`
-	Terraform string `json:"terraform"`
-	Go        string `json:"go"`
-	LoadAvg   string `json:"loadavg"`
-}
-
-func readMachine(ctx context.Context, terraform string) machineInfo {
-	m := machineInfo{Date: time.Now().UTC().Format(time.RFC3339), CPUs: runtime.NumCPU(), Go: runtime.Version()}
-	m.Host, _ = os.Hostname()
-	m.CPUModel = procField("/proc/cpuinfo", "model name")
-	m.MemTotal = procField("/proc/meminfo", "MemTotal")
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	m.Terraform = "unknown"
-	if out, err := exec.CommandContext(ctx, terraform, "version", "-json").Output(); err == nil {
-		var v struct {
-			Version  string `json:"terraform_version"`
-			Platform string `json:"platform"`
-		}
-		if json.Unmarshal(out, &v) == nil {
-			m.Terraform = v.Version + " " + v.Platform
-		}
-	}
-	return m
-}
-
-func (m machineInfo) print(w io.Writer) {
-	fmt.Fprintf(w, "apphost provider benchmark  %s\n", m.Date)
-	fmt.Fprintf(w, "machine:   %s, %d CPUs (nproc), %s, %s RAM, Linux %s, load %s\n",
-		m.Host, m.CPUs, m.CPUModel, m.MemTotal, m.Kernel, m.LoadAvg)
-	fmt.Fprintf(w, "software:  Terraform %s, %s\n", m.Terraform, m.Go)
-}
-
-// procField returns the value of the first "key: value" line of a /proc file.
-func procField(path, key string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return "unknown"
-	}
-	defer func() { _ = f.Close() }()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(k) == key {
-			return strings.Join(strings.Fields(v), " ")
-		}
-	}
-	return "unknown"
 }

@@ -40,6 +40,7 @@ type workspace struct {
 	storePath string // embedded: the SQLite file
 	memPath   string // no-io: the in-memory store's snapshot file
 	server    *benchutil.Server
+	host      *benchutil.Host // kindVirtualHost: the App Host of the apps
 	api       *client.Client
 	dropPG    func()
 	auditSeq  int64
@@ -52,8 +53,11 @@ func (b *bench) newWorkspace(ctx context.Context, n int, kind string) (*workspac
 	if err := os.MkdirAll(filepath.Join(ws.dir, "logs"), 0o755); err != nil {
 		return nil, err
 	}
-	config := providerConfig(n)
-	if kind == kindTFData {
+	config := providerConfig(n, "")
+	switch kind {
+	case kindVirtualHost:
+		config = providerConfig(n, virtualHost)
+	case kindTFData:
 		config = terraformDataConfig(n)
 	}
 	if err := os.WriteFile(filepath.Join(ws.dir, "main.tf"), []byte(config), 0o644); err != nil {
@@ -64,8 +68,11 @@ func (b *bench) newWorkspace(ctx context.Context, n int, kind string) (*workspac
 	providerDir := "" // terraform_data: no provider to serve
 	if kind != kindTFData {
 		target := o.provider
-		if kind == kindNoIO {
+		switch kind {
+		case kindNoIO:
 			target = o.noio
+		case kindEmbeddedBase:
+			target = o.base
 		}
 		providerDir = filepath.Join(ws.dir, "bin")
 		if err := os.MkdirAll(providerDir, 0o755); err != nil {
@@ -91,10 +98,10 @@ func (b *bench) newWorkspace(ctx context.Context, n int, kind string) (*workspac
 	case kindNoIO:
 		ws.memPath = filepath.Join(ws.dir, "mem.gob")
 		ws.tf.Env = append(ws.tf.Env, "APPHOST_BENCH_MEMSTORE="+ws.memPath)
-	case kindEmbedded:
+	case kindEmbedded, kindEmbeddedBase:
 		ws.storePath = filepath.Join(ws.dir, ".apphost", "apphost.db")
 		ws.tf.Env = append(ws.tf.Env, "APPHOST_STORE_PATH="+ws.storePath)
-	case kindServerSQ, kindServerPG:
+	case kindServerSQ, kindVirtualHost, kindServerPG:
 		store := "sqlite:" + filepath.Join(ws.dir, "server", "apphost.db")
 		keyFile := ""
 		if kind == kindServerPG {
@@ -128,14 +135,51 @@ func (b *bench) newWorkspace(ctx context.Context, n int, kind string) (*workspac
 			ws.close()
 			return nil, err
 		}
+		if kind == kindVirtualHost {
+			ws.host, err = benchutil.StartHost(ctx, o.provider, ws.api, srv.URL, virtualHost, "virtual", filepath.Join(ws.dir, "host"))
+			if err != nil {
+				ws.close()
+				return nil, err
+			}
+		}
 	}
 	return ws, nil
+}
+
+// waitRunning waits until every app of the workspace's App Host runs.
+func (ws *workspace) waitRunning(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Minute)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		apps, err := ws.api.ListApps(ctx, backend.ListAppsRequest{AppHost: ws.host.Name})
+		if err != nil {
+			return err
+		}
+		running := 0
+		for _, a := range apps {
+			if a.Status == backend.StatusRunning {
+				running++
+			}
+		}
+		if running >= ws.n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d apps on App Host %s run after 10m", running, ws.n, ws.host.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait): // polling the server for a state, with a deadline
+		}
+	}
 }
 
 func (ws *workspace) close() {
 	if ws == nil {
 		return
 	}
+	ws.host.Stop()
+	ws.host = nil
 	ws.server.Stop()
 	ws.server = nil
 	if ws.dropPG != nil {
@@ -151,47 +195,15 @@ func (ws *workspace) serverPeakKB() int64 {
 	return ws.server.PeakRSSKB()
 }
 
-// providerConfig is the apphost graph in the recommended pattern: N keys with
-// expose_secret = false, N apps, N app secrets, secret i of app i bound to key
-// i with no value (the backend fills it and rotates it with the key);
-// var.rotation is every key's rotation trigger, so a new value rotates every
-// key in one apply (N in-place updates, one RegenerateSecret each). The
-// provider block is empty: the environment picks the backend, so every
-// provider runs the same text.
-func providerConfig(n int) string {
-	return fmt.Sprintf(`terraform {
-  required_providers {
-    apphost = {
-      source = "apphost/apphost"
-    }
-  }
-}
-
-variable "rotation" {
-  type = string
-}
-
-provider "apphost" {}
-
-resource "apphost_api_key_account" "k" {
-  count             = %[1]d
-  name              = "bench-key-${count.index}"
-  rotation_triggers = { round = var.rotation }
-  expose_secret     = false
-}
-
-resource "apphost_app" "a" {
-  count = %[1]d
-  name  = "bench-app-${count.index}"
-}
-
-resource "apphost_app_secret" "s" {
-  count              = %[1]d
-  app_id             = apphost_app.a[count.index].id
-  name               = "api-key"
-  api_key_account_id = apphost_api_key_account.k[count.index].id
-}
-`, n)
+// providerConfig is benchutil.RotationConfig; appHost, if not empty, is
+// the apps' app_host.
+func providerConfig(n int, appHost string) string {
+	c := benchutil.RotationConfig{N: n, KeyName: `"bench-key-${count.index}"`, AppName: `"bench-app-${count.index}"`,
+		SecretName: "api-key"}
+	if appHost != "" {
+		c.AppAttributes = fmt.Sprintf("  app_host = %q\n", appHost)
+	}
+	return c.HCL()
 }
 
 // terraformDataConfig is the same graph on terraform_data: a key's input
@@ -250,9 +262,9 @@ func (ws *workspace) terraform(ctx context.Context, name string, args ...string)
 	r := result{seconds: res.Took.Seconds()}
 	_, _ = logf.WriteString(res.Stdout)
 	_, _ = logf.WriteString(res.Stderr)
-	r.summary = summaryLine([]byte(res.Output()))
+	r.summary = benchutil.SummaryLine([]byte(res.Output()))
 	r.peakKB = ws.readRSS()
-	r.rotationMS = readRotationMS(tfLogPath)
+	r.rotationMS = benchutil.ReadRotationMS(tfLogPath)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		return r, -1, fmt.Errorf("timed out after %s (BENCH_CMD_TIMEOUT); see %s", ws.o.cmdTimeout, logPath)
@@ -280,47 +292,6 @@ func (ws *workspace) readRSS() int64 {
 		}
 	}
 	return peak
-}
-
-// rotationMSRE matches the rotation_ms field in Terraform's text log
-// ("rotation_ms=12.5") and in its JSON log ("rotation_ms":12.5).
-var rotationMSRE = regexp.MustCompile(`rotation_ms"?\s*[=:]\s*"?([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)`)
-
-// readRotationMS returns every rotation_ms value of a provider log file.
-func readRotationMS(path string) []float64 {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer func() { _ = f.Close() }()
-	var out []float64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if !bytes.Contains(line, []byte("rotation_ms")) {
-			continue
-		}
-		if m := rotationMSRE.FindSubmatch(line); m != nil {
-			if v, err := strconv.ParseFloat(string(m[1]), 64); err == nil {
-				out = append(out, v)
-			}
-		}
-	}
-	return out
-}
-
-func summaryLine(out []byte) string {
-	var last string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		t := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(t, "Plan:") || strings.HasPrefix(t, "Apply complete!") || strings.HasPrefix(t, "No changes.") {
-			last = t
-		}
-	}
-	return last
 }
 
 func (ws *workspace) commonArgs() []string {
@@ -390,7 +361,11 @@ func (ws *workspace) audit(ctx context.Context, after int64) ([]backend.AuditEve
 	case ws.memPath != "":
 		return memAudit(ctx, ws.memPath, after)
 	case ws.storePath != "":
-		cmd := exec.CommandContext(ctx, ws.o.provider, "audit", "--store", "sqlite:"+ws.storePath, "--json", //nolint:gosec // the benchmark's own binary
+		bin := ws.o.provider
+		if ws.kind == kindEmbeddedBase {
+			bin = ws.o.base // the store is its; a newer binary might upgrade it
+		}
+		cmd := exec.CommandContext(ctx, bin, "audit", "--store", "sqlite:"+ws.storePath, "--json", //nolint:gosec // the benchmark's own binary
 			"--after", strconv.FormatInt(after, 10))
 		cmd.Env = tfcli.CleanEnv()
 		var stderr bytes.Buffer

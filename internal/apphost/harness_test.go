@@ -24,6 +24,7 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
 // These tests run the real binary: serve on a SQLite store, the App Host
@@ -44,21 +45,7 @@ func TestMain(m *testing.M) {
 	if u := os.Getenv(envSessionURL); u != "" {
 		os.Exit(openSession(u, os.Getenv(envSessionAuth)))
 	}
-	dir, err := os.MkdirTemp("", "apphost-host-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "terraform-provider-apphost")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	tfcli.MainWithBinary(m, &bin)
 }
 
 // timeout bounds every wait for a state.
@@ -67,17 +54,6 @@ const timeout = 30 * time.Second
 // offlineAfter is the servers' --app-host-offline-after: short, so that
 // nothing waits long for an App Host that went.
 const offlineAfter = "3s"
-
-// cleanEnv is the test's environment without APPHOST_* and TF_* variables.
-func cleanEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "APPHOST_") && !strings.HasPrefix(kv, "TF_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
 
 // proc is a started process, its output in files.
 type proc struct {
@@ -179,7 +155,7 @@ func serveOn(t *testing.T, store, listen, caFile string, admin backendtest.Admin
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", listen, "--store", store,
 		"--app-host-offline-after", offlineAfter}, extra...)...)
 	cmd.Dir = t.TempDir()
-	cmd.Env = cleanEnv("APPHOST_ADMIN_KEY_ID="+admin.ID, "APPHOST_ADMIN_KEY_SECRET="+admin.Secret)
+	cmd.Env = tfcli.CleanEnv("APPHOST_ADMIN_KEY_ID="+admin.ID, "APPHOST_ADMIN_KEY_SECRET="+admin.Secret)
 	s := &server{proc: startCmd(t, cmd), store: store, admin: admin}
 	waitFor(t, "serve to listen", func() bool {
 		if s.exited() {
@@ -253,7 +229,7 @@ func startHost(t *testing.T, s *server, name, id, secretFile, dir string, extra 
 	cmd := exec.Command(bin, append([]string{"host", "--name", name, "--endpoint", s.URL, "--secret-file", secretFile,
 		"--dir", dir}, extra...)...)
 	cmd.Dir = t.TempDir()
-	cmd.Env = cleanEnv("APPHOST_API_KEY_ID=" + id)
+	cmd.Env = tfcli.CleanEnv("APPHOST_API_KEY_ID=" + id)
 	return &host{proc: startCmd(t, cmd), dir: dir}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
 // An App Host runs its apps for real: the example app runs as a process,
@@ -111,7 +112,7 @@ func TestHostRunsRotatesAdoptsAndStops(t *testing.T) {
 	// session is fenced; it opens a new one, stops its apps before it
 	// starts any, and runs them again.
 	cmd := exec.Command(bin, "app-hosts", "forget", "east", "--store", s.store)
-	cmd.Env = cleanEnv()
+	cmd.Env = tfcli.CleanEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("app-hosts forget: %v: %s", err, out)
 	}
@@ -222,7 +223,7 @@ func TestHostFailsOver(t *testing.T) {
 	keyID, appID := a.exampleApp(t, "east", "forwarder")
 	cmd := exec.Command(bin, "host", "--name", "east", "--endpoint", a.URL+","+b.URL, "--secret-file", secretFile,
 		"--dir", filepath.Join(t.TempDir(), "host-east"))
-	cmd.Dir, cmd.Env = t.TempDir(), cleanEnv("APPHOST_API_KEY_ID="+id)
+	cmd.Dir, cmd.Env = t.TempDir(), tfcli.CleanEnv("APPHOST_API_KEY_ID="+id)
 	startCmd(t, cmd)
 	first := waitApp(t, a, appID, "running", running).Process.PID
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 	"github.com/apphost/terraform-provider-apphost/testutil/netns"
 )
 
@@ -33,7 +34,7 @@ func TestHostAcrossNamespacesOverHTTPS(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "host-edge")
 	cmd := ns.Command(context.Background(), bin, "host", "--name", "edge", "--endpoint", s.URL,
 		"--secret-file", secretFile, "--dir", dir, "--ca-file", pki.CAFile)
-	cmd.Dir, cmd.Env = t.TempDir(), cleanEnv("APPHOST_API_KEY_ID="+id)
+	cmd.Dir, cmd.Env = t.TempDir(), tfcli.CleanEnv("APPHOST_API_KEY_ID="+id)
 	h := startCmd(t, cmd)
 
 	app := waitApp(t, s, appID, "running", running)
@@ -73,7 +74,7 @@ func TestHostAcrossNamespacesOverHTTPS(t *testing.T) {
 	plainID, plainFile := plain.hostAccount(t, "edge")
 	cmd = ns.Command(context.Background(), bin, "host", "--name", "edge", "--endpoint", plain.URL,
 		"--secret-file", plainFile, "--dir", filepath.Join(t.TempDir(), "host-edge"))
-	cmd.Dir, cmd.Env = t.TempDir(), cleanEnv("APPHOST_API_KEY_ID="+plainID)
+	cmd.Dir, cmd.Env = t.TempDir(), tfcli.CleanEnv("APPHOST_API_KEY_ID="+plainID)
 	p := startCmd(t, cmd)
 	if code := p.wait(t); code != 2 || !strings.Contains(p.errOut(), "plain http://") {
 		t.Errorf("host with endpoint %s: exit status %d, stderr:\n%s\nwant 2, refusing plain http://", plain.URL, code, p.errOut())

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -21,26 +20,13 @@ import (
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
 var bin string // the built binary
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "apphost-attack-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "terraform-provider-apphost")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	tfcli.MainWithBinary(m, &bin)
 }
 
 // stores are the kinds of store a test runs on.
@@ -50,17 +36,6 @@ var stores = []struct {
 }{
 	{"SQLite", func(t *testing.T) string { return backendtest.SQLiteStore(t) }},
 	{"Postgres", func(t *testing.T) string { return backendtest.PostgresStore(t) }},
-}
-
-// cleanEnv is the environment without APPHOST_* and TF_* variables.
-func cleanEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "APPHOST_") && !strings.HasPrefix(kv, "TF_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
 }
 
 // newAdmin returns admin credentials with a 43-character secret.
@@ -84,7 +59,7 @@ func run(t *testing.T, dir string, env []string, stdin string, args ...string) r
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	cmd.Env = cleanEnv(env...)
+	cmd.Env = tfcli.CleanEnv(env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -137,7 +112,7 @@ func startServe(t *testing.T, dir string, env []string, args ...string) *server 
 	}
 	s.cmd = exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	s.cmd.Dir = dir
-	s.cmd.Env = cleanEnv(env...)
+	s.cmd.Env = tfcli.CleanEnv(env...)
 	s.cmd.Stdout, s.cmd.Stderr = so, se
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -20,40 +19,16 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
 	"github.com/apphost/terraform-provider-apphost/internal/backendtest"
 	"github.com/apphost/terraform-provider-apphost/internal/client"
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
 var bin string // the built binary
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "apphost-exampleapp-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "terraform-provider-apphost")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	tfcli.MainWithBinary(m, &bin)
 }
 
 const timeout = 30 * time.Second
-
-// cleanEnv is the test's environment without APPHOST_* and TF_* variables.
-func cleanEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "APPHOST_") && !strings.HasPrefix(kv, "TF_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
 
 // proc is a started process of the binary, its output in files.
 type proc struct {
@@ -146,7 +121,7 @@ func newAdmin() backendtest.Admin {
 // until it listens.
 func startServe(t *testing.T, store, listen string, admin backendtest.Admin, extra ...string) *server {
 	t.Helper()
-	env := cleanEnv("APPHOST_ADMIN_KEY_ID="+admin.ID, "APPHOST_ADMIN_KEY_SECRET="+admin.Secret)
+	env := tfcli.CleanEnv("APPHOST_ADMIN_KEY_ID="+admin.ID, "APPHOST_ADMIN_KEY_SECRET="+admin.Secret)
 	s := &server{store: store, admin: admin}
 	s.proc = start(t, env, append([]string{"serve", "--listen", listen, "--store", store}, extra...)...)
 	waitFor(t, "serve to listen", func() bool {

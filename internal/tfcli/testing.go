@@ -53,6 +53,20 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
+// MainWithBinary builds the module's binary, sets *bin to its path, runs
+// the tests of m, removes the binary and exits: for a package whose tests
+// start the binary's commands (serve, host, example-app) from helpers that
+// have no testing.TB at hand.
+func MainWithBinary(m *testing.M, bin *string) {
+	build.once.Do(func() { build.err = buildProvider() })
+	if build.err != nil {
+		fmt.Fprintf(os.Stderr, "building the provider binary: %v\n", build.err)
+		os.Exit(1)
+	}
+	*bin = build.bin
+	Main(m)
+}
+
 // ProviderBinary builds the module's main package (the provider and its
 // serve command) once per test binary and returns the binary's absolute
 // path; every later call returns the same binary.

@@ -23,7 +23,7 @@ import (
 
 // baseDSN is the test database, or skips the test (fails it when
 // APPHOST_REQUIRE_POSTGRES=1, as CI sets). scripts/postgres.sh starts one.
-func baseDSN(t *testing.T) string {
+func baseDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("APPHOST_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -38,7 +38,7 @@ func baseDSN(t *testing.T) string {
 
 // freshSchema creates an empty schema, dropped after the test, and returns a
 // DSN whose search_path selects it: each test gets its own tables.
-func freshSchema(t *testing.T) string {
+func freshSchema(t testing.TB) string {
 	t.Helper()
 	dsn := baseDSN(t)
 	schema := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")
@@ -65,7 +65,7 @@ func freshSchema(t *testing.T) string {
 	return u.String()
 }
 
-func open(t *testing.T, dsn string) store.Store {
+func open(t testing.TB, dsn string) store.Store {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), dsn)
 	if err != nil {
@@ -166,4 +166,11 @@ func TestInvalidDSN(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connection string") {
 		t.Fatalf("Open = %v, want an invalid connection string error", err)
 	}
+}
+
+// BenchmarkWatchLatency: how long a server waiting for another's commit
+// takes to notice it (LISTEN/NOTIFY).
+func BenchmarkWatchLatency(b *testing.B) {
+	dsn := freshSchema(b)
+	storetest.WatchLatency(b, open(b, dsn), open(b, dsn))
 }

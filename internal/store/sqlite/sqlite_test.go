@@ -15,7 +15,7 @@ import (
 	"github.com/apphost/terraform-provider-apphost/internal/store/storetest"
 )
 
-func open(t *testing.T, path string) store.Store {
+func open(t testing.TB, path string) store.Store {
 	t.Helper()
 	s, err := sqlite.Open(path)
 	if err != nil {
@@ -174,4 +174,11 @@ func TestWriteLocksAtBegin(t *testing.T) {
 	if strings.Join(order, "") != "ab" {
 		t.Errorf("order %v, want a then b", order)
 	}
+}
+
+// BenchmarkWatchLatency: how long a handle waiting for another's commit
+// takes to notice it (data_version read every watchPoll).
+func BenchmarkWatchLatency(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "apphost.db")
+	storetest.WatchLatency(b, open(b, path), open(b, path))
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -41,4 +42,42 @@ func Watch(t *testing.T, a, b store.Store) {
 	if after == before {
 		t.Errorf("WaitChange returned but the token is still %d: the write through the other handle was not seen", before)
 	}
+}
+
+// WatchLatency measures how long a's Watcher takes to wake after a commit
+// through other (another process, in production): the delay the mechanism
+// adds to each wait of a rotation for an App Host (reported as wake-ms/op,
+// from the commit's return to the waiter's).
+func WatchLatency(b *testing.B, a, other store.Store) {
+	ctx := context.Background()
+	w, ok := a.(store.Watcher)
+	if !ok {
+		b.Fatalf("%T is not a store.Watcher", a)
+	}
+	var total time.Duration
+	n := 0
+	for b.Loop() {
+		before, err := w.ChangeToken(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		woke := make(chan time.Time, 1)
+		go func() {
+			if err := w.WaitChange(ctx, before, time.Minute); err != nil {
+				b.Error(err)
+			}
+			woke <- time.Now()
+		}()
+		// A report arrives at any moment of a wait, not just as it begins.
+		time.Sleep(rand.N(20 * time.Millisecond))
+		if err := other.Write(ctx, func(tx store.Tx) error {
+			return tx.PutSetting(ctx, "watched", []byte{byte(n)})
+		}); err != nil {
+			b.Fatal(err)
+		}
+		committed := time.Now()
+		total += (<-woke).Sub(committed)
+		n++
+	}
+	b.ReportMetric(float64(total)/float64(n)/float64(time.Millisecond), "wake-ms/op")
 }
