@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -38,6 +39,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"Apps", testApps},
 		{"AppSecrets", testAppSecrets},
 		{"Rotation", testRotation},
+		{"OverlapRotation", testOverlapRotation},
 		{"ExposeSecret", testExposeSecret},
 		{"DeleteAccountInUse", testDeleteAccountInUse},
 		{"Audit", testAudit},
@@ -564,6 +566,84 @@ func testRotation(t *testing.T, b backend.Backend) {
 	if evs := must(b.ListAuditEvents(c, backend.AuditQuery{AfterSeq: seq}))(t); len(evs) != 0 {
 		t.Errorf("the refused rotation left events: %v", actions(evs))
 	}
+}
+
+// testOverlapRotation: an account's rotation_strategy and overlap_period
+// are kept and checked; its overlap rotation moves the deployed apps bound
+// to it one at a time, in name order, never stopping them (the built-in
+// App Host's apps log in with the pending secret), then makes the pending
+// secret current and revokes the previous one.
+func testOverlapRotation(t *testing.T, b backend.Backend) {
+	c := ctx(t)
+	k := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "k", RotationStrategy: backend.StrategyOverlap, OverlapPeriod: "90s"}))(t)
+	if k.RotationStrategy != backend.StrategyOverlap || k.OverlapPeriod != "1m30s" || k.PendingSecretVersion != 0 {
+		t.Errorf("created %+v, want rotation_strategy overlap, overlap_period 1m30s, no pending secret", k.Account)
+	}
+	plain := must(b.CreateAccount(c, backend.CreateAccountRequest{Name: "plain"}))(t)
+	if plain.RotationStrategy != backend.StrategyStopFirst || plain.OverlapPeriod != "15m0s" {
+		t.Errorf("created with the defaults: %+v, want stop_first, 15m0s", plain.Account)
+	}
+	// An update that does not name them keeps them; one that does changes them.
+	got := must(b.UpdateAccount(c, backend.UpdateAccountRequest{ID: k.ID, Name: "k", Description: "d"}))(t)
+	if got.RotationStrategy != backend.StrategyOverlap || got.OverlapPeriod != "1m30s" {
+		t.Errorf("after an update of the description: %+v", got)
+	}
+	got = must(b.UpdateAccount(c, backend.UpdateAccountRequest{ID: k.ID, Name: "k", Description: "d", OverlapPeriod: "2m"}))(t)
+	if got.OverlapPeriod != "2m0s" {
+		t.Errorf("after an update of overlap_period: %+v", got)
+	}
+	for field, req := range map[string]backend.UpdateAccountRequest{
+		"rotation_strategy": {ID: k.ID, Name: "k", RotationStrategy: "sideways"},
+		"overlap_period":    {ID: k.ID, Name: "k", OverlapPeriod: "0s"},
+	} {
+		_, err := b.UpdateAccount(c, req)
+		if be := wantError(t, err, backend.CodeInvalid); be != nil && be.Field != field {
+			t.Errorf("invalid %s: error on field %q: %v", field, be.Field, be)
+		}
+	}
+	second := boundApp(t, b, "second", k)
+	first := boundApp(t, b, "first", k) // created after: moves first all the same
+	idle := must(b.CreateApp(c, backend.CreateAppRequest{Name: "idle"}))(t)
+	must(b.PutAppSecret(c, backend.PutAppSecretRequest{AppID: idle.ID, Name: "k", AccountID: k.ID}))(t)
+	seq := LastSeq(t, b)
+
+	r := must(b.RegenerateSecret(c, backend.RegenerateRequest{ID: k.ID, ExpectedSecretVersion: 1, IdempotencyKey: uuid.NewString()}))(t)
+	if r.SecretVersion != 2 || r.Secret == "" || r.PendingSecretVersion != 0 || r.Rotation == nil ||
+		r.Rotation.Strategy != backend.StrategyOverlap || r.Rotation.Outcome != backend.RotationDone || r.Rotation.ToVersion != 2 {
+		t.Fatalf("overlap rotation returned %+v (secret shown %v), rotation %+v", r.Account, r.Secret != "", r.Rotation)
+	}
+	phases := map[string]string{}
+	for _, st := range r.Rotation.Steps {
+		phases[st.AppName] = st.Phase
+		if st.DowntimeMS != nil {
+			t.Errorf("step %s: downtime %v, want none (never stopped)", st.AppName, *st.DowntimeMS)
+		}
+	}
+	if want := map[string]string{"first": backend.StepMoved, "second": backend.StepMoved, "idle": backend.StepSkipped}; !maps.Equal(phases, want) {
+		t.Errorf("steps %v, want %v", phases, want)
+	}
+	for _, a := range []*backend.App{first, second} {
+		if got := must(b.GetApp(c, a.ID))(t); !got.Deployed || got.Status != backend.StatusRunning || got.HeldBy != "" {
+			t.Errorf("after the rotation %s: deployed %v, status %s, held by %q", got.Name, got.Deployed, got.Status, got.HeldBy)
+		}
+	}
+	var order []string
+	var regen, lastReload int64
+	for _, e := range must(b.ListAuditEvents(c, backend.AuditQuery{AfterSeq: seq}))(t) {
+		switch e.Action {
+		case backend.ActionAppReload:
+			order, lastReload = append(order, e.TargetName), e.Seq
+		case backend.ActionAccountRegenerate:
+			regen = e.Seq
+		case backend.ActionAppUndeploy, backend.ActionAppDeploy, backend.ActionLoginFailure, backend.ActionAccountLock:
+			t.Errorf("the overlap rotation caused %s %s", e.Action, e.TargetName)
+		}
+	}
+	if !slices.Equal(order, []string{"first", "second"}) || regen < lastReload {
+		t.Errorf("app.reload of %v, regenerate at %d after the last reload at %d: want first, second, then the regenerate", order, regen, lastReload)
+	}
+	noErr(t, b.Login(c, backend.LoginRequest{AccountID: k.ID, Secret: r.Secret}))
+	wantCode(t, b.Login(c, backend.LoginRequest{AccountID: k.ID, Secret: k.Secret}), backend.CodeLoginFailed)
 }
 
 // testExposeSecret: with expose_secret = false no response carries the

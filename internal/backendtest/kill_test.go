@@ -42,7 +42,10 @@ const killLease = 300 * time.Millisecond
 // the rotation stays where the step before left it, and the next write on
 // the account (here the retry of the same request) takes it over once the
 // dead driver's lease expired and finishes it: the key is rotated exactly
-// once, every app runs on the new secret. SQLite and PostgreSQL.
+// once, every app runs on the new secret. SQLite and PostgreSQL, each
+// strategy: an overlap rotation's transactions are the start, preparing,
+// issuing (the pending secret), and moving each app in turn (the last one
+// also makes the pending secret current).
 func TestKillAtEachRotationStep(t *testing.T) {
 	if spec := os.Getenv(envKillStore); spec != "" {
 		rotateAndHang(t, spec)
@@ -53,17 +56,26 @@ func TestKillAtEachRotationStep(t *testing.T) {
 		store func(t *testing.T) string
 	}{{"SQLite", func(t *testing.T) string { return SQLiteStore(t) }}, {"Postgres", PostgresStore}} {
 		t.Run(tc.name, func(t *testing.T) {
-			for step := range 5 {
-				t.Run(fmt.Sprintf("step %d", step), func(t *testing.T) { killAtStep(t, tc.store(t), step) })
+			for _, strategy := range backend.RotationStrategies {
+				for step := range 5 {
+					t.Run(fmt.Sprintf("%s/step %d", strategy, step), func(t *testing.T) { killAtStep(t, tc.store(t), strategy, step) })
+				}
 			}
 		})
 	}
 }
 
-func killAtStep(t *testing.T, spec string, step int) {
+// killStates are, per strategy, the state in which a kill in each step's
+// transaction leaves the rotation ("": none, the start never committed).
+var killStates = map[string][]string{
+	backend.StrategyStopFirst: {"", backend.RotationPreparing, backend.RotationStopping, backend.RotationRegenerating, backend.RotationStarting},
+	backend.StrategyOverlap:   {"", backend.RotationPreparing, backend.RotationIssuing, backend.RotationMoving, backend.RotationMoving},
+}
+
+func killAtStep(t *testing.T, spec, strategy string, step int) {
 	svc, keyFile := openWithKey(t, spec, "")
 	ctx := context.Background()
-	k := must(svc.CreateAccount(ctx, backend.CreateAccountRequest{Name: "k"}))(t)
+	k := must(svc.CreateAccount(ctx, backend.CreateAccountRequest{Name: "k", RotationStrategy: strategy}))(t)
 	apps := []*backend.App{boundApp(t, svc, "forwarder", k), boundApp(t, svc, "second", k)}
 
 	marker := filepath.Join(t.TempDir(), "in-transaction")
@@ -97,22 +109,25 @@ func killAtStep(t *testing.T, spec string, step int) {
 	t.Logf("faults injected: 1 SIGKILL inside the transaction of step %d", step)
 
 	rots := must(svc.ListRotations(ctx, backend.ListRotationsRequest{AccountID: k.ID}))(t)
-	wantState := []string{"", backend.RotationPreparing, backend.RotationStopping, backend.RotationRegenerating, backend.RotationStarting}[step]
+	wantState := killStates[strategy][step]
 	switch {
 	case step == 0 && len(rots) != 0:
 		t.Fatalf("a start that never committed left rotations: %+v", rots)
 	case step > 0 && (len(rots) != 1 || rots[0].State != wantState):
 		t.Fatalf("after the kill in step %d: rotations %+v, want one at state %s", step, rots, wantState)
 	}
-	if got := must(svc.GetAccount(ctx, k.ID))(t); got.SecretVersion != 1 && step < 4 {
+	// stop_first regenerates in step 3; overlap makes the pending secret
+	// current in the transaction that moves the last app (step 4).
+	if got := must(svc.GetAccount(ctx, k.ID))(t); got.SecretVersion != 1 && (step < 4 || strategy == backend.StrategyOverlap) {
 		t.Errorf("after the kill in step %d: secret_version %d; the regeneration had not committed", step, got.SecretVersion)
 	}
 
 	// The retry of the same request: it waits out the dead driver's lease,
 	// takes the rotation over and finishes it, once.
 	r := must(svc.RegenerateSecret(ctx, killRequest(k.ID)))(t)
-	if r.SecretVersion != 2 || r.Rotation == nil || r.Rotation.Outcome != backend.RotationDone {
-		t.Errorf("after the kill in step %d: result version %d, rotation %+v", step, r.SecretVersion, r.Rotation)
+	if r.SecretVersion != 2 || r.Rotation == nil || r.Rotation.Outcome != backend.RotationDone || r.Rotation.Strategy != strategy ||
+		r.PendingSecretVersion != 0 {
+		t.Errorf("after the kill in step %d: result version %d (pending %d), rotation %+v", step, r.SecretVersion, r.PendingSecretVersion, r.Rotation)
 	}
 	regenerated := 0
 	for _, ev := range must(svc.ListAuditEvents(ctx, backend.AuditQuery{}))(t) {
@@ -129,6 +144,9 @@ func killAtStep(t *testing.T, spec string, step int) {
 		}
 	}
 	noErr(t, svc.Login(ctx, backend.LoginRequest{AccountID: k.ID, Secret: r.Secret}))
+	// The secret the rotation replaced logs in no more (revoked at once,
+	// whichever strategy).
+	wantCode(t, svc.Login(ctx, backend.LoginRequest{AccountID: k.ID, Secret: k.Secret}), backend.CodeLoginFailed)
 }
 
 // killRequest is the request the child makes and the parent retries.

@@ -65,8 +65,12 @@ func writeRotationsTable(w io.Writer, list []backend.Rotation) error {
 	fmt.Fprintln(tw, "STARTED\tACCOUNT\tSTRATEGY\tSTATE\tVERSION\tID\tREASON")
 	for _, r := range list {
 		version := fmt.Sprint(r.FromVersion)
-		if r.ToVersion != 0 {
+		switch {
+		case r.ToVersion != 0:
 			version += fmt.Sprintf(" -> %d", r.ToVersion)
+		case r.OverlapUntil != nil && !r.Ended():
+			// An overlap rotation under way: both secrets log in.
+			version += fmt.Sprintf(" + %d pending until %s", r.FromVersion+1, formatTime(*r.OverlapUntil))
 		}
 		reason := r.Reason
 		if reason == "" {
@@ -75,8 +79,11 @@ func writeRotationsTable(w io.Writer, list []backend.Rotation) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", formatTime(r.CreatedAt), r.AccountName, r.Strategy, r.State, version, r.ID, reason)
 		for _, st := range r.Steps {
 			down := "-"
-			if st.DowntimeMS != nil {
+			switch {
+			case st.DowntimeMS != nil:
 				down = fmt.Sprintf("down %.3f ms", *st.DowntimeMS)
+			case st.Phase == backend.StepMoved:
+				down = "no downtime" // reloaded with its reload_signal
 			}
 			detail := strings.TrimSpace(st.Detail)
 			if detail != "" {

@@ -233,6 +233,9 @@ type rotation struct {
 	Bad, Active bool
 	Reason      string
 	From, To    int64
+	// Pending is the secret_version of an overlap rotation's pending
+	// secret while it logs in beside the current one (0: none).
+	Pending     int64
 	Error       string
 	Owner       string
 	Apps        []rotationApp
@@ -274,6 +277,10 @@ func buildRotation(x backend.Rotation, events []backend.AuditEvent) rotation {
 		Owner: x.Owner, Active: !x.Ended(),
 		Bad: x.Outcome == backend.RotationRefused || x.Outcome == backend.RotationRolledBack || x.Outcome == backend.RotationDoneWithFailures,
 	}
+	if x.OverlapUntil != nil && !x.Ended() && x.ToVersion == 0 {
+		// An overlap rotation under way: a pending secret logs in beside the current one.
+		rot.Pending = x.FromVersion + 1
+	}
 	end := time.Now()
 	if x.EndedAt != nil {
 		rot.Ended = x.EndedAt.Format(timeFormat)
@@ -285,9 +292,12 @@ func buildRotation(x backend.Rotation, events []backend.AuditEvent) rotation {
 		}
 		a := rotationApp{ID: st.AppID, Name: st.AppName, AppHost: st.AppHost, Phase: st.Phase, Detail: st.Detail,
 			LoggedIn: st.RunningAt != nil, LoginFailed: st.Phase == backend.StepFailed, Downtime: "—"}
-		if st.DowntimeMS != nil {
+		switch {
+		case st.DowntimeMS != nil:
 			a.ms = *st.DowntimeMS
 			a.Downtime = fmt.Sprintf("%.3f ms", a.ms)
+		case st.Phase == backend.StepMoved:
+			a.Downtime = "none (reloaded)" // an overlap rotation's reload_signal: never stopped
 		}
 		rot.Apps = append(rot.Apps, a)
 	}
