@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/tfcli"
 )
 
 // The overlap cases: a key with rotation_strategy = "overlap" bound to
@@ -72,6 +74,68 @@ func (c *overlapCase) rotate() {
 	c.t.Helper()
 	c.k.trigger = "2"
 	c.d.write(c.s.URL, c.k)
+}
+
+// startMidMove starts the apply that rotates the key and waits until the
+// rotation is mid-move: the canary moved (reloaded), the app without
+// reload_signal restarted on the pending secret (its new process held at
+// the gate), the last app not moved. The rotation cannot get past the last
+// app until the test calls releaseLast: its process is frozen (SIGSTOP),
+// so it neither rereads its files nor logs in. (The gate alone holds the
+// restarted app for a while only: a new process that has said nothing
+// yet counts as healthy once up 3 s, DESIGN's rule for apps that do not
+// prove who they are.)
+func (c *overlapCase) startMidMove() (*tfcli.Running, backend.Rotation) {
+	t := c.t
+	t.Helper()
+	last := c.pids[lastName]
+	if err := syscall.Kill(last, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(last, syscall.SIGCONT) })
+	waitFor(t, "app "+lastName+" to stop", func() bool { return procState(last) == 'T' })
+	closeGate(t, c.gate)
+	c.rotate()
+	run, err := c.d.Start(t.Context(), "apply", "-auto-approve", "-input=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.s.waitRotation(c.keyID, "with its canary moved and the next app on its way", func(r backend.Rotation) bool {
+		return r.State == backend.RotationMoving && phase(r, canaryName) == backend.StepMoved &&
+			phase(r, restartName) == backend.StepMoving && phase(r, lastName) == backend.StepHeld
+	})
+	waitFor(t, "app "+restartName+"'s new process, at its gate", func() bool {
+		procs := appProcs(t, c.restart.dir)
+		return len(procs) > 0 && !slices.Contains(procs, c.pids[restartName])
+	})
+	return run, r
+}
+
+// releaseLast lets the last app go on (SIGCONT), and opens the gate.
+func (c *overlapCase) releaseLast() {
+	c.t.Helper()
+	if err := syscall.Kill(c.pids[lastName], syscall.SIGCONT); err != nil {
+		c.t.Fatal(err)
+	}
+	openGate(c.t, c.gate)
+}
+
+// requireLastNotMoved checks that the rotation is still mid-move: not
+// ended, its last app not moved.
+func (c *overlapCase) requireLastNotMoved(when string) {
+	c.t.Helper()
+	r := c.s.rotations(c.keyID)[0]
+	if r.Ended() || phase(r, lastName) == backend.StepMoved {
+		c.t.Fatalf("%s: rotation %s %s, app %s %s; want it mid-move", when, r.ID, r.State, lastName, phase(r, lastName))
+	}
+}
+
+// phase is the phase of app's step in r.
+func phase(r backend.Rotation, app string) string {
+	if st, ok := step(r, app); ok {
+		return st.Phase
+	}
+	return ""
 }
 
 func step(r backend.Rotation, app string) (backend.RotationStep, bool) {
@@ -222,4 +286,143 @@ func countApp(ev []backend.AuditEvent, from int64, action, name string) int {
 		}
 	}
 	return n
+}
+
+// Overlap case 2: the App Host killed (SIGKILL) mid-move and restarted at
+// once. DESIGN implies done: a host that restarts in its directory takes
+// its name over at once and adopts its apps (never two processes of one
+// app), so nothing failed and the rotation goes on where it was; it is
+// never rolled back for a restart of the host, nor repeated.
+func TestOverlapAppHostKilledMidMove(t *testing.T) {
+	t.Parallel()
+	c := newOverlapCase(t, true)
+	run, r := c.startMidMove()
+	c.h.signal(t, syscall.SIGKILL)
+	killed := time.Now()
+	t.Logf("fault injected: SIGKILL of App Host east (PID %d) at rotation %s state %s, app %s on its way to the pending secret; restarted at once",
+		c.h.cmd.Process.Pid, r.ID, r.State, restartName)
+	c.requireLastNotMoved("at the kill")
+	c.h = c.h.restart(c.w)
+	c.s.waitHostReport("east", killed)
+	c.requireLastNotMoved("with the App Host back")
+	c.releaseLast()
+
+	res, err := run.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Code != 0 {
+		t.Fatalf("the apply failed although the App Host came back at once:\n%s", res)
+	}
+	c.requireDone("App Host killed mid-move")
+	c.s.requireRunningAs(c.pids, true, c.canary, c.last)
+	c.s.requireRunningAs(c.pids, false, c.restart)
+	c.d.requireEnd(c.s, c.k, 2, 1)
+	c.requireSecretFilesCurrent()
+}
+
+// Overlap case 3: the App Host frozen (SIGSTOP) mid-move until it is
+// offline. The rotation holds: not ended, both secrets log in, the step
+// of the app on its way says why. Let go on (SIGCONT), the host reports
+// again and the rotation finishes: done, once.
+func TestOverlapAppHostFrozenMidMove(t *testing.T) {
+	t.Parallel()
+	c := newOverlapCase(t, true)
+	run, r := c.startMidMove()
+	c.h.signal(t, syscall.SIGSTOP)
+	waitFor(t, "App Host east to stop", func() bool { return procState(c.h.cmd.Process.Pid) == 'T' })
+	t.Logf("fault injected: SIGSTOP of App Host east (PID %d) at rotation %s state %s, app %s on its way to the pending secret",
+		c.h.cmd.Process.Pid, r.ID, r.State, restartName)
+	var seen backend.Rotation
+	defer func() {
+		if t.Failed() {
+			t.Logf("the rotation as last seen: %+v", seen)
+		}
+	}()
+	var held backend.RotationStep
+	r = c.s.waitRotation(c.keyID, "held for its offline App Host", func(r backend.Rotation) bool {
+		seen = r
+		i := slices.IndexFunc(r.Steps, func(st backend.RotationStep) bool {
+			return strings.HasPrefix(st.Detail, `held: App Host "east" is offline`)
+		})
+		if i >= 0 {
+			held = r.Steps[i]
+		}
+		return i >= 0
+	})
+	t.Logf("rotation %s held: state %s, app %s %s: %s", r.ID, r.State, held.AppName, held.Phase, held.Detail)
+	if r.Ended() || r.State != backend.RotationMoving || phase(r, lastName) == backend.StepMoved {
+		t.Errorf("rotation %s with its App Host offline: state %s, outcome %q, app %s %s; want moving, %s not moved",
+			r.ID, r.State, r.Outcome, lastName, phase(r, lastName), lastName)
+	}
+	// Both secrets log in: the current one (the last app's, not moved) and
+	// the pending one (the canary's).
+	if err := c.s.login(c.keyID, secretOf(t, c.last)); err != nil {
+		t.Errorf("the current secret, while the rotation holds: %v", err)
+	}
+	if err := c.s.login(c.keyID, secretOf(t, c.canary)); err != nil {
+		t.Errorf("the pending secret, while the rotation holds: %v", err)
+	}
+	if acct := c.s.account(c.keyID); acct.SecretVersion != 1 || acct.PendingSecretVersion != 2 {
+		t.Errorf("while the rotation holds: secret_version %d, pending %d; want 1 and 2", acct.SecretVersion, acct.PendingSecretVersion)
+	}
+	if run.Exited() {
+		t.Errorf("the apply ended while the rotation holds")
+	}
+
+	c.h.signal(t, syscall.SIGCONT)
+	resumed := time.Now()
+	c.s.waitHostReport("east", resumed)
+	c.releaseLast()
+	res, err := run.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Code != 0 {
+		t.Fatalf("the apply failed although the App Host came back:\n%s", res)
+	}
+	t.Logf("the App Host reported again; the apply ended %s after SIGCONT", time.Since(resumed).Round(time.Millisecond))
+	c.requireDone("App Host frozen mid-move")
+	c.s.requireRunningAs(c.pids, true, c.canary, c.last)
+	c.s.requireRunningAs(c.pids, false, c.restart)
+	c.d.requireEnd(c.s, c.k, 2, 1)
+	c.requireSecretFilesCurrent()
+}
+
+// Overlap case 4: the provider plugin killed (SIGKILL) mid-move. The
+// rotation goes on in the server and ends done; the next apply adopts it:
+// one rotation, an empty plan.
+func TestOverlapProviderKilledMidMove(t *testing.T) {
+	t.Parallel()
+	c := newOverlapCase(t, true)
+	run, r := c.startMidMove()
+	plugins := childrenRunning(run.Cmd.Process.Pid, c.w.bin)
+	if len(plugins) == 0 {
+		t.Fatalf("no provider plugin under terraform (PID %d) to kill", run.Cmd.Process.Pid)
+	}
+	for _, pid := range plugins {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("fault injected: SIGKILL of the provider plugin %v at rotation %s state %s, app %s on its way to the pending secret",
+		plugins, r.ID, r.State, restartName)
+	res, err := run.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Code == 0 {
+		t.Fatalf("the apply succeeded although its provider was killed:\n%s", res)
+	}
+	t.Logf("terraform reported: %s", strings.Join(res.ErrorLines(), " | "))
+
+	c.requireLastNotMoved("after the kill")
+	c.releaseLast()
+	c.s.waitRotation(c.keyID, "that ended", func(x backend.Rotation) bool { return x.ID == r.ID && x.Ended() })
+	c.requireDone("provider killed mid-move")
+	c.s.requireRunningAs(c.pids, true, c.canary, c.last)
+	c.s.requireRunningAs(c.pids, false, c.restart)
+	c.d.mustApply()
+	c.d.requireEnd(c.s, c.k, 2, 1)
+	c.requireSecretFilesCurrent()
 }
