@@ -4,9 +4,11 @@ package hostfaulttest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -76,16 +78,35 @@ func (c *overlapCase) rotate() {
 	c.d.write(c.s.URL, c.k)
 }
 
+// A moment mid-move, when a fault strikes.
+type moment int
+
+const (
+	// restarting: the canary moved (reloaded); the app without
+	// reload_signal restarted on the pending secret, its new process held
+	// at the gate; the last app not moved.
+	restarting moment = iota
+	// reloading: the first two moved; the last app's App Host gave it the
+	// pending secret's files and its reload_signal, which waits (the app
+	// is frozen) to be handled.
+	reloading
+)
+
+func (m moment) String() string {
+	if m == restarting {
+		return "app " + restartName + " restarting on the pending secret"
+	}
+	return "app " + lastName + " reloading on the pending secret"
+}
+
 // startMidMove starts the apply that rotates the key and waits until the
-// rotation is mid-move: the canary moved (reloaded), the app without
-// reload_signal restarted on the pending secret (its new process held at
-// the gate), the last app not moved. The rotation cannot get past the last
-// app until the test calls releaseLast: its process is frozen (SIGSTOP),
-// so it neither rereads its files nor logs in. (The gate alone holds the
-// restarted app for a while only: a new process that has said nothing
-// yet counts as healthy once up 3 s, DESIGN's rule for apps that do not
-// prove who they are.)
-func (c *overlapCase) startMidMove() (*tfcli.Running, backend.Rotation) {
+// rotation is at moment m. The rotation cannot get past the last app until
+// the test calls releaseLast: its process is frozen (SIGSTOP), so it
+// neither rereads its files nor logs in. (The gate alone holds the
+// restarted app for a while only: a new process that has said nothing yet
+// counts as healthy once up 3 s, DESIGN's rule for apps that do not prove
+// who they are.)
+func (c *overlapCase) startMidMove(m moment) (*tfcli.Running, backend.Rotation) {
 	t := c.t
 	t.Helper()
 	last := c.pids[lastName]
@@ -108,7 +129,40 @@ func (c *overlapCase) startMidMove() (*tfcli.Running, backend.Rotation) {
 		procs := appProcs(t, c.restart.dir)
 		return len(procs) > 0 && !slices.Contains(procs, c.pids[restartName])
 	})
+	if m == restarting {
+		return run, r
+	}
+	openGate(t, c.gate)
+	r = c.s.waitRotation(c.keyID, "with its last app on its way", func(r backend.Rotation) bool {
+		return r.State == backend.RotationMoving && phase(r, restartName) == backend.StepMoved && phase(r, lastName) == backend.StepMoving
+	})
+	waitFor(t, "the reload_signal of app "+lastName+" to wait in its frozen process", func() bool {
+		return signalPending(t, last, syscall.SIGHUP)
+	})
 	return run, r
+}
+
+// signalPending reports whether sig waits to be handled by process pid.
+func signalPending(t *testing.T, pid int, sig syscall.Signal) bool {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "SigPnd" && k != "ShdPnd") {
+			continue
+		}
+		mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			t.Fatalf("/proc/%d/status %s: %v", pid, k, err)
+		}
+		if mask&(1<<(sig-1)) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // releaseLast lets the last app go on (SIGCONT), and opens the gate.
@@ -289,36 +343,46 @@ func countApp(ev []backend.AuditEvent, from int64, action, name string) int {
 }
 
 // Overlap case 2: the App Host killed (SIGKILL) mid-move and restarted at
-// once. DESIGN implies done: a host that restarts in its directory takes
-// its name over at once and adopts its apps (never two processes of one
-// app), so nothing failed and the rotation goes on where it was; it is
-// never rolled back for a restart of the host, nor repeated.
+// once, at two moments: while the app without reload_signal restarts, and
+// while the last app's reload waits to be handled. DESIGN implies done: a
+// host that restarts in its directory takes its name over at once and
+// adopts its apps (never two processes of one app), so nothing failed and
+// the rotation goes on where it was; it is never rolled back for a restart
+// of the host, nor repeated.
 func TestOverlapAppHostKilledMidMove(t *testing.T) {
 	t.Parallel()
-	c := newOverlapCase(t, true)
-	run, r := c.startMidMove()
-	c.h.signal(t, syscall.SIGKILL)
-	killed := time.Now()
-	t.Logf("fault injected: SIGKILL of App Host east (PID %d) at rotation %s state %s, app %s on its way to the pending secret; restarted at once",
-		c.h.cmd.Process.Pid, r.ID, r.State, restartName)
-	c.requireLastNotMoved("at the kill")
-	c.h = c.h.restart(c.w)
-	c.s.waitHostReport("east", killed)
-	c.requireLastNotMoved("with the App Host back")
-	c.releaseLast()
+	for _, m := range []moment{restarting, reloading} {
+		t.Run(m.String(), func(t *testing.T) {
+			t.Parallel()
+			c := newOverlapCase(t, true)
+			run, r := c.startMidMove(m)
+			c.h.signal(t, syscall.SIGKILL)
+			killed := time.Now()
+			t.Logf("fault injected: SIGKILL of App Host east (PID %d) at rotation %s state %s, %s; restarted at once",
+				c.h.cmd.Process.Pid, r.ID, r.State, m)
+			c.requireLastNotMoved("at the kill")
+			// The kernel resumes the last app by itself: the host's death
+			// orphans its process group, which holds a stopped process, so
+			// it gets SIGHUP and SIGCONT (POSIX). It handles the reload
+			// then, whether the host or the kernel sent it.
+			c.h = c.h.restart(c.w)
+			c.s.waitHostReport("east", killed)
+			c.releaseLast()
 
-	res, err := run.Wait()
-	if err != nil {
-		t.Fatal(err)
+			res, err := run.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Code != 0 {
+				t.Fatalf("the apply failed although the App Host came back at once:\n%s", res)
+			}
+			c.requireDone("App Host killed mid-move, " + m.String())
+			c.s.requireRunningAs(c.pids, true, c.canary, c.last)
+			c.s.requireRunningAs(c.pids, false, c.restart)
+			c.d.requireEnd(c.s, c.k, 2, 1)
+			c.requireSecretFilesCurrent()
+		})
 	}
-	if res.Code != 0 {
-		t.Fatalf("the apply failed although the App Host came back at once:\n%s", res)
-	}
-	c.requireDone("App Host killed mid-move")
-	c.s.requireRunningAs(c.pids, true, c.canary, c.last)
-	c.s.requireRunningAs(c.pids, false, c.restart)
-	c.d.requireEnd(c.s, c.k, 2, 1)
-	c.requireSecretFilesCurrent()
 }
 
 // Overlap case 3: the App Host frozen (SIGSTOP) mid-move until it is
@@ -328,11 +392,11 @@ func TestOverlapAppHostKilledMidMove(t *testing.T) {
 func TestOverlapAppHostFrozenMidMove(t *testing.T) {
 	t.Parallel()
 	c := newOverlapCase(t, true)
-	run, r := c.startMidMove()
+	run, r := c.startMidMove(restarting)
 	c.h.signal(t, syscall.SIGSTOP)
 	waitFor(t, "App Host east to stop", func() bool { return procState(c.h.cmd.Process.Pid) == 'T' })
-	t.Logf("fault injected: SIGSTOP of App Host east (PID %d) at rotation %s state %s, app %s on its way to the pending secret",
-		c.h.cmd.Process.Pid, r.ID, r.State, restartName)
+	t.Logf("fault injected: SIGSTOP of App Host east (PID %d) at rotation %s state %s, %s",
+		c.h.cmd.Process.Pid, r.ID, r.State, restarting)
 	var seen backend.Rotation
 	defer func() {
 		if t.Failed() {
@@ -395,7 +459,7 @@ func TestOverlapAppHostFrozenMidMove(t *testing.T) {
 func TestOverlapProviderKilledMidMove(t *testing.T) {
 	t.Parallel()
 	c := newOverlapCase(t, true)
-	run, r := c.startMidMove()
+	run, r := c.startMidMove(restarting)
 	plugins := childrenRunning(run.Cmd.Process.Pid, c.w.bin)
 	if len(plugins) == 0 {
 		t.Fatalf("no provider plugin under terraform (PID %d) to kill", run.Cmd.Process.Pid)
@@ -405,8 +469,8 @@ func TestOverlapProviderKilledMidMove(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("fault injected: SIGKILL of the provider plugin %v at rotation %s state %s, app %s on its way to the pending secret",
-		plugins, r.ID, r.State, restartName)
+	t.Logf("fault injected: SIGKILL of the provider plugin %v at rotation %s state %s, %s",
+		plugins, r.ID, r.State, restarting)
 	res, err := run.Wait()
 	if err != nil {
 		t.Fatal(err)
