@@ -513,12 +513,20 @@ func (s *server) waitRunning(apps ...*app) map[string]int {
 	t.Helper()
 	pids := map[string]int{}
 	for _, a := range apps {
+		var seen string // what the last look saw, for the failure message
+		defer func() {
+			if t.Failed() && seen != "" {
+				t.Logf("app %s as last seen: %s", a.Name, seen)
+			}
+		}()
 		waitFor(t, "app "+a.Name+" to run as its one process", func() bool {
 			got := s.getApp(a)
+			procs := appProcs(t, a.dir)
+			seen = fmt.Sprintf("status %s (%s), processes %v", got.Status, got.StatusDetail, procs)
 			if !running(got) {
 				return false
 			}
-			if procs := appProcs(t, a.dir); len(procs) == max(a.procs, 1) && slices.Contains(procs, got.Process.PID) {
+			if len(procs) == max(a.procs, 1) && slices.Contains(procs, got.Process.PID) {
 				pids[a.Name] = got.Process.PID
 				return true
 			}
