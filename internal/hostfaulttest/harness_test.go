@@ -513,9 +513,9 @@ func (s *server) waitRunning(apps ...*app) map[string]int {
 	t.Helper()
 	pids := map[string]int{}
 	for _, a := range apps {
-		var seen string // what the last look saw, for the failure message
+		ok, seen := false, "" // what the last look saw, for the failure message
 		defer func() {
-			if t.Failed() && seen != "" {
+			if !ok && seen != "" {
 				t.Logf("app %s as last seen: %s", a.Name, seen)
 			}
 		}()
@@ -527,7 +527,7 @@ func (s *server) waitRunning(apps ...*app) map[string]int {
 				return false
 			}
 			if len(procs) == max(a.procs, 1) && slices.Contains(procs, got.Process.PID) {
-				pids[a.Name] = got.Process.PID
+				pids[a.Name], ok = got.Process.PID, true
 				return true
 			}
 			return false
