@@ -106,3 +106,77 @@ func TestHostOverlapReloadsOrRestarts(t *testing.T) {
 		t.Errorf("moves %q, want %q (name order, one at a time)", moves, want)
 	}
 }
+
+// A canary that cannot run on the pending secret (it exits 3 at its start
+// when its secret changed): the rotation rolls back through the real host:
+// the canary is restarted on the current secret, the other app never
+// moves (same process, no reload), the key is as it was, its old secret
+// logs in and nothing is locked. The error names the canary and its
+// status_detail.
+func TestHostOverlapCanaryRollsBack(t *testing.T) {
+	s := startServe(t, "127.0.0.1:0", "")
+	id, secretFile := s.hostAccount(t, "east")
+	ctx := t.Context()
+	key, err := s.c.CreateAccount(ctx, backend.CreateAccountRequest{Name: "siem", RotationStrategy: backend.StrategyOverlap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := filepath.Join(t.TempDir(), "first-secret")
+	broken := []string{"/bin/sh", "-c", `s=$(sha256sum < "$APPHOST_APP_DIR/secrets/api") || exit 1
+[ -e "$1" ] || echo "$s" > "$1"
+if [ "$s" != "$(cat "$1")" ]; then echo "broken-app: cannot start: the secret changed" >&2; exit 3; fi
+exec "$2" example-app`, "broken-app", mark, bin}
+	apps := map[string]string{}
+	for name, rt := range map[string]backend.AppRuntime{
+		"a-canary": {Command: broken, StartTimeout: "3s"},
+		"b-other":  {Command: []string{bin, "example-app"}, ReloadSignal: "SIGHUP"},
+	} {
+		app, err := s.c.CreateApp(ctx, backend.CreateAppRequest{Name: name, AppHost: "east", Deployed: true,
+			Config: map[string]string{"login_interval": "1s"}, AppRuntime: rt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.c.PutAppSecret(ctx, backend.PutAppSecretRequest{AppID: app.ID, Name: "api", AccountID: key.ID}); err != nil {
+			t.Fatal(err)
+		}
+		apps[name] = app.ID
+	}
+	startHost(t, s, "east", id, secretFile, filepath.Join(t.TempDir(), "host-east"))
+	other := waitApp(t, s, apps["b-other"], "running", running).Process.PID
+	waitApp(t, s, apps["a-canary"], "running", running)
+
+	_, err = s.c.RegenerateSecret(ctx, backend.RegenerateRequest{ID: key.ID, ExpectedSecretVersion: 1})
+	if !backend.IsRefused(err) || !strings.Contains(err.Error(), "rolled_back") || !strings.Contains(err.Error(), `app "a-canary"`) ||
+		!strings.Contains(err.Error(), "cannot start: the secret changed") {
+		t.Fatalf("overlap rotation with a canary that exits = %v, want refused as rolled_back naming a-canary and its stderr", err)
+	}
+	acc, err := s.c.GetAccount(ctx, key.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.SecretVersion != 1 || acc.PendingSecretVersion != 0 || acc.Locked || acc.FailedLoginAttempts != 0 {
+		t.Errorf("account after the rollback: %+v", acc)
+	}
+	waitApp(t, s, apps["a-canary"], "running again on the current secret", running)
+	if got := waitApp(t, s, apps["b-other"], "running", running); got.Process.PID != other {
+		t.Errorf("b-other runs as PID %d, was %d: it should never have moved", got.Process.PID, other)
+	}
+	if err := s.c.Login(ctx, backend.LoginRequest{AccountID: key.ID, Secret: key.Secret}); err != nil {
+		t.Errorf("the old secret after the rollback: %v", err)
+	}
+	events, err := s.c.ListAuditEvents(ctx, backend.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := false
+	for _, e := range events {
+		started = started || e.Action == backend.ActionRotationStart
+		if started && (e.TargetName == "b-other/api" || e.Action == backend.ActionAccountRegenerate ||
+			e.TargetName == "b-other" && (e.Action == backend.ActionAppReload || e.Action == backend.ActionAppDeploy)) {
+			t.Errorf("the rolled-back rotation: %s %s", e.Action, e.TargetName)
+		}
+	}
+	if f := failedLogins(t, s); len(f) > 0 {
+		t.Errorf("failed logins: %+v", f)
+	}
+}

@@ -71,6 +71,9 @@ func (o *op) moveRotationApps(r *store.RotationRow) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
+	if strings.HasPrefix(r.Error, "held:") {
+		r.Error = "" // set again below if an App Host is still offline
+	}
 	for i := range r.Steps {
 		st := &r.Steps[i]
 		if st.Phase != backend.StepMoving {
@@ -160,6 +163,11 @@ func (o *op) hold(r *store.RotationRow, st *store.RotationStepRow, h hostKind) (
 	detail := fmt.Sprintf("held: App Host %q is offline (last report %s); both secrets stay valid until it comes back, "+
 		"or is declared lost (terraform-provider-apphost app-hosts forget %s)", st.AppHost,
 		h.row.LastReport.UTC().Format(time.RFC3339), st.AppHost)
+	if r.State == backend.RotationMoving {
+		// Flagged on the rotation too, while it moves (a rollback's error
+		// says why it rolls back, and stays).
+		r.Error = detail
+	}
 	if st.Detail != detail {
 		st.Detail = detail
 		if err := o.audit(backend.ActionRotationStep, backend.TargetRotation, r.ID, r.AccountName,
@@ -248,11 +256,11 @@ func (o *op) moveNext(r *store.RotationRow, st *store.RotationStepRow, app *stor
 	switch {
 	case !shouldRun(*app, secrets) || app.Status == backend.StatusPending || app.Status == backend.StatusStopped:
 		st.Phase, st.Detail = backend.StepSkipped, "not running: it gets the secret the rotation leaves"
-		return false, time.Time{}, nil
+		return false, time.Time{}, o.keepStopped(st, app, h)
 	case h.real && (!h.known() || h.row.Forgotten):
 		st.Phase, st.Detail = backend.StepSkipped, fmt.Sprintf("its App Host %q runs nothing of it now: it gets the "+
 			"secret the rotation leaves", app.AppHost)
-		return false, time.Time{}, nil
+		return false, time.Time{}, o.keepStopped(st, app, h)
 	case h.real && !o.online(h):
 		wake, err := o.hold(r, st, h)
 		return true, wake, err
@@ -299,6 +307,31 @@ func (o *op) moveNext(r *store.RotationRow, st *store.RotationStepRow, app *stor
 	}
 	_, err = o.checkMove(r, st, app, acc)
 	return true, time.Time{}, err
+}
+
+// keepStopped keeps an app of a real App Host that the rotation skipped
+// from starting until the rotation ends (its App Host may connect
+// meanwhile): it would start on the current secret, which the rotation may
+// revoke under it. startSkipped starts it then, on the secret the rotation
+// leaves.
+func (o *op) keepStopped(st *store.RotationStepRow, app *store.AppRow, h hostKind) error {
+	if !h.real || !app.Deployed || app.Paused {
+		return nil
+	}
+	app.Paused, app.UpdatedAt, st.KeptStopped = true, o.now, true
+	return o.tx.UpdateApp(o.ctx, *app)
+}
+
+// startSkipped deploys again, at the rotation's end, the apps keepStopped
+// kept from starting.
+func (o *op) startSkipped(r *store.RotationRow) error {
+	return o.eachStep(r, func(st *store.RotationStepRow, app *store.AppRow) error {
+		if !st.KeptStopped || !app.Paused {
+			return nil
+		}
+		st.KeptStopped = false
+		return o.resume(app, time.Time{})
+	}, backend.StepSkipped)
 }
 
 // giveSecret seals into app's secrets bound to acc its pending secret
@@ -436,6 +469,9 @@ func (o *op) promote(r *store.RotationRow) error {
 		"current (secret_version=%d), and the previous one is revoked", row.SecretVersion)); err != nil {
 		return err
 	}
+	if err := o.startSkipped(r); err != nil {
+		return err
+	}
 	if err := o.releaseHolds(r); err != nil {
 		return err
 	}
@@ -522,6 +558,9 @@ func (o *op) rollBackRotation(r *store.RotationRow) (time.Time, error) {
 	}
 	// Revoke: no app holds the pending secret any more.
 	if err := o.revokePending(r, acc); err != nil {
+		return time.Time{}, err
+	}
+	if err := o.startSkipped(r); err != nil {
 		return time.Time{}, err
 	}
 	if err := o.releaseHolds(r); err != nil {

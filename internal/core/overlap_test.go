@@ -586,9 +586,10 @@ func TestOverlapHeldWhileAppHostOffline(t *testing.T) {
 			t.Fatalf("the current secret while the rotation is held: %v", err)
 		}
 		r := e.rotations(t, key.ID)[0]
-		return r.State == backend.RotationMoving && slices.ContainsFunc(r.Steps, func(st backend.RotationStep) bool {
-			return st.AppName == "b" && strings.HasPrefix(st.Detail, `held: App Host "east" is offline`)
-		})
+		return r.State == backend.RotationMoving && strings.HasPrefix(r.Error, `held: App Host "east" is offline`) &&
+			slices.ContainsFunc(r.Steps, func(st backend.RotationStep) bool {
+				return st.AppName == "b" && strings.HasPrefix(st.Detail, `held: App Host "east" is offline`)
+			})
 	}
 	deadline := time.Now().Add(time.Minute)
 	for !held() {
@@ -617,7 +618,7 @@ func TestOverlapHeldWhileAppHostOffline(t *testing.T) {
 			return false
 		}
 	})
-	if res.err != nil || res.a.SecretVersion != 2 || res.a.Rotation.Outcome != backend.RotationDone {
+	if res.err != nil || res.a.SecretVersion != 2 || res.a.Rotation.Outcome != backend.RotationDone || res.a.Rotation.Error != "" {
 		t.Fatalf("after the App Host came back: %+v, %v", res.a, res.err)
 	}
 	e.secrets = append(e.secrets, res.a.Secret)
@@ -647,5 +648,79 @@ func TestOverlapPeriodTooShortRollsBack(t *testing.T) {
 	}
 	if acc := e.getAccount(t, key.ID); acc.SecretVersion != 1 || acc.PendingSecretVersion != 0 {
 		t.Errorf("account = %+v", acc)
+	}
+}
+
+// An app skipped because its App Host had never connected is kept from
+// starting until the rotation ends, even when its host connects mid-way:
+// it would run on the current secret, which the rotation revokes under it
+// (its logins would fail and lock the account). Then it starts, once, with
+// the secret the rotation leaves.
+func TestOverlapKeepsASkippedAppStopped(t *testing.T) {
+	e, h, key, apps := overlapEnv(t, "SIGHUP", "a", "b")
+	ctx := context.Background()
+	// App Host west has its account but has never connected: its app
+	// waits, pending, and the rotation skips it.
+	west, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-west", AppHost: "west"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, west.Secret)
+	late, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "0-late", AppHost: "west", Deployed: true,
+		AppRuntime: backend.AppRuntime{Command: []string{"/bin/app"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.put(t, late.ID, "siem", key.ID, nil)
+
+	type result struct {
+		a   *backend.AccountWithSecret
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		a, err := e.s.RegenerateSecret(ctx, backend.RegenerateRequest{ID: key.ID})
+		done <- result{a, err}
+	}()
+	// Once the rotation skipped it (first in name order, before the canary
+	// moved: the rotation then needs the host's steps to go on), west
+	// connects: it is told not to run it.
+	h.runUntil(func() bool {
+		r := e.rotations(t, key.ID)
+		return len(r) == 1 && r[0].State == backend.RotationMoving && slices.ContainsFunc(r[0].Steps, func(st backend.RotationStep) bool {
+			return st.AppName == "0-late" && st.Phase == backend.StepSkipped
+		})
+	})
+	sess, err := e.s.OpenAppHostSession(ctx, "west", "127.0.0.1:2", hostapi.SessionRequest{InstanceID: "i-west", Driver: "sim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &simHost{t: t, e: e, name: "west", session: sess.SessionID, apps: map[string]*simApp{},
+		exitsWith: func(string, string) bool { return false }}
+	w.step(0)
+	if got := w.app("0-late"); got.phase != hostapi.PhaseStopped || len(got.history) != 0 {
+		t.Fatalf("the late app while the rotation runs: %s with %d secrets, want stopped", got.phase, len(got.history))
+	}
+	var res result
+	h.runUntil(func() bool {
+		w.step(0)
+		select {
+		case res = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if res.err != nil || res.a.Rotation.Outcome != backend.RotationDone {
+		t.Fatalf("rotation: %+v, %v", res.a, res.err)
+	}
+	e.secrets = append(e.secrets, res.a.Secret)
+	// West starts it with the new secret; its logins (each step) succeed.
+	w.runUntil(func() bool {
+		h.step(0)
+		return e.allRunning(t, append(apps, late)) && w.app("0-late").history[len(w.app("0-late").history)-1] == res.a.Secret
+	})
+	if got := w.app("0-late"); len(got.pids) != 1 || len(got.history) != 1 {
+		t.Errorf("the late app ran %d processes with %d secrets, want 1, with the new secret", len(got.pids), len(got.history))
 	}
 }

@@ -196,9 +196,8 @@ func addRotationRolledBack(diags *diag.Diagnostics, name, id string, version int
 		why = strings.Join(failed, "; ")
 	}
 	addError(diags, path.Empty(), fmt.Sprintf("Rotation of API key account %q rolled back", name),
-		fmt.Sprintf("The overlap rotation %s of API key account %q (%s) was rolled back: %s. The key is as it was, "+
-			"secret_version %d in the backend and in state: the pending secret is revoked, nothing is locked, and "+
-			"every app bound to the key runs on the current secret.", r.ID, name, id, why, version),
+		fmt.Sprintf("The overlap rotation %s of API key account %q (%s) was rolled back: %s. The state keeps the key "+
+			"as it was (secret_version %d, the same secret), and nothing is locked.", r.ID, name, id, why, version),
 		"Fix the app (its status_detail says why; a real App Host keeps each app's log under its directory), or set "+
 			"a longer overlap_period if it ran out; then apply again: the plan rotates again.", nil)
 }

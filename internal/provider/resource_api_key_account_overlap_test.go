@@ -194,18 +194,39 @@ resource "apphost_app_secret" %[1]q {
 func TestAccAPIKeyAccount_overlapRotation(t *testing.T) {
 	t.Parallel()
 	e := newAccEnv(t)
+	resource.UnitTest(t, overlapRotationCase(e, e.provider()))
+}
+
+// TestAccRemote_overlapRotation is TestAccAPIKeyAccount_overlapRotation
+// through a server process (the rotation asked for over HTTP, the
+// settings and the audit log read back over it), on SQLite and PostgreSQL.
+func TestAccRemote_overlapRotation(t *testing.T) {
+	requireAcc(t)
+	t.Parallel()
+	for _, st := range remoteStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			e := newRemoteEnv(t, st)
+			resource.Test(t, overlapRotationCase(e.accEnv, e.provider()))
+		})
+	}
+}
+
+// overlapRotationCase is the overlap rotation of key-a on e's backend with
+// the provider block provider.
+func overlapRotationCase(e *accEnv, provider string) resource.TestCase {
 	var seq int64
-	resource.UnitTest(t, resource.TestCase{
+	return resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviders,
 		Steps: []resource.TestStep{
 			{
 				// stop_first first: the switch to overlap comes with the
 				// rotation, which the apply carries out with it.
-				Config: strings.Replace(overlapConfig(e.provider(), "1", ""), `"overlap"`, `"stop_first"`, 1),
+				Config: strings.Replace(overlapConfig(provider, "1", ""), `"overlap"`, `"stop_first"`, 1),
 			},
 			{
 				PreConfig: e.mark(&seq),
-				Config:    overlapConfig(e.provider(), "2", ""),
+				Config:    overlapConfig(provider, "2", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(keyA, plancheck.ResourceActionUpdate),
@@ -231,7 +252,7 @@ func TestAccAPIKeyAccount_overlapRotation(t *testing.T) {
 				},
 			},
 		},
-	})
+	}
 }
 
 // checkOverlapRotation checks the audit log since *seq: one rotation of
@@ -327,15 +348,46 @@ func TestAccPlanText_overlapRotation(t *testing.T) {
 func TestAccAPIKeyAccount_overlapRolledBack(t *testing.T) {
 	requireAcc(t)
 	t.Parallel()
+	for _, remote := range []bool{false, true} {
+		name := "embedded"
+		if remote {
+			name = "remote"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			overlapRolledBack(t, remote)
+		})
+	}
+}
+
+// overlapRolledBack is TestAccAPIKeyAccount_overlapRolledBack with the
+// provider's embedded backend on serve's store, or (remote) with the
+// provider a client of serve.
+func overlapRolledBack(t *testing.T, remote bool) {
 	e := newAccEnv(t)
 	w := newTFWorkdir(t)
+	admin := newAdmin()
+	server := startReplica(t, "sqlite:"+e.storePath, "", admin)
+	provider, env := e.cliProvider(), []string(nil)
+	if remote {
+		provider = `
+terraform {
+  required_providers {
+    apphost = { source = "apphost/apphost" }
+  }
+}
+
+provider "apphost" {}
+`
+		env = remoteEnvVars(server.URL, admin)
+	}
 	text := func(out string) string { return strings.Join(strings.Fields(out), " ") }
 	const (
 		// The first secret it is given is the only one it runs with.
 		picky = `["sh", "-c", "[ -f first ] || cp secrets/key first; if [ \"$(cat secrets/key)\" = \"$(cat first)\" ]; then exec sleep 600; fi; echo refuses the new secret >&2; exit 3"]`
 		plain = `["sleep", "600"]`
 	)
-	hostKey := e.cliProvider() + accKey("edge", "edge-host", `app_host = "edge"`) + `
+	hostKey := provider + accKey("edge", "edge-host", `app_host = "edge"`) + `
 output "edge_id" {
   value = apphost_api_key_account.edge.id
 }
@@ -375,7 +427,7 @@ output "secret_version" {
 ` + app("a-canary", canaryCommand) + app("b-other", plain)
 	}
 	output := func(name string) string {
-		out, _ := w.run(nil, []string{"output", "-raw", name})
+		out, _ := w.run(env, []string{"output", "-raw", name})
 		return out
 	}
 	running := func(a *backend.App) error {
@@ -386,13 +438,12 @@ output "secret_version" {
 	}
 
 	w.write(hostKey)
-	w.run(nil, []string{"apply", "-auto-approve"})
-	server := startReplica(t, "sqlite:"+e.storePath, "", newAdmin())
+	w.run(env, []string{"apply", "-auto-approve"})
 	startAppHost(t, server.URL, "edge", output("edge_id"), output("edge_secret"))
 	e.awaitAppHostState("edge", backend.AppHostOnline, time.Minute)
 
 	w.write(config("1", picky))
-	w.run(nil, []string{"apply", "-auto-approve"})
+	w.run(env, []string{"apply", "-auto-approve"})
 	for _, app := range []string{"a-canary", "b-other"} {
 		e.awaitApp(app, time.Minute, running)
 	}
@@ -404,18 +455,18 @@ output "secret_version" {
 	// The canary refuses the new secret: rolled back, the apply fails.
 	seq := e.lastSeq()
 	w.write(config("2", picky))
-	r := w.result(nil, "apply", "-auto-approve")
+	r := w.result(env, "apply", "-auto-approve")
 	out := text(r.Output())
 	if r.Code == 0 || !strings.Contains(out, `Rotation of API key account "key-a" rolled back`) ||
 		!strings.Contains(out, `"a-canary"`) || !strings.Contains(out, "refuses the new secret") ||
-		!strings.Contains(out, "secret_version 1 in the backend and in state") {
+		!strings.Contains(out, "The state keeps the key as it was (secret_version 1, the same secret)") {
 		t.Fatalf("apply of a rotation whose canary fails: exit %d, want the rolled-back error naming a-canary and its status_detail:\n%s",
 			r.Code, r.Output())
 	}
 	noCLIName(t, r.Output())
 	// The resource's state, not the outputs (a failed apply leaves the
 	// outputs it planned).
-	if got := keyState(t, w); got.version != 1 || got.secret != oldSecret {
+	if got := keyState(t, w, env); got.version != 1 || got.secret != oldSecret {
 		t.Errorf("key-a in state after the rollback: secret_version %d, secret the same %t; want 1, true", got.version, got.secret == oldSecret)
 	}
 	acc, err := e.b.GetAccountByName(context.Background(), "key-a")
@@ -440,31 +491,31 @@ output "secret_version" {
 	for _, app := range []string{"a-canary", "b-other"} {
 		e.awaitApp(app, time.Minute, running)
 	}
-	if out, _ := w.run(nil, []string{"plan"}); !strings.Contains(out, `API key account "key-a" will be rotated`) {
+	if out, _ := w.run(env, []string{"plan"}); !strings.Contains(out, `API key account "key-a" will be rotated`) {
 		t.Errorf("plan after the rollback: want the rotation planned again:\n%s", out)
 	}
 
 	// Fixed: the rotation ends done.
 	w.write(config("1", plain))
-	w.run(nil, []string{"apply", "-auto-approve"})
+	w.run(env, []string{"apply", "-auto-approve"})
 	w.write(config("2", plain))
-	w.run(nil, []string{"apply", "-auto-approve"})
-	if got := keyState(t, w); got.version != 2 || got.secret == oldSecret || got.secret == "" {
+	w.run(env, []string{"apply", "-auto-approve"})
+	if got := keyState(t, w, env); got.version != 2 || got.secret == oldSecret || got.secret == "" {
 		t.Errorf("key-a in state after the rotation: secret_version %d, secret new %t; want 2, true", got.version, got.secret != oldSecret)
 	}
-	if out, _ := w.run(nil, []string{"plan", "-detailed-exitcode"}); !strings.Contains(out, "No changes") {
+	if out, _ := w.run(env, []string{"plan", "-detailed-exitcode"}); !strings.Contains(out, "No changes") {
 		t.Errorf("plan after the rotation: want no changes:\n%s", out)
 	}
 }
 
 // keyState reads apphost_api_key_account.a's secret_version and secret
 // from w's state.
-func keyState(t *testing.T, w *tfWorkdir) (got struct {
+func keyState(t *testing.T, w *tfWorkdir, env []string) (got struct {
 	version int64
 	secret  string
 }) {
 	t.Helper()
-	out, _ := w.run(nil, []string{"show", "-json"})
+	out, _ := w.run(env, []string{"show", "-json"})
 	var st tfjson.State
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("terraform show -json: %v", err)

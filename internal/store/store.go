@@ -296,6 +296,9 @@ type RotationStepRow struct {
 	// Back is when an overlap rotation's rollback gave the app the current
 	// secret back (zero: it did not).
 	Back time.Time `json:"back_at,omitzero"`
+	// KeptStopped: an overlap rotation skipped the app (not running) and
+	// keeps it from starting until it ends, then deploys it again.
+	KeptStopped bool `json:"kept_stopped,omitempty"`
 }
 
 // RotationFilter selects rotations, newest first; empty fields do not filter.

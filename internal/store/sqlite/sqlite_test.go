@@ -182,3 +182,51 @@ func BenchmarkWatchLatency(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "apphost.db")
 	storetest.WatchLatency(b, open(b, path), open(b, path))
 }
+
+// TestUpgradeToOverlap: a store written before overlap rotations (schema
+// version 5) is migrated in place: its accounts rotate stop_first with the
+// default overlap_period, and hold no pending secret.
+func TestUpgradeToOverlap(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "apphost.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := storetest.NewAccount("old")
+	acc.RotationStrategy, acc.OverlapPeriod = "overlap", time.Minute // dropped below, as a version 5 store never had them
+	if err := s.Write(ctx, func(tx store.Tx) error { return tx.InsertAccount(ctx, acc) }); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	// Back to version 5: the columns of migration 6 go.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`ALTER TABLE accounts DROP COLUMN rotation_strategy`, `ALTER TABLE accounts DROP COLUMN overlap_period_ms`,
+		`ALTER TABLE accounts DROP COLUMN pending_secret_hash`, `ALTER TABLE accounts DROP COLUMN pending_sealed_secret`,
+		`ALTER TABLE apps DROP COLUMN reload`, `ALTER TABLE app_secrets DROP COLUMN pending_version`,
+		`ALTER TABLE rotations DROP COLUMN overlap_until`, `UPDATE schema_version SET version = 5`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	_ = db.Close()
+
+	s = open(t, path)
+	var got store.AccountRow
+	if err := s.Read(ctx, func(tx store.Tx) error {
+		var err error
+		got, err = tx.GetAccount(ctx, acc.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got.RotationStrategy != "stop_first" || got.OverlapPeriod != 15*time.Minute || got.PendingSecretHash != nil || got.PendingSealedSecret != nil {
+		t.Errorf("after the upgrade: rotation_strategy %q, overlap_period %s, pending %v; want stop_first, 15m0s, none",
+			got.RotationStrategy, got.OverlapPeriod, got.PendingSecretHash)
+	}
+}

@@ -32,7 +32,7 @@ func testRotations(t *testing.T, s store.Store) {
 	old.Steps = []store.RotationStepRow{{
 		AppID: "a1", AppName: "app1", AppHost: "default", Phase: "running",
 		Stopped: t0, Started: t0.Add(time.Millisecond), Running: t0.Add(2 * time.Millisecond), Detail: "ok",
-		Back: t0.Add(3 * time.Millisecond),
+		Back: t0.Add(3 * time.Millisecond), KeptStopped: true,
 	}}
 	old.Strategy, old.OverlapUntil = "overlap", t0.Add(15*time.Minute)
 	active := NewRotation(k, now())
