@@ -391,8 +391,8 @@ func TestOverlapAppHostKilledMidMove(t *testing.T) {
 }
 
 // Overlap case 3: the App Host frozen (SIGSTOP) mid-move until it is
-// offline. The rotation holds: not ended, both secrets log in, the step
-// of the app on its way says why. Let go on (SIGCONT), the host reports
+// offline. The rotation holds: not ended, both secrets log in, its error
+// and the step of the app on its way say why. Let go on (SIGCONT), the host reports
 // again and the rotation finishes: done, once.
 func TestOverlapAppHostFrozenMidMove(t *testing.T) {
 	t.Parallel()
@@ -420,6 +420,9 @@ func TestOverlapAppHostFrozenMidMove(t *testing.T) {
 		return i >= 0
 	})
 	t.Logf("rotation %s held: state %s, app %s %s: %s", r.ID, r.State, held.AppName, held.Phase, held.Detail)
+	if !strings.HasPrefix(r.Error, `held: App Host "east" is offline`) {
+		t.Errorf("rotation %s held: its error %q does not say so", r.ID, r.Error)
+	}
 	if r.Ended() || r.State != backend.RotationMoving || phase(r, lastName) == backend.StepMoved {
 		t.Errorf("rotation %s with its App Host offline: state %s, outcome %q, app %s %s; want moving, %s not moved",
 			r.ID, r.State, r.Outcome, lastName, phase(r, lastName), lastName)
@@ -451,7 +454,9 @@ func TestOverlapAppHostFrozenMidMove(t *testing.T) {
 		t.Fatalf("the apply failed although the App Host came back:\n%s", res)
 	}
 	t.Logf("the App Host reported again; the apply ended %s after SIGCONT", time.Since(resumed).Round(time.Millisecond))
-	c.requireDone("App Host frozen mid-move")
+	if r := c.requireDone("App Host frozen mid-move"); r.Error != "" {
+		t.Errorf("rotation %s done still has an error: %s", r.ID, r.Error)
+	}
 	c.s.requireRunningAs(c.pids, true, c.canary, c.last)
 	c.s.requireRunningAs(c.pids, false, c.restart)
 	c.d.requireEnd(c.s, c.k, 2, 1)
