@@ -16,7 +16,9 @@
 # secret_version) against the example app's cold start (BENCH_HOST_WAVE apps
 # started at once, in the same run), failed logins, the App Host's memory per
 # app, and the rotation time with the App Host round trips (virtual driver)
-# against the built-in App Host; and the store watcher's latency (how long a
+# against the built-in App Host; overlap rotations of N apps, 5 per key, with
+# reload_signal (no app may stop) and without (each app's own restart, never
+# two of one key at once); and the store watcher's latency (how long a
 # wait takes to see another process's commit: SQLite's data_version, and
 # PostgreSQL's LISTEN/NOTIFY with APPHOST_TEST_POSTGRES_DSN).
 #
@@ -44,6 +46,9 @@
 #   BENCH_HOST_N       its apps per set (exec, virtual, built-in), default 50
 #   BENCH_HOST_RUNS    its rounds (cold start wave + one rotation apply per set), default 3
 #   BENCH_HOST_WAVE    apps started at once for the cold start, default BENCH_PARALLELISM
+#   BENCH_HOST_OVERLAP_PER_KEY  apps per key of the two overlap sets (rotation_strategy =
+#                      "overlap", with and without reload_signal, on an App Host of their
+#                      own), default 5;  BENCH_HOST_OVERLAP=0 skips them
 #   BENCH_HOST_LOGIN_INTERVAL  the example apps' login_interval, default 5s
 #   BENCH_LOGIN_DURATION  per login target, default 10s; BENCH_LOGIN_CLIENTS default 50
 #   BENCH_KEEP=1       keep the work directory (logs, configurations, stores)

@@ -10,6 +10,11 @@
 //     login over HTTP from inside the App Host, no process);
 //   - built-in: N apps on a name no App Host account claims (the backend's
 //     built-in App Host: each start a login inside the backend's call).
+//   - overlap-reload and overlap-restart: N example apps each on an exec App
+//     Host of their own, several per key (rotation_strategy = "overlap"),
+//     with reload_signal (every app must keep its process and never stop)
+//     and without (each app down for its own restart only, never two apps
+//     of one key at once).
 //
 // Each round, alternating between the sets, it starts W other example apps
 // (made and deployed through the API) at once on the exec App Host (their
@@ -45,6 +50,7 @@ type options struct {
 	runs          int
 	parallelism   int
 	wave          int    // apps started at once for the cold start
+	overlapPerKey int    // apps per key of the overlap sets; 0: no overlap sets
 	loginInterval string // the example app's login_interval
 	cmdTimeout    time.Duration
 	keep          bool
@@ -74,6 +80,9 @@ func main() {
 	o.parallelism = positive("BENCH_PARALLELISM", 10)
 	o.wave = positive("BENCH_HOST_WAVE", o.parallelism)
 	o.loginInterval = envOr("BENCH_HOST_LOGIN_INTERVAL", "5s")
+	if os.Getenv("BENCH_HOST_OVERLAP") != "0" {
+		o.overlapPerKey = positive("BENCH_HOST_OVERLAP_PER_KEY", 5)
+	}
 	if _, err := time.ParseDuration(o.loginInterval); err != nil {
 		fatalf("BENCH_HOST_LOGIN_INTERVAL: %v", err)
 	}

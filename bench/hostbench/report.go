@@ -13,6 +13,9 @@ import (
 const (
 	goalRatio = 1.5    // median downtime / median cold start
 	goalMaxMS = 1000.0 // max downtime
+	// Overlap without reload_signal (issue 20): median downtime of an app's
+	// own restart.
+	goalOverlapRestartMS = 50.0
 )
 
 func (r *runState) report(w io.Writer) {
@@ -47,6 +50,7 @@ func (r *runState) report(w io.Writer) {
 		}
 		_ = tw.Flush()
 	}
+	r.reportOverlap(w)
 	fmt.Fprintf(w, "failed logins %d, locks %d (the whole run, every set; goal 0: %s)\n",
 		r.failedLogins, r.locks, met(r.failedLogins == 0 && r.locks == 0))
 	for _, mem := range []memory{r.memDeployed, r.memAfter} {
@@ -68,7 +72,8 @@ func (r *runState) report(w io.Writer) {
 	}
 
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "== rotation time by App Host: %d keys per set, each bound to one app, one apply per set and round ==\n", o.n)
+	fmt.Fprintf(w, "== rotation time by App Host: %d apps per set (one per key; %d per key in the overlap sets), one apply per set and round ==\n",
+		o.n, o.overlapPerKey)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "set\tApp Host\tapply s\trotation med ms\tmax ms\tprovider rotation_ms med\tmax\tdowntime med ms\tmax ms\trounds\t")
 	for _, s := range r.sets {
@@ -178,3 +183,23 @@ func list(xs []float64) string {
 }
 
 func mkdirs(dir string) error { return os.MkdirAll(dir, 0o755) }
+
+// reportOverlap prints the overlap sets' figures, if they ran.
+func (r *runState) reportOverlap(w io.Writer) {
+	o := r.b.o
+	reload, restart := r.set(setOverlapReload), r.set(setOverlapRestart)
+	if reload == nil || restart == nil {
+		return
+	}
+	fmt.Fprintf(w, "overlap (rotation_strategy = \"overlap\"): %d example apps per set on App Host %s, %d per key (%d keys), "+
+		"moved one at a time per key:\n", o.n, overlapHost, o.overlapPerKey, reload.keys(o.n))
+	fmt.Fprintf(w, "  with reload_signal: %d of %d app moves kept their process and never stopped (downtime 0 ms; goal every one: %s)\n",
+		reload.kept, reload.steps, met(reload.steps > 0 && reload.kept == reload.steps && len(reload.errors) == 0))
+	fmt.Fprintf(w, "  without: downtime per app (its restart: the move to its first login with the pending secret): %s\n", dist(restart.downtimeMS))
+	if len(restart.downtimeMS) > 0 {
+		m := median(restart.downtimeMS)
+		fmt.Fprintf(w, "    median %.0f ms (goal <= %.0f ms: %s); against the cold start of %d apps at once: %.2fx\n",
+			m, goalOverlapRestartMS, met(m <= goalOverlapRestartMS), o.wave, m/median(r.coldMS))
+	}
+	fmt.Fprintf(w, "    two apps of one key down at once: %s\n", map[bool]string{true: "never (met)", false: "see the errors below (NOT met)"}[len(restart.errors) == 0])
+}

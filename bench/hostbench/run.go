@@ -63,7 +63,8 @@ type runState struct {
 	api      *client.Client
 	execHost *benchutil.Host
 	virtHost *benchutil.Host
-	sets     []*set // exec, virtual, built-in
+	overHost *benchutil.Host // the overlap sets' (exec driver)
+	sets     []*set          // exec, virtual, built-in, then the overlap sets
 	cold     []coldApp
 
 	coldMS       []float64   // the cold starts, ms
@@ -83,7 +84,7 @@ type coldApp struct {
 }
 
 func (r *runState) teardown() {
-	for _, h := range []*benchutil.Host{r.execHost, r.virtHost} {
+	for _, h := range []*benchutil.Host{r.execHost, r.virtHost, r.overHost} {
 		h.Stop()
 	}
 	r.srv.Stop()
@@ -121,13 +122,24 @@ func (r *runState) setup(ctx context.Context) error {
 		{kind: setVirtual, appHost: "bench-virtual"},
 		{kind: setBuiltIn, appHost: "bench-builtin"}, // no App Host account claims it
 	}
+	if o.overlapPerKey > 0 {
+		if r.overHost, err = benchutil.StartHost(ctx, o.provider, r.api, srv.URL, overlapHost, "exec", filepath.Join(o.dir, "overlap")); err != nil {
+			return err
+		}
+		r.sets = append(r.sets,
+			&set{kind: setOverlapReload, appHost: overlapHost, appsPerKey: o.overlapPerKey},
+			&set{kind: setOverlapRestart, appHost: overlapHost, appsPerKey: o.overlapPerKey})
+	}
+	for _, s := range r.sets {
+		s.appsPerKey = max(s.appsPerKey, 1)
+	}
 	for _, s := range r.sets {
 		s.dir = filepath.Join(o.dir, s.kind, "tf")
 		if err := s.setup(o, srv); err != nil {
 			return err
 		}
-		r.b.logf("%-8s create: %d apps, keys and bound app secrets ...", s.kind, o.n)
-		res, err := s.apply(ctx, o, "0", [3]int{3 * o.n, 0, 0})
+		r.b.logf("%-8s create: %d apps and bound app secrets, %d keys ...", s.kind, o.n, s.keys(o.n))
+		res, err := s.apply(ctx, o, "0", [3]int{2*o.n + s.keys(o.n), 0, 0})
 		if err != nil {
 			return fmt.Errorf("%s: create: %w", s.kind, err)
 		}
@@ -308,7 +320,7 @@ func (r *runState) rotate(ctx context.Context, s *set, round int) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.apply(ctx, o, strconv.Itoa(round), [3]int{0, o.n, 0})
+	res, err := s.apply(ctx, o, strconv.Itoa(round), [3]int{0, s.keys(o.n), 0})
 	if err != nil {
 		return err
 	}
@@ -334,6 +346,10 @@ func (r *runState) rotate(ctx context.Context, s *set, round int) error {
 		if rot.EndedAt != nil {
 			s.serverMS = append(s.serverMS, ms(rot.EndedAt.Sub(rot.CreatedAt)))
 		}
+		if s.overlap() {
+			down = append(down, s.overlapSteps(round, rot)...)
+			continue
+		}
 		for _, st := range rot.Steps {
 			if st.DowntimeMS == nil {
 				s.fail("round %d: rotation of %s: app %s has no downtime (phase %s)", round, rot.AccountName, st.AppName, st.Phase)
@@ -346,8 +362,8 @@ func (r *runState) rotate(ctx context.Context, s *set, round int) error {
 			}
 		}
 	}
-	if n != o.n {
-		s.fail("round %d: %d rotations of the set's keys, want %d", round, n, o.n)
+	if n != s.keys(o.n) {
+		s.fail("round %d: %d rotations of the set's keys, want %d", round, n, s.keys(o.n))
 	}
 	s.downtimeMS = append(s.downtimeMS, down...)
 	s.downRounds = append(s.downRounds, down)
@@ -356,16 +372,20 @@ func (r *runState) rotate(ctx context.Context, s *set, round int) error {
 	if err != nil {
 		return err
 	}
-	if s.kind == setExec {
-		var same []string
+	if s.kind == setExec || s.kind == setOverlapRestart || s.kind == setOverlapReload {
+		// A restart gives every app a new process; a reload keeps each one's.
+		wantSame := s.kind == setOverlapReload
+		var wrong []string
 		for _, id := range appIDs(s.apps) {
 			a := after[id]
-			if p := before[id].Process; p != nil && a.Process != nil && p.PID == a.Process.PID {
-				same = append(same, fmt.Sprintf("%s (PID %d)", a.Name, p.PID))
+			if p := before[id].Process; p != nil && a.Process != nil && (p.PID == a.Process.PID) != wantSame {
+				wrong = append(wrong, fmt.Sprintf("%s (PID %d -> %d)", a.Name, p.PID, a.Process.PID))
 			}
 		}
-		if len(same) > 0 {
-			s.fail("round %d: %d apps run as the same process as before the rotation, such as %s", round, len(same), same[0])
+		if len(wrong) > 0 && wantSame {
+			s.fail("round %d: %d apps were restarted by a reload rotation, such as %s", round, len(wrong), wrong[0])
+		} else if len(wrong) > 0 {
+			s.fail("round %d: %d apps run as the same process as before the rotation, such as %s", round, len(wrong), wrong[0])
 		}
 	}
 	line := fmt.Sprintf("%-8s round %d: rotation apply %.2fs", s.kind, round, res.seconds)
@@ -432,3 +452,42 @@ func appIDs(apps []backend.App) []string {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// overlapSteps checks the steps of an overlap rotation and returns the
+// downtimes of its apps that restarted: with reload_signal no app may stop
+// (no downtime, its process kept); without, each is down for its own
+// restart only, never two apps of the key at once.
+func (s *set) overlapSteps(round int, rot backend.Rotation) []float64 {
+	var down []float64
+	type span struct {
+		app      string
+		from, to time.Time
+	}
+	var spans []span
+	for _, st := range rot.Steps {
+		s.steps++
+		if st.Phase != backend.StepMoved {
+			s.fail("round %d: rotation of %s: app %s ended %s, not moved", round, rot.AccountName, st.AppName, st.Phase)
+			continue
+		}
+		switch {
+		case s.kind == setOverlapReload && st.StoppedAt == nil && st.DowntimeMS == nil:
+			s.kept++
+		case s.kind == setOverlapReload:
+			s.fail("round %d: rotation of %s: app %s stopped (downtime %v) though it has a reload_signal", round, rot.AccountName, st.AppName, st.DowntimeMS)
+		case st.DowntimeMS == nil || st.StoppedAt == nil || st.RunningAt == nil:
+			s.fail("round %d: rotation of %s: app %s restarted with no downtime recorded", round, rot.AccountName, st.AppName)
+		default:
+			down = append(down, *st.DowntimeMS)
+			spans = append(spans, span{st.AppName, *st.StoppedAt, *st.RunningAt})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.from.Compare(b.from) })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].from.Before(spans[i-1].to) {
+			s.fail("round %d: rotation of %s: %s went down (%s) before %s was back (%s)", round, rot.AccountName,
+				spans[i].app, spans[i].from.Format(time.StampMilli), spans[i-1].app, spans[i-1].to.Format(time.StampMilli))
+		}
+	}
+	return down
+}

@@ -21,19 +21,29 @@ const (
 	setExec    = "exec"
 	setVirtual = "virtual"
 	setBuiltIn = "built-in"
+	// Overlap rotations (rotation_strategy = "overlap") on an exec App Host
+	// of their own, several apps per key: with reload_signal (no app may
+	// stop) and without (each app restarts on its own, never two of one key
+	// at once).
+	setOverlapReload  = "overlap-reload"
+	setOverlapRestart = "overlap-restart"
 )
+
+// overlapHost is the App Host of the overlap sets.
+const overlapHost = "bench-overlap"
 
 // set is N apps on one App Host, with their keys and bound app secrets, in
 // one Terraform working directory.
 type set struct {
-	kind    string
-	appHost string        // the apps' app_host
-	apps    []backend.App // as the server listed them after the create
-	dir     string
-	tf      *tfcli.Workdir
-	seq     int    // command counter, for log file names
-	round   string // the rotation variable's current value
-	seen    map[string]bool
+	kind       string
+	appHost    string        // the apps' app_host
+	appsPerKey int           // 1 but for the overlap sets
+	apps       []backend.App // as the server listed them after the create
+	dir        string
+	tf         *tfcli.Workdir
+	seq        int    // command counter, for log file names
+	round      string // the rotation variable's current value
+	seen       map[string]bool
 
 	// Figures over the rounds.
 	applyS     []float64   // rotation applies
@@ -43,6 +53,8 @@ type set struct {
 	downRounds [][]float64 // the same, by round
 	stopStart  []float64   // each step's stopped_at to started_at, ms
 	startRun   []float64   // each step's started_at to running_at, ms
+	kept       int         // overlap-reload: steps whose app kept its process and never stopped
+	steps      int         // every step of the set's rotations
 	errors     []string
 }
 
@@ -63,9 +75,26 @@ func (s *set) config(n int, command []string, loginInterval string) string {
 		attrs += "  command      = " + string(b) + "\n"
 	}
 	attrs += fmt.Sprintf("  config       = { login_interval = %q }\n  secret_names = [\"api\"]\n", loginInterval)
-	return benchutil.RotationConfig{N: n, KeyName: fmt.Sprintf("%q", s.keyPrefix()+"${count.index}"),
-		AppName: fmt.Sprintf("format(%q, count.index)", s.appPrefix()+"%03d"), AppAttributes: attrs, SecretName: "api"}.HCL()
+	keyAttrs := ""
+	if s.overlap() {
+		keyAttrs = "  rotation_strategy = \"overlap\"\n"
+	}
+	if s.kind == setOverlapReload {
+		attrs += "  reload_signal = \"SIGHUP\"\n"
+	}
+	return s.rotationConfig(n, keyAttrs, attrs).HCL()
 }
+
+func (s *set) rotationConfig(n int, keyAttrs, appAttrs string) benchutil.RotationConfig {
+	return benchutil.RotationConfig{N: n, AppsPerKey: s.appsPerKey, KeyName: fmt.Sprintf("%q", s.keyPrefix()+"${count.index}"),
+		AppName: fmt.Sprintf("format(%q, count.index)", s.appPrefix()+"%03d"), KeyAttributes: keyAttrs, AppAttributes: appAttrs,
+		SecretName: "api"}
+}
+
+// keys is how many keys the set has.
+func (s *set) keys(n int) int { return s.rotationConfig(n, "", "").Keys() }
+
+func (s *set) overlap() bool { return s.kind == setOverlapReload || s.kind == setOverlapRestart }
 
 // setup writes the configuration, the app IDs and the CLI configuration.
 func (s *set) setup(o options, srv *benchutil.Server) error {
@@ -73,7 +102,7 @@ func (s *set) setup(o options, srv *benchutil.Server) error {
 		return err
 	}
 	var command []string
-	if s.kind == setExec {
+	if s.kind == setExec || s.overlap() {
 		command = []string{o.provider, "example-app"}
 	}
 	if err := os.WriteFile(filepath.Join(s.dir, "main.tf"), []byte(s.config(o.n, command, o.loginInterval)), 0o644); err != nil {

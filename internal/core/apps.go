@@ -295,7 +295,9 @@ func (s *Service) UpdateApp(ctx context.Context, req backend.UpdateAppRequest) (
 		namesChanged := !slices.Equal(set.SecretNames, row.SecretNames)
 		row.SecretNames = set.SecretNames
 
-		wasRunning := (backend.App{Status: row.Status}).Running()
+		// Starting too: an app that crash-loops runs (or is about to run)
+		// its old command, which only a new generation replaces.
+		wasRunning := (backend.App{Status: row.Status}).Running() || row.Status == backend.StatusStarting
 		if len(changed) > 0 {
 			if wasRunning {
 				// Stopped for good right away when the update also undeploys.

@@ -352,6 +352,9 @@ type app struct {
 	// procs is how many processes it runs as (1 when 0): a wrapper that
 	// does not exec the example app runs as two.
 	procs int
+	// reloadSignal is its reload_signal ("": none; an overlap rotation
+	// restarts it).
+	reloadSignal string
 }
 
 // app declares app name on App Host host, running command.
@@ -510,13 +513,21 @@ func (s *server) waitRunning(apps ...*app) map[string]int {
 	t.Helper()
 	pids := map[string]int{}
 	for _, a := range apps {
+		ok, seen := false, "" // what the last look saw, for the failure message
+		defer func() {
+			if !ok && seen != "" {
+				t.Logf("app %s as last seen: %s", a.Name, seen)
+			}
+		}()
 		waitFor(t, "app "+a.Name+" to run as its one process", func() bool {
 			got := s.getApp(a)
+			procs := appProcs(t, a.dir)
+			seen = fmt.Sprintf("status %s (%s), processes %v", got.Status, got.StatusDetail, procs)
 			if !running(got) {
 				return false
 			}
-			if procs := appProcs(t, a.dir); len(procs) == max(a.procs, 1) && slices.Contains(procs, got.Process.PID) {
-				pids[a.Name] = got.Process.PID
+			if len(procs) == max(a.procs, 1) && slices.Contains(procs, got.Process.PID) {
+				pids[a.Name], ok = got.Process.PID, true
 				return true
 			}
 			return false
@@ -664,7 +675,9 @@ func (w *world) terraform() *tfDir {
 // "api" is bound to it.
 type key struct {
 	label, trigger string
-	apps           []*app
+	// strategy is its rotation_strategy ("": the default, stop_first).
+	strategy string
+	apps     []*app
 }
 
 // write writes the configuration: the provider on endpoint, each key with
@@ -692,12 +705,19 @@ resource "apphost_api_key_account" %[1]q {
   name              = %[1]q
   rotation_triggers = { r = %[2]q }
   expose_secret     = false
-}
 `, k.label, k.trigger)
+		if k.strategy != "" {
+			fmt.Fprintf(&b, "  rotation_strategy = %q\n", k.strategy)
+		}
+		b.WriteString("}\n")
 		for _, a := range k.apps {
 			command, err := json.Marshal(a.command)
 			if err != nil {
 				d.t.Fatal(err)
+			}
+			reload := ""
+			if a.reloadSignal != "" {
+				reload = fmt.Sprintf("  reload_signal = %q\n", a.reloadSignal)
 			}
 			fmt.Fprintf(&b, `
 resource "apphost_app" %[1]q {
@@ -709,14 +729,14 @@ resource "apphost_app" %[1]q {
   config        = { login_interval = "1s" }
   stop_timeout  = %[6]q
   start_timeout = %[7]q
-}
+%[9]s}
 
 resource "apphost_app_secret" %[1]q {
   app_id             = apphost_app.%[1]s.id
   name               = %[5]q
   api_key_account_id = apphost_api_key_account.%[8]s.id
 }
-`, a.Name, a.Host, a.version, command, secretName, cmp.Or(a.stopTimeout, appStopTimeout), appStartTimeout, k.label)
+`, a.Name, a.Host, a.version, command, secretName, cmp.Or(a.stopTimeout, appStopTimeout), appStartTimeout, k.label, reload)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(d.Dir, "main.tf"), []byte(b.String()), 0o600); err != nil {
