@@ -264,7 +264,9 @@ func (o *op) healthy(app store.AppRow, secrets []store.AppSecretRow) bool {
 		return false
 	}
 	if obs.ProvenLoginAt.IsZero() {
-		return o.now.Sub(since(obs)) >= healthyUptime
+		// An app that proves who it is must do so again; one that says
+		// nothing is healthy once up long enough.
+		return !obs.Proves && o.now.Sub(since(obs)) >= healthyUptime
 	}
 	for _, sec := range secrets {
 		if sec.AccountID == "" || sec.Ciphertext == nil {
@@ -594,7 +596,7 @@ func (o *op) recordAppLogin(app store.AppRow, acc store.AccountRow, version int6
 		}
 	}
 	if app.Observed.ProvenLoginAt.IsZero() {
-		app.Observed.ProvenLoginAt = o.now
+		app.Observed.ProvenLoginAt, app.Observed.Proves = o.now, true
 		if err := o.tx.UpdateApp(o.ctx, app); err != nil {
 			return err
 		}
@@ -695,7 +697,8 @@ func (s *Service) ForgetAppHost(ctx context.Context, name string) error {
 		}
 		for i := range apps {
 			app := &apps[i]
-			app.Observed = store.AppObserved{Phase: hostapi.PhaseStopped, Generation: app.Observed.Generation, ReportedAt: o.now}
+			app.Observed = store.AppObserved{Phase: hostapi.PhaseStopped, Generation: app.Observed.Generation, ReportedAt: o.now,
+				Proves: app.Observed.Proves}
 			app.Status, app.StatusDetail = backend.StatusPending, fmt.Sprintf("App Host %q was declared lost (app-hosts forget); waiting for it to come back", name)
 			if err := o.tx.UpdateApp(o.ctx, *app); err != nil {
 				return err

@@ -157,6 +157,11 @@ type AppObserved struct {
 	// ProvenLoginAt is the app's first login that proved who it is since
 	// StartedAt (zero: none yet).
 	ProvenLoginAt time.Time `json:"proven_login_at,omitzero"`
+	// Proves: a process of the app has proven who it is by a login. Kept
+	// across its processes: such an app is healthy only on a proven login,
+	// never on the uptime rule of apps that say nothing (a new process that
+	// has not logged in yet is not taken for one that works).
+	Proves bool `json:"proves,omitempty"`
 	// ReloadedAt is when the host last sent the current process its reload
 	// signal (zero: never): its health counts the logins after it.
 	ReloadedAt time.Time `json:"reloaded_at,omitzero"`
