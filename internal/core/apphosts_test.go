@@ -18,11 +18,7 @@ import (
 func TestProvenLoginSurvivesReportsOfTheSameProcess(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
-	host, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-east", AppHost: "east"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.secrets = append(e.secrets, host.Secret)
+	e.appHost(t, "east")
 	key := e.account(t, "siem")
 	app, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "forwarder", AppHost: "east",
 		AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}})
@@ -30,14 +26,11 @@ func TestProvenLoginSurvivesReportsOfTheSameProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.put(t, app.ID, "siem", key.ID, nil)
-	sess, err := e.s.OpenAppHostSession(ctx, "east", "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-1", Driver: "exec"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	session := e.openSession(t, "east", "exec")
 	if _, err := e.s.DeployApp(ctx, app.ID); err != nil {
 		t.Fatal(err)
 	}
-	d, err := e.s.AppHostDesired(ctx, "east", sess.SessionID, 0, 0)
+	d, err := e.s.AppHostDesired(ctx, "east", session, 0, 0)
 	if err != nil || len(d.Apps) != 1 || !d.Apps[0].Run {
 		t.Fatalf("desired %+v, %v", d, err)
 	}
@@ -45,7 +38,7 @@ func TestProvenLoginSurvivesReportsOfTheSameProcess(t *testing.T) {
 	report := func(rep hostapi.AppReport) string {
 		t.Helper()
 		rep.ID, rep.Name, rep.Generation, rep.TokenHash = app.ID, app.Name, gen, hostapi.TokenHash("token-1")
-		if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: sess.SessionID, Revision: d.Revision,
+		if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: session, Revision: d.Revision,
 			Apps: []hostapi.AppReport{rep}}); err != nil {
 			t.Fatal(err)
 		}
@@ -86,11 +79,7 @@ func TestProvenLoginSurvivesReportsOfTheSameProcess(t *testing.T) {
 func TestStoppingIsNoDeploy(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
-	host, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-east", AppHost: "east"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.secrets = append(e.secrets, host.Secret)
+	e.appHost(t, "east")
 	key := e.account(t, "siem")
 	app, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "forwarder", AppHost: "east",
 		AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}})
@@ -98,18 +87,15 @@ func TestStoppingIsNoDeploy(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.put(t, app.ID, "siem", key.ID, nil)
-	sess, err := e.s.OpenAppHostSession(ctx, "east", "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-1", Driver: "exec"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	session := e.openSession(t, "east", "exec")
 	report := func(rep hostapi.AppReport) {
 		t.Helper()
-		d, err := e.s.AppHostDesired(ctx, "east", sess.SessionID, 0, 0)
+		d, err := e.s.AppHostDesired(ctx, "east", session, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		rep.ID, rep.Name, rep.Generation, rep.TokenHash = app.ID, app.Name, d.Apps[0].Generation, hostapi.TokenHash("token-1")
-		if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: sess.SessionID, Revision: d.Revision,
+		if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: session, Revision: d.Revision,
 			Apps: []hostapi.AppReport{rep}}); err != nil {
 			t.Fatal(err)
 		}
@@ -155,25 +141,18 @@ func TestStoppingIsNoDeploy(t *testing.T) {
 func TestStoppedByItsHostIsPending(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
-	host, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-east", AppHost: "east"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.secrets = append(e.secrets, host.Secret)
+	e.appHost(t, "east")
 	app, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "forwarder", AppHost: "east", Deployed: true,
 		AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess, err := e.s.OpenAppHostSession(ctx, "east", "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-1", Driver: "exec"})
+	session := e.openSession(t, "east", "exec")
+	d, err := e.s.AppHostDesired(ctx, "east", session, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := e.s.AppHostDesired(ctx, "east", sess.SessionID, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: sess.SessionID, Revision: d.Revision,
+	if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: session, Revision: d.Revision,
 		Apps: []hostapi.AppReport{{ID: app.ID, Name: app.Name, Generation: d.Apps[0].Generation, Phase: hostapi.PhaseStopped}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -240,11 +219,7 @@ func TestPreviousSecretCountsTowardTheLockout(t *testing.T) {
 func TestAppTokenProvesTheApp(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
-	host, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-east", AppHost: "east"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.secrets = append(e.secrets, host.Secret)
+	e.appHost(t, "east")
 	key := e.account(t, "siem")
 	app, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "forwarder", AppHost: "east", Deployed: true,
 		AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}})
@@ -252,15 +227,12 @@ func TestAppTokenProvesTheApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.put(t, app.ID, "siem", key.ID, nil)
-	sess, err := e.s.OpenAppHostSession(ctx, "east", "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-1", Driver: "exec"})
+	session := e.openSession(t, "east", "exec")
+	d, err := e.s.AppHostDesired(ctx, "east", session, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := e.s.AppHostDesired(ctx, "east", sess.SessionID, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: sess.SessionID, Revision: d.Revision,
+	if _, err := e.s.ReportAppHost(ctx, "east", hostapi.Report{SessionID: session, Revision: d.Revision,
 		Apps: []hostapi.AppReport{{ID: app.ID, Name: app.Name, Generation: d.Apps[0].Generation, Phase: hostapi.PhaseRunning,
 			PID: 7, StartedAt: e.clock.Now(), TokenHash: hostapi.TokenHash("the-token")}}}); err != nil {
 		t.Fatal(err)
@@ -288,25 +260,18 @@ func TestAppTokenProvesTheApp(t *testing.T) {
 func TestUnchangedReportWritesNothing(t *testing.T) {
 	e := newEnv(t, 0)
 	ctx := context.Background()
-	host, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-east", AppHost: "east"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.secrets = append(e.secrets, host.Secret)
+	e.appHost(t, "east")
 	app, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: "forwarder", AppHost: "east", Deployed: true,
 		AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess, err := e.s.OpenAppHostSession(ctx, "east", "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-1", Driver: "exec"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := e.s.AppHostDesired(ctx, "east", sess.SessionID, 0, 0)
+	session := e.openSession(t, "east", "exec")
+	d, err := e.s.AppHostDesired(ctx, "east", session, 0, 0)
 	if err != nil || len(d.Apps) != 1 {
 		t.Fatalf("desired %+v, %v", d, err)
 	}
-	rep := hostapi.Report{SessionID: sess.SessionID, Revision: d.Revision, Apps: []hostapi.AppReport{{ID: app.ID, Name: app.Name,
+	rep := hostapi.Report{SessionID: session, Revision: d.Revision, Apps: []hostapi.AppReport{{ID: app.ID, Name: app.Name,
 		Generation: d.Apps[0].Generation, Phase: hostapi.PhaseRunning, PID: 42, StartedAt: e.clock.Now(), TokenHash: hostapi.TokenHash("t")}}}
 	reportedAt := func() time.Time {
 		t.Helper()

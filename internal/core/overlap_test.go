@@ -53,16 +53,8 @@ type simApp struct {
 
 func newSimHost(t *testing.T, e *env, name string) *simHost {
 	t.Helper()
-	acct, err := e.s.CreateAccount(context.Background(), backend.CreateAccountRequest{Name: "host-" + name, AppHost: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.secrets = append(e.secrets, acct.Secret)
-	sess, err := e.s.OpenAppHostSession(context.Background(), name, "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-" + name, Driver: "sim"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &simHost{t: t, e: e, name: name, session: sess.SessionID, apps: map[string]*simApp{},
+	e.appHost(t, name)
+	return &simHost{t: t, e: e, name: name, session: e.openSession(t, name, "sim"), apps: map[string]*simApp{},
 		exitsWith: func(string, string) bool { return false }}
 }
 
@@ -691,11 +683,7 @@ func TestOverlapKeepsASkippedAppStopped(t *testing.T) {
 			return st.AppName == "0-late" && st.Phase == backend.StepSkipped
 		})
 	})
-	sess, err := e.s.OpenAppHostSession(ctx, "west", "127.0.0.1:2", hostapi.SessionRequest{InstanceID: "i-west", Driver: "sim"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &simHost{t: t, e: e, name: "west", session: sess.SessionID, apps: map[string]*simApp{},
+	w := &simHost{t: t, e: e, name: "west", session: e.openSession(t, "west", "sim"), apps: map[string]*simApp{},
 		exitsWith: func(string, string) bool { return false }}
 	w.step(0)
 	if got := w.app("0-late"); got.phase != hostapi.PhaseStopped || len(got.history) != 0 {

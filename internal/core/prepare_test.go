@@ -21,22 +21,14 @@ func TestPrepareRefusalNamesEveryHostThatCannotConfirm(t *testing.T) {
 	type hostApp struct{ session, appID, appName string }
 	hosts := map[string]*hostApp{}
 	for _, name := range []string{"east", "west"} {
-		acct, err := e.s.CreateAccount(ctx, backend.CreateAccountRequest{Name: "host-" + name, AppHost: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.secrets = append(e.secrets, acct.Secret)
+		e.appHost(t, name)
 		app, err := e.s.CreateApp(ctx, backend.CreateAppRequest{Name: name + "-app", AppHost: name, Deployed: true,
 			AppRuntime: backend.AppRuntime{Command: []string{"/bin/true"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.put(t, app.ID, "siem", key.ID, nil)
-		sess, err := e.s.OpenAppHostSession(ctx, name, "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-" + name, Driver: "exec"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		hosts[name] = &hostApp{session: sess.SessionID, appID: app.ID, appName: app.Name}
+		hosts[name] = &hostApp{session: e.openSession(t, name, "exec"), appID: app.ID, appName: app.Name}
 	}
 	report := func(name string) {
 		t.Helper()

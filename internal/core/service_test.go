@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apphost/terraform-provider-apphost/internal/backend"
+	"github.com/apphost/terraform-provider-apphost/internal/hostapi"
 	"github.com/apphost/terraform-provider-apphost/internal/secretbox"
 	"github.com/apphost/terraform-provider-apphost/internal/store"
 	"github.com/apphost/terraform-provider-apphost/internal/store/sqlite"
@@ -154,6 +155,28 @@ func (e *env) account(t *testing.T, name string) *backend.AccountWithSecret {
 	}
 	e.secrets = append(e.secrets, a.Secret)
 	return a
+}
+
+// appHost creates the App Host account of name (its secret kept out of
+// the audit log's checks like every other).
+func (e *env) appHost(t *testing.T, name string) {
+	t.Helper()
+	acct, err := e.s.CreateAccount(context.Background(), backend.CreateAccountRequest{Name: "host-" + name, AppHost: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, acct.Secret)
+}
+
+// openSession opens a session of the App Host name, as its host process
+// does when it starts (driver says which).
+func (e *env) openSession(t *testing.T, name, driver string) string {
+	t.Helper()
+	sess, err := e.s.OpenAppHostSession(context.Background(), name, "127.0.0.1:1", hostapi.SessionRequest{InstanceID: "i-" + name, Driver: driver})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sess.SessionID
 }
 
 func (e *env) app(t *testing.T, name string, deployed bool) *backend.App {
