@@ -131,9 +131,6 @@ func (r *runState) setup(ctx context.Context) error {
 			&set{kind: setOverlapRestart, appHost: overlapHost, appsPerKey: o.overlapPerKey})
 	}
 	for _, s := range r.sets {
-		s.appsPerKey = max(s.appsPerKey, 1)
-	}
-	for _, s := range r.sets {
 		s.dir = filepath.Join(o.dir, s.kind, "tf")
 		if err := s.setup(o, srv); err != nil {
 			return err

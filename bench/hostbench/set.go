@@ -37,7 +37,7 @@ const overlapHost = "bench-overlap"
 type set struct {
 	kind       string
 	appHost    string        // the apps' app_host
-	appsPerKey int           // 1 but for the overlap sets
+	appsPerKey int           // 0 (one) but for the overlap sets
 	apps       []backend.App // as the server listed them after the create
 	dir        string
 	tf         *tfcli.Workdir
